@@ -1,0 +1,8 @@
+import OmnichatCore
+
+/// Every network the daemon knows. Adding one is one line here plus its folder.
+public enum BuiltinAdapters {
+    public static let all: [AdapterFactory] = [
+        AdapterFactory(TelegramAdapter.self),
+    ]
+}

@@ -1,0 +1,205 @@
+import Foundation
+import OmnichatCore
+
+/// Telegram Bot API: webhooks with an optional secret header, one `Update` per request.
+public struct TelegramAdapter: ChannelAdapter {
+    public static let kind = "telegram"
+    static let secretHeader = "X-Telegram-Bot-Api-Secret-Token"
+    static let answerCallbackAction = "answer_callback"
+
+    public let channelID: String
+    public let configuration: TelegramConfiguration
+
+    public var capabilities: ChannelCapabilities {
+        ChannelCapabilities(
+            textLimit: TelegramRenderer.textLimit, maxQuickReplies: TelegramRenderer.maxButtons,
+            supportedOutbound: [.text, .image, .file, .audio, .video, .sticker, .location])
+    }
+
+    public init(channelID: String, configuration: TelegramConfiguration) {
+        self.channelID = channelID
+        self.configuration = configuration
+    }
+
+    public init(channelID: String, settings: ChannelSettings) throws {
+        self.init(channelID: channelID, configuration: try TelegramConfiguration(settings: settings))
+    }
+
+    // MARK: Inbound
+
+    public func verify(_ request: WebhookRequest) throws(WebhookError) {
+        guard let expected = configuration.secretToken else { return }
+        guard let given = request.header(Self.secretHeader) else {
+            throw WebhookError(.unauthorized, "missing \(Self.secretHeader) header")
+        }
+        guard ConstantTime.equals(given, expected) else {
+            throw WebhookError(.unauthorized, "wrong \(Self.secretHeader) header")
+        }
+    }
+
+    public func parse(_ request: WebhookRequest) throws(WebhookError) -> [InboundEvent] {
+        guard JSON.object(request.body) != nil else {
+            throw WebhookError(.malformed, "body is not a JSON object")
+        }
+        let update: TelegramUpdate
+        do {
+            update = try JSONDecoder().decode(TelegramUpdate.self, from: request.body)
+        } catch {
+            throw WebhookError(.malformed, "not a Telegram update: \(Self.describe(error))")
+        }
+        let raw = String(decoding: request.body, as: UTF8.self)
+        let eventID = String(update.updateID)
+
+        if let message = update.message ?? update.channelPost {
+            return [event(eventID, message, raw: raw, edited: false)]
+        }
+        if let message = update.editedMessage ?? update.editedChannelPost {
+            return [event(eventID, message, raw: raw, edited: true)]
+        }
+        if let query = update.callbackQuery {
+            let conversation = query.message?.chat.id ?? query.from.id
+            return [
+                InboundEvent(
+                    eventID: eventID,
+                    conversationID: String(conversation),
+                    contact: contact(query.from, chat: query.message?.chat),
+                    content: MessageContent(type: .postback, text: query.data, payload: query.data),
+                    networkMessageID: nil,
+                    occurredAt: Date(),
+                    raw: raw,
+                    followUp: AdapterAction(name: Self.answerCallbackAction, parameters: ["callback_query_id": query.id]))
+            ]
+        }
+        // An update kind we do not handle: kept as unsupported, acknowledged.
+        let conversation = Self.anyConversation(in: request.body)
+        return [
+            InboundEvent(
+                eventID: eventID, conversationID: conversation.map(String.init) ?? "",
+                contact: ContactProfile(externalID: conversation.map(String.init) ?? ""),
+                content: MessageContent(type: .unsupported), occurredAt: Date(), raw: raw)
+        ]
+    }
+
+    private func event(_ eventID: String, _ message: TelegramMessage, raw: String, edited: Bool) -> InboundEvent {
+        var content = Self.content(of: message)
+        content.edited = edited
+        let seconds = (edited ? message.editDate : nil) ?? message.date
+        return InboundEvent(
+            eventID: eventID,
+            conversationID: String(message.chat.id),
+            contact: contact(message.from, chat: message.chat),
+            content: content,
+            networkMessageID: String(message.messageID),
+            occurredAt: seconds.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date(),
+            raw: raw)
+    }
+
+    private func contact(_ user: TelegramUser?, chat: TelegramChat?) -> ContactProfile {
+        if let user {
+            return ContactProfile(externalID: String(user.id), displayName: user.displayName, username: user.username)
+        }
+        return ContactProfile(
+            externalID: chat.map { String($0.id) } ?? "", displayName: chat?.displayName, username: chat?.username)
+    }
+
+    static func content(of m: TelegramMessage) -> MessageContent {
+        if let text = m.text { return .text(text) }
+        if let sizes = m.photo, !sizes.isEmpty {
+            let largest = sizes.max { a, b in
+                let areaA = (a.width ?? 0) * (a.height ?? 0)
+                let areaB = (b.width ?? 0) * (b.height ?? 0)
+                return areaA != areaB ? areaA < areaB : (a.fileSize ?? 0) < (b.fileSize ?? 0)
+            }!
+            return MessageContent(type: .image, text: m.caption, mediaID: largest.fileID)
+        }
+        if let f = m.document ?? m.animation {
+            return MessageContent(type: .file, text: m.caption, mediaID: f.fileID, fileName: f.fileName, mimeType: f.mimeType)
+        }
+        if let f = m.audio ?? m.voice {
+            return MessageContent(type: .audio, text: m.caption, mediaID: f.fileID, fileName: f.fileName ?? f.title, mimeType: f.mimeType)
+        }
+        if let f = m.video ?? m.videoNote {
+            return MessageContent(type: .video, text: m.caption, mediaID: f.fileID, fileName: f.fileName, mimeType: f.mimeType)
+        }
+        if let s = m.sticker {
+            return MessageContent(type: .sticker, text: s.emoji, mediaID: s.fileID)
+        }
+        if let v = m.venue {
+            return MessageContent(
+                type: .location,
+                location: GeoLocation(latitude: v.location.latitude, longitude: v.location.longitude, title: v.title, address: v.address))
+        }
+        if let l = m.location {
+            return MessageContent(type: .location, location: GeoLocation(latitude: l.latitude, longitude: l.longitude))
+        }
+        if let c = m.contact {
+            let name = [c.firstName, c.lastName].compactMap { $0 }.joined(separator: " ")
+            return MessageContent(type: .contact, contact: ContactCard(phoneNumber: c.phoneNumber, name: name.isEmpty ? nil : name))
+        }
+        return MessageContent(type: .unsupported, text: m.caption)
+    }
+
+    /// The chat (or sender) id of an update kind we do not model, if it has one.
+    static func anyConversation(in body: Data) -> Int64? {
+        guard let object = JSON.object(body) else { return nil }
+        for (key, value) in object where key != "update_id" {
+            guard let inner = value as? [String: Any] else { continue }
+            if let chat = inner["chat"] as? [String: Any], let id = JSON.int64(chat["id"]) { return id }
+            if let from = inner["from"] as? [String: Any], let id = JSON.int64(from["id"]) { return id }
+        }
+        return nil
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            let path = (context.codingPath + [key]).map(\.stringValue).joined(separator: ".")
+            return "missing field '\(path)'"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return "field '\(path)' has the wrong type"
+        case DecodingError.dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? "invalid JSON" : "field '\(path)' is invalid"
+        default:
+            return "invalid JSON"
+        }
+    }
+
+    // MARK: Outbound
+
+    public func render(_ message: OutboundMessage) -> [HTTPRequestDescription] {
+        TelegramRenderer(configuration: configuration).render(message)
+    }
+
+    public func render(action: AdapterAction) -> HTTPRequestDescription? {
+        guard action.name == Self.answerCallbackAction, let id = action.parameters["callback_query_id"] else { return nil }
+        return .json(url: configuration.methodURL("answerCallbackQuery"), object: ["callback_query_id": id])
+    }
+
+    public func classify(_ response: HTTPResponseDescription) -> DeliveryOutcome {
+        let body = try? JSONDecoder().decode(TelegramResponse.self, from: response.body)
+        let description = body?.description ?? "HTTP \(response.status)"
+        switch response.status {
+        case 200..<300:
+            if body?.ok == false { return .permanent(reason: description) }
+            return .delivered(networkMessageID: body?.result?.messageID.map(String.init))
+        case 429:
+            let after = body?.parameters?.retryAfter ?? response.header("Retry-After").flatMap { Int($0) }
+            return .retry(after: after.map { .seconds($0) }, reason: "rate limited: \(description)")
+        case 500...:
+            return .retry(after: nil, reason: "server error: \(description)")
+        default:
+            return .permanent(reason: description)
+        }
+    }
+
+    public func webhookRegistration(url: String) -> HTTPRequestDescription? {
+        var body: [String: Any] = [
+            "url": url,
+            "allowed_updates": ["message", "edited_message", "channel_post", "callback_query"],
+        ]
+        if let secret = configuration.secretToken { body["secret_token"] = secret }
+        return .json(url: configuration.methodURL("setWebhook"), object: body)
+    }
+}

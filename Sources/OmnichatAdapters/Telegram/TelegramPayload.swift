@@ -1,0 +1,184 @@
+import Foundation
+
+/// The parts of Telegram's `Update` we read. Everything but `update_id` is
+/// optional: old payloads lack fields that newer ones always carry.
+struct TelegramUpdate: Decodable {
+    var updateID: Int64
+    var message: TelegramMessage?
+    var editedMessage: TelegramMessage?
+    var channelPost: TelegramMessage?
+    var editedChannelPost: TelegramMessage?
+    var callbackQuery: TelegramCallbackQuery?
+
+    enum CodingKeys: String, CodingKey {
+        case updateID = "update_id"
+        case message
+        case editedMessage = "edited_message"
+        case channelPost = "channel_post"
+        case editedChannelPost = "edited_channel_post"
+        case callbackQuery = "callback_query"
+    }
+}
+
+struct TelegramUser: Decodable {
+    var id: Int64
+    var firstName: String?
+    var lastName: String?
+    var username: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case firstName = "first_name"
+        case lastName = "last_name"
+        case username
+    }
+
+    var displayName: String? {
+        let name = [firstName, lastName].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+        return name.isEmpty ? username : name
+    }
+}
+
+struct TelegramChat: Decodable {
+    var id: Int64
+    var type: String?
+    var title: String?
+    var firstName: String?
+    var lastName: String?
+    var username: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, type, title
+        case firstName = "first_name"
+        case lastName = "last_name"
+        case username
+    }
+
+    var displayName: String? {
+        if let title, !title.isEmpty { return title }
+        let name = [firstName, lastName].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+        return name.isEmpty ? username : name
+    }
+}
+
+struct TelegramPhotoSize: Decodable {
+    var fileID: String
+    var width: Int?
+    var height: Int?
+    var fileSize: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case fileID = "file_id"
+        case width, height
+        case fileSize = "file_size"
+    }
+}
+
+struct TelegramFile: Decodable {
+    var fileID: String
+    var fileName: String?
+    var mimeType: String?
+    var emoji: String?
+    var title: String?
+
+    enum CodingKeys: String, CodingKey {
+        case fileID = "file_id"
+        case fileName = "file_name"
+        case mimeType = "mime_type"
+        case emoji, title
+    }
+}
+
+struct TelegramLocation: Decodable {
+    var latitude: Double
+    var longitude: Double
+}
+
+struct TelegramVenue: Decodable {
+    var location: TelegramLocation
+    var title: String?
+    var address: String?
+}
+
+struct TelegramContact: Decodable {
+    var phoneNumber: String
+    var firstName: String?
+    var lastName: String?
+
+    enum CodingKeys: String, CodingKey {
+        case phoneNumber = "phone_number"
+        case firstName = "first_name"
+        case lastName = "last_name"
+    }
+}
+
+struct TelegramMessage: Decodable {
+    var messageID: Int64
+    var from: TelegramUser?
+    var chat: TelegramChat
+    var date: Int64?
+    var editDate: Int64?
+    var text: String?
+    var caption: String?
+    var photo: [TelegramPhotoSize]?
+    var document: TelegramFile?
+    var audio: TelegramFile?
+    var voice: TelegramFile?
+    var video: TelegramFile?
+    var videoNote: TelegramFile?
+    var animation: TelegramFile?
+    var sticker: TelegramFile?
+    var location: TelegramLocation?
+    var venue: TelegramVenue?
+    var contact: TelegramContact?
+
+    enum CodingKeys: String, CodingKey {
+        case messageID = "message_id"
+        case from, chat, date
+        case editDate = "edit_date"
+        case text, caption, photo, document, audio, voice, video
+        case videoNote = "video_note"
+        case animation, sticker, location, venue, contact
+    }
+}
+
+struct TelegramCallbackQuery: Decodable {
+    var id: String
+    var from: TelegramUser
+    var message: TelegramMessage?
+    var data: String?
+}
+
+/// Telegram's answer to any Bot API method.
+struct TelegramResponse: Decodable {
+    struct Parameters: Decodable {
+        var retryAfter: Int?
+        enum CodingKeys: String, CodingKey { case retryAfter = "retry_after" }
+    }
+    struct Result: Decodable {
+        var messageID: Int64?
+        enum CodingKeys: String, CodingKey { case messageID = "message_id" }
+    }
+
+    var ok: Bool?
+    var errorCode: Int?
+    var description: String?
+    var parameters: Parameters?
+    var result: Result?
+
+    enum CodingKeys: String, CodingKey {
+        case ok
+        case errorCode = "error_code"
+        case description, parameters, result
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        ok = try? c.decodeIfPresent(Bool.self, forKey: .ok)
+        errorCode = try? c.decodeIfPresent(Int.self, forKey: .errorCode)
+        description = try? c.decodeIfPresent(String.self, forKey: .description)
+        parameters = try? c.decodeIfPresent(Parameters.self, forKey: .parameters)
+        // `result` is a Message for send methods and `true` for others.
+        result = try? c.decodeIfPresent(Result.self, forKey: .result)
+    }
+}

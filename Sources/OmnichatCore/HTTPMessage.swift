@@ -1,0 +1,83 @@
+import Foundation
+
+/// An outbound HTTP call described as data: adapters produce these, the
+/// delivery module performs them. No I/O happens where one is built.
+public struct HTTPRequestDescription: Sendable, Equatable {
+    public var method: String
+    public var url: String
+    public var headers: [(name: String, value: String)]
+    public var body: Data
+
+    public init(method: String = "POST", url: String, headers: [(name: String, value: String)] = [], body: Data = Data()) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func json(url: String, object: Any, headers: [(name: String, value: String)] = []) -> HTTPRequestDescription {
+        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return HTTPRequestDescription(
+            method: "POST", url: url, headers: [("Content-Type", "application/json")] + headers, body: body)
+    }
+
+    public static func == (lhs: HTTPRequestDescription, rhs: HTTPRequestDescription) -> Bool {
+        lhs.method == rhs.method && lhs.url == rhs.url && lhs.body == rhs.body
+            && lhs.headers.map { "\($0.name):\($0.value)" } == rhs.headers.map { "\($0.name):\($0.value)" }
+    }
+}
+
+public struct HTTPResponseDescription: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: Data
+
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: Data = Data()) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+}
+
+/// A webhook request as received: the raw body bytes (signatures are computed
+/// over these exact bytes) and the headers.
+public struct WebhookRequest: Sendable {
+    public var method: String
+    public var headers: [(name: String, value: String)]
+    public var query: [String: String]
+    public var body: Data
+
+    public init(method: String = "POST", headers: [(name: String, value: String)], query: [String: String] = [:], body: Data) {
+        self.method = method
+        self.headers = headers
+        self.query = query
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+}
+
+/// Performs HTTP calls. The delivery module implements it over libcurl.
+public protocol HTTPTransport: Sendable {
+    func send(_ request: HTTPRequestDescription, timeout: Duration) async throws -> HTTPResponseDescription
+}
+
+/// A transport-level failure (no HTTP response was received).
+public struct TransportError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable { case timeout, connection, invalidRequest, shutdown }
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { "\(kind.rawValue): \(message)" }
+}

@@ -1,0 +1,196 @@
+import Foundation
+
+/// What a message carries. Every network's inbound kinds map onto one of these;
+/// what a network cannot render is degraded on the way out, never dropped.
+public enum MessageType: String, Codable, Sendable, CaseIterable {
+    case text, image, audio, video, file, location, sticker, contact, postback, unsupported
+}
+
+public enum MessageDirection: String, Codable, Sendable {
+    case inbound, outbound
+}
+
+public struct GeoLocation: Codable, Sendable, Equatable {
+    public var latitude: Double
+    public var longitude: Double
+    public var title: String?
+    public var address: String?
+
+    public init(latitude: Double, longitude: Double, title: String? = nil, address: String? = nil) {
+        self.latitude = latitude
+        self.longitude = longitude
+        self.title = title
+        self.address = address
+    }
+}
+
+public struct ContactCard: Codable, Sendable, Equatable {
+    public var phoneNumber: String
+    public var name: String?
+
+    public init(phoneNumber: String, name: String? = nil) {
+        self.phoneNumber = phoneNumber
+        self.name = name
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case phoneNumber = "phone_number"
+        case name
+    }
+}
+
+/// A button offered to the customer under a message; tapping it sends `payload` back.
+public struct QuickReply: Codable, Sendable, Equatable {
+    public var title: String
+    public var payload: String
+
+    public init(title: String, payload: String? = nil) {
+        self.title = title
+        self.payload = payload ?? title
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.title = try c.decode(String.self, forKey: .title)
+        self.payload = try c.decodeIfPresent(String.self, forKey: .payload) ?? self.title
+    }
+
+    enum CodingKeys: String, CodingKey { case title, payload }
+}
+
+/// The common message type: what any network can say, in one shape.
+public struct MessageContent: Codable, Sendable, Equatable {
+    public var type: MessageType
+    public var text: String?
+    /// A fetchable URL (outbound media, or inbound media the network gives a URL for).
+    public var url: String?
+    /// The network's own reference to a media object (Telegram `file_id`, WhatsApp media id).
+    public var mediaID: String?
+    public var fileName: String?
+    public var mimeType: String?
+    public var location: GeoLocation?
+    public var contact: ContactCard?
+    /// For `postback`: the data the tapped button carried.
+    public var payload: String?
+    public var quickReplies: [QuickReply]
+    /// True when this is a customer's edit of an earlier message.
+    public var edited: Bool
+
+    public init(
+        type: MessageType,
+        text: String? = nil,
+        url: String? = nil,
+        mediaID: String? = nil,
+        fileName: String? = nil,
+        mimeType: String? = nil,
+        location: GeoLocation? = nil,
+        contact: ContactCard? = nil,
+        payload: String? = nil,
+        quickReplies: [QuickReply] = [],
+        edited: Bool = false
+    ) {
+        self.type = type
+        self.text = text
+        self.url = url
+        self.mediaID = mediaID
+        self.fileName = fileName
+        self.mimeType = mimeType
+        self.location = location
+        self.contact = contact
+        self.payload = payload
+        self.quickReplies = quickReplies
+        self.edited = edited
+    }
+
+    public static func text(_ text: String, quickReplies: [QuickReply] = []) -> MessageContent {
+        MessageContent(type: .text, text: text, quickReplies: quickReplies)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, text, url
+        case mediaID = "media_id"
+        case fileName = "file_name"
+        case mimeType = "mime_type"
+        case location, contact, payload
+        case quickReplies = "quick_replies"
+        case edited
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.type = try c.decode(MessageType.self, forKey: .type)
+        self.text = try c.decodeIfPresent(String.self, forKey: .text)
+        self.url = try c.decodeIfPresent(String.self, forKey: .url)
+        self.mediaID = try c.decodeIfPresent(String.self, forKey: .mediaID)
+        self.fileName = try c.decodeIfPresent(String.self, forKey: .fileName)
+        self.mimeType = try c.decodeIfPresent(String.self, forKey: .mimeType)
+        self.location = try c.decodeIfPresent(GeoLocation.self, forKey: .location)
+        self.contact = try c.decodeIfPresent(ContactCard.self, forKey: .contact)
+        self.payload = try c.decodeIfPresent(String.self, forKey: .payload)
+        self.quickReplies = try c.decodeIfPresent([QuickReply].self, forKey: .quickReplies) ?? []
+        self.edited = try c.decodeIfPresent(Bool.self, forKey: .edited) ?? false
+    }
+}
+
+/// Who wrote to us, as the network describes them.
+public struct ContactProfile: Sendable, Equatable {
+    /// The network's id of the person (Telegram `from.id`).
+    public var externalID: String
+    public var displayName: String?
+    public var username: String?
+
+    public init(externalID: String, displayName: String? = nil, username: String? = nil) {
+        self.externalID = externalID
+        self.displayName = displayName
+        self.username = username
+    }
+}
+
+/// A follow-up call the network expects after an inbound event (Telegram's
+/// `answerCallbackQuery`, say). Named by the adapter, rendered by the adapter.
+public struct AdapterAction: Codable, Sendable, Equatable {
+    public var name: String
+    public var parameters: [String: String]
+
+    public init(name: String, parameters: [String: String]) {
+        self.name = name
+        self.parameters = parameters
+    }
+}
+
+/// One normalized inbound event, the output of `ChannelAdapter.parse`.
+public struct InboundEvent: Sendable, Equatable {
+    /// The network's id for this event, unique per channel: the dedupe key.
+    public var eventID: String
+    /// The conversation on the network (Telegram chat id): one room per (channel, conversation).
+    public var conversationID: String
+    public var contact: ContactProfile
+    public var content: MessageContent
+    /// The network's id of the message, when it has one.
+    public var networkMessageID: String?
+    public var occurredAt: Date
+    /// The event's own JSON, exactly as the network sent it.
+    public var raw: String
+    /// A call to make right after the event is stored.
+    public var followUp: AdapterAction?
+
+    public init(
+        eventID: String,
+        conversationID: String,
+        contact: ContactProfile,
+        content: MessageContent,
+        networkMessageID: String? = nil,
+        occurredAt: Date,
+        raw: String,
+        followUp: AdapterAction? = nil
+    ) {
+        self.eventID = eventID
+        self.conversationID = conversationID
+        self.contact = contact
+        self.content = content
+        self.networkMessageID = networkMessageID
+        self.occurredAt = occurredAt
+        self.raw = raw
+        self.followUp = followUp
+    }
+}

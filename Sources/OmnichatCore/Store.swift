@@ -1,0 +1,182 @@
+import Foundation
+
+/// One webhook request's events, committed all or none.
+public struct IngestBatch: Sendable {
+    public var channelID: String
+    public var events: [InboundEvent]
+
+    public init(channelID: String, events: [InboundEvent]) {
+        self.channelID = channelID
+        self.events = events
+    }
+}
+
+public struct IngestResult: Sendable, Equatable {
+    /// Events stored by this call.
+    public var stored: Int
+    /// Events already seen (redeliveries), acknowledged and dropped.
+    public var duplicates: Int
+    /// Rooms that received a message and may need routing.
+    public var roomIDs: [String]
+
+    public init(stored: Int, duplicates: Int, roomIDs: [String]) {
+        self.stored = stored
+        self.duplicates = duplicates
+        self.roomIDs = roomIDs
+    }
+}
+
+public struct RoomFilter: Sendable {
+    /// Only rooms assigned to this user (agents see their own).
+    public var assigneeID: String?
+    public var channelIDs: [String]
+    public var statuses: [RoomStatus]
+    /// Rooms whose sort key is below this cursor.
+    public var cursor: String?
+    public var limit: Int
+
+    public init(assigneeID: String? = nil, channelIDs: [String] = [], statuses: [RoomStatus] = [], cursor: String? = nil, limit: Int = 50) {
+        self.assigneeID = assigneeID
+        self.channelIDs = channelIDs
+        self.statuses = statuses
+        self.cursor = cursor
+        self.limit = limit
+    }
+}
+
+public struct Page<Item: Sendable>: Sendable {
+    public var items: [Item]
+    public var nextCursor: String?
+
+    public init(items: [Item], nextCursor: String?) {
+        self.items = items
+        self.nextCursor = nextCursor
+    }
+}
+
+/// An agent as allocation sees them.
+public struct AgentLoad: Sendable, Equatable {
+    public var userID: String
+    public var openRooms: Int
+    public var capacity: Int
+    public var lastAssignedAt: Date?
+
+    public init(userID: String, openRooms: Int, capacity: Int, lastAssignedAt: Date?) {
+        self.userID = userID
+        self.openRooms = openRooms
+        self.capacity = capacity
+        self.lastAssignedAt = lastAssignedAt
+    }
+}
+
+/// An outbox row ready for delivery.
+public struct OutboxItem: Sendable, Equatable {
+    public enum Payload: Sendable, Equatable {
+        case message(id: String, content: MessageContent)
+        case action(AdapterAction)
+    }
+
+    public var id: Int64
+    public var channelID: String
+    public var roomID: String
+    public var conversationID: String
+    public var payload: Payload
+    /// Calls of this item already accepted by the network (a long text is several calls).
+    public var partsDone: Int
+    public var attempts: Int
+
+    public init(id: Int64, channelID: String, roomID: String, conversationID: String, payload: Payload, partsDone: Int, attempts: Int) {
+        self.id = id
+        self.channelID = channelID
+        self.roomID = roomID
+        self.conversationID = conversationID
+        self.payload = payload
+        self.partsDone = partsDone
+        self.attempts = attempts
+    }
+}
+
+public struct NewUser: Sendable {
+    public var email: String
+    public var name: String
+    public var role: Role
+    public var passwordHash: String
+    public var channels: [String]?
+    public var maxOpenRooms: Int?
+
+    public init(email: String, name: String, role: Role, passwordHash: String, channels: [String]? = nil, maxOpenRooms: Int? = nil) {
+        self.email = email
+        self.name = name
+        self.role = role
+        self.passwordHash = passwordHash
+        self.channels = channels
+        self.maxOpenRooms = maxOpenRooms
+    }
+}
+
+/// Store errors that the API maps to statuses.
+public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable { case notFound, conflict, invalid }
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// The one source of truth. SQLite implements it first; PostgreSQL later.
+/// Every state change that allocation depends on is a conditional update, so
+/// two decisions can never put an agent above capacity.
+public protocol Store: Sendable {
+    /// Reachable and answering (for `/readyz`).
+    func ping() async throws
+
+    // MARK: Ingest
+    /// Commits one request's events atomically before the webhook is answered:
+    /// dedupe by (channel, event id), upsert contact, find or open the room,
+    /// insert messages and follow-up actions.
+    func ingest(_ batch: IngestBatch) async throws -> IngestResult
+
+    // MARK: Users and sessions
+    func createUser(_ user: NewUser) async throws -> User
+    func user(id: String) async throws -> User?
+    /// The user and their password hash.
+    func credentials(email: String) async throws -> (User, String)?
+    func countUsers(role: Role) async throws -> Int
+    func createSession(tokenHash: String, userID: String, expiresAt: Date) async throws
+    func user(sessionTokenHash: String, now: Date) async throws -> User?
+    func deleteSession(tokenHash: String) async throws
+    func setOnline(userID: String, online: Bool) async throws -> User
+
+    // MARK: Rooms and messages
+    func rooms(_ filter: RoomFilter) async throws -> Page<Room>
+    func room(id: String) async throws -> Room?
+    func messages(roomID: String, cursor: String?, limit: Int) async throws -> Page<StoredMessage>
+    /// Stores an agent's reply and its outbox row in one transaction.
+    func addOutbound(roomID: String, content: MessageContent, senderUserID: String) async throws -> StoredMessage
+    /// Marks a room resolved (idempotent); its assignee's capacity frees up.
+    func resolve(roomID: String, by userID: String) async throws -> Room
+
+    // MARK: Routing
+    /// Waiting rooms, oldest first.
+    func waitingRooms(limit: Int) async throws -> [Room]
+    /// Online agents who serve the channel, with their load.
+    func eligibleAgents(channelID: String, defaultCapacity: Int) async throws -> [AgentLoad]
+    /// Assigns a waiting, unassigned room to an agent only while the agent is
+    /// online and below `capacity`. Returns false when any condition no longer holds.
+    func assign(roomID: String, to userID: String, capacity: Int, actor: String) async throws -> Bool
+
+    // MARK: Outbox
+    /// Items due now, at most one per room (the oldest), excluding `excluding`.
+    func dueOutbox(now: Date, limit: Int, excluding: Set<Int64>) async throws -> [OutboxItem]
+    /// When the next not-yet-due item becomes due.
+    func nextOutboxDue() async throws -> Date?
+    func recordPartDelivered(outboxID: Int64, partsDone: Int) async throws
+    func markDelivered(outboxID: Int64, attempts: Int, networkMessageID: String?) async throws
+    func scheduleRetry(outboxID: Int64, attempts: Int, at: Date, error: String) async throws
+    func markFailed(outboxID: Int64, attempts: Int, error: String) async throws
+}

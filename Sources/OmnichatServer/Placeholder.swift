@@ -1,0 +1,6 @@
+import Hummingbird
+import HummingbirdBcrypt
+import Crypto
+import TOMLKit
+import Prometheus
+import ServiceLifecycle

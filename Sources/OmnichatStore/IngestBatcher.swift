@@ -1,0 +1,150 @@
+import Foundation
+import GRDB
+import OmnichatCore
+
+/// Group commit for webhook ingests. The first request to arrive while no
+/// commit runs starts one; requests that arrive meanwhile wait and go into the
+/// next transaction together. Each request gets its own savepoint, so one bad
+/// request rolls back alone; each caller resumes only after the commit that
+/// holds its events (or with the error that lost them).
+actor IngestBatcher {
+    typealias Waiter = CheckedContinuation<IngestResult, any Error>
+
+    private let pool: DatabasePool
+    private var pending: [(IngestBatch, Waiter)] = []
+    private var committing = false
+    static let maxRequestsPerCommit = 512
+
+    init(pool: DatabasePool) {
+        self.pool = pool
+    }
+
+    func submit(_ batch: IngestBatch) async throws -> IngestResult {
+        try await withCheckedThrowingContinuation { continuation in
+            pending.append((batch, continuation))
+            if !committing {
+                committing = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !pending.isEmpty {
+            let take = min(pending.count, Self.maxRequestsPerCommit)
+            let group = Array(pending.prefix(take))
+            pending.removeFirst(take)
+            let batches = group.map(\.0)
+            do {
+                let outcomes = try await pool.write { db in
+                    try batches.map { batch -> Result<IngestResult, StoreError> in
+                        var result: Result<IngestResult, StoreError> = .failure(StoreError(.invalid, "not run"))
+                        try db.inSavepoint {
+                            do {
+                                result = .success(try IngestWriter.write(batch, db: db))
+                                return .commit
+                            } catch let error as StoreError {
+                                result = .failure(error)
+                                return .rollback
+                            } catch {
+                                result = .failure(StoreError(.invalid, "could not store events: \(error)"))
+                                return .rollback
+                            }
+                        }
+                        return result
+                    }
+                }
+                for ((_, waiter), outcome) in zip(group, outcomes) { waiter.resume(with: outcome) }
+            } catch {
+                for (_, waiter) in group { waiter.resume(throwing: error) }
+            }
+        }
+        committing = false
+    }
+}
+
+/// The statements of one ingest, run inside the caller's transaction.
+enum IngestWriter {
+    static func write(_ batch: IngestBatch, db: Database) throws -> IngestResult {
+        let now = Date().timeIntervalSince1970
+        var stored = 0
+        var duplicates = 0
+        var rooms: [String] = []
+        for event in batch.events {
+            let hasConversation = !event.conversationID.isEmpty
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO processed_events (channel_id, event_id, received_at, raw) VALUES (?, ?, ?, ?)",
+                arguments: [batch.channelID, event.eventID, now, hasConversation ? nil : event.raw])
+            guard db.changesCount == 1 else {
+                duplicates += 1
+                continue
+            }
+            stored += 1
+            guard hasConversation else { continue }  // nothing to route: kept in processed_events with its raw payload
+
+            let contactID = try String.fetchOne(
+                db,
+                sql: """
+                    INSERT INTO contacts (id, channel_id, external_id, display_name, username, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (channel_id, external_id) DO UPDATE SET
+                        display_name = coalesce(excluded.display_name, display_name),
+                        username = coalesce(excluded.username, username),
+                        updated_at = excluded.updated_at
+                    RETURNING id
+                    """,
+                arguments: [
+                    Identifier.make("ct"), batch.channelID, event.contact.externalID.isEmpty ? event.conversationID : event.contact.externalID,
+                    event.contact.displayName, event.contact.username, now, now,
+                ])!
+
+            let roomID: String
+            if let row = try Row.fetchOne(
+                db, sql: "SELECT id, status FROM rooms WHERE channel_id = ? AND conversation_id = ?",
+                arguments: [batch.channelID, event.conversationID])
+            {
+                roomID = row["id"]
+                let status = RoomStatus(rawValue: row["status"]) ?? .waiting
+                if status == .resolved {
+                    // A new customer message reopens the room as a new session, routed again.
+                    try db.execute(
+                        sql: """
+                            UPDATE rooms SET status = 'waiting', assignee_id = NULL, session = session + 1,
+                                waiting_since = ?, resolved_at = NULL, last_message_at = ?
+                            WHERE id = ?
+                            """,
+                        arguments: [now, now, roomID])
+                    try SQLiteStore.recordTransition(db, roomID: roomID, from: .resolved, to: .waiting, assignee: nil, actor: "customer", at: now)
+                } else {
+                    try db.execute(sql: "UPDATE rooms SET last_message_at = ? WHERE id = ?", arguments: [now, roomID])
+                }
+            } else {
+                roomID = Identifier.make("rm")
+                try db.execute(
+                    sql: """
+                        INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, waiting_since, last_message_at, created_at)
+                        VALUES (?, ?, ?, ?, 'waiting', ?, ?, ?)
+                        """,
+                    arguments: [roomID, batch.channelID, event.conversationID, contactID, now, now, now])
+                try SQLiteStore.recordTransition(db, roomID: roomID, from: nil, to: .waiting, assignee: nil, actor: "customer", at: now)
+            }
+
+            try db.execute(
+                sql: """
+                    INSERT INTO messages (id, room_id, direction, type, text, url, content, raw, network_message_id, created_at, delivery_status)
+                    VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, 'received')
+                    """,
+                arguments: [
+                    Identifier.make("msg"), roomID, event.content.type.rawValue, event.content.text, event.content.url,
+                    Rows.encode(event.content), event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
+                ])
+            if let followUp = event.followUp {
+                try db.execute(
+                    sql: "INSERT INTO outbox (room_id, channel_id, action, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [roomID, batch.channelID, Rows.encode(followUp), now, now])
+            }
+            if !rooms.contains(roomID) { rooms.append(roomID) }
+        }
+        return IngestResult(stored: stored, duplicates: duplicates, roomIDs: rooms)
+    }
+}

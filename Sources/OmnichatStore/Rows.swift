@@ -1,0 +1,69 @@
+import Foundation
+import GRDB
+import OmnichatCore
+
+/// Row ⇄ domain conversions shared by the store's queries.
+enum Rows {
+    static func user(_ row: Row) -> User {
+        User(
+            id: row["id"], email: row["email"], name: row["name"], role: Role(rawValue: row["role"]) ?? .agent,
+            online: row["online"], channels: (row["channels"] as String?).map(decodeList),
+            maxOpenRooms: row["max_open_rooms"], createdAt: Date(timeIntervalSince1970: row["created_at"]))
+    }
+
+    static func room(_ row: Row) -> Room {
+        var assignee: User?
+        if let id = row["u_id"] as String? {
+            assignee = User(
+                id: id, email: row["u_email"], name: row["u_name"], role: Role(rawValue: row["u_role"]) ?? .agent,
+                online: row["u_online"], channels: (row["u_channels"] as String?).map(decodeList),
+                maxOpenRooms: row["u_max_open_rooms"], createdAt: Date(timeIntervalSince1970: row["u_created_at"]))
+        }
+        return Room(
+            id: row["id"], channelID: row["channel_id"], conversationID: row["conversation_id"],
+            status: RoomStatus(rawValue: row["status"]) ?? .waiting, assignee: assignee,
+            contact: Contact(
+                id: row["c_id"], channelID: row["c_channel_id"], externalID: row["c_external_id"],
+                displayName: row["c_display_name"], username: row["c_username"]),
+            lastMessageAt: (row["last_message_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            waitingSince: (row["waiting_since"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            createdAt: Date(timeIntervalSince1970: row["created_at"]))
+    }
+
+    static func message(_ row: Row) -> StoredMessage {
+        let type = MessageType(rawValue: row["type"]) ?? .unsupported
+        let content = decode(MessageContent.self, row["content"] as String?) ?? MessageContent(type: type, text: row["text"], url: row["url"])
+        return StoredMessage(
+            id: row["id"], roomID: row["room_id"], direction: MessageDirection(rawValue: row["direction"]) ?? .inbound,
+            content: content, senderUserID: row["sender_user_id"], networkMessageID: row["network_message_id"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            deliveryStatus: DeliveryStatus(rawValue: row["delivery_status"]) ?? .received,
+            attempts: row["attempts"], deliveryError: row["delivery_error"], sequence: row["seq"])
+    }
+
+    static func roomCursor(_ room: Room) -> String {
+        let time = room.lastMessageAt?.timeIntervalSince1970 ?? 0
+        return Data("\(time)|\(room.id)".utf8).base64EncodedString()
+    }
+
+    static func decodeRoomCursor(_ cursor: String) -> (Double, String)? {
+        guard let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8) else { return nil }
+        let parts = text.split(separator: "|", maxSplits: 1)
+        guard parts.count == 2, let time = Double(parts[0]) else { return nil }
+        return (time, String(parts[1]))
+    }
+
+    static func encode(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "{}"
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
+        guard let text else { return nil }
+        return try? JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
+    static func encodeList(_ list: [String]) -> String { encode(list) }
+    static func decodeList(_ text: String) -> [String] { decode([String].self, text) ?? [] }
+}

@@ -1,0 +1,108 @@
+import GRDB
+
+enum SQLiteSchema {
+    static func migrator() -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE users (
+                        id TEXT PRIMARY KEY,
+                        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                        name TEXT NOT NULL,
+                        role TEXT NOT NULL,
+                        password_hash TEXT NOT NULL,
+                        online INTEGER NOT NULL DEFAULT 0,
+                        channels TEXT,
+                        max_open_rooms INTEGER,
+                        last_assigned_at REAL,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE TABLE sessions (
+                        token_hash TEXT PRIMARY KEY,
+                        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                        created_at REAL NOT NULL,
+                        expires_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE contacts (
+                        id TEXT PRIMARY KEY,
+                        channel_id TEXT NOT NULL,
+                        external_id TEXT NOT NULL,
+                        display_name TEXT,
+                        username TEXT,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL,
+                        UNIQUE (channel_id, external_id)
+                    );
+                    CREATE TABLE rooms (
+                        id TEXT PRIMARY KEY,
+                        channel_id TEXT NOT NULL,
+                        conversation_id TEXT NOT NULL,
+                        contact_id TEXT NOT NULL REFERENCES contacts(id),
+                        status TEXT NOT NULL,
+                        assignee_id TEXT REFERENCES users(id),
+                        session INTEGER NOT NULL DEFAULT 1,
+                        waiting_since REAL,
+                        last_message_at REAL,
+                        created_at REAL NOT NULL,
+                        resolved_at REAL,
+                        UNIQUE (channel_id, conversation_id)
+                    );
+                    CREATE INDEX rooms_by_status ON rooms(status, waiting_since);
+                    CREATE INDEX rooms_by_assignee ON rooms(assignee_id, status);
+                    CREATE INDEX rooms_by_recency ON rooms(last_message_at DESC, id DESC);
+                    CREATE TABLE messages (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE,
+                        room_id TEXT NOT NULL REFERENCES rooms(id),
+                        direction TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        text TEXT,
+                        url TEXT,
+                        content TEXT NOT NULL,
+                        raw TEXT,
+                        network_message_id TEXT,
+                        sender_user_id TEXT,
+                        created_at REAL NOT NULL,
+                        delivery_status TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        delivery_error TEXT
+                    );
+                    CREATE INDEX messages_by_room ON messages(room_id, seq);
+                    CREATE TABLE processed_events (
+                        channel_id TEXT NOT NULL,
+                        event_id TEXT NOT NULL,
+                        received_at REAL NOT NULL,
+                        raw TEXT,
+                        PRIMARY KEY (channel_id, event_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE outbox (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        room_id TEXT NOT NULL REFERENCES rooms(id),
+                        channel_id TEXT NOT NULL,
+                        message_id TEXT REFERENCES messages(id),
+                        action TEXT,
+                        status TEXT NOT NULL DEFAULT 'pending',
+                        parts_done INTEGER NOT NULL DEFAULT 0,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at REAL NOT NULL,
+                        last_error TEXT,
+                        created_at REAL NOT NULL,
+                        delivered_at REAL
+                    );
+                    CREATE INDEX outbox_pending ON outbox(status, room_id, id);
+                    CREATE TABLE room_events (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        room_id TEXT NOT NULL,
+                        from_status TEXT,
+                        to_status TEXT NOT NULL,
+                        assignee_id TEXT,
+                        actor TEXT NOT NULL,
+                        at REAL NOT NULL
+                    );
+                    CREATE INDEX room_events_by_room ON room_events(room_id, id);
+                    """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,412 @@
+import Foundation
+import GRDB
+import Logging
+import OmnichatCore
+
+/// The embedded store: one SQLite file in WAL mode. Webhook ingests are
+/// grouped: requests that arrive while a commit is in progress are committed
+/// together in the next transaction, each in its own savepoint, and each is
+/// answered only after that commit.
+public final class SQLiteStore: Store {
+    public enum Synchronous: String, Sendable, CaseIterable {
+        case off = "OFF", normal = "NORMAL", full = "FULL", extra = "EXTRA"
+    }
+
+    let pool: DatabasePool
+    let path: String
+    private let batcher: IngestBatcher
+
+    public init(path: String, synchronous: Synchronous = .full, logger: Logger = Logger(label: "omnichat.store")) async throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        // GRDB sets synchronous=NORMAL on the writer after prepareDatabase; set ours afterwards.
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+        }
+        try SQLiteSchema.migrator().migrate(pool)
+        self.pool = pool
+        self.batcher = IngestBatcher(pool: pool)
+        logger.info(
+            "store opened", metadata: ["omnichat.database": .string(path), "omnichat.synchronous": .string(synchronous.rawValue)])
+    }
+
+    /// The writer's `PRAGMA synchronous` as SQLite reports it (0 off, 1 normal, 2 full, 3 extra).
+    public func synchronousLevel() async throws -> Int {
+        try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    public func integrityCheck() async throws -> String {
+        try await pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }
+    }
+
+    public func ping() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    // MARK: Ingest
+
+    public func ingest(_ batch: IngestBatch) async throws -> IngestResult {
+        try await batcher.submit(batch)
+    }
+
+    // MARK: Users and sessions
+
+    public func createUser(_ new: NewUser) async throws -> User {
+        let user = User(
+            id: Identifier.make("usr"), email: new.email, name: new.name, role: new.role, online: false,
+            channels: new.channels, maxOpenRooms: new.maxOpenRooms, createdAt: Date())
+        do {
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO users (id, email, name, role, password_hash, online, channels, max_open_rooms, created_at)
+                        VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)
+                        """,
+                    arguments: [
+                        user.id, user.email, user.name, user.role.rawValue, new.passwordHash,
+                        user.channels.map(Rows.encodeList), user.maxOpenRooms, user.createdAt.timeIntervalSince1970,
+                    ])
+            }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw StoreError(.conflict, "a user with email \(new.email) already exists")
+        }
+        return user
+    }
+
+    public func user(id: String) async throws -> User? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(Rows.user)
+        }
+    }
+
+    public func credentials(email: String) async throws -> (User, String)? {
+        let found: (User, String)?? = try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE email = ?", arguments: [email])
+                .map { (Rows.user($0), $0["password_hash"] as String) }
+        }
+        return found ?? nil
+    }
+
+    public func countUsers(role: Role) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE role = ?", arguments: [role.rawValue]) ?? 0
+        }
+    }
+
+    public func createSession(tokenHash: String, userID: String, expiresAt: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                arguments: [tokenHash, userID, Date().timeIntervalSince1970, expiresAt.timeIntervalSince1970])
+            // Housekeeping: expired sessions go.
+            try db.execute(sql: "DELETE FROM sessions WHERE expires_at < ?", arguments: [Date().timeIntervalSince1970])
+        }
+    }
+
+    public func user(sessionTokenHash: String, now: Date) async throws -> User? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT users.* FROM sessions JOIN users ON users.id = sessions.user_id
+                    WHERE sessions.token_hash = ? AND sessions.expires_at > ?
+                    """,
+                arguments: [sessionTokenHash, now.timeIntervalSince1970]
+            ).map(Rows.user)
+        }
+    }
+
+    public func deleteSession(tokenHash: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [tokenHash])
+        }
+    }
+
+    public func setOnline(userID: String, online: Bool) async throws -> User {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE users SET online = ? WHERE id = ?", arguments: [online, userID])
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [userID]) else {
+                throw StoreError(.notFound, "no user \(userID)")
+            }
+            return Rows.user(row)
+        }
+    }
+
+    // MARK: Rooms and messages
+
+    static let roomSelect = """
+        SELECT rooms.*,
+               contacts.id AS c_id, contacts.channel_id AS c_channel_id, contacts.external_id AS c_external_id,
+               contacts.display_name AS c_display_name, contacts.username AS c_username,
+               users.id AS u_id, users.email AS u_email, users.name AS u_name, users.role AS u_role,
+               users.online AS u_online, users.channels AS u_channels, users.max_open_rooms AS u_max_open_rooms,
+               users.created_at AS u_created_at
+        FROM rooms
+        JOIN contacts ON contacts.id = rooms.contact_id
+        LEFT JOIN users ON users.id = rooms.assignee_id
+        """
+
+    public func rooms(_ filter: RoomFilter) async throws -> Page<Room> {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        if let assignee = filter.assigneeID {
+            clauses.append("rooms.assignee_id = ?")
+            arguments += [assignee]
+        }
+        if !filter.channelIDs.isEmpty {
+            clauses.append("rooms.channel_id IN (\(filter.channelIDs.map { _ in "?" }.joined(separator: ",")))")
+            arguments += StatementArguments(filter.channelIDs)
+        }
+        if !filter.statuses.isEmpty {
+            clauses.append("rooms.status IN (\(filter.statuses.map { _ in "?" }.joined(separator: ",")))")
+            arguments += StatementArguments(filter.statuses.map(\.rawValue))
+        }
+        if let cursor = filter.cursor {
+            guard let (time, id) = Rows.decodeRoomCursor(cursor) else {
+                throw StoreError(.invalid, "cursor is not one this server gave")
+            }
+            clauses.append("(rooms.last_message_at < ? OR (rooms.last_message_at = ? AND rooms.id < ?))")
+            arguments += [time, time, id]
+        }
+        let limit = max(1, min(filter.limit, 500))
+        let sql = Self.roomSelect + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
+            + " ORDER BY rooms.last_message_at DESC, rooms.id DESC LIMIT \(limit + 1)"
+        let finalArguments = arguments
+        let rows = try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Rows.room) }
+        let items = Array(rows.prefix(limit))
+        let next = rows.count > limit ? items.last.map(Rows.roomCursor) : nil
+        return Page(items: items, nextCursor: next)
+    }
+
+    public func room(id: String) async throws -> Room? {
+        try await pool.read { db in try Self.fetchRoom(db, id: id) }
+    }
+
+    static func fetchRoom(_ db: Database, id: String) throws -> Room? {
+        try Row.fetchOne(db, sql: roomSelect + " WHERE rooms.id = ?", arguments: [id]).map(Rows.room)
+    }
+
+    public func messages(roomID: String, cursor: String?, limit: Int) async throws -> Page<StoredMessage> {
+        var start: Int64 = 0
+        if let cursor {
+            guard let value = Int64(cursor), value >= 0 else { throw StoreError(.invalid, "cursor is not one this server gave") }
+            start = value
+        }
+        let after = start
+        let limit = max(1, min(limit, 500))
+        let rows = try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM messages WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                arguments: [roomID, after, limit + 1]
+            ).map(Rows.message)
+        }
+        let items = Array(rows.prefix(limit))
+        return Page(items: items, nextCursor: rows.count > limit ? items.last.map { String($0.sequence) } : nil)
+    }
+
+    public func addOutbound(roomID: String, content: MessageContent, senderUserID: String) async throws -> StoredMessage {
+        let now = Date()
+        let id = Identifier.make("msg")
+        return try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM rooms WHERE id = ?", arguments: [roomID]) != nil else {
+                throw StoreError(.notFound, "no room \(roomID)")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO messages (id, room_id, direction, type, text, url, content, sender_user_id, created_at, delivery_status)
+                    VALUES (?, ?, 'outbound', ?, ?, ?, ?, ?, ?, 'pending')
+                    """,
+                arguments: [
+                    id, roomID, content.type.rawValue, content.text, content.url, Rows.encode(content), senderUserID,
+                    now.timeIntervalSince1970,
+                ])
+            let seq = db.lastInsertedRowID
+            try db.execute(
+                sql: """
+                    INSERT INTO outbox (room_id, channel_id, message_id, next_attempt_at, created_at)
+                    SELECT id, channel_id, ?, ?, ? FROM rooms WHERE id = ?
+                    """,
+                arguments: [id, now.timeIntervalSince1970, now.timeIntervalSince1970, roomID])
+            return StoredMessage(
+                id: id, roomID: roomID, direction: .outbound, content: content, senderUserID: senderUserID,
+                networkMessageID: nil, createdAt: now, deliveryStatus: .pending, attempts: 0, deliveryError: nil, sequence: seq)
+        }
+    }
+
+    public func resolve(roomID: String, by userID: String) async throws -> Room {
+        let now = Date().timeIntervalSince1970
+        return try await pool.write { db in
+            guard let room = try Self.fetchRoom(db, id: roomID) else { throw StoreError(.notFound, "no room \(roomID)") }
+            if room.status == .resolved { return room }
+            try db.execute(
+                sql: "UPDATE rooms SET status = 'resolved', resolved_at = ?, waiting_since = NULL WHERE id = ?",
+                arguments: [now, roomID])
+            try Self.recordTransition(db, roomID: roomID, from: room.status, to: .resolved, assignee: room.assignee?.id, actor: userID, at: now)
+            return try Self.fetchRoom(db, id: roomID)!
+        }
+    }
+
+    static func recordTransition(
+        _ db: Database, roomID: String, from: RoomStatus?, to: RoomStatus, assignee: String?, actor: String, at: TimeInterval
+    ) throws {
+        try db.execute(
+            sql: "INSERT INTO room_events (room_id, from_status, to_status, assignee_id, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [roomID, from?.rawValue, to.rawValue, assignee, actor, at])
+    }
+
+    // MARK: Routing
+
+    public func waitingRooms(limit: Int) async throws -> [Room] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: Self.roomSelect + " WHERE rooms.status = 'waiting' ORDER BY rooms.waiting_since, rooms.id LIMIT ?",
+                arguments: [limit]
+            ).map(Rows.room)
+        }
+    }
+
+    public func eligibleAgents(channelID: String, defaultCapacity: Int) async throws -> [AgentLoad] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT users.id, users.channels, users.max_open_rooms, users.last_assigned_at,
+                           (SELECT count(*) FROM rooms WHERE rooms.assignee_id = users.id AND rooms.status = 'assigned') AS open_rooms
+                    FROM users WHERE users.online = 1
+                    """)
+            return rows.compactMap { row in
+            let channels = (row["channels"] as String?).map(Rows.decodeList)
+            if let channels, !channels.contains(channelID) { return nil }
+            let lastAssigned = (row["last_assigned_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+            return AgentLoad(
+                userID: row["id"], openRooms: row["open_rooms"], capacity: (row["max_open_rooms"] as Int?) ?? defaultCapacity,
+                lastAssignedAt: lastAssigned)
+            }
+        }
+    }
+
+    public func assign(roomID: String, to userID: String, capacity: Int, actor: String) async throws -> Bool {
+        let now = Date().timeIntervalSince1970
+        return try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE rooms SET status = 'assigned', assignee_id = ?1, waiting_since = NULL
+                    WHERE id = ?2 AND status = 'waiting' AND assignee_id IS NULL
+                      AND EXISTS (SELECT 1 FROM users WHERE id = ?1 AND online = 1)
+                      AND (SELECT count(*) FROM rooms WHERE assignee_id = ?1 AND status = 'assigned') < ?3
+                    """,
+                arguments: [userID, roomID, capacity])
+            guard db.changesCount == 1 else { return false }
+            try db.execute(sql: "UPDATE users SET last_assigned_at = ? WHERE id = ?", arguments: [now, userID])
+            try Self.recordTransition(db, roomID: roomID, from: .waiting, to: .assigned, assignee: userID, actor: actor, at: now)
+            return true
+        }
+    }
+
+    // MARK: Outbox
+
+    public func dueOutbox(now: Date, limit: Int, excluding: Set<Int64>) async throws -> [OutboxItem] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT outbox.*, rooms.conversation_id, messages.content
+                    FROM outbox
+                    JOIN rooms ON rooms.id = outbox.room_id
+                    LEFT JOIN messages ON messages.id = outbox.message_id
+                    WHERE outbox.id IN (SELECT min(id) FROM outbox WHERE status = 'pending' GROUP BY room_id)
+                      AND outbox.next_attempt_at <= ?
+                    ORDER BY outbox.next_attempt_at, outbox.id
+                    LIMIT ?
+                    """,
+                arguments: [now.timeIntervalSince1970, limit + excluding.count])
+            return rows.compactMap { row -> OutboxItem? in
+            let id: Int64 = row["id"]
+            if excluding.contains(id) { return nil }
+            let payload: OutboxItem.Payload
+            if let messageID = row["message_id"] as String?, let content = Rows.decode(MessageContent.self, row["content"] as String?) {
+                payload = .message(id: messageID, content: content)
+            } else if let action = Rows.decode(AdapterAction.self, row["action"] as String?) {
+                payload = .action(action)
+            } else {
+                return nil
+            }
+            return OutboxItem(
+                id: id, channelID: row["channel_id"], roomID: row["room_id"], conversationID: row["conversation_id"],
+                payload: payload, partsDone: row["parts_done"], attempts: row["attempts"])
+            }.prefix(limit).map { $0 }
+        }
+    }
+
+    public func nextOutboxDue() async throws -> Date? {
+        try await pool.read { db in
+            try Double.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'")
+                .map(Date.init(timeIntervalSince1970:))
+        }
+    }
+
+    public func recordPartDelivered(outboxID: Int64, partsDone: Int) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE outbox SET parts_done = ? WHERE id = ?", arguments: [partsDone, outboxID])
+        }
+    }
+
+    public func markDelivered(outboxID: Int64, attempts: Int, networkMessageID: String?) async throws {
+        let now = Date().timeIntervalSince1970
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL WHERE id = ?",
+                arguments: [attempts, now, outboxID])
+            try db.execute(
+                sql: """
+                    UPDATE messages SET delivery_status = 'delivered', attempts = ?, delivery_error = NULL,
+                        network_message_id = coalesce(?, network_message_id)
+                    WHERE id = (SELECT message_id FROM outbox WHERE id = ?)
+                    """,
+                arguments: [attempts, networkMessageID, outboxID])
+        }
+    }
+
+    public func scheduleRetry(outboxID: Int64, attempts: Int, at: Date, error: String) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                arguments: [attempts, at.timeIntervalSince1970, error, outboxID])
+            try db.execute(
+                sql: "UPDATE messages SET attempts = ?, delivery_error = ? WHERE id = (SELECT message_id FROM outbox WHERE id = ?)",
+                arguments: [attempts, error, outboxID])
+        }
+    }
+
+    public func markFailed(outboxID: Int64, attempts: Int, error: String) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE id = ?",
+                arguments: [attempts, error, outboxID])
+            try db.execute(
+                sql: """
+                    UPDATE messages SET delivery_status = 'failed', attempts = ?, delivery_error = ?
+                    WHERE id = (SELECT message_id FROM outbox WHERE id = ?)
+                    """,
+                arguments: [attempts, error, outboxID])
+        }
+    }
+
+    // MARK: Test and operations helpers
+
+    /// Number of stored messages in all rooms (for tests and reports).
+    public func countMessages(direction: MessageDirection? = nil) async throws -> Int {
+        try await pool.read { db in
+            if let direction {
+                return try Int.fetchOne(db, sql: "SELECT count(*) FROM messages WHERE direction = ?", arguments: [direction.rawValue]) ?? 0
+            }
+            return try Int.fetchOne(db, sql: "SELECT count(*) FROM messages") ?? 0
+        }
+    }
+}

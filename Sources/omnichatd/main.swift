@@ -1,0 +1,3 @@
+import OmnichatServer
+import ArgumentParser
+import TOMLKit
