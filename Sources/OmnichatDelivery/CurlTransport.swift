@@ -1,0 +1,199 @@
+import CCurl
+import Foundation
+import OmnichatCore
+
+/// HTTP over libcurl's multi interface: one thread drives every transfer,
+/// connections are kept alive and reused across requests, and callers await
+/// results from Swift concurrency without blocking its threads.
+public final class CurlTransport: HTTPTransport, @unchecked Sendable {
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+
+    private let multi: UnsafeMutableRawPointer
+    private let lock = NSLock()
+    private var incoming: [Transfer] = []
+    private var stopping = false
+    private let stopped = DispatchSemaphore(value: 0)
+    private let userAgent: String
+
+    /// - Parameters:
+    ///   - maxConnectionsPerHost: the most connections open to one host at once (0: no limit).
+    ///   - maxTotalConnections: the most connections open at once (0: no limit).
+    public init(maxConnectionsPerHost: Int = 64, maxTotalConnections: Int = 0, userAgent: String = "omnichatd/0.1") {
+        _ = Self.globalInit
+        self.multi = curl_multi_init()!
+        self.userAgent = userAgent
+        _ = omc_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
+        _ = omc_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxTotalConnections)
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "omnichat-curl"
+        thread.start()
+    }
+
+    deinit {
+        curl_multi_cleanup(multi)
+    }
+
+    /// Finishes transfers in flight, fails new ones, and stops the thread.
+    public func shutdown() {
+        lock.lock()
+        let already = stopping
+        stopping = true
+        lock.unlock()
+        guard !already else { return }
+        curl_multi_wakeup(multi)
+        stopped.wait()
+    }
+
+    public func send(_ request: HTTPRequestDescription, timeout: Duration) async throws -> HTTPResponseDescription {
+        let transfer = Transfer(request: request, timeout: timeout)
+        return try await withCheckedThrowingContinuation { continuation in
+            transfer.continuation = continuation
+            lock.lock()
+            if stopping {
+                lock.unlock()
+                continuation.resume(throwing: TransportError(.shutdown, "transport is shut down"))
+                return
+            }
+            incoming.append(transfer)
+            lock.unlock()
+            curl_multi_wakeup(multi)
+        }
+    }
+
+    // MARK: The multi loop (runs on its own thread only)
+
+    private var active: [UnsafeMutableRawPointer: Transfer] = [:]
+
+    private func loop() {
+        while true {
+            lock.lock()
+            let new = incoming
+            incoming.removeAll()
+            let isStopping = stopping
+            lock.unlock()
+
+            for transfer in new { start(transfer) }
+            if isStopping && active.isEmpty { break }
+
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            var remaining: Int32 = 0
+            while let message = curl_multi_info_read(multi, &remaining) {
+                guard omc_msg_is_done(message) != 0, let easy = omc_msg_easy(message) else { continue }
+                let code = omc_msg_result(message)
+                curl_multi_remove_handle(multi, easy)
+                if let transfer = active.removeValue(forKey: easy) {
+                    transfer.finish(easy: easy, code: code)
+                }
+                curl_easy_cleanup(easy)
+            }
+            var fds: Int32 = 0
+            curl_multi_poll(multi, nil, 0, 1000, &fds)
+        }
+        stopped.signal()
+    }
+
+    private func start(_ transfer: Transfer) {
+        guard let easy = curl_easy_init() else {
+            transfer.fail(TransportError(.invalidRequest, "curl_easy_init failed"))
+            return
+        }
+        let request = transfer.request
+        _ = omc_easy_setopt_string(easy, CURLOPT_URL, request.url)
+        _ = omc_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        _ = omc_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, transfer.timeoutMilliseconds)
+        _ = omc_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(transfer.timeoutMilliseconds, 10_000))
+        _ = omc_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
+        _ = omc_easy_setopt_string(easy, CURLOPT_USERAGENT, userAgent)
+        _ = omc_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
+        switch request.method.uppercased() {
+        case "GET": _ = omc_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
+        case "POST": _ = omc_easy_setopt_long(easy, CURLOPT_POST, 1)
+        default: _ = omc_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method.uppercased())
+        }
+        if request.method.uppercased() != "GET" {
+            _ = omc_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+            request.body.withUnsafeBytes { bytes in
+                // COPYPOSTFIELDS copies the bytes, so nothing must outlive this call.
+                let pointer = bytes.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) } ?? UnsafeMutableRawPointer(mutating: ("" as StaticString).utf8Start)
+                _ = omc_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, pointer)
+            }
+        }
+        var headers: UnsafeMutablePointer<curl_slist>?
+        for header in request.headers { headers = curl_slist_append(headers, "\(header.name): \(header.value)") }
+        headers = curl_slist_append(headers, "Expect:")  // no 100-continue round trip
+        transfer.headerList = headers
+        _ = omc_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headers)
+
+        let context = Unmanaged.passUnretained(transfer).toOpaque()
+        _ = omc_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+            let length = size * count
+            if let data { transfer.responseBody.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: length) }
+            return length
+        }
+        _ = omc_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, context)
+        _ = omc_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+            let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+            let length = size * count
+            if let data {
+                let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+                transfer.header(line: line)
+            }
+            return length
+        }
+        _ = omc_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, context)
+
+        active[easy] = transfer
+        curl_multi_add_handle(multi, easy)
+    }
+}
+
+/// One request in flight. Touched only by the multi thread once started.
+final class Transfer: @unchecked Sendable {
+    let request: HTTPRequestDescription
+    let timeoutMilliseconds: Int
+    var continuation: CheckedContinuation<HTTPResponseDescription, any Error>?
+    var headerList: UnsafeMutablePointer<curl_slist>?
+    var responseBody = Data()
+    var responseHeaders: [(name: String, value: String)] = []
+
+    init(request: HTTPRequestDescription, timeout: Duration) {
+        self.request = request
+        let (seconds, attoseconds) = timeout.components
+        self.timeoutMilliseconds = max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+    }
+
+    func header(line: String) {
+        if line.hasPrefix("HTTP/") {
+            responseHeaders.removeAll()  // a new response (after 100 Continue or a redirect)
+            return
+        }
+        guard let colon = line.firstIndex(of: ":") else { return }
+        let name = line[..<colon].trimmingCharacters(in: .whitespaces)
+        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+        responseHeaders.append((name, value))
+    }
+
+    func finish(easy: UnsafeMutableRawPointer, code: CURLcode) {
+        defer {
+            curl_slist_free_all(headerList)
+            headerList = nil
+        }
+        guard code == CURLE_OK else {
+            let message = String(cString: curl_easy_strerror(code))
+            let kind: TransportError.Kind = code == CURLE_OPERATION_TIMEDOUT ? .timeout : .connection
+            fail(TransportError(kind, message))
+            return
+        }
+        var status = 0
+        _ = omc_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        continuation?.resume(returning: HTTPResponseDescription(status: status, headers: responseHeaders, body: responseBody))
+        continuation = nil
+    }
+
+    func fail(_ error: TransportError) {
+        continuation?.resume(throwing: error)
+        continuation = nil
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import Logging
+import OmnichatCore
+import ServiceLifecycle
+
+/// Told about every delivery attempt (the server turns these into metrics).
+public protocol DeliveryObserver: Sendable {
+    func attempted(channelID: String, outcome: String, latency: Duration)
+}
+
+public struct DeliverySettings: Sendable {
+    /// Attempts without success before a message is marked failed.
+    public var maxAttempts: Int
+    /// Timeout of one HTTP call to a network.
+    public var timeout: Duration
+    /// Deliveries in flight at once (rooms are served in parallel, each room in order).
+    public var concurrency: Int
+    public var backoff: Backoff
+    /// How often due retries are looked for when nothing wakes the worker.
+    public var pollInterval: Duration
+
+    public init(
+        maxAttempts: Int = 8, timeout: Duration = .seconds(15), concurrency: Int = 64,
+        backoff: Backoff = Backoff(), pollInterval: Duration = .milliseconds(100)
+    ) {
+        self.maxAttempts = maxAttempts
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.backoff = backoff
+        self.pollInterval = pollInterval
+    }
+}
+
+/// Delivers the durable outbox: each row is one message (or follow-up call),
+/// rendered by its channel's adapter and sent through the transport. A row is
+/// marked delivered in the store before anything else happens, so a restart
+/// never resends it; a long message's parts are recorded one by one.
+public final class OutboxWorker: Service, @unchecked Sendable {
+    private let store: any Store
+    private let directory: any ChannelDirectory
+    private let transport: any HTTPTransport
+    private let settings: DeliverySettings
+    private let observer: (any DeliveryObserver)?
+    private let logger: Logger
+    private let state = InFlight()
+    private let (wakeups, wakeupContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+
+    public init(
+        store: any Store, directory: any ChannelDirectory, transport: any HTTPTransport, settings: DeliverySettings,
+        observer: (any DeliveryObserver)? = nil, logger: Logger
+    ) {
+        self.store = store
+        self.directory = directory
+        self.transport = transport
+        self.settings = settings
+        self.observer = observer
+        self.logger = logger
+    }
+
+    /// Something new is in the outbox: look now rather than at the next poll.
+    public func wake() {
+        wakeupContinuation.yield()
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { [self] in
+                    // The poll ticker: finds retries that became due.
+                    while !(await state.isStopping) {
+                        try? await Task.sleep(for: settings.pollInterval)
+                        wake()
+                    }
+                }
+                for await _ in wakeups {
+                    if await state.isStopping { break }
+                    let free = settings.concurrency - (await state.count)
+                    guard free > 0 else { continue }
+                    let items: [OutboxItem]
+                    do {
+                        items = try await store.dueOutbox(now: Date(), limit: free, excluding: await state.ids)
+                    } catch {
+                        logger.error("outbox read failed", metadata: ["omnichat.error": "\(error)"])
+                        continue
+                    }
+                    for item in items {
+                        await state.insert(item.id)
+                        group.addTask { [self] in
+                            await deliver(item)
+                            await state.remove(item.id)
+                            wake()
+                        }
+                    }
+                }
+                // Shutting down: stop taking new rows; the group waits for those in flight.
+            }
+        } onGracefulShutdown: { [self] in
+            Task { await state.stop() }
+            wakeupContinuation.finish()
+        }
+    }
+
+    func deliver(_ item: OutboxItem) async {
+        var metadata: Logger.Metadata = [
+            "omnichat.channel": .string(item.channelID), "omnichat.room": .string(item.roomID),
+            "omnichat.outbox": .stringConvertible(item.id),
+        ]
+        guard let adapter = directory.adapter(for: item.channelID) else {
+            await settle(item, attempts: item.attempts + 1, outcome: .retry(after: .seconds(30), reason: "channel \(item.channelID) is not configured"), metadata: metadata)
+            return
+        }
+        let requests: [HTTPRequestDescription]
+        switch item.payload {
+        case .message(_, let content):
+            requests = adapter.render(OutboundMessage(conversationID: item.conversationID, content: content))
+        case .action(let action):
+            guard let request = adapter.render(action: action) else {
+                await settle(item, attempts: item.attempts, outcome: .permanent(reason: "unknown action \(action.name)"), metadata: metadata)
+                return
+            }
+            requests = [request]
+        }
+        var attempts = item.attempts
+        var index = item.partsDone
+        while index < requests.count {
+            attempts += 1
+            metadata["omnichat.attempt"] = .stringConvertible(attempts)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let outcome: DeliveryOutcome
+            do {
+                let response = try await transport.send(requests[index], timeout: settings.timeout)
+                outcome = adapter.classify(response)
+            } catch let error as TransportError {
+                outcome = .retry(after: nil, reason: error.description)
+            } catch {
+                outcome = .retry(after: nil, reason: "\(error)")
+            }
+            observer?.attempted(channelID: item.channelID, outcome: Self.label(outcome), latency: started.duration(to: clock.now))
+            if case .delivered = outcome, index < requests.count - 1 {
+                index += 1
+                do {
+                    try await store.recordPartDelivered(outboxID: item.id, partsDone: index)
+                } catch {
+                    logger.error("could not record a delivered part", metadata: metadata.merging(["omnichat.error": "\(error)"]) { $1 })
+                    return
+                }
+                continue
+            }
+            var failures = attempts - index  // calls that did not succeed, over all parts
+            if case .delivered = outcome { failures -= 1 }
+            await settle(item, attempts: attempts, failures: failures, outcome: outcome, metadata: metadata)
+            return
+        }
+        // Every part was already delivered (a crash after the last part was recorded).
+        await settle(item, attempts: attempts, outcome: .delivered(networkMessageID: nil), metadata: metadata)
+    }
+
+    private func settle(
+        _ item: OutboxItem, attempts: Int, failures: Int? = nil, outcome: DeliveryOutcome, metadata: Logger.Metadata
+    ) async {
+        do {
+            switch outcome {
+            case .delivered(let networkID):
+                try await store.markDelivered(outboxID: item.id, attempts: attempts, networkMessageID: networkID)
+                logger.debug("delivered", metadata: metadata)
+            case .retry(let after, let reason):
+                if (failures ?? attempts) >= settings.maxAttempts {
+                    let message = "\(reason) (gave up after \(attempts) attempts)"
+                    try await store.markFailed(outboxID: item.id, attempts: attempts, error: message)
+                    logger.warning("delivery failed", metadata: metadata.merging(["omnichat.reason": .string(message)]) { $1 })
+                } else {
+                    let delay = after ?? settings.backoff.delay(afterAttempt: failures ?? attempts)
+                    let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+                    try await store.scheduleRetry(outboxID: item.id, attempts: attempts, at: Date().addingTimeInterval(seconds), error: reason)
+                    logger.info(
+                        "delivery will be retried",
+                        metadata: metadata.merging(["omnichat.reason": .string(reason), "omnichat.retry_in": "\(delay)"]) { $1 })
+                }
+            case .permanent(let reason):
+                try await store.markFailed(outboxID: item.id, attempts: attempts, error: reason)
+                logger.warning("delivery failed", metadata: metadata.merging(["omnichat.reason": .string(reason)]) { $1 })
+            }
+        } catch {
+            // The row stays pending and is tried again: at least once beats never.
+            logger.error("could not record a delivery outcome", metadata: metadata.merging(["omnichat.error": "\(error)"]) { $1 })
+        }
+    }
+
+    static func label(_ outcome: DeliveryOutcome) -> String {
+        switch outcome {
+        case .delivered: "delivered"
+        case .retry: "retry"
+        case .permanent: "failed"
+        }
+    }
+}
+
+/// Outbox rows being delivered right now.
+actor InFlight {
+    private(set) var ids: Set<Int64> = []
+    private(set) var isStopping = false
+    var count: Int { ids.count }
+    func insert(_ id: Int64) { ids.insert(id) }
+    func remove(_ id: Int64) { ids.remove(id) }
+    func stop() { isStopping = true }
+}

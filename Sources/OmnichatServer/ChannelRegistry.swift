@@ -1,0 +1,109 @@
+import Foundation
+import OmnichatCore
+import TOMLKit
+
+/// A configured channel: its drop-in and its adapter.
+public struct ConfiguredChannel: Sendable {
+    public var id: String
+    public var kind: String
+    public var enabled: Bool
+    public var file: String
+    public var adapter: any ChannelAdapter
+}
+
+/// Reads `adapters.d/`: one channel per `*.toml` file (`*.example` files and
+/// dotfiles are skipped). Every problem names the file, the key and what is wrong.
+public struct ChannelLoader: Sendable {
+    public var factories: [AdapterFactory]
+    public var environment: [String: String]
+
+    public init(factories: [AdapterFactory], environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.factories = factories
+        self.environment = environment
+    }
+
+    public func load(directory: String) throws -> [ConfiguredChannel] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ConfigurationError(file: directory, key: nil, problem: "adapters directory does not exist")
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+            .filter { $0.hasSuffix(".toml") && !$0.hasPrefix(".") }
+            .sorted()
+        var channels: [ConfiguredChannel] = []
+        var seen: [String: String] = [:]
+        for name in names {
+            let path = (directory as NSString).appendingPathComponent(name)
+            let channel = try load(file: path)
+            if let other = seen[channel.id] {
+                throw ConfigurationError(file: path, key: "id", problem: "channel id '\(channel.id)' is already used by \(other)")
+            }
+            seen[channel.id] = path
+            channels.append(channel)
+        }
+        return channels
+    }
+
+    public func load(file path: String) throws -> ConfiguredChannel {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(file: path, key: nil, problem: "cannot be read")
+        }
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError(file: path, key: nil, problem: "invalid TOML at line \(error.source.begin.line): \(error.description)")
+        }
+        let settings = ChannelSettings(file: path, values: try TOMLSettings.values(table, file: path, environment: environment))
+        let kind = try settings.string("kind")
+        guard let kind else { throw settings.error("kind", "is required (one of: \(factories.map(\.kind).joined(separator: ", ")))") }
+        guard let factory = factories.first(where: { $0.kind == kind }) else {
+            throw settings.error("kind", "unknown kind '\(kind)' (known: \(factories.map(\.kind).joined(separator: ", ")))")
+        }
+        let fileID = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let id = try settings.string("id") ?? fileID
+        guard !id.isEmpty, id.count <= 64, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+            throw settings.error("id", "must be 1-64 characters of A-Z, a-z, 0-9, - and _ (got '\(id)')")
+        }
+        let enabled = try settings.bool("enabled") ?? true
+        let adapter = try factory.make(id, settings)
+        if let unknown = settings.unreadKeys.first {
+            throw settings.error(unknown, "unknown key for kind '\(kind)'")
+        }
+        return ConfiguredChannel(id: id, kind: kind, enabled: enabled, file: path, adapter: adapter)
+    }
+}
+
+/// The channels in force; replaced whole on reload.
+public final class ChannelRegistry: ChannelDirectory, @unchecked Sendable {
+    private let lock = NSLock()
+    private var channels: [String: ConfiguredChannel] = [:]
+
+    public init(_ list: [ConfiguredChannel] = []) {
+        replace(with: list)
+    }
+
+    public func replace(with list: [ConfiguredChannel]) {
+        let map = Dictionary(list.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        lock.lock()
+        channels = map
+        lock.unlock()
+    }
+
+    public func channel(_ id: String) -> ConfiguredChannel? {
+        lock.lock()
+        defer { lock.unlock() }
+        return channels[id]
+    }
+
+    public var all: [ConfiguredChannel] {
+        lock.lock()
+        defer { lock.unlock() }
+        return channels.values.sorted { $0.id < $1.id }
+    }
+
+    public func adapter(for channelID: String) -> (any ChannelAdapter)? {
+        guard let channel = channel(channelID), channel.enabled else { return nil }
+        return channel.adapter
+    }
+}

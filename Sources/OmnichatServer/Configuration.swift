@@ -1,0 +1,222 @@
+import Foundation
+import OmnichatCore
+import TOMLKit
+
+/// The daemon's settings: defaults, then `omnichat.toml`, then `OMNICHAT_*`
+/// environment variables, then command-line flags (each overrides the last).
+public struct DaemonConfiguration: Sendable {
+    /// `host` (string, default `127.0.0.1`)
+    public var host = "127.0.0.1"
+    /// `port` (integer, default 8080; 0 picks a free port)
+    public var port = 8080
+    /// `database` (string, default `./omnichat.db`): the SQLite file.
+    public var database = "./omnichat.db"
+    /// `adapters` (string, default `./adapters.d`): the drop-in folder.
+    public var adapters = "./adapters.d"
+    /// `public_base_url` (string, default `http://<host>:<port>`): where networks reach us.
+    public var publicBaseURL: String?
+    /// `app_id` (string, default `omnichat`): names this installation.
+    public var appID = "omnichat"
+    /// `default_max_open_rooms` (integer, default 10): an agent's capacity unless set per agent.
+    public var defaultMaxOpenRooms = 10
+    /// `log_level` (string, default `info`)
+    public var logLevel = "info"
+    /// `[store] synchronous` (`full` | `normal` | `off` | `extra`, default `full`)
+    public var synchronous = "full"
+    /// `[delivery] max_attempts` (integer, default 8)
+    public var deliveryMaxAttempts = 8
+    /// `[delivery] timeout_seconds` (number, default 15)
+    public var deliveryTimeoutSeconds = 15.0
+    /// `[delivery] concurrency` (integer, default 64)
+    public var deliveryConcurrency = 64
+    /// `[delivery] backoff_base_seconds` (number, default 1)
+    public var deliveryBackoffBaseSeconds = 1.0
+    /// `[limits] max_body_bytes` (integer, default 1 MiB): larger webhooks get 413.
+    public var maxBodyBytes = 1 << 20
+    /// `[limits] queue_capacity` (integer, default 10000): the routing work queue.
+    public var queueCapacity = 10_000
+    /// `[auth] session_hours` (integer, default 168)
+    public var sessionHours = 168
+    /// `[auth] bcrypt_cost` (integer, default 10)
+    public var bcryptCost = 10
+    /// `shutdown_grace_seconds` (number, default 10): how long SIGTERM waits for drains.
+    public var shutdownGraceSeconds = 10.0
+
+    public init() {}
+
+    public var effectivePublicBaseURL: String { publicBaseURL ?? "http://\(host):\(port)" }
+
+    /// Loads `file` (when given; when nil, `./omnichat.toml` if it exists), then the environment.
+    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DaemonConfiguration {
+        var config = DaemonConfiguration()
+        let path = file ?? environment["OMNICHAT_CONFIG"] ?? (FileManager.default.fileExists(atPath: "omnichat.toml") ? "omnichat.toml" : nil)
+        if let path { try config.apply(file: path, environment: environment) }
+        try config.apply(environment: environment)
+        try config.validate(source: "configuration")
+        return config
+    }
+
+    mutating func apply(file path: String, environment: [String: String]) throws {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(file: path, key: nil, problem: "cannot be read")
+        }
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError(file: path, key: nil, problem: "invalid TOML at line \(error.source.begin.line): \(error.description)")
+        }
+        let values = try TOMLSettings.values(table, file: path, environment: environment)
+        var known: Set<String> = []
+        func take<T>(_ key: String, _ read: (SettingValue) -> T?, _ type: String, _ apply: (T) -> Void) throws {
+            known.insert(key)
+            let parts = key.split(separator: ".").map(String.init)
+            var node: SettingValue? = .table(values)
+            for part in parts {
+                guard case .table(let t)? = node else { node = nil; break }
+                node = t[part]
+            }
+            guard let node else { return }
+            guard let value = read(node) else {
+                throw ConfigurationError(file: path, key: key, problem: "expected \(type)")
+            }
+            apply(value)
+        }
+        let str: (SettingValue) -> String? = { if case .string(let s) = $0 { s } else { nil } }
+        let int: (SettingValue) -> Int? = { if case .int(let i) = $0 { i } else { nil } }
+        let num: (SettingValue) -> Double? = {
+            switch $0 {
+            case .int(let i): Double(i)
+            case .double(let d): d
+            default: nil
+            }
+        }
+        try take("host", str, "a string") { host = $0 }
+        try take("port", int, "an integer") { port = $0 }
+        try take("database", str, "a string") { database = $0 }
+        try take("adapters", str, "a string") { adapters = $0 }
+        try take("public_base_url", str, "a string") { publicBaseURL = $0 }
+        try take("app_id", str, "a string") { appID = $0 }
+        try take("default_max_open_rooms", int, "an integer") { defaultMaxOpenRooms = $0 }
+        try take("log_level", str, "a string") { logLevel = $0 }
+        try take("shutdown_grace_seconds", num, "a number") { shutdownGraceSeconds = $0 }
+        try take("store.synchronous", str, "a string") { synchronous = $0 }
+        try take("delivery.max_attempts", int, "an integer") { deliveryMaxAttempts = $0 }
+        try take("delivery.timeout_seconds", num, "a number") { deliveryTimeoutSeconds = $0 }
+        try take("delivery.concurrency", int, "an integer") { deliveryConcurrency = $0 }
+        try take("delivery.backoff_base_seconds", num, "a number") { deliveryBackoffBaseSeconds = $0 }
+        try take("limits.max_body_bytes", int, "an integer") { maxBodyBytes = $0 }
+        try take("limits.queue_capacity", int, "an integer") { queueCapacity = $0 }
+        try take("auth.session_hours", int, "an integer") { sessionHours = $0 }
+        try take("auth.bcrypt_cost", int, "an integer") { bcryptCost = $0 }
+        // Unknown keys are typos until proven otherwise.
+        for (key, value) in values {
+            if case .table(let inner) = value, ["store", "delivery", "limits", "auth"].contains(key) {
+                for sub in inner.keys where !known.contains("\(key).\(sub)") {
+                    throw ConfigurationError(file: path, key: "\(key).\(sub)", problem: "unknown key")
+                }
+            } else if !known.contains(key) {
+                throw ConfigurationError(file: path, key: key, problem: "unknown key")
+            }
+        }
+        try validate(source: path)
+    }
+
+    mutating func apply(environment env: [String: String]) throws {
+        func int(_ name: String) throws -> Int? {
+            guard let raw = env[name] else { return nil }
+            guard let value = Int(raw) else { throw ConfigurationError(file: "environment", key: name, problem: "expected an integer, got '\(raw)'") }
+            return value
+        }
+        if let v = env["OMNICHAT_HOST"] { host = v }
+        if let v = try int("OMNICHAT_PORT") { port = v }
+        if let v = env["OMNICHAT_DATABASE"] { database = v }
+        if let v = env["OMNICHAT_ADAPTERS"] { adapters = v }
+        if let v = env["OMNICHAT_PUBLIC_BASE_URL"] { publicBaseURL = v }
+        if let v = env["OMNICHAT_APP_ID"] { appID = v }
+        if let v = try int("OMNICHAT_DEFAULT_MAX_OPEN_ROOMS") { defaultMaxOpenRooms = v }
+        if let v = env["OMNICHAT_LOG_LEVEL"] { logLevel = v }
+        if let v = env["OMNICHAT_SYNCHRONOUS"] { synchronous = v }
+        if let v = try int("OMNICHAT_DELIVERY_MAX_ATTEMPTS") { deliveryMaxAttempts = v }
+    }
+
+    public func validate(source: String) throws {
+        func bad(_ key: String, _ problem: String) -> ConfigurationError { ConfigurationError(file: source, key: key, problem: problem) }
+        guard (0...65535).contains(port) else { throw bad("port", "must be between 0 and 65535") }
+        guard defaultMaxOpenRooms >= 1 else { throw bad("default_max_open_rooms", "must be at least 1") }
+        guard ["full", "normal", "off", "extra"].contains(synchronous.lowercased()) else {
+            throw bad("store.synchronous", "must be one of full, normal, off, extra")
+        }
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel.lowercased()) else {
+            throw bad("log_level", "must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard deliveryMaxAttempts >= 1 else { throw bad("delivery.max_attempts", "must be at least 1") }
+        guard deliveryTimeoutSeconds > 0 else { throw bad("delivery.timeout_seconds", "must be positive") }
+        guard deliveryConcurrency >= 1 else { throw bad("delivery.concurrency", "must be at least 1") }
+        guard maxBodyBytes >= 1024 else { throw bad("limits.max_body_bytes", "must be at least 1024") }
+        guard queueCapacity >= 1 else { throw bad("limits.queue_capacity", "must be at least 1") }
+        guard sessionHours >= 1 else { throw bad("auth.session_hours", "must be at least 1") }
+        guard (4...31).contains(bcryptCost) else { throw bad("auth.bcrypt_cost", "must be between 4 and 31") }
+        if let url = publicBaseURL, URL(string: url)?.scheme == nil { throw bad("public_base_url", "must be a URL") }
+    }
+}
+
+/// TOML → `SettingValue`, with `${ENV}` and `${ENV:-default}` substitution in strings.
+enum TOMLSettings {
+    static func values(_ table: TOMLTable, file: String, environment: [String: String], prefix: String = "") throws -> [String: SettingValue] {
+        var out: [String: SettingValue] = [:]
+        for key in table.keys {
+            guard let value = table[key] else { continue }
+            out[key] = try convert(value, key: prefix + key, file: file, environment: environment)
+        }
+        return out
+    }
+
+    static func convert(_ value: any TOMLValueConvertible, key: String, file: String, environment: [String: String]) throws -> SettingValue {
+        switch value.type {
+        case .string: return .string(try substitute(value.string ?? "", key: key, file: file, environment: environment))
+        case .int: return .int(value.int ?? 0)
+        case .bool: return .bool(value.bool ?? false)
+        case .double: return .double(value.double ?? 0)
+        case .array:
+            return .array(try (value.array.map(Array.init) ?? []).map { try convert($0, key: key, file: file, environment: environment) })
+        case .table:
+            return .table(try values(value.table ?? TOMLTable(), file: file, environment: environment, prefix: key + "."))
+        default:
+            throw ConfigurationError(file: file, key: key, problem: "dates and times are not supported here")
+        }
+    }
+
+    static func substitute(_ text: String, key: String, file: String, environment: [String: String]) throws -> String {
+        guard text.contains("${") else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${") {
+            out += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                throw ConfigurationError(file: file, key: key, problem: "unterminated ${ in value")
+            }
+            let expression = rest[start.upperBound..<end]
+            let name: Substring
+            var fallback: Substring?
+            if let dash = expression.range(of: ":-") {
+                name = expression[..<dash.lowerBound]
+                fallback = expression[dash.upperBound...]
+            } else {
+                name = expression
+            }
+            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                throw ConfigurationError(file: file, key: key, problem: "invalid environment variable name '\(name)'")
+            }
+            if let value = environment[String(name)], !value.isEmpty {
+                out += value
+            } else if let fallback {
+                out += fallback
+            } else {
+                throw ConfigurationError(file: file, key: key, problem: "environment variable \(name) is not set")
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        return out + rest
+    }
+}

@@ -1,6 +1,0 @@
-import Hummingbird
-import HummingbirdBcrypt
-import Crypto
-import TOMLKit
-import Prometheus
-import ServiceLifecycle
