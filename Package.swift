@@ -86,7 +86,9 @@ let package = Package(
             dependencies: [
                 "OmnichatServer",
                 "OmnichatCore",
+                "OmnichatDelivery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

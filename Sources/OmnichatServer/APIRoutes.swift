@@ -1,0 +1,247 @@
+import Foundation
+import Hummingbird
+import Logging
+import OmnichatCore
+
+/// The minimal agent API: login, status, rooms, messages, replies, resolve.
+struct APIRoutes: Sendable {
+    let store: any Store
+    let auth: Authenticator
+    let channels: ChannelRegistry
+    let queue: WorkQueue
+    let wakeOutbox: @Sendable () -> Void
+
+    static let outboundTypes: [MessageType] = [.text, .image, .file, .audio, .video]
+    static let maxTextLength = 65_536
+
+    func register(on router: Router<some RequestContext>) {
+        let api = router.group("/api/v1")
+        api.post("/auth/login") { request, _ in try await login(request) }
+        api.post("/auth/logout") { request, _ in try await logout(request) }
+        api.get("/me") { request, _ in JSONBody.response(["user": Self.user(try await auth.user(of: request))]) }
+        api.put("/me/status") { request, _ in try await setStatus(request) }
+        api.get("/channels") { request, _ in try await listChannels(request) }
+        api.get("/rooms") { request, _ in try await listRooms(request) }
+        api.get("/rooms/:room_id") { request, context in
+            let (_, room) = try await accessibleRoom(request, context)
+            return JSONBody.response(["room": Self.room(room)])
+        }
+        api.get("/rooms/:room_id/messages") { request, context in try await listMessages(request, context) }
+        api.post("/rooms/:room_id/messages") { request, context in try await postMessage(request, context) }
+        api.post("/rooms/:room_id/resolve") { request, context in try await resolve(request, context) }
+    }
+
+    // MARK: Handlers
+
+    func login(_ request: Request) async throws -> Response {
+        let body = try await JSONBody.object(request)
+        guard let email = try body.string("email"), let password = try body.string("password") else {
+            throw APIError.unprocessable("'email' and 'password' are required")
+        }
+        guard let (user, token, expires) = try await auth.login(email: email, password: password) else {
+            throw APIError(.unauthorized, "invalid_credentials", "email or password is wrong")
+        }
+        return JSONBody.response(["token": token, "expires_at": expires.iso8601, "user": Self.user(user)])
+    }
+
+    func logout(_ request: Request) async throws -> Response {
+        _ = try await auth.user(of: request)
+        if let token = Authenticator.bearer(request) { try await store.deleteSession(tokenHash: Authenticator.tokenHash(token)) }
+        return Response(status: .noContent)
+    }
+
+    func setStatus(_ request: Request) async throws -> Response {
+        let user = try await auth.user(of: request)
+        let body = try await JSONBody.object(request)
+        let online = try body.bool("online")
+        let updated = try await store.setOnline(userID: user.id, online: online)
+        if online { queue.offer(.rescan) }
+        return JSONBody.response(["user": Self.user(updated)])
+    }
+
+    func listChannels(_ request: Request) async throws -> Response {
+        let user = try await auth.user(of: request)
+        let visible = channels.all.filter { user.role >= .supervisor || user.serves(channel: $0.id) }
+        return JSONBody.response([
+            "channels": visible.map { ["id": $0.id, "kind": $0.kind, "enabled": $0.enabled] }
+        ])
+    }
+
+    func listRooms(_ request: Request) async throws -> Response {
+        let user = try await auth.user(of: request)
+        let query = Query(request)
+        var filter = RoomFilter()
+        if user.role == .agent { filter.assigneeID = user.id }
+        filter.channelIDs = Self.list(query, "channel")
+        for raw in Self.list(query, "status") {
+            guard let status = RoomStatus(rawValue: raw) else {
+                throw APIError.unprocessable("unknown status '\(raw)' (one of: \(RoomStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            filter.statuses.append(status)
+        }
+        filter.limit = try Self.limit(query)
+        filter.cursor = query["cursor"]
+        let page = try await store.rooms(filter)
+        return JSONBody.response(["rooms": page.items.map(Self.room), "next_cursor": JSONBody.null(page.nextCursor)])
+    }
+
+    func listMessages(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let (_, room) = try await accessibleRoom(request, context)
+        let query = Query(request)
+        let page = try await store.messages(roomID: room.id, cursor: query["cursor"], limit: try Self.limit(query))
+        return JSONBody.response(["messages": page.items.map(Self.message), "next_cursor": JSONBody.null(page.nextCursor)])
+    }
+
+    func postMessage(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let (user, room) = try await accessibleRoom(request, context)
+        let body = try await JSONBody.object(request)
+        let content = try Self.outboundContent(body)
+        let message = try await store.addOutbound(roomID: room.id, content: content, senderUserID: user.id)
+        wakeOutbox()
+        return JSONBody.response(["message": Self.message(message)], status: .created)
+    }
+
+    func resolve(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let (user, room) = try await accessibleRoom(request, context)
+        let resolved = try await store.resolve(roomID: room.id, by: user.id)
+        if room.status == .assigned { queue.offer(.rescan) }  // the agent has room for the next waiting one
+        return JSONBody.response(["room": Self.room(resolved)])
+    }
+
+    /// The room named in the path, if this user may see it: agents only their own.
+    private func accessibleRoom(_ request: Request, _ context: some RequestContext) async throws -> (User, Room) {
+        let user = try await auth.user(of: request)
+        let id = try context.parameters.require("room_id")
+        guard let room = try await store.room(id: id) else { throw APIError.notFound("no room '\(id)'") }
+        if user.role == .agent && room.assignee?.id != user.id {
+            throw APIError.forbidden("room '\(id)' is not assigned to you")
+        }
+        return (user, room)
+    }
+
+    // MARK: Request parsing
+
+    /// Query parameters, percent-decoded; a key may repeat.
+    struct Query {
+        var pairs: [(String, String)] = []
+
+        init(_ request: Request) {
+            for (key, value) in request.uri.queryParameters {
+                let k = String(key).removingPercentEncoding ?? String(key)
+                let v = String(value).replacingOccurrences(of: "+", with: " ")
+                pairs.append((k, v.removingPercentEncoding ?? v))
+            }
+        }
+
+        subscript(_ key: String) -> String? { pairs.first { $0.0 == key }?.1 }
+
+        /// Every value of `key`, commas splitting values too (`?channel=a,b` or `?channel=a&channel=b`).
+        func list(_ key: String) -> [String] {
+            var out: [String] = []
+            for (k, v) in pairs where k == key {
+                for part in v.split(separator: ",") where !part.isEmpty { out.append(String(part)) }
+            }
+            return out
+        }
+    }
+
+    static func list(_ query: Query, _ key: String) -> [String] { query.list(key) }
+
+    static func limit(_ query: Query) throws -> Int {
+        guard let raw = query["limit"] else { return 50 }
+        guard let value = Int(raw), (1...200).contains(value) else { throw APIError.unprocessable("'limit' must be an integer from 1 to 200") }
+        return value
+    }
+
+    static func outboundContent(_ body: [String: Any]) throws -> MessageContent {
+        let typeName = try body.string("type", required: false) ?? "text"
+        guard let type = MessageType(rawValue: typeName), outboundTypes.contains(type) else {
+            throw APIError.unprocessable("'type' must be one of: \(outboundTypes.map(\.rawValue).joined(separator: ", "))")
+        }
+        let text = try body.string("text", required: false)
+        let url = try body.string("url", required: false)
+        if let text, text.count > maxTextLength { throw APIError.unprocessable("'text' is longer than \(maxTextLength) characters") }
+        if type == .text {
+            guard let text, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw APIError.unprocessable("'text' is required and must not be empty for a text message")
+            }
+        } else {
+            guard let url else { throw APIError.unprocessable("'url' is required for a \(type.rawValue) message") }
+            guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme), parsed.host != nil
+            else { throw APIError.unprocessable("'url' must be an http:// or https:// URL") }
+        }
+        var replies: [QuickReply] = []
+        switch body["quick_replies"] {
+        case nil, is NSNull: break
+        case let items as [Any]:
+            for (index, item) in items.enumerated() {
+                if let title = item as? String, !title.isEmpty {
+                    replies.append(QuickReply(title: title))
+                } else if let object = item as? [String: Any], let title = object["title"] as? String, !title.isEmpty {
+                    guard object["payload"] == nil || object["payload"] is String else {
+                        throw APIError.unprocessable("'quick_replies[\(index)].payload' must be a string")
+                    }
+                    replies.append(QuickReply(title: title, payload: object["payload"] as? String))
+                } else {
+                    throw APIError.unprocessable("'quick_replies[\(index)]' must be a non-empty string or {\"title\", \"payload\"}")
+                }
+            }
+        default:
+            throw APIError.unprocessable("'quick_replies' must be an array")
+        }
+        return MessageContent(type: type, text: text, url: url, fileName: try body.string("file_name", required: false), quickReplies: replies)
+    }
+
+    // MARK: JSON shapes
+
+    static func user(_ u: User) -> [String: Any] {
+        [
+            "id": u.id, "email": u.email, "name": u.name, "role": u.role.rawValue, "online": u.online,
+            "channels": JSONBody.null(u.channels), "max_open_rooms": JSONBody.null(u.maxOpenRooms),
+            "created_at": u.createdAt.iso8601,
+        ]
+    }
+
+    static func room(_ r: Room) -> [String: Any] {
+        [
+            "id": r.id,
+            "channel": r.channelID,
+            "status": r.status.rawValue,
+            "assignee": r.assignee.map { ["id": $0.id, "name": $0.name, "email": $0.email] as [String: Any] } ?? NSNull(),
+            "contact": [
+                "id": r.contact.id, "external_id": r.contact.externalID, "name": JSONBody.null(r.contact.displayName),
+                "username": JSONBody.null(r.contact.username),
+            ] as [String: Any],
+            "last_message_at": JSONBody.null(r.lastMessageAt?.iso8601),
+            "waiting_since": JSONBody.null(r.waitingSince?.iso8601),
+            "created_at": r.createdAt.iso8601,
+        ]
+    }
+
+    static func message(_ m: StoredMessage) -> [String: Any] {
+        let c = m.content
+        var out: [String: Any] = [
+            "id": m.id,
+            "room_id": m.roomID,
+            "direction": m.direction.rawValue,
+            "type": c.type.rawValue,
+            "text": JSONBody.null(c.text),
+            "url": JSONBody.null(c.url),
+            "created_at": m.createdAt.iso8601,
+            "delivery": ["status": m.deliveryStatus.rawValue, "attempts": m.attempts, "error": JSONBody.null(m.deliveryError)] as [String: Any],
+            "sender_id": JSONBody.null(m.senderUserID),
+            "network_message_id": JSONBody.null(m.networkMessageID),
+            "edited": c.edited,
+        ]
+        if let v = c.mediaID { out["media_id"] = v }
+        if let v = c.fileName { out["file_name"] = v }
+        if let v = c.mimeType { out["mime_type"] = v }
+        if let v = c.payload { out["payload"] = v }
+        if let l = c.location {
+            out["location"] = ["latitude": l.latitude, "longitude": l.longitude, "title": JSONBody.null(l.title), "address": JSONBody.null(l.address)]
+        }
+        if let k = c.contact { out["contact"] = ["phone_number": k.phoneNumber, "name": JSONBody.null(k.name)] }
+        if !c.quickReplies.isEmpty { out["quick_replies"] = c.quickReplies.map { ["title": $0.title, "payload": $0.payload] } }
+        return out
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Hummingbird
+import Logging
+import OmnichatAdapters
+import OmnichatCore
+import OmnichatDelivery
+import OmnichatStore
+import ServiceLifecycle
+
+/// The daemon, wired: store, channels, routing, delivery and the HTTP server.
+/// `omnichatd serve` and the end-to-end tests build it the same way.
+public final class Omnichat: Sendable {
+    public let configuration: DaemonConfiguration
+    public let store: SQLiteStore
+    public let channels: ChannelRegistry
+    public let queue: WorkQueue
+    public let routing: RoutingService
+    public let outbox: OutboxWorker
+    public let transport: any HTTPTransport
+    public let metrics: ServerMetrics
+    public let logger: Logger
+    private let ownedTransport: CurlTransport?
+
+    public static func make(
+        configuration: DaemonConfiguration,
+        factories: [AdapterFactory] = BuiltinAdapters.all,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        transport: (any HTTPTransport)? = nil,
+        logger: Logger = Logger(label: "omnichat")
+    ) async throws -> Omnichat {
+        let channels = try ChannelLoader(factories: factories, environment: environment).load(directory: configuration.adapters)
+        let store = try await openStore(configuration, logger: logger)
+        return Omnichat(configuration: configuration, store: store, channels: channels, transport: transport, logger: logger)
+    }
+
+    init(configuration: DaemonConfiguration, store: SQLiteStore, channels: [ConfiguredChannel], transport: (any HTTPTransport)?, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger
+        self.channels = ChannelRegistry(channels)
+        self.metrics = ServerMetrics()
+        self.queue = WorkQueue(capacity: configuration.queueCapacity)
+        let capacity = configuration.defaultMaxOpenRooms
+        self.routing = RoutingService(
+            queue: queue, store: store, defaultCapacity: { capacity }, metrics: metrics, logger: logger)
+        if let transport {
+            self.transport = transport
+            self.ownedTransport = nil
+        } else {
+            let curl = CurlTransport(maxConnectionsPerHost: max(8, configuration.deliveryConcurrency))
+            self.transport = curl
+            self.ownedTransport = curl
+        }
+        self.outbox = OutboxWorker(
+            store: store, directory: self.channels, transport: self.transport,
+            settings: DeliverySettings(
+                maxAttempts: configuration.deliveryMaxAttempts,
+                timeout: .milliseconds(Int64(configuration.deliveryTimeoutSeconds * 1000)),
+                concurrency: configuration.deliveryConcurrency,
+                backoff: Backoff(base: .milliseconds(Int64(configuration.deliveryBackoffBaseSeconds * 1000)))),
+            observer: metrics, logger: logger)
+    }
+
+    /// Creates the first admin when there is none: from `OMNICHAT_ADMIN_EMAIL`
+    /// and `OMNICHAT_ADMIN_PASSWORD`, or with a random password returned once.
+    /// Returns a line to show the operator, or nil when an admin exists.
+    public func bootstrapAdmin(environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> String? {
+        guard try await store.countUsers(role: .admin) == 0 else { return nil }
+        let email = environment["OMNICHAT_ADMIN_EMAIL"].flatMap { $0.isEmpty ? nil : $0 } ?? "admin@localhost"
+        let given = environment["OMNICHAT_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        let password = given ?? Self.randomPassword()
+        _ = try await store.createUser(
+            NewUser(email: email, name: "Administrator", role: .admin,
+                    passwordHash: Authenticator.hashPassword(password, cost: configuration.bcryptCost)))
+        if given != nil { return "created admin \(email) with the password from OMNICHAT_ADMIN_PASSWORD" }
+        return "created admin \(email) with password \(password) (shown once; change it)"
+    }
+
+    static func randomPassword() -> String {
+        let alphabet = Array("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        return String((0..<20).map { _ in alphabet.randomElement()! })
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.middlewares.add(JSONErrorMiddleware())
+        let outbox = self.outbox
+        let wake: @Sendable () -> Void = { outbox.wake() }
+        WebhookRoutes(
+            channels: channels, store: store, queue: queue, wakeOutbox: wake, metrics: metrics,
+            maxBodyBytes: configuration.maxBodyBytes
+        ).register(on: router)
+        APIRoutes(
+            store: store,
+            auth: Authenticator(store: store, sessionHours: configuration.sessionHours, bcryptCost: configuration.bcryptCost),
+            channels: channels, queue: queue, wakeOutbox: wake
+        ).register(on: router)
+        let store = self.store
+        let metrics = self.metrics
+        let queue = self.queue
+        router.get("/healthz") { _, _ in JSONBody.response(["status": "ok"]) }
+        router.get("/readyz") { _, _ in
+            do {
+                try await store.ping()
+                return JSONBody.response(["status": "ready"])
+            } catch {
+                throw APIError(.serviceUnavailable, "unavailable", "store is not reachable")
+            }
+        }
+        router.get("/metrics") { _, _ in
+            metrics.setQueueDepth(queue.depth)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))
+        }
+        return router
+    }
+
+    /// Runs until SIGTERM/SIGINT (or `shutdown` on the returned group), then
+    /// stops accepting, drains the routing queue and in-flight deliveries
+    /// within `shutdown_grace_seconds`, and returns.
+    public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }, signals: Bool = true) async throws {
+        let group = makeServiceGroup(onServerRunning: onServerRunning, signals: signals)
+        try await group.run()
+        ownedTransport?.shutdown()
+    }
+
+    public func makeServiceGroup(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }, signals: Bool = true) -> ServiceGroup {
+        let logger = self.logger
+        let app = Application(
+            router: router(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "omnichatd"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.info("listening", metadata: ["omnichat.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+                await onServerRunning(port)
+            },
+            logger: logger)
+        var config = ServiceGroupConfiguration(
+            services: [
+                .init(service: routing, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "routing"),
+                .init(service: outbox, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "delivery"),
+                .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "http"),
+            ],
+            gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [],
+            logger: logger)
+        config.maximumGracefulShutdownDuration = .milliseconds(Int64(configuration.shutdownGraceSeconds * 1000))
+        return ServiceGroup(configuration: config)
+    }
+
+    /// Stops the owned libcurl transport (after the service group has returned).
+    public func close() {
+        ownedTransport?.shutdown()
+    }
+}
+
+extension Omnichat {
+    /// The networks built in.
+    public static var defaultFactories: [AdapterFactory] { BuiltinAdapters.all }
+
+    /// Opens (and migrates) the configured store, for commands that need no daemon.
+    public static func openStore(_ configuration: DaemonConfiguration, logger: Logger = Logger(label: "omnichatd")) async throws -> SQLiteStore {
+        let synchronous = SQLiteStore.Synchronous(rawValue: configuration.synchronous.uppercased()) ?? .full
+        return try await SQLiteStore(path: configuration.database, synchronous: synchronous, logger: logger)
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import OmnichatDelivery
+import Prometheus
+
+/// The daemon's Prometheus metrics. Labels are bounded: channel ids come from
+/// configuration, outcomes from a fixed list; never raw ids from requests.
+public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let queueDepth: Gauge
+    private let latencyBuckets: [Duration] = [
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
+    ]
+
+    public init() {
+        queueDepth = registry.makeGauge(name: "omnichat_queue_depth", help: "Rooms waiting in the in-memory routing queue")
+        // Make the families visible from the first scrape.
+        _ = registry.makeCounter(name: "omnichat_rooms_assigned_total", help: "Rooms assigned to an agent")
+    }
+
+    /// A webhook answered: outcome is one of accepted, duplicate, unauthorized, malformed, too_large, unavailable.
+    public func webhook(channel: String, outcome: String) {
+        registry.makeCounter(
+            name: "omnichat_webhooks_total", labels: [("channel", channel), ("outcome", outcome)],
+            help: "Webhook requests by channel and outcome"
+        ).increment()
+    }
+
+    public func events(channel: String, stored: Int, duplicates: Int) {
+        if stored > 0 {
+            registry.makeCounter(name: "omnichat_events_total", labels: [("channel", channel), ("result", "stored")], help: "Inbound events")
+                .increment(by: Int64(stored))
+        }
+        if duplicates > 0 {
+            registry.makeCounter(name: "omnichat_events_total", labels: [("channel", channel), ("result", "duplicate")], help: "Inbound events")
+                .increment(by: Int64(duplicates))
+        }
+    }
+
+    public func setQueueDepth(_ depth: Int) {
+        queueDepth.set(Int64(depth))
+    }
+
+    public func roomAssigned() {
+        registry.makeCounter(name: "omnichat_rooms_assigned_total", help: "Rooms assigned to an agent").increment()
+    }
+
+    public func attempted(channelID: String, outcome: String, latency: Duration) {
+        registry.makeCounter(
+            name: "omnichat_deliveries_total", labels: [("channel", channelID), ("outcome", outcome)],
+            help: "Outbound delivery attempts by channel and outcome"
+        ).increment()
+        registry.makeDurationHistogram(
+            name: "omnichat_delivery_latency_seconds", labels: [("channel", channelID)], buckets: latencyBuckets,
+            help: "Time of one delivery call to a network"
+        ).recordNanoseconds(Int64(latency.components.seconds) * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
+    }
+
+    public func render() -> String {
+        registry.emitToString()
+    }
+}

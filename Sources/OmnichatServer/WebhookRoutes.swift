@@ -1,0 +1,86 @@
+import Foundation
+import Hummingbird
+import Logging
+import OmnichatCore
+
+/// `/webhooks/{channel_id}`: verify, parse, commit, answer; route afterwards.
+struct WebhookRoutes: Sendable {
+    let channels: ChannelRegistry
+    let store: any Store
+    let queue: WorkQueue
+    let wakeOutbox: @Sendable () -> Void
+    let metrics: ServerMetrics
+    let maxBodyBytes: Int
+
+    func register(on router: Router<some RequestContext>) {
+        router.post("/webhooks/:channel_id") { request, context in try await receive(request, context: context) }
+        router.get("/webhooks/:channel_id") { request, context in try await handshake(request, context: context) }
+    }
+
+    private func channel(_ context: some RequestContext) throws -> ConfiguredChannel {
+        let id = try context.parameters.require("channel_id")
+        guard let channel = channels.channel(id) else { throw APIError.notFound("unknown channel '\(id)'") }
+        guard channel.enabled else { throw APIError.notFound("channel '\(id)' is disabled") }
+        return channel
+    }
+
+    private static func headers(_ request: Request) -> [(name: String, value: String)] {
+        request.headers.map { ($0.name.rawName, $0.value) }
+    }
+
+    func handshake(_ request: Request, context: some RequestContext) async throws -> Response {
+        let channel = try channel(context)
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value).removingPercentEncoding ?? String(value) }
+        let webhook = WebhookRequest(method: "GET", headers: Self.headers(request), query: query, body: Data())
+        guard let answer = channel.adapter.handshake(webhook) else {
+            throw APIError(.methodNotAllowed, "method_not_allowed", "channel '\(channel.id)' has no GET handshake; networks POST here")
+        }
+        return Response(
+            status: .init(code: answer.status), headers: [.contentType: "text/plain; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: answer.body)))
+    }
+
+    func receive(_ request: Request, context: some RequestContext) async throws -> Response {
+        let channel = try channel(context)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxBodyBytes)
+        } catch {
+            metrics.webhook(channel: channel.id, outcome: "too_large")
+            throw APIError(.contentTooLarge, "too_large", "webhook body is larger than \(maxBodyBytes) bytes")
+        }
+        let webhook = WebhookRequest(method: "POST", headers: Self.headers(request), body: Data(buffer: buffer))
+        let events: [InboundEvent]
+        do {
+            try channel.adapter.verify(webhook)
+            events = try channel.adapter.parse(webhook)
+        } catch {
+            switch error.kind {
+            case .unauthorized:
+                metrics.webhook(channel: channel.id, outcome: "unauthorized")
+                context.logger.notice("webhook refused", metadata: ["omnichat.channel": .string(channel.id), "omnichat.reason": .string(error.message)])
+                throw APIError(.unauthorized, "bad_signature", error.message)
+            case .malformed:
+                metrics.webhook(channel: channel.id, outcome: "malformed")
+                throw APIError.badRequest(error.message)
+            }
+        }
+        let result: IngestResult
+        do {
+            result = try await store.ingest(IngestBatch(channelID: channel.id, events: events))
+        } catch {
+            // Not stored: the network must redeliver.
+            metrics.webhook(channel: channel.id, outcome: "unavailable")
+            context.logger.error("ingest failed", metadata: ["omnichat.channel": .string(channel.id), "omnichat.error": "\(error)"])
+            throw APIError(.serviceUnavailable, "unavailable", "could not store the events; retry later")
+        }
+        // Committed: everything from here on happens after the answer could have been sent.
+        metrics.webhook(channel: channel.id, outcome: result.stored == 0 && result.duplicates > 0 ? "duplicate" : "accepted")
+        metrics.events(channel: channel.id, stored: result.stored, duplicates: result.duplicates)
+        for room in result.roomIDs { queue.offer(.room(room)) }
+        metrics.setQueueDepth(queue.depth)
+        if events.contains(where: { $0.followUp != nil }) && result.stored > 0 { wakeOutbox() }
+        return JSONBody.response(["ok": true, "stored": result.stored, "duplicates": result.duplicates])
+    }
+}

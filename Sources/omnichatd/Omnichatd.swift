@@ -1,0 +1,215 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OmnichatCore
+import OmnichatDelivery
+import OmnichatServer
+
+@main
+struct Omnichatd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "omnichatd",
+        abstract: "Omnichat: the omnichannel customer-service gateway.",
+        subcommands: [Serve.self, CheckConfig.self, Users.self, Telegram.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Options every subcommand takes.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "The daemon's TOML configuration file (default: ./omnichat.toml when present).")
+    var config: String?
+
+    @Option(name: .long, help: "The folder of channel drop-in files (default: ./adapters.d).")
+    var adapters: String?
+
+    @Option(name: .long, help: "The SQLite database file (default: ./omnichat.db).")
+    var database: String?
+
+    func load(host: String? = nil, port: Int? = nil) throws -> DaemonConfiguration {
+        var configuration = try DaemonConfiguration.load(file: config)
+        if let adapters { configuration.adapters = adapters }
+        if let database { configuration.database = database }
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        try configuration.validate(source: "command line")
+        return configuration
+    }
+}
+
+func bootstrapLogging(_ configuration: DaemonConfiguration) {
+    let level = Logger.Level(rawValue: configuration.logLevel.lowercased()) ?? .info
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+}
+
+/// Configuration errors end the command with their message and exit code 2.
+func withConfigurationErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as ConfigurationError {
+        FileHandle.standardError.write(Data("omnichatd: configuration error: \(error)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the daemon.")
+
+    @OptionGroup var options: CommonOptions
+
+    @Option(name: .long, help: "Address to listen on (default: 127.0.0.1).")
+    var host: String?
+
+    @Option(name: .long, help: "Port to listen on (default: 8080).")
+    var port: Int?
+
+    func run() async throws {
+        let (configuration, daemon) = try await withConfigurationErrors {
+            let configuration = try options.load(host: host, port: port)
+            bootstrapLogging(configuration)
+            let daemon = try await Omnichat.make(configuration: configuration, logger: Logger(label: "omnichatd"))
+            return (configuration, daemon)
+        }
+        if let line = try await daemon.bootstrapAdmin() {
+            print("omnichatd: \(line)")
+        }
+        daemon.logger.info(
+            "starting",
+            metadata: [
+                "omnichat.database": .string(configuration.database),
+                "omnichat.channels": .string(daemon.channels.all.map(\.id).joined(separator: ",")),
+            ])
+        try await daemon.run(onServerRunning: { port in
+            // A line that scripts wait for (the port is useful with --port 0).
+            print("omnichatd: listening on \(configuration.host):\(port)")
+            fflush(nil)
+        })
+        daemon.logger.info("stopped")
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Validate the configuration and every drop-in; exit non-zero on error.")
+
+    @OptionGroup var options: CommonOptions
+
+    func run() async throws {
+        try await withConfigurationErrors {
+            let configuration = try options.load()
+            let channels = try ChannelLoader(factories: Omnichat.defaultFactories).load(directory: configuration.adapters)
+            let folder = ((configuration.database as NSString).deletingLastPathComponent as String)
+            let directory = folder.isEmpty ? "." : folder
+            guard FileManager.default.isWritableFile(atPath: directory) else {
+                throw ConfigurationError(file: "configuration", key: "database", problem: "folder \(directory) is not writable")
+            }
+            print("configuration ok: \(channels.count) channel(s)")
+            for channel in channels {
+                print("  \(channel.id) (\(channel.kind))\(channel.enabled ? "" : " disabled") from \(channel.file)")
+            }
+        }
+    }
+}
+
+struct Users: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage users.", subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a user; the password is read from standard input.")
+
+        @OptionGroup var options: CommonOptions
+
+        @Option(name: .long, help: "Email, used to sign in.")
+        var email: String
+
+        @Option(name: .long, help: "Display name.")
+        var name: String
+
+        @Option(name: .long, help: "admin, supervisor or agent.")
+        var role: String
+
+        @Option(name: .long, help: "Channel ids this agent serves, comma-separated (default: every channel).")
+        var channels: String?
+
+        @Option(name: .customLong("max-open-rooms"), help: "This agent's capacity (default: the daemon's).")
+        var maxOpenRooms: Int?
+
+        func validate() throws {
+            guard Role(rawValue: role) != nil else { throw ValidationError("--role must be admin, supervisor or agent") }
+            guard email.contains("@"), !email.contains(where: \.isWhitespace) else { throw ValidationError("--email is not an email address") }
+            guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--name must not be empty") }
+            if let maxOpenRooms, maxOpenRooms < 1 { throw ValidationError("--max-open-rooms must be at least 1") }
+        }
+
+        func run() async throws {
+            let configuration = try await withConfigurationErrors { try options.load() }
+            guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+                throw ValidationError("no password on standard input (pipe it in: echo 'secret' | omnichatd users add ...)")
+            }
+            guard line.count >= 8 else { throw ValidationError("the password must be at least 8 characters") }
+            let list = channels.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+            let store = try await Omnichat.openStore(configuration)
+            do {
+                let user = try await store.createUser(
+                    NewUser(email: email, name: name, role: Role(rawValue: role)!,
+                            passwordHash: Authenticator.hashPassword(line, cost: configuration.bcryptCost),
+                            channels: list, maxOpenRooms: maxOpenRooms))
+                print("created \(user.role.rawValue) \(user.email) (\(user.id))")
+            } catch let error as StoreError {
+                FileHandle.standardError.write(Data("omnichatd: \(error.message)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+struct Telegram: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Telegram channel tools.", subcommands: [SetWebhook.self])
+
+    struct SetWebhook: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-webhook", abstract: "Point a Telegram bot's webhook at this daemon (with the channel's secret).")
+
+        @OptionGroup var options: CommonOptions
+
+        @Option(name: .long, help: "The channel id (its drop-in's id).")
+        var channel: String
+
+        @Option(name: .long, help: "The webhook URL (default: <public_base_url>/webhooks/<channel>).")
+        var url: String?
+
+        func run() async throws {
+            let (configuration, channels) = try await withConfigurationErrors {
+                let configuration = try options.load()
+                return (configuration, try ChannelLoader(factories: Omnichat.defaultFactories).load(directory: configuration.adapters))
+            }
+            guard let found = channels.first(where: { $0.id == channel }) else {
+                throw ValidationError("no channel '\(channel)' in \(configuration.adapters)")
+            }
+            guard found.kind == "telegram" else { throw ValidationError("channel '\(channel)' is of kind \(found.kind), not telegram") }
+            let target = url ?? "\(configuration.effectivePublicBaseURL)/webhooks/\(found.id)"
+            guard let request = found.adapter.webhookRegistration(url: target) else {
+                throw ValidationError("channel '\(channel)' does not register webhooks by API")
+            }
+            let transport = CurlTransport()
+            defer { transport.shutdown() }
+            let response: HTTPResponseDescription
+            do {
+                response = try await transport.send(request, timeout: .seconds(30))
+            } catch {
+                FileHandle.standardError.write(Data("omnichatd: could not reach the Telegram API: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            switch found.adapter.classify(response) {
+            case .delivered:
+                print("webhook for \(found.id) set to \(target)")
+            case .retry(_, let reason), .permanent(let reason):
+                FileHandle.standardError.write(Data("omnichatd: Telegram refused setWebhook: \(reason)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+}

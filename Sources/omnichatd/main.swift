@@ -1,3 +1,0 @@
-import OmnichatServer
-import ArgumentParser
-import TOMLKit
