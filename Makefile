@@ -1,0 +1,37 @@
+# Omnichat: the two commands that matter are `make run` and `make test`.
+
+DEBS := libcurl4-openssl-dev libssl-dev libsqlite3-dev pkg-config
+SWIFT ?= swift
+CONFIG ?= debug
+ARGS ?=
+
+.PHONY: run test build deps bench-ingest check-config clean
+
+## Installs the Debian packages the build needs (when missing), builds, and
+## starts omnichatd on 127.0.0.1:8080 with ./omnichat.db and ./adapters.d.
+run: build
+	.build/$(CONFIG)/omnichatd serve $(ARGS)
+
+## The whole test suite (CI runs exactly this).
+test: deps
+	$(SWIFT) test
+
+build: deps
+	$(SWIFT) build -c $(CONFIG) --product omnichatd
+
+check-config: build
+	.build/$(CONFIG)/omnichatd check-config $(ARGS)
+
+## First ingest figure: durable Telegram webhooks/s vs a bare route of the same server.
+bench-ingest: deps
+	bash Benchmarks/ingest.sh
+
+deps:
+	@if ! pkg-config --exists libcurl sqlite3 2>/dev/null || ! dpkg -s libssl-dev >/dev/null 2>&1; then \
+		echo "installing Debian packages: $(DEBS)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS); \
+	fi
+
+clean:
+	rm -rf .build

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+
+@testable import OmnichatCore
+
+@Suite struct LeastBusyPolicyTests {
+    let t0 = Date(timeIntervalSince1970: 1_000)
+
+    @Test func picksFewestOpenRooms() {
+        let choice = LeastBusyPolicy().choose(among: [
+            AgentLoad(userID: "a", openRooms: 3, capacity: 10, lastAssignedAt: nil),
+            AgentLoad(userID: "b", openRooms: 1, capacity: 10, lastAssignedAt: t0),
+            AgentLoad(userID: "c", openRooms: 2, capacity: 10, lastAssignedAt: nil),
+        ])
+        #expect(choice?.userID == "b")
+    }
+
+    @Test("ties go to the longest since last assignment; never assigned first")
+    func ties() {
+        let policy = LeastBusyPolicy()
+        #expect(
+            policy.choose(among: [
+                AgentLoad(userID: "a", openRooms: 1, capacity: 5, lastAssignedAt: t0.addingTimeInterval(10)),
+                AgentLoad(userID: "b", openRooms: 1, capacity: 5, lastAssignedAt: t0),
+            ])?.userID == "b")
+        #expect(
+            policy.choose(among: [
+                AgentLoad(userID: "a", openRooms: 0, capacity: 5, lastAssignedAt: t0),
+                AgentLoad(userID: "b", openRooms: 0, capacity: 5, lastAssignedAt: nil),
+            ])?.userID == "b")
+    }
+
+    @Test func nobodyAtCapacityIsChosen() {
+        #expect(
+            LeastBusyPolicy().choose(among: [
+                AgentLoad(userID: "a", openRooms: 2, capacity: 2, lastAssignedAt: nil),
+                AgentLoad(userID: "b", openRooms: 5, capacity: 3, lastAssignedAt: nil),
+            ]) == nil)
+        #expect(LeastBusyPolicy().choose(among: []) == nil)
+    }
+}
+
+@Suite struct BackoffTests {
+    @Test func growsAndCaps() {
+        let backoff = Backoff(base: .seconds(1), cap: .seconds(60))
+        #expect(backoff.delay(afterAttempt: 1, random: 0) == .milliseconds(500))
+        #expect(backoff.delay(afterAttempt: 1, random: 0.999_999) < .seconds(1))
+        #expect(backoff.delay(afterAttempt: 3, random: 0) == .seconds(2))
+        #expect(backoff.delay(afterAttempt: 20, random: 0) == .seconds(30))
+        #expect(backoff.delay(afterAttempt: 1000, random: 1) == .seconds(60))
+    }
+
+    @Test func jitterSpreadsRetries() {
+        let backoff = Backoff()
+        let delays = Set((0..<50).map { _ in backoff.delay(afterAttempt: 4) })
+        #expect(delays.count > 40)
+        #expect(delays.allSatisfy { $0 >= .seconds(4) && $0 <= .seconds(8) })
+    }
+}
+
+@Suite struct MessageContentTests {
+    @Test func roundTripsThroughJSON() throws {
+        let content = MessageContent(
+            type: .location, text: "here", location: GeoLocation(latitude: 1.5, longitude: -2, title: "Shop"),
+            quickReplies: [QuickReply(title: "A")], edited: true)
+        let decoded = try JSONDecoder().decode(MessageContent.self, from: JSONEncoder().encode(content))
+        #expect(decoded == content)
+    }
+
+    @Test func quickReplyPayloadDefaultsToTitle() throws {
+        let reply = try JSONDecoder().decode(QuickReply.self, from: Data(#"{"title":"Yes"}"#.utf8))
+        #expect(reply.payload == "Yes")
+    }
+
+    @Test func userServesChannels() {
+        #expect(User(id: "u", email: "e", name: "n", role: .agent).serves(channel: "any"))
+        #expect(User(id: "u", email: "e", name: "n", role: .agent, channels: ["a"]).serves(channel: "a"))
+        #expect(!User(id: "u", email: "e", name: "n", role: .agent, channels: ["a"]).serves(channel: "b"))
+    }
+
+    @Test func rolesAreOrdered() {
+        #expect(Role.agent < .supervisor)
+        #expect(Role.supervisor < .admin)
+    }
+}
+
+@Suite struct ChannelSettingsTests {
+    @Test func reportsUnreadKeys() throws {
+        let settings = ChannelSettings(file: "f.toml", values: ["token": .string("x"), "tokn": .string("y")])
+        _ = try settings.string("token")
+        #expect(settings.unreadKeys == ["tokn"])
+    }
+
+    @Test func typedAccessorsNameTheKey() {
+        let settings = ChannelSettings(file: "f.toml", values: ["enabled": .string("yes")])
+        #expect(throws: ConfigurationError(file: "f.toml", key: "enabled", problem: "expected true or false, found string")) {
+            try settings.bool("enabled")
+        }
+    }
+}
