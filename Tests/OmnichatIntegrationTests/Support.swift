@@ -1,0 +1,232 @@
+import Foundation
+import Hummingbird
+import Logging
+import OmnichatCore
+import OmnichatDelivery
+import OmnichatServer
+import OmnichatStore
+import ServiceLifecycle
+import Testing
+
+/// One libcurl client for all tests: requests go through a real socket.
+let client = CurlTransport()
+
+func quietLogger(_ label: String = "test") -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = ProcessInfo.processInfo.environment["OMNICHAT_TEST_LOG"] != nil ? .debug : .critical
+    return logger
+}
+
+/// A fresh temporary folder, removed by the caller's `defer`.
+func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("omnichat-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// The repository's root (for the sample files and the built binary).
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func fixture(_ path: String) throws -> Data {
+    try Data(contentsOf: repositoryRoot.appendingPathComponent("Tests/OmnichatAdaptersTests/Fixtures/\(path)"))
+}
+
+/// A Telegram update with the given id, chat and text.
+func telegramUpdate(_ updateID: Int, chat: Int64 = 1111111, text: String = "hello", name: String = "Ann") -> Data {
+    let object: [String: Any] = [
+        "update_id": updateID,
+        "message": [
+            "message_id": updateID, "date": 1_700_000_000, "text": text,
+            "chat": ["id": chat, "type": "private", "first_name": name],
+            "from": ["id": chat, "is_bot": false, "first_name": name],
+        ] as [String: Any],
+    ]
+    return try! JSONSerialization.data(withJSONObject: object)
+}
+
+struct HTTPResult {
+    var status: Int
+    var json: [String: Any]
+    var headers: [(name: String, value: String)]
+    var text: String
+
+    subscript(_ key: String) -> Any? { json[key] }
+}
+
+func call(
+    _ method: String, _ url: String, json: Any? = nil, body: Data? = nil, token: String? = nil,
+    headers: [(name: String, value: String)] = []
+) async throws -> HTTPResult {
+    var all = headers
+    if let token { all.append(("Authorization", "Bearer \(token)")) }
+    var data = body ?? Data()
+    if let json {
+        data = try JSONSerialization.data(withJSONObject: json)
+        all.append(("Content-Type", "application/json"))
+    }
+    let response = try await client.send(HTTPRequestDescription(method: method, url: url, headers: all, body: data), timeout: .seconds(30))
+    let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:]
+    return HTTPResult(status: response.status, json: object, headers: response.headers, text: String(decoding: response.body, as: UTF8.self))
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(timeout: Duration = .seconds(10), _ what: String = "condition", _ condition: () async throws -> Bool) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while clock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("timed out waiting for \(what)")
+    throw CancellationError()
+}
+
+/// A local fake of the Telegram Bot API: records every call and answers from a script.
+final class FakeTelegram: @unchecked Sendable {
+    struct Call: Sendable {
+        var method: String
+        var path: String
+        var body: Data
+        var at: ContinuousClock.Instant
+
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+    }
+
+    private let lock = NSLock()
+    private var recorded: [Call] = []
+    /// Answers to give, in order; once used up every call gets 200 ok.
+    private var script: [(Int, String)] = []
+    private var delay: Duration = .zero
+    private var nextMessageID = 1000
+    private var task: Task<Void, any Error>?
+    private(set) var port = 0
+
+    var calls: [Call] {
+        lock.withLock { recorded }
+    }
+
+    func calls(to method: String) -> [Call] { calls.filter { $0.path.hasSuffix("/\(method)") } }
+
+    func respond(_ answers: [(Int, String)]) {
+        lock.withLock { script = answers }
+    }
+
+    func answer(_ request: Request, body: Data) -> (Int, String) {
+        lock.withLock {
+            recorded.append(Call(method: request.method.rawValue, path: request.uri.path, body: body, at: ContinuousClock().now))
+            if !script.isEmpty { return script.removeFirst() }
+            nextMessageID += 1
+            return (200, #"{"ok":true,"result":{"message_id":\#(nextMessageID)}}"#)
+        }
+    }
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    func start() async throws {
+        let router = Router()
+        router.post("/**") { [self] request, _ -> Response in
+            let buffer = try await request.body.collect(upTo: 10 << 20)
+            let (status, text) = answer(request, body: Data(buffer: buffer))
+            return Response(
+                status: .init(code: status), headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: quietLogger("fake"))
+        task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        for await port in ports {
+            self.port = port
+            break
+        }
+    }
+
+    func stop() async {
+        task?.cancel()
+        _ = try? await task?.value
+    }
+}
+
+/// omnichatd in this process, on a free loopback port, with its own SQLite
+/// file and adapters.d.
+final class TestDaemon: @unchecked Sendable {
+    let directory: URL
+    var configuration: DaemonConfiguration
+    private(set) var daemon: Omnichat!
+    private var group: ServiceGroup?
+    private var task: Task<Void, any Error>?
+    private(set) var port = 0
+
+    var base: String { "http://127.0.0.1:\(port)" }
+    var store: SQLiteStore { daemon.store }
+
+    init(directory: URL? = nil, channels: [String: String], configure: (inout DaemonConfiguration) -> Void = { _ in }) throws {
+        self.directory = try directory ?? temporaryDirectory()
+        let adapters = self.directory.appendingPathComponent("adapters.d")
+        try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+        for (name, text) in channels {
+            try text.write(to: adapters.appendingPathComponent("\(name).toml"), atomically: true, encoding: .utf8)
+        }
+        var configuration = DaemonConfiguration()
+        configuration.port = 0
+        configuration.database = self.directory.appendingPathComponent("omnichat.db").path
+        configuration.adapters = adapters.path
+        configuration.bcryptCost = 4
+        configuration.deliveryBackoffBaseSeconds = 0.05
+        configure(&configuration)
+        self.configuration = configuration
+    }
+
+    static func telegramChannel(apiBase: String, secret: String = "test-secret") -> String {
+        """
+        kind = "telegram"
+        token = "123456:TEST-token"
+        secret_token = "\(secret)"
+        api_base = "\(apiBase)"
+        """
+    }
+
+    func start() async throws {
+        daemon = try await Omnichat.make(configuration: configuration, logger: quietLogger("omnichatd"))
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let group = daemon.makeServiceGroup(onServerRunning: { continuation.yield($0) }, signals: false)
+        self.group = group
+        task = Task { try await group.run() }
+        for await port in ports {
+            self.port = port
+            break
+        }
+    }
+
+    func stop() async {
+        await group?.triggerGracefulShutdown()
+        _ = try? await task?.value
+        daemon?.close()
+    }
+
+    func cleanUp() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Creates a user straight in the store and signs them in through the API.
+    func signIn(email: String, role: Role = .agent, channels: [String]? = nil, maxOpenRooms: Int? = nil, online: Bool = true) async throws -> (User, String) {
+        let user = try await store.createUser(
+            NewUser(email: email, name: email.components(separatedBy: "@")[0], role: role,
+                    passwordHash: Authenticator.hashPassword("password-\(email)", cost: 4), channels: channels, maxOpenRooms: maxOpenRooms))
+        let login = try await call("POST", "\(base)/api/v1/auth/login", json: ["email": email, "password": "password-\(email)"])
+        #expect(login.status == 200)
+        let token = try #require(login["token"] as? String)
+        if online {
+            let status = try await call("PUT", "\(base)/api/v1/me/status", json: ["online": true], token: token)
+            #expect(status.status == 200)
+        }
+        return (user, token)
+    }
+
+    func postUpdate(_ body: Data, channel: String = "tg", secret: String? = "test-secret") async throws -> HTTPResult {
+        var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
+        if let secret { headers.append(("X-Telegram-Bot-Api-Secret-Token", secret)) }
+        return try await call("POST", "\(base)/webhooks/\(channel)", body: body, headers: headers)
+    }
+}
