@@ -60,7 +60,8 @@ public struct ChannelLoader: Sendable {
         guard let factory = factories.first(where: { $0.kind == kind }) else {
             throw settings.error("kind", "unknown kind '\(kind)' (known: \(factories.map(\.kind).joined(separator: ", ")))")
         }
-        let fileID = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        var fileID = (path as NSString).lastPathComponent
+        for suffix in [".example", ".toml"] where fileID.hasSuffix(suffix) { fileID.removeLast(suffix.count) }
         let id = try settings.string("id") ?? fileID
         guard !id.isEmpty, id.count <= 64, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
             throw settings.error("id", "must be 1-64 characters of A-Z, a-z, 0-9, - and _ (got '\(id)')")

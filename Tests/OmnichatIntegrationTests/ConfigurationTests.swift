@@ -1,0 +1,117 @@
+import Foundation
+import OmnichatAdapters
+import OmnichatCore
+import OmnichatServer
+import Testing
+
+@Suite("Configuration files")
+struct ConfigurationTests {
+    func withAdapters(_ files: [String: String], _ body: (String) throws -> Void) throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (name, text) in files {
+            try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        try body(directory.path)
+    }
+
+    func loader(_ env: [String: String] = [:]) -> ChannelLoader {
+        ChannelLoader(factories: BuiltinAdapters.all, environment: env)
+    }
+
+    func expectError(_ files: [String: String], env: [String: String] = [:], file: String, key: String?, problem: String) throws {
+        try withAdapters(files) { directory in
+            do {
+                _ = try loader(env).load(directory: directory)
+                Issue.record("accepted a bad drop-in")
+            } catch let error as ConfigurationError {
+                #expect(error.file.hasSuffix(file), "\(error)")
+                #expect(error.key == key, "\(error)")
+                #expect(error.problem.contains(problem), "\(error)")
+            }
+        }
+    }
+
+    @Test("the id defaults to the file name; examples and dotfiles are skipped; ${ENV} is substituted")
+    func loads() throws {
+        try withAdapters([
+            "support.toml": "kind = \"telegram\"\ntoken = \"${BOT_TOKEN}\"\nsecret_token = \"${SECRET:-fallback}\"\n",
+            "named.toml": "kind = \"telegram\"\nid = \"sales\"\ntoken = \"2:b\"\nenabled = false\n",
+            "telegram.toml.example": "this is not even toml",
+            ".hidden.toml": "neither is this",
+        ]) { directory in
+            let channels = try loader(["BOT_TOKEN": "1:a"]).load(directory: directory)
+            #expect(channels.map(\.id).sorted() == ["sales", "support"])
+            let support = try #require(channels.first { $0.id == "support" })
+            let adapter = try #require(support.adapter as? TelegramAdapter)
+            #expect(adapter.configuration.token == "1:a")
+            #expect(adapter.configuration.secretToken == "fallback")
+            #expect(channels.first { $0.id == "sales" }?.enabled == false)
+        }
+    }
+
+    @Test func badFilesNameFileKeyAndProblem() throws {
+        try expectError(["a.toml": "kind = \"telegram\"\ntoken = \n"], file: "a.toml", key: nil, problem: "invalid TOML at line 2")
+        try expectError(["b.toml": "token = \"1:a\"\n"], file: "b.toml", key: "kind", problem: "is required")
+        try expectError(["c.toml": "kind = \"fax\"\n"], file: "c.toml", key: "kind", problem: "unknown kind 'fax'")
+        try expectError(["d.toml": "kind = \"telegram\"\n"], file: "d.toml", key: "token", problem: "is required")
+        try expectError(["e.toml": "kind = \"telegram\"\ntoken = \"1:a\"\nsecret_tokn = \"x\"\n"], file: "e.toml", key: "secret_tokn", problem: "unknown key")
+        try expectError(["f.toml": "kind = \"telegram\"\ntoken = \"${NOPE}\"\n"], file: "f.toml", key: "token", problem: "environment variable NOPE is not set")
+        try expectError(["g.toml": "kind = \"telegram\"\ntoken = \"1:a\"\nenabled = \"yes\"\n"], file: "g.toml", key: "enabled", problem: "expected true or false")
+        try expectError(["h.toml": "kind = \"telegram\"\nid = \"has space\"\ntoken = \"1:a\"\n"], file: "h.toml", key: "id", problem: "must be 1-64 characters")
+        try expectError(
+            ["x.toml": "kind = \"telegram\"\nid = \"same\"\ntoken = \"1:a\"\n", "y.toml": "kind = \"telegram\"\nid = \"same\"\ntoken = \"1:a\"\n"],
+            file: "y.toml", key: "id", problem: "already used")
+    }
+
+    @Test("secrets never appear in configuration errors")
+    func secretsStayOut() throws {
+        try withAdapters(["s.toml": "kind = \"telegram\"\ntoken = \"999:VERYSECRET\"\nsecret_token = \"not valid!\"\n"]) { directory in
+            do {
+                _ = try loader().load(directory: directory)
+                Issue.record("accepted")
+            } catch {
+                #expect(!"\(error)".contains("VERYSECRET"))
+                #expect(!"\(error)".contains("not valid!"))
+            }
+        }
+    }
+
+    @Test("the shipped samples are valid: adapters.d/ and deploy/omnichat.toml")
+    func shippedSamples() throws {
+        let channels = try loader().load(directory: repositoryRoot.appendingPathComponent("adapters.d").path)
+        #expect(channels.map(\.id) == ["telegram"])
+        // The .example documents every key: loading it as a channel works once its variables are set.
+        let example = try loader(["TELEGRAM_BOT_TOKEN": "1:a", "TELEGRAM_SECRET_TOKEN": "s"])
+            .load(file: repositoryRoot.appendingPathComponent("adapters.d/telegram.toml.example").path)
+        #expect(example.kind == "telegram")
+        let config = try DaemonConfiguration.load(file: repositoryRoot.appendingPathComponent("deploy/omnichat.toml").path, environment: [:])
+        #expect(config.defaultMaxOpenRooms == 10)
+        #expect(config.synchronous == "full")
+        #expect(config.publicBaseURL == "https://chat.example.com")
+    }
+
+    @Test("omnichat.toml: unknown keys and bad values are refused; the environment overrides the file")
+    func daemonConfiguration() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("omnichat.toml")
+        try "port = 9000\ndefault_max_open_rooms = 3\n[delivery]\nmax_attempts = 2\n".write(to: file, atomically: true, encoding: .utf8)
+        let config = try DaemonConfiguration.load(file: file.path, environment: ["OMNICHAT_PORT": "9100"])
+        #expect(config.port == 9100)
+        #expect(config.defaultMaxOpenRooms == 3)
+        #expect(config.deliveryMaxAttempts == 2)
+        #expect(DaemonConfiguration().defaultMaxOpenRooms == 10)
+
+        try "prot = 9000\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigurationError(file: file.path, key: "prot", problem: "unknown key")) {
+            try DaemonConfiguration.load(file: file.path, environment: [:])
+        }
+        try "[store]\nsynchronous = \"sometimes\"\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigurationError.self) { try DaemonConfiguration.load(file: file.path, environment: [:]) }
+        try "port = \"eighty\"\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigurationError(file: file.path, key: "port", problem: "expected an integer")) {
+            try DaemonConfiguration.load(file: file.path, environment: [:])
+        }
+    }
+}

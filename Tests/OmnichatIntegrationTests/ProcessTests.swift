@@ -1,0 +1,235 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built `omnichatd` binary, run as a real process.
+final class DaemonProcess: @unchecked Sendable {
+    static var binary: URL? {
+        var candidates: [URL] = []
+        if let explicit = ProcessInfo.processInfo.environment["OMNICHATD_BIN"] { candidates.append(URL(fileURLWithPath: explicit)) }
+        candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("omnichatd"))
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("omnichatd"))
+        candidates.append(repositoryRoot.appendingPathComponent(".build/debug/omnichatd"))
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }
+
+    let process = Process()
+    private let lock = NSLock()
+    private var output = ""
+
+    init(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws {
+        let binary = try #require(Self.binary, "omnichatd is not built: run `swift build` (make test does)")
+        process.executableURL = binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
+        }
+        if let stdin {
+            let input = Pipe()
+            process.standardInput = input
+            try process.run()
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        } else {
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
+    }
+
+    var text: String { lock.withLock { output } }
+
+    /// The port from the "listening on HOST:PORT" line.
+    func waitForPort(timeout: Duration = .seconds(30)) async throws -> Int {
+        var port: Int?
+        try await eventually(timeout: timeout, "omnichatd to listen") {
+            guard process.isRunning else { return true }
+            if let line = text.split(separator: "\n").first(where: { $0.contains("omnichatd: listening on") }),
+                let value = line.split(separator: ":").last.flatMap({ Int($0) })
+            {
+                port = value
+            }
+            return port != nil
+        }
+        return try #require(port, "omnichatd exited: \(text)")
+    }
+
+    func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    func wait() async -> Int32 {
+        let process = self.process
+        await Task.detached { process.waitUntilExit() }.value
+        return process.terminationStatus
+    }
+}
+
+@Suite("omnichatd as a process", .serialized)
+struct ProcessTests {
+    @Test("SIGKILL after acknowledging updates, restart: every acknowledged message is there once, and routed")
+    func crashSafety() async throws {
+        let fake = FakeTelegram()
+        try await fake.start()
+        defer { Task { await fake.stop() } }
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let adapters = directory.appendingPathComponent("adapters.d")
+        try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+        try TestDaemon.telegramChannel(apiBase: fake.baseURL).write(to: adapters.appendingPathComponent("tg.toml"), atomically: true, encoding: .utf8)
+        let database = directory.appendingPathComponent("omnichat.db").path
+        let common = ["--adapters", adapters.path, "--database", database]
+        let env = [
+            "OMNICHAT_ADMIN_EMAIL": "root@example.com", "OMNICHAT_ADMIN_PASSWORD": "root-password",
+            "OMNICHAT_DEFAULT_MAX_OPEN_ROOMS": "10000", "OMNICHAT_LOG_LEVEL": "warning",
+        ]
+
+        // The CLI adds the agent (password on stdin).
+        let add = try DaemonProcess(
+            ["users", "add", "--email", "agent@example.com", "--name", "Agent", "--role", "agent"] + common, stdin: "agent-password\n")
+        #expect(await add.wait() == 0, "users add: \(add.text)")
+
+        var daemon = try DaemonProcess(["serve", "--port", "0"] + common, environment: env)
+        var base = "http://127.0.0.1:\(try await daemon.waitForPort())"
+        let login = try await call("POST", "\(base)/api/v1/auth/login", json: ["email": "agent@example.com", "password": "agent-password"])
+        let token = try #require(login["token"] as? String)
+        #expect(try await call("PUT", "\(base)/api/v1/me/status", json: ["online": true], token: token).status == 200)
+
+        // A stream of updates, one chat each; the daemon is killed in the middle of it.
+        let total = 300
+        let acknowledged = AckSet()
+        let firstBase = base
+        let sender = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for worker in 0..<6 {
+                    group.addTask {
+                        for id in stride(from: worker + 1, through: total, by: 6) {
+                            let url = firstBase
+                            guard let response = try? await call(
+                                "POST", "\(url)/webhooks/tg", body: telegramUpdate(id, chat: Int64(id)),
+                                headers: [("X-Telegram-Bot-Api-Secret-Token", "test-secret")])
+                            else { continue }
+                            if response.status == 200 { acknowledged.insert(id) }
+                        }
+                    }
+                }
+            }
+        }
+        try await eventually("some acknowledgements") { acknowledged.count >= 60 }
+        daemon.signal(SIGKILL)
+        #expect(await daemon.wait() == SIGKILL)
+        await sender.value
+        let ackedBeforeKill = acknowledged.snapshot
+        #expect(ackedBeforeKill.count >= 60)
+        #expect(ackedBeforeKill.count < total, "the kill came before the end of the stream")
+
+        daemon = try DaemonProcess(["serve", "--port", "0"] + common, environment: env)
+        base = "http://127.0.0.1:\(try await daemon.waitForPort())"
+        // What was acknowledged is stored, once, and every room gets routed (the agent is still online).
+        let adminLogin = try await call("POST", "\(base)/api/v1/auth/login", json: ["email": "root@example.com", "password": "root-password"])
+        let admin = try #require(adminLogin["token"] as? String)
+        var rooms: [[String: Any]] = []
+        try await eventually("every stored room to be assigned") {
+            rooms = try await allRooms(base, admin)
+            return !rooms.isEmpty && rooms.allSatisfy { $0["status"] as? String == "assigned" }
+        }
+        let stored = Set(rooms.compactMap { ($0["contact"] as? [String: Any])?["external_id"] as? String }.compactMap(Int.init))
+        #expect(ackedBeforeKill.isSubset(of: stored), "acknowledged but lost: \(ackedBeforeKill.subtracting(stored).sorted())")
+        for room in rooms.prefix(20) {
+            let id = try #require(room["id"] as? String)
+            let messages = try await call("GET", "\(base)/api/v1/rooms/\(id)/messages", token: admin)
+            #expect((messages["messages"] as? [Any])?.count == 1)
+        }
+
+        // The network replays what was not acknowledged; redeliveries of the rest are dropped.
+        for id in 1...total {
+            let response = try await call(
+                "POST", "\(base)/webhooks/tg", body: telegramUpdate(id, chat: Int64(id)), headers: [("X-Telegram-Bot-Api-Secret-Token", "test-secret")])
+            #expect(response.status == 200)
+        }
+        try await eventually("all rooms assigned after the replay") {
+            rooms = try await allRooms(base, admin)
+            return rooms.count == total && rooms.allSatisfy { $0["status"] as? String == "assigned" }
+        }
+        var messageCount = 0
+        for room in rooms {
+            let messages = try await call("GET", "\(base)/api/v1/rooms/\(room["id"] as! String)/messages", token: admin)
+            messageCount += (messages["messages"] as? [Any])?.count ?? 0
+        }
+        #expect(messageCount == total, "each update stored exactly once")
+
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait() == 0, "SIGTERM exits 0: \(daemon.text)")
+    }
+
+    @Test("check-config accepts the samples and rejects a bad drop-in naming file and key")
+    func checkConfig() async throws {
+        let good = try DaemonProcess(["check-config", "--adapters", repositoryRoot.appendingPathComponent("adapters.d").path])
+        #expect(await good.wait() == 0, "\(good.text)")
+        #expect(good.text.contains("telegram"))
+
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "kind = \"telegram\"\ntoken = \"1:SECRETPART\"\napi_base = \"not a url\"\n"
+            .write(to: directory.appendingPathComponent("broken.toml"), atomically: true, encoding: .utf8)
+        let bad = try DaemonProcess(["check-config", "--adapters", directory.path])
+        #expect(await bad.wait() != 0)
+        #expect(bad.text.contains("broken.toml"))
+        #expect(bad.text.contains("api_base"))
+        #expect(!bad.text.contains("SECRETPART"))
+
+        // serve refuses to start on the same error.
+        let serve = try DaemonProcess(["serve", "--port", "0", "--adapters", directory.path, "--database", directory.appendingPathComponent("x.db").path])
+        #expect(await serve.wait() != 0)
+        #expect(serve.text.contains("broken.toml"))
+    }
+
+    @Test("telegram set-webhook registers our URL and secret through the configured API base")
+    func setWebhook() async throws {
+        let fake = FakeTelegram()
+        try await fake.start()
+        defer { Task { await fake.stop() } }
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try TestDaemon.telegramChannel(apiBase: fake.baseURL, secret: "hook-secret")
+            .write(to: directory.appendingPathComponent("support.toml"), atomically: true, encoding: .utf8)
+        let run = try DaemonProcess(
+            ["telegram", "set-webhook", "--channel", "support", "--adapters", directory.path, "--database", directory.appendingPathComponent("x.db").path],
+            environment: ["OMNICHAT_PUBLIC_BASE_URL": "https://chat.example.com"])
+        #expect(await run.wait() == 0, "\(run.text)")
+        let call = try #require(fake.calls(to: "setWebhook").first)
+        #expect(call.json["url"] as? String == "https://chat.example.com/webhooks/support")
+        #expect(call.json["secret_token"] as? String == "hook-secret")
+        #expect(!run.text.contains("TEST-token"))
+    }
+}
+
+final class AckSet: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids: Set<Int> = []
+    func insert(_ id: Int) { lock.withLock { _ = ids.insert(id) } }
+    var count: Int { lock.withLock { ids.count } }
+    var snapshot: Set<Int> { lock.withLock { ids } }
+}
+
+func allRooms(_ base: String, _ token: String) async throws -> [[String: Any]] {
+    var rooms: [[String: Any]] = []
+    var cursor: String?
+    repeat {
+        let query = cursor.map { "&cursor=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? ""
+        let page = try await call("GET", "\(base)/api/v1/rooms?limit=200\(query)", token: token)
+        rooms += page["rooms"] as? [[String: Any]] ?? []
+        cursor = page["next_cursor"] as? String
+    } while cursor != nil
+    return rooms
+}
