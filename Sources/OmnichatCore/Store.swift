@@ -16,7 +16,8 @@ public struct IngestResult: Sendable, Equatable {
     public var stored: Int
     /// Events already seen (redeliveries), acknowledged and dropped.
     public var duplicates: Int
-    /// Rooms that received a message and may need routing.
+    /// Rooms that received a message and are waiting for an agent (new,
+    /// reopened, or still queued): the ones routing must look at.
     public var roomIDs: [String]
 
     public init(stored: Int, duplicates: Int, roomIDs: [String]) {

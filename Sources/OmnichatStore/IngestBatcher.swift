@@ -72,9 +72,8 @@ enum IngestWriter {
         var rooms: [String] = []
         for event in batch.events {
             let hasConversation = !event.conversationID.isEmpty
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO processed_events (channel_id, event_id, received_at, raw) VALUES (?, ?, ?, ?)",
-                arguments: [batch.channelID, event.eventID, now, hasConversation ? nil : event.raw])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO processed_events (channel_id, event_id, received_at, raw) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [batch.channelID, event.eventID, now, hasConversation ? nil : event.raw])
             guard db.changesCount == 1 else {
                 duplicates += 1
                 continue
@@ -83,8 +82,8 @@ enum IngestWriter {
             guard hasConversation else { continue }  // nothing to route: kept in processed_events with its raw payload
 
             let contactID = try String.fetchOne(
-                db,
-                sql: """
+                db.cachedStatement(
+                    sql: """
                     INSERT INTO contacts (id, channel_id, external_id, display_name, username, created_at, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (channel_id, external_id) DO UPDATE SET
@@ -92,15 +91,16 @@ enum IngestWriter {
                         username = coalesce(excluded.username, username),
                         updated_at = excluded.updated_at
                     RETURNING id
-                    """,
+                    """),
                 arguments: [
                     Identifier.make("ct"), batch.channelID, event.contact.externalID.isEmpty ? event.conversationID : event.contact.externalID,
                     event.contact.displayName, event.contact.username, now, now,
                 ])!
 
             let roomID: String
+            var waiting = true
             if let row = try Row.fetchOne(
-                db, sql: "SELECT id, status FROM rooms WHERE channel_id = ? AND conversation_id = ?",
+                db.cachedStatement(sql: "SELECT id, status FROM rooms WHERE channel_id = ? AND conversation_id = ?"),
                 arguments: [batch.channelID, event.conversationID])
             {
                 roomID = row["id"]
@@ -116,7 +116,8 @@ enum IngestWriter {
                         arguments: [now, now, roomID])
                     try SQLiteStore.recordTransition(db, roomID: roomID, from: .resolved, to: .waiting, assignee: nil, actor: "customer", at: now)
                 } else {
-                    try db.execute(sql: "UPDATE rooms SET last_message_at = ? WHERE id = ?", arguments: [now, roomID])
+                    waiting = status == .waiting
+                    try db.cachedStatement(sql: "UPDATE rooms SET last_message_at = ? WHERE id = ?").execute(arguments: [now, roomID])
                 }
             } else {
                 roomID = Identifier.make("rm")
@@ -129,11 +130,12 @@ enum IngestWriter {
                 try SQLiteStore.recordTransition(db, roomID: roomID, from: nil, to: .waiting, assignee: nil, actor: "customer", at: now)
             }
 
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO messages (id, room_id, direction, type, text, url, content, raw, network_message_id, created_at, delivery_status)
                     VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, 'received')
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     Identifier.make("msg"), roomID, event.content.type.rawValue, event.content.text, event.content.url,
                     Rows.encode(event.content), event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
@@ -143,7 +145,7 @@ enum IngestWriter {
                     sql: "INSERT INTO outbox (room_id, channel_id, action, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
                     arguments: [roomID, batch.channelID, Rows.encode(followUp), now, now])
             }
-            if !rooms.contains(roomID) { rooms.append(roomID) }
+            if waiting && !rooms.contains(roomID) { rooms.append(roomID) }
         }
         return IngestResult(stored: stored, duplicates: duplicates, roomIDs: rooms)
     }

@@ -8,6 +8,11 @@ import OmnichatCore
 /// together in the next transaction, each in its own savepoint, and each is
 /// answered only after that commit.
 public final class SQLiteStore: Store {
+    private struct Credentials: Sendable {
+        var user: User
+        var passwordHash: String
+    }
+
     public enum Synchronous: String, Sendable, CaseIterable {
         case off = "OFF", normal = "NORMAL", full = "FULL", extra = "EXTRA"
     }
@@ -86,11 +91,11 @@ public final class SQLiteStore: Store {
     }
 
     public func credentials(email: String) async throws -> (User, String)? {
-        let found: (User, String)?? = try await pool.read { db in
+        let found = try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM users WHERE email = ?", arguments: [email])
-                .map { (Rows.user($0), $0["password_hash"] as String) }
+                .map { Credentials(user: Rows.user($0), passwordHash: $0["password_hash"]) }
         }
-        return found ?? nil
+        return found.map { ($0.user, $0.passwordHash) }
     }
 
     public func countUsers(role: Role) async throws -> Int {

@@ -38,13 +38,12 @@ public struct TelegramAdapter: ChannelAdapter {
     }
 
     public func parse(_ request: WebhookRequest) throws(WebhookError) -> [InboundEvent] {
-        guard JSON.object(request.body) != nil else {
-            throw WebhookError(.malformed, "body is not a JSON object")
-        }
         let update: TelegramUpdate
         do {
             update = try JSONDecoder().decode(TelegramUpdate.self, from: request.body)
         } catch {
+            // Only the failure path pays for a second look at the body.
+            guard JSON.object(request.body) != nil else { throw WebhookError(.malformed, "body is not a JSON object") }
             throw WebhookError(.malformed, "not a Telegram update: \(Self.describe(error))")
         }
         let raw = String(decoding: request.body, as: UTF8.self)
