@@ -2,14 +2,50 @@ import Foundation
 
 /// What a network can render, so that nothing outside an adapter names a network.
 public struct ChannelCapabilities: Sendable, Equatable {
+    /// Longest text one message may carry; longer text is split in order.
     public var textLimit: Int
+    /// Most buttons under one message; 0 when the network has none (they become a numbered list).
     public var maxQuickReplies: Int
+    /// Message types the network renders natively; others are degraded to text.
     public var supportedOutbound: Set<MessageType>
+    /// Whether the adapter uses the room's reply context (a single-use reply token).
+    public var consumesReplyContext: Bool
+    /// Whether the network sends delivery or read receipts.
+    public var receipts: Bool
 
-    public init(textLimit: Int, maxQuickReplies: Int, supportedOutbound: Set<MessageType>) {
+    public init(
+        textLimit: Int, maxQuickReplies: Int, supportedOutbound: Set<MessageType>, consumesReplyContext: Bool = false,
+        receipts: Bool = false
+    ) {
         self.textLimit = textLimit
         self.maxQuickReplies = maxQuickReplies
         self.supportedOutbound = supportedOutbound
+        self.consumesReplyContext = consumesReplyContext
+        self.receipts = receipts
+    }
+}
+
+/// Why a message cannot be rendered for its network (outside a messaging
+/// window, say). The reply is marked failed with this reason.
+public struct RenderError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var reason: String
+
+    public init(_ reason: String) {
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}
+
+/// How to fetch an inbound attachment: one request, or a first request whose
+/// answer names the second (WhatsApp: media id → URL → bytes).
+public struct MediaFetch: Sendable {
+    public var request: HTTPRequestDescription
+    public var next: (@Sendable (HTTPResponseDescription) -> HTTPRequestDescription?)?
+
+    public init(request: HTTPRequestDescription, next: (@Sendable (HTTPResponseDescription) -> HTTPRequestDescription?)? = nil) {
+        self.request = request
+        self.next = next
     }
 }
 
@@ -57,10 +93,28 @@ public struct OutboundMessage: Sendable, Equatable {
     /// The network's conversation id (Telegram chat id).
     public var conversationID: String
     public var content: MessageContent
+    /// Our id of the message: stable across retries (an idempotency key).
+    public var messageID: String
+    /// When the customer last wrote (for networks with a messaging window).
+    public var lastInboundAt: Date?
+    /// The room's reply context, when this is the first reply to use it.
+    public var replyContext: [String: String]?
+    /// Who sends it (an agent's name), for networks that show it.
+    public var senderName: String?
+    /// The time of rendering (window checks compare against it).
+    public var now: Date
 
-    public init(conversationID: String, content: MessageContent) {
+    public init(
+        conversationID: String, content: MessageContent, messageID: String = "", lastInboundAt: Date? = nil,
+        replyContext: [String: String]? = nil, senderName: String? = nil, now: Date = Date()
+    ) {
         self.conversationID = conversationID
         self.content = content
+        self.messageID = messageID
+        self.lastInboundAt = lastInboundAt
+        self.replyContext = replyContext
+        self.senderName = senderName
+        self.now = now
     }
 }
 
@@ -82,19 +136,23 @@ public protocol ChannelAdapter: Sendable {
     /// Turns a verified request into events. Throws `.malformed` for bodies that are not the network's shape.
     func parse(_ request: WebhookRequest) throws(WebhookError) -> [InboundEvent]
     /// The calls that deliver one message, in order (long text is split, say).
-    func render(_ message: OutboundMessage) -> [HTTPRequestDescription]
+    /// Throws when the network cannot take the message at all (a closed window).
+    func render(_ message: OutboundMessage) throws(RenderError) -> [HTTPRequestDescription]
     /// The call for an adapter's follow-up action; `nil` for an unknown action.
     func render(action: AdapterAction) -> HTTPRequestDescription?
     /// Reads the network's answer to one call.
     func classify(_ response: HTTPResponseDescription) -> DeliveryOutcome
     /// The call that points the network's webhook at `url`, for networks that register by API.
     func webhookRegistration(url: String) -> HTTPRequestDescription?
+    /// How to fetch an inbound message's attachment with the channel's credentials.
+    func media(for content: MessageContent, networkMessageID: String?) -> MediaFetch?
 }
 
 extension ChannelAdapter {
     public func handshake(_ request: WebhookRequest) -> HandshakeResponse? { nil }
     public func render(action: AdapterAction) -> HTTPRequestDescription? { nil }
     public func webhookRegistration(url: String) -> HTTPRequestDescription? { nil }
+    public func media(for content: MessageContent, networkMessageID: String?) -> MediaFetch? { nil }
 }
 
 /// Turns a configured channel into its adapter. The server holds one factory

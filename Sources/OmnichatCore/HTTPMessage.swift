@@ -7,12 +7,18 @@ public struct HTTPRequestDescription: Sendable, Equatable {
     public var url: String
     public var headers: [(name: String, value: String)]
     public var body: Data
+    /// A response body larger than this fails the call (media downloads are capped).
+    public var maxResponseBytes: Int?
 
-    public init(method: String = "POST", url: String, headers: [(name: String, value: String)] = [], body: Data = Data()) {
+    public init(
+        method: String = "POST", url: String, headers: [(name: String, value: String)] = [], body: Data = Data(),
+        maxResponseBytes: Int? = nil
+    ) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.maxResponseBytes = maxResponseBytes
     }
 
     public static func json(url: String, object: Any, headers: [(name: String, value: String)] = []) -> HTTPRequestDescription {
@@ -50,12 +56,18 @@ public struct WebhookRequest: Sendable {
     public var headers: [(name: String, value: String)]
     public var query: [String: String]
     public var body: Data
+    /// When the request arrived (for signatures that carry a timestamp).
+    public var receivedAt: Date
 
-    public init(method: String = "POST", headers: [(name: String, value: String)], query: [String: String] = [:], body: Data) {
+    public init(
+        method: String = "POST", headers: [(name: String, value: String)], query: [String: String] = [:], body: Data,
+        receivedAt: Date = Date()
+    ) {
         self.method = method
         self.headers = headers
         self.query = query
         self.body = body
+        self.receivedAt = receivedAt
     }
 
     public func header(_ name: String) -> String? {
@@ -70,7 +82,7 @@ public protocol HTTPTransport: Sendable {
 
 /// A transport-level failure (no HTTP response was received).
 public struct TransportError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable { case timeout, connection, invalidRequest, shutdown }
+    public enum Kind: String, Sendable { case timeout, connection, invalidRequest, shutdown, tooLarge }
     public var kind: Kind
     public var message: String
 

@@ -158,6 +158,42 @@ public struct AdapterAction: Codable, Sendable, Equatable {
     }
 }
 
+/// What the network tells us about one of our outbound messages.
+public struct Receipt: Sendable, Equatable {
+    public enum Status: String, Sendable, Equatable {
+        case delivered, read, failed
+    }
+
+    public var status: Status
+    /// The network's ids of the messages concerned (WhatsApp `wamid`, Messenger `mids`).
+    public var networkMessageIDs: [String]
+    /// Everything we sent up to this time (Messenger's `watermark`).
+    public var watermark: Date?
+    /// Why it failed, for `failed`.
+    public var error: String?
+
+    public init(status: Status, networkMessageIDs: [String] = [], watermark: Date? = nil, error: String? = nil) {
+        self.status = status
+        self.networkMessageIDs = networkMessageIDs
+        self.watermark = watermark
+        self.error = error
+    }
+}
+
+/// What kind of thing an inbound event is.
+public enum InboundKind: Sendable, Equatable {
+    /// The customer wrote: stored as an inbound message and routed.
+    case message
+    /// The business's own message as the network echoes it (sent from
+    /// another tool): stored as an outbound message, not routed.
+    case echo
+    /// Delivery, read or failure of our outbound messages.
+    case receipt(Receipt)
+    /// A conversation event that is not a message (follow, unfollow, unsend,
+    /// join...): recorded with its raw payload, not routed.
+    case system(String)
+}
+
 /// One normalized inbound event, the output of `ChannelAdapter.parse`.
 public struct InboundEvent: Sendable, Equatable {
     /// The network's id for this event, unique per channel: the dedupe key.
@@ -173,6 +209,10 @@ public struct InboundEvent: Sendable, Equatable {
     public var raw: String
     /// A call to make right after the event is stored.
     public var followUp: AdapterAction?
+    public var kind: InboundKind
+    /// Saved on the room and handed, once, to the next reply's rendering
+    /// (LINE's reply token, say). `nil` leaves the room's context as it is.
+    public var replyContext: [String: String]?
 
     public init(
         eventID: String,
@@ -182,7 +222,9 @@ public struct InboundEvent: Sendable, Equatable {
         networkMessageID: String? = nil,
         occurredAt: Date,
         raw: String,
-        followUp: AdapterAction? = nil
+        followUp: AdapterAction? = nil,
+        kind: InboundKind = .message,
+        replyContext: [String: String]? = nil
     ) {
         self.eventID = eventID
         self.conversationID = conversationID
@@ -192,5 +234,7 @@ public struct InboundEvent: Sendable, Equatable {
         self.occurredAt = occurredAt
         self.raw = raw
         self.followUp = followUp
+        self.kind = kind
+        self.replyContext = replyContext
     }
 }

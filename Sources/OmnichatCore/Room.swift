@@ -104,8 +104,21 @@ public enum DeliveryStatus: String, Codable, Sendable {
     case received
     /// Outbound: waiting in the outbox (first try or a retry).
     case pending
+    /// Accepted by the network (and, with receipts, delivered to the person).
     case delivered
+    /// The person read it (networks with read receipts).
+    case read
     case failed
+
+    /// Statuses only move forward: a late "delivered" never undoes "read".
+    public var rank: Int {
+        switch self {
+        case .received, .pending: 0
+        case .delivered: 1
+        case .read: 2
+        case .failed: 1
+        }
+    }
 }
 
 public struct StoredMessage: Sendable, Equatable {

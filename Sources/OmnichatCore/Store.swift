@@ -85,8 +85,14 @@ public struct OutboxItem: Sendable, Equatable {
     /// Calls of this item already accepted by the network (a long text is several calls).
     public var partsDone: Int
     public var attempts: Int
+    /// When the customer last wrote in the room.
+    public var lastInboundAt: Date?
+    public var senderName: String?
 
-    public init(id: Int64, channelID: String, roomID: String, conversationID: String, payload: Payload, partsDone: Int, attempts: Int) {
+    public init(
+        id: Int64, channelID: String, roomID: String, conversationID: String, payload: Payload, partsDone: Int, attempts: Int,
+        lastInboundAt: Date? = nil, senderName: String? = nil
+    ) {
         self.id = id
         self.channelID = channelID
         self.roomID = roomID
@@ -94,6 +100,8 @@ public struct OutboxItem: Sendable, Equatable {
         self.payload = payload
         self.partsDone = partsDone
         self.attempts = attempts
+        self.lastInboundAt = lastInboundAt
+        self.senderName = senderName
     }
 }
 
@@ -159,6 +167,10 @@ public protocol Store: Sendable {
     func messages(roomID: String, cursor: String?, limit: Int) async throws -> Page<StoredMessage>
     /// Stores an agent's reply and its outbox row in one transaction.
     func addOutbound(roomID: String, content: MessageContent, senderUserID: String) async throws -> StoredMessage
+    /// A message and its room (for the media route).
+    func message(id: String) async throws -> (StoredMessage, Room)?
+    /// Returns the room's reply context and clears it: a context is used once.
+    func takeReplyContext(roomID: String) async throws -> [String: String]?
     /// Marks a room resolved (idempotent); its assignee's capacity frees up.
     func resolve(roomID: String, by userID: String) async throws -> Room
 

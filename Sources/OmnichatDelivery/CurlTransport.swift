@@ -129,6 +129,10 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         _ = omc_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
             let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
             let length = size * count
+            if let limit = transfer.request.maxResponseBytes, transfer.responseBody.count + length > limit {
+                transfer.exceeded = true
+                return 0  // makes libcurl abort the transfer
+            }
             if let data { transfer.responseBody.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: length) }
             return length
         }
@@ -156,6 +160,7 @@ final class Transfer: @unchecked Sendable {
     var continuation: CheckedContinuation<HTTPResponseDescription, any Error>?
     var headerList: UnsafeMutablePointer<curl_slist>?
     var responseBody = Data()
+    var exceeded = false
     var responseHeaders: [(name: String, value: String)] = []
 
     init(request: HTTPRequestDescription, timeout: Duration) {
@@ -179,6 +184,10 @@ final class Transfer: @unchecked Sendable {
         defer {
             curl_slist_free_all(headerList)
             headerList = nil
+        }
+        if exceeded {
+            fail(TransportError(.tooLarge, "response is larger than \(request.maxResponseBytes ?? 0) bytes"))
+            return
         }
         guard code == CURLE_OK else {
             let message = String(cString: curl_easy_strerror(code))

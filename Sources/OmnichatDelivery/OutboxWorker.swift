@@ -111,8 +111,21 @@ public final class OutboxWorker: Service, @unchecked Sendable {
         }
         let requests: [HTTPRequestDescription]
         switch item.payload {
-        case .message(_, let content):
-            requests = adapter.render(OutboundMessage(conversationID: item.conversationID, content: content))
+        case .message(let id, let content):
+            var context: [String: String]?
+            if adapter.capabilities.consumesReplyContext && item.attempts == 0 && item.partsDone == 0 {
+                // A reply token is single-use: only this first attempt may have it.
+                context = try? await store.takeReplyContext(roomID: item.roomID)
+            }
+            let message = OutboundMessage(
+                conversationID: item.conversationID, content: content, messageID: id, lastInboundAt: item.lastInboundAt,
+                replyContext: context, senderName: item.senderName, now: Date())
+            do {
+                requests = try adapter.render(message)
+            } catch {
+                await settle(item, attempts: item.attempts, outcome: .permanent(reason: error.reason), metadata: metadata)
+                return
+            }
         case .action(let action):
             guard let request = adapter.render(action: action) else {
                 await settle(item, attempts: item.attempts, outcome: .permanent(reason: "unknown action \(action.name)"), metadata: metadata)

@@ -10,8 +10,10 @@ struct APIRoutes: Sendable {
     let channels: ChannelRegistry
     let queue: WorkQueue
     let wakeOutbox: @Sendable () -> Void
+    let transport: any HTTPTransport
+    let maxMediaBytes: Int
 
-    static let outboundTypes: [MessageType] = [.text, .image, .file, .audio, .video]
+    static let outboundTypes: [MessageType] = [.text, .image, .file, .audio, .video, .location, .contact, .sticker]
     static let maxTextLength = 65_536
 
     func register(on router: Router<some RequestContext>) {
@@ -29,6 +31,49 @@ struct APIRoutes: Sendable {
         api.get("/rooms/:room_id/messages") { request, context in try await listMessages(request, context) }
         api.post("/rooms/:room_id/messages") { request, context in try await postMessage(request, context) }
         api.post("/rooms/:room_id/resolve") { request, context in try await resolve(request, context) }
+        api.get("/messages/:message_id/media") { request, context in try await media(request, context) }
+    }
+
+    /// Streams an inbound attachment, fetched with the channel's credentials.
+    func media(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let user = try await auth.user(of: request)
+        let id = try context.parameters.require("message_id")
+        guard let (message, room) = try await store.message(id: id) else { throw APIError.notFound("no message '\(id)'") }
+        if user.role == .agent && room.assignee?.id != user.id {
+            throw APIError.forbidden("message '\(id)' is in a room not assigned to you")
+        }
+        guard let adapter = channels.adapter(for: room.channelID) else {
+            throw APIError(.serviceUnavailable, "channel_unavailable", "channel '\(room.channelID)' is not configured")
+        }
+        guard message.direction == .inbound, var step = adapter.media(for: message.content, networkMessageID: message.networkMessageID)
+        else { throw APIError.notFound("message '\(id)' has no attachment to fetch") }
+        var response: HTTPResponseDescription
+        do {
+            while true {
+                var call = step.request
+                call.maxResponseBytes = maxMediaBytes
+                response = try await transport.send(call, timeout: .seconds(60))
+                guard (200..<300).contains(response.status) else {
+                    throw APIError(.badGateway, "media_unavailable", "the network answered \(response.status) for the attachment")
+                }
+                guard let next = step.next else { break }
+                guard let following = next(response) else {
+                    throw APIError(.badGateway, "media_unavailable", "the network did not say where the attachment is")
+                }
+                step = MediaFetch(request: following)
+            }
+        } catch let error as TransportError {
+            if error.kind == .tooLarge {
+                throw APIError(.contentTooLarge, "too_large", "the attachment is larger than \(maxMediaBytes) bytes")
+            }
+            throw APIError(.badGateway, "media_unavailable", "could not fetch the attachment: \(error.kind.rawValue)")
+        }
+        let type = response.header("Content-Type") ?? message.content.mimeType ?? "application/octet-stream"
+        var headers: HTTPFields = [.contentType: type, .cacheControl: "private, max-age=300"]
+        if let name = message.content.fileName {
+            headers[.contentDisposition] = "inline; filename=\"\(name.replacingOccurrences(of: "\"", with: ""))\""
+        }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.body)))
     }
 
     // MARK: Handlers
@@ -161,11 +206,31 @@ struct APIRoutes: Sendable {
         let text = try body.string("text", required: false)
         let url = try body.string("url", required: false)
         if let text, text.count > maxTextLength { throw APIError.unprocessable("'text' is longer than \(maxTextLength) characters") }
-        if type == .text {
+        var location: GeoLocation?
+        var contact: ContactCard?
+        var mediaID: String?
+        switch type {
+        case .text:
             guard let text, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                 throw APIError.unprocessable("'text' is required and must not be empty for a text message")
             }
-        } else {
+        case .location:
+            guard let object = body["location"] as? [String: Any], let latitude = (object["latitude"] as? NSNumber)?.doubleValue,
+                let longitude = (object["longitude"] as? NSNumber)?.doubleValue, (-90...90).contains(latitude),
+                (-180...180).contains(longitude)
+            else { throw APIError.unprocessable("'location' must be {\"latitude\", \"longitude\"} with valid coordinates") }
+            location = GeoLocation(latitude: latitude, longitude: longitude, title: object["title"] as? String, address: object["address"] as? String)
+        case .contact:
+            guard let object = body["contact"] as? [String: Any], let phone = object["phone_number"] as? String, !phone.isEmpty else {
+                throw APIError.unprocessable("'contact' must be {\"phone_number\", \"name\"}")
+            }
+            contact = ContactCard(phoneNumber: phone, name: object["name"] as? String)
+        case .sticker:
+            guard let id = try body.string("media_id", required: false), !id.isEmpty else {
+                throw APIError.unprocessable("'media_id' is required for a sticker (the network's sticker id)")
+            }
+            mediaID = id
+        default:
             guard let url else { throw APIError.unprocessable("'url' is required for a \(type.rawValue) message") }
             guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme), parsed.host != nil
             else { throw APIError.unprocessable("'url' must be an http:// or https:// URL") }
@@ -189,7 +254,9 @@ struct APIRoutes: Sendable {
         default:
             throw APIError.unprocessable("'quick_replies' must be an array")
         }
-        return MessageContent(type: type, text: text, url: url, fileName: try body.string("file_name", required: false), quickReplies: replies)
+        return MessageContent(
+            type: type, text: text, url: url, mediaID: mediaID, fileName: try body.string("file_name", required: false),
+            location: location, contact: contact, quickReplies: replies)
     }
 
     // MARK: JSON shapes

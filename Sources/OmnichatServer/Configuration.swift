@@ -33,6 +33,8 @@ public struct DaemonConfiguration: Sendable {
     public var deliveryBackoffBaseSeconds = 1.0
     /// `[limits] max_body_bytes` (integer, default 1 MiB): larger webhooks get 413.
     public var maxBodyBytes = 1 << 20
+    /// `[limits] max_media_bytes` (integer, default 25 MiB): attachments fetched for agents.
+    public var maxMediaBytes = 25 << 20
     /// `[limits] queue_capacity` (integer, default 10000): the routing work queue.
     public var queueCapacity = 10_000
     /// `[auth] session_hours` (integer, default 168)
@@ -107,6 +109,7 @@ public struct DaemonConfiguration: Sendable {
         try take("delivery.backoff_base_seconds", num, "a number") { deliveryBackoffBaseSeconds = $0 }
         try take("limits.max_body_bytes", int, "an integer") { maxBodyBytes = $0 }
         try take("limits.queue_capacity", int, "an integer") { queueCapacity = $0 }
+        try take("limits.max_media_bytes", int, "an integer") { maxMediaBytes = $0 }
         try take("auth.session_hours", int, "an integer") { sessionHours = $0 }
         try take("auth.bcrypt_cost", int, "an integer") { bcryptCost = $0 }
         // Unknown keys are typos until proven otherwise.

@@ -93,7 +93,8 @@ public final class Omnichat: Sendable {
         APIRoutes(
             store: store,
             auth: Authenticator(store: store, sessionHours: configuration.sessionHours, bcryptCost: configuration.bcryptCost),
-            channels: channels, queue: queue, wakeOutbox: wake
+            channels: channels, queue: queue, wakeOutbox: wake, transport: transport,
+            maxMediaBytes: configuration.maxMediaBytes
         ).register(on: router)
         let store = self.store
         let metrics = self.metrics

@@ -71,19 +71,44 @@ enum IngestWriter {
         var duplicates = 0
         var rooms: [String] = []
         for event in batch.events {
-            let hasConversation = !event.conversationID.isEmpty
+            let isMessage = event.kind == .message
+            // Events that leave no message keep their raw payload here.
+            let keepsRaw = event.conversationID.isEmpty || !(isMessage || event.kind == .echo)
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO processed_events (channel_id, event_id, received_at, raw) VALUES (?, ?, ?, ?)")
-                .execute(arguments: [batch.channelID, event.eventID, now, hasConversation ? nil : event.raw])
+                .execute(arguments: [batch.channelID, event.eventID, now, keepsRaw ? event.raw : nil])
             guard db.changesCount == 1 else {
                 duplicates += 1
                 continue
             }
             stored += 1
-            guard hasConversation else { continue }  // nothing to route: kept in processed_events with its raw payload
+            guard !event.conversationID.isEmpty else { continue }  // nothing to route: kept in processed_events
 
-            let contactID = try String.fetchOne(
-                db.cachedStatement(
-                    sql: """
+            switch event.kind {
+            case .message:
+                let roomID = try storeMessage(event, batch: batch, db: db, now: now, waiting: &rooms)
+                _ = roomID
+            case .echo:
+                try storeEcho(event, batch: batch, db: db)
+            case .receipt(let receipt):
+                try apply(receipt, event: event, batch: batch, db: db)
+            case .system:
+                break
+            }
+        }
+        return IngestResult(stored: stored, duplicates: duplicates, roomIDs: rooms)
+    }
+
+    static func existingRoom(_ channelID: String, _ conversationID: String, db: Database) throws -> Row? {
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT id, status FROM rooms WHERE channel_id = ? AND conversation_id = ?"),
+            arguments: [channelID, conversationID])
+    }
+
+    /// A customer's message: contact, room (opened or reopened), message, follow-up.
+    static func storeMessage(_ event: InboundEvent, batch: IngestBatch, db: Database, now: TimeInterval, waiting rooms: inout [String]) throws -> String {
+        let contactID = try String.fetchOne(
+            db.cachedStatement(
+                sql: """
                     INSERT INTO contacts (id, channel_id, external_id, display_name, username, created_at, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (channel_id, external_id) DO UPDATE SET
@@ -92,61 +117,127 @@ enum IngestWriter {
                         updated_at = excluded.updated_at
                     RETURNING id
                     """),
-                arguments: [
-                    Identifier.make("ct"), batch.channelID, event.contact.externalID.isEmpty ? event.conversationID : event.contact.externalID,
-                    event.contact.displayName, event.contact.username, now, now,
-                ])!
+            arguments: [
+                Identifier.make("ct"), batch.channelID, event.contact.externalID.isEmpty ? event.conversationID : event.contact.externalID,
+                event.contact.displayName, event.contact.username, now, now,
+            ])!
+        let inboundAt = min(event.occurredAt.timeIntervalSince1970, now)
+        let context = event.replyContext.map(Rows.encode)
 
-            let roomID: String
-            var waiting = true
-            if let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT id, status FROM rooms WHERE channel_id = ? AND conversation_id = ?"),
-                arguments: [batch.channelID, event.conversationID])
-            {
-                roomID = row["id"]
-                let status = RoomStatus(rawValue: row["status"]) ?? .waiting
-                if status == .resolved {
-                    // A new customer message reopens the room as a new session, routed again.
-                    try db.execute(
-                        sql: """
-                            UPDATE rooms SET status = 'waiting', assignee_id = NULL, session = session + 1,
-                                waiting_since = ?, resolved_at = NULL, last_message_at = ?
-                            WHERE id = ?
-                            """,
-                        arguments: [now, now, roomID])
-                    try SQLiteStore.recordTransition(db, roomID: roomID, from: .resolved, to: .waiting, assignee: nil, actor: "customer", at: now)
-                } else {
-                    waiting = status == .waiting
-                    try db.cachedStatement(sql: "UPDATE rooms SET last_message_at = ? WHERE id = ?").execute(arguments: [now, roomID])
-                }
-            } else {
-                roomID = Identifier.make("rm")
+        let roomID: String
+        var waiting = true
+        if let row = try existingRoom(batch.channelID, event.conversationID, db: db) {
+            roomID = row["id"]
+            let status = RoomStatus(rawValue: row["status"]) ?? .waiting
+            if status == .resolved {
+                // A new customer message reopens the room as a new session, routed again.
                 try db.execute(
                     sql: """
-                        INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, waiting_since, last_message_at, created_at)
-                        VALUES (?, ?, ?, ?, 'waiting', ?, ?, ?)
+                        UPDATE rooms SET status = 'waiting', assignee_id = NULL, session = session + 1,
+                            waiting_since = ?, resolved_at = NULL, last_message_at = ?
+                        WHERE id = ?
                         """,
-                    arguments: [roomID, batch.channelID, event.conversationID, contactID, now, now, now])
-                try SQLiteStore.recordTransition(db, roomID: roomID, from: nil, to: .waiting, assignee: nil, actor: "customer", at: now)
+                    arguments: [now, now, roomID])
+                try SQLiteStore.recordTransition(db, roomID: roomID, from: .resolved, to: .waiting, assignee: nil, actor: "customer", at: now)
+            } else {
+                waiting = status == .waiting
+                try db.cachedStatement(sql: "UPDATE rooms SET last_message_at = ? WHERE id = ?").execute(arguments: [now, roomID])
             }
-
-            try db.cachedStatement(
+        } else {
+            roomID = Identifier.make("rm")
+            try db.execute(
                 sql: """
-                    INSERT INTO messages (id, room_id, direction, type, text, url, content, raw, network_message_id, created_at, delivery_status)
-                    VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, 'received')
-                    """
-            ).execute(
-                arguments: [
-                    Identifier.make("msg"), roomID, event.content.type.rawValue, event.content.text, event.content.url,
-                    Rows.encode(event.content), event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
-                ])
-            if let followUp = event.followUp {
-                try db.execute(
-                    sql: "INSERT INTO outbox (room_id, channel_id, action, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [roomID, batch.channelID, Rows.encode(followUp), now, now])
-            }
-            if waiting && !rooms.contains(roomID) { rooms.append(roomID) }
+                    INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, waiting_since, last_message_at, created_at)
+                    VALUES (?, ?, ?, ?, 'waiting', ?, ?, ?)
+                    """,
+                arguments: [roomID, batch.channelID, event.conversationID, contactID, now, now, now])
+            try SQLiteStore.recordTransition(db, roomID: roomID, from: nil, to: .waiting, assignee: nil, actor: "customer", at: now)
         }
-        return IngestResult(stored: stored, duplicates: duplicates, roomIDs: rooms)
+        try db.cachedStatement(
+            sql: """
+                UPDATE rooms SET last_inbound_at = max(coalesce(last_inbound_at, 0), ?),
+                    reply_context = coalesce(?, reply_context)
+                WHERE id = ?
+                """
+        ).execute(arguments: [inboundAt, context, roomID])
+
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO messages (id, room_id, direction, type, text, url, content, raw, network_message_id, created_at, delivery_status)
+                VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, 'received')
+                """
+        ).execute(
+            arguments: [
+                Identifier.make("msg"), roomID, event.content.type.rawValue, event.content.text, event.content.url,
+                Rows.encode(event.content), event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
+            ])
+        if let followUp = event.followUp {
+            try db.execute(
+                sql: "INSERT INTO outbox (room_id, channel_id, action, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [roomID, batch.channelID, Rows.encode(followUp), now, now])
+        }
+        if waiting && !rooms.contains(roomID) { rooms.append(roomID) }
+        return roomID
+    }
+
+    /// The business's own message sent from elsewhere: kept in the history, not routed.
+    static func storeEcho(_ event: InboundEvent, batch: IngestBatch, db: Database) throws {
+        guard let row = try existingRoom(batch.channelID, event.conversationID, db: db) else { return }
+        let roomID: String = row["id"]
+        if let id = event.networkMessageID,
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM messages WHERE room_id = ? AND network_message_id = ?", arguments: [roomID, id]) != nil
+        {
+            return  // our own reply, already in the history
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO messages (id, room_id, direction, type, text, url, content, raw, network_message_id, created_at, delivery_status)
+                VALUES (?, ?, 'outbound', ?, ?, ?, ?, ?, ?, ?, 'delivered')
+                """,
+            arguments: [
+                Identifier.make("msg"), roomID, event.content.type.rawValue, event.content.text, event.content.url,
+                Rows.encode(event.content), event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
+            ])
+    }
+
+    /// Receipts move our outbound messages forward only: pending/delivered → read,
+    /// never read → delivered; failed unless already read.
+    static func apply(_ receipt: Receipt, event: InboundEvent, batch: IngestBatch, db: Database) throws {
+        guard let row = try existingRoom(batch.channelID, event.conversationID, db: db) else { return }
+        let roomID: String = row["id"]
+        let rank = "CASE delivery_status WHEN 'read' THEN 2 WHEN 'delivered' THEN 1 WHEN 'failed' THEN 1 ELSE 0 END"
+        var target = ""
+        var arguments: StatementArguments = []
+        switch receipt.status {
+        case .delivered:
+            target = "delivery_status = 'delivered'"
+        case .read:
+            target = "delivery_status = 'read'"
+        case .failed:
+            target = "delivery_status = 'failed', delivery_error = ?"
+            arguments += [receipt.error ?? "the network reported a failure"]
+        }
+        let newRank = receipt.status == .read ? 2 : 1
+        var conditions = ["room_id = ?", "direction = 'outbound'"]
+        arguments += [roomID]
+        if receipt.status == .failed {
+            conditions.append("delivery_status <> 'read'")
+        } else {
+            conditions.append("\(rank) < \(newRank)")
+            conditions.append("delivery_status <> 'failed'")
+        }
+        if !receipt.networkMessageIDs.isEmpty {
+            conditions.append("network_message_id IN (\(receipt.networkMessageIDs.map { _ in "?" }.joined(separator: ",")))")
+            arguments += StatementArguments(receipt.networkMessageIDs)
+        } else if let watermark = receipt.watermark {
+            // Everything the network had accepted up to the watermark.
+            conditions.append("delivery_status <> 'pending'")
+            conditions.append("created_at <= ?")
+            arguments += [watermark.timeIntervalSince1970]
+        } else {
+            return
+        }
+        try db.execute(sql: "UPDATE messages SET \(target) WHERE " + conditions.joined(separator: " AND "), arguments: arguments)
     }
 }

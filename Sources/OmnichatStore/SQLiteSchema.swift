@@ -103,6 +103,14 @@ enum SQLiteSchema {
                     CREATE INDEX room_events_by_room ON room_events(room_id, id);
                     """)
         }
+        migrator.registerMigration("v2: receipts, messaging windows, reply contexts") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE rooms ADD COLUMN last_inbound_at REAL;
+                    ALTER TABLE rooms ADD COLUMN reply_context TEXT;
+                    CREATE INDEX messages_by_network_id ON messages(room_id, network_message_id);
+                    """)
+        }
         return migrator
     }
 }

@@ -244,6 +244,30 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func message(id: String) async throws -> (StoredMessage, Room)? {
+        let found = try await pool.read { db -> MessageInRoom? in
+            guard let message = try Row.fetchOne(db, sql: "SELECT * FROM messages WHERE id = ?", arguments: [id]).map(Rows.message),
+                let room = try Self.fetchRoom(db, id: message.roomID)
+            else { return nil }
+            return MessageInRoom(message: message, room: room)
+        }
+        return found.map { ($0.message, $0.room) }
+    }
+
+    private struct MessageInRoom: Sendable {
+        var message: StoredMessage
+        var room: Room
+    }
+
+    public func takeReplyContext(roomID: String) async throws -> [String: String]? {
+        try await pool.write { db in
+            let text = try String.fetchOne(db, sql: "SELECT reply_context FROM rooms WHERE id = ?", arguments: [roomID])
+            guard let text else { return nil }
+            try db.execute(sql: "UPDATE rooms SET reply_context = NULL WHERE id = ?", arguments: [roomID])
+            return Rows.decode([String: String].self, text)
+        }
+    }
+
     public func resolve(roomID: String, by userID: String) async throws -> Room {
         let now = Date().timeIntervalSince1970
         return try await pool.write { db in
@@ -321,10 +345,11 @@ public final class SQLiteStore: Store {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT outbox.*, rooms.conversation_id, messages.content
+                    SELECT outbox.*, rooms.conversation_id, rooms.last_inbound_at, messages.content, users.name AS sender_name
                     FROM outbox
                     JOIN rooms ON rooms.id = outbox.room_id
                     LEFT JOIN messages ON messages.id = outbox.message_id
+                    LEFT JOIN users ON users.id = messages.sender_user_id
                     WHERE outbox.id IN (SELECT min(id) FROM outbox WHERE status = 'pending' GROUP BY room_id)
                       AND outbox.next_attempt_at <= ?
                     ORDER BY outbox.next_attempt_at, outbox.id
@@ -344,7 +369,9 @@ public final class SQLiteStore: Store {
             }
             return OutboxItem(
                 id: id, channelID: row["channel_id"], roomID: row["room_id"], conversationID: row["conversation_id"],
-                payload: payload, partsDone: row["parts_done"], attempts: row["attempts"])
+                payload: payload, partsDone: row["parts_done"], attempts: row["attempts"],
+                lastInboundAt: (row["last_inbound_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                senderName: row["sender_name"])
             }.prefix(limit).map { $0 }
         }
     }

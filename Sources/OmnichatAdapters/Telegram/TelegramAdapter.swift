@@ -167,8 +167,20 @@ public struct TelegramAdapter: ChannelAdapter {
 
     // MARK: Outbound
 
-    public func render(_ message: OutboundMessage) -> [HTTPRequestDescription] {
+    public func render(_ message: OutboundMessage) throws(RenderError) -> [HTTPRequestDescription] {
         TelegramRenderer(configuration: configuration).render(message)
+    }
+
+    /// `getFile` gives a path; the file is then at `<api_base>/file/bot<token>/<path>`.
+    public func media(for content: MessageContent, networkMessageID: String?) -> MediaFetch? {
+        guard let fileID = content.mediaID else { return nil }
+        let configuration = self.configuration
+        return MediaFetch(request: .json(url: configuration.methodURL("getFile"), object: ["file_id": fileID])) { response in
+            guard response.status == 200, let object = JSON.object(response.body),
+                let result = object["result"] as? [String: Any], let path = result["file_path"] as? String
+            else { return nil }
+            return HTTPRequestDescription(method: "GET", url: "\(configuration.apiBase)/file/bot\(configuration.token)/\(path)")
+        }
     }
 
     public func render(action: AdapterAction) -> HTTPRequestDescription? {

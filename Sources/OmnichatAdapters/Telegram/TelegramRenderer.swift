@@ -57,25 +57,12 @@ struct TelegramRenderer {
     /// Text (or a degraded rendering of anything else), split in order over the
     /// limit; the quick replies ride on the last part.
     private func text(_ chat: Any, _ content: MessageContent) -> [HTTPRequestDescription] {
-        let parts = TextSplitter.split(Self.fallbackText(content), limit: Self.textLimit)
+        let parts = TextSplitter.split(Degrade.text(content), limit: Self.textLimit)
         return parts.enumerated().map { index, part in
             var body: [String: Any] = ["chat_id": chat, "text": part]
             if index == parts.count - 1, let keyboard = keyboard(content.quickReplies) { body["reply_markup"] = keyboard }
             return .json(url: configuration.methodURL("sendMessage"), object: body)
         }
-    }
-
-    static func fallbackText(_ content: MessageContent) -> String {
-        var lines: [String] = []
-        if let text = content.text, !text.isEmpty { lines.append(text) }
-        if let url = content.url { lines.append(url) }
-        if let l = content.location {
-            lines.append([l.title, l.address].compactMap { $0 }.joined(separator: ", "))
-            lines.append("https://maps.google.com/?q=\(l.latitude),\(l.longitude)")
-        }
-        if let c = content.contact { lines.append([c.name, c.phoneNumber].compactMap { $0 }.joined(separator: " ")) }
-        let joined = lines.filter { !$0.isEmpty }.joined(separator: "\n")
-        return joined.isEmpty ? "(\(content.type.rawValue))" : joined
     }
 
     /// Quick replies as an inline keyboard, one button a row.
