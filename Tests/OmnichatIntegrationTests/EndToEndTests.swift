@@ -341,6 +341,45 @@ struct EndToEndTests {
         await fake.stop()
     }
 
+    @Test("an agent fetches an inbound attachment through the media route (getFile, then the file)")
+    func media() async throws {
+        try await withDaemon(configure: { $0.maxMediaBytes = 64 }) { daemon, fake in
+            fake.defaultAnswer = { path, _ in
+                if path.hasSuffix("/getFile") { return .init(status: 200, body: #"{"ok":true,"result":{"file_path":"documents/file_7.pdf"}}"#) }
+                if path.hasSuffix("/big.bin") { return .init(status: 200, body: String(repeating: "B", count: 500), contentType: "application/octet-stream") }
+                if path.contains("/file/bot") { return .init(status: 200, body: "%PDF-1.4 fake", contentType: "application/pdf") }
+                return .init(status: 200, body: #"{"ok":true,"result":{"message_id":1}}"#)
+            }
+            let (_, token) = try await daemon.signIn(email: "ann@example.com")
+            _ = try await daemon.postUpdate(fixture("telegram/document.json"))
+            let roomID = try await assignedRoom(daemon, token)
+            let document = try await lastMessage(daemon, token, roomID)
+            #expect(document["type"] as? String == "file")
+            #expect(document["file_name"] as? String == "Testfile.pdf")
+            let id = try #require(document["id"] as? String)
+
+            let media = try await call("GET", "\(daemon.base)/api/v1/messages/\(id)/media", token: token)
+            #expect(media.status == 200)
+            #expect(media.text == "%PDF-1.4 fake")
+            #expect(media.headers.first { $0.name.lowercased() == "content-type" }?.value == "application/pdf")
+            #expect(fake.calls(to: "getFile").first?.json["file_id"] as? String == "AwADBAADbXXXXXXXXXXXGBdhD2l6_XX")
+            #expect(fake.calls.last?.path == "/file/bot123456:TEST-token/documents/file_7.pdf")
+
+            #expect(try await call("GET", "\(daemon.base)/api/v1/messages/\(id)/media").status == 401)
+            #expect(try await call("GET", "\(daemon.base)/api/v1/messages/msg_missing/media", token: token).status == 404)
+            let (_, other) = try await daemon.signIn(email: "bo@example.com", online: false)
+            #expect(try await call("GET", "\(daemon.base)/api/v1/messages/\(id)/media", token: other).status == 403)
+
+            // A text message has nothing to fetch; a file over the cap is refused with 413.
+            _ = try await daemon.postUpdate(telegramUpdate(77))
+            let text = try await lastMessage(daemon, token, roomID)
+            #expect(try await call("GET", "\(daemon.base)/api/v1/messages/\(text["id"] as! String)/media", token: token).status == 404)
+            fake.respond([(200, #"{"ok":true,"result":{"file_path":"big.bin"}}"#)])
+            let big = try await call("GET", "\(daemon.base)/api/v1/messages/\(id)/media", token: token)
+            #expect(big.status == 413)
+        }
+    }
+
     @Test("health, readiness and Prometheus metrics")
     func operations() async throws {
         try await withDaemon { daemon, _ in

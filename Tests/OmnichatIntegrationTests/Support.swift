@@ -81,25 +81,38 @@ func eventually(timeout: Duration = .seconds(10), _ what: String = "condition", 
     throw CancellationError()
 }
 
-/// A local fake of the Telegram Bot API: records every call and answers from a script.
-final class FakeTelegram: @unchecked Sendable {
+/// A local fake of a network's API: records every call and answers from a
+/// script, then with `defaultAnswer` (Telegram's shape unless told otherwise).
+final class FakeNetwork: @unchecked Sendable {
     struct Call: Sendable {
         var method: String
         var path: String
+        var query: String
+        var headers: [(name: String, value: String)]
         var body: Data
         var at: ContinuousClock.Instant
 
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name.lowercased() }?.value }
+    }
+
+    struct Answer: Sendable {
+        var status: Int
+        var body: String
+        var headers: [(String, String)] = []
+        var contentType = "application/json"
     }
 
     private let lock = NSLock()
     private var recorded: [Call] = []
-    /// Answers to give, in order; once used up every call gets 200 ok.
-    private var script: [(Int, String)] = []
-    private var delay: Duration = .zero
-    private var nextMessageID = 1000
+    private var script: [Answer] = []
+    private var counter = 1000
     private var task: Task<Void, any Error>?
     private(set) var port = 0
+    /// The answer once the script is used up; gets a counter for unique ids.
+    var defaultAnswer: @Sendable (_ path: String, _ counter: Int) -> Answer = { _, n in
+        Answer(status: 200, body: #"{"ok":true,"result":{"message_id":\#(n)}}"#)
+    }
 
     var calls: [Call] {
         lock.withLock { recorded }
@@ -108,15 +121,22 @@ final class FakeTelegram: @unchecked Sendable {
     func calls(to method: String) -> [Call] { calls.filter { $0.path.hasSuffix("/\(method)") } }
 
     func respond(_ answers: [(Int, String)]) {
+        lock.withLock { script = answers.map { Answer(status: $0.0, body: $0.1) } }
+    }
+
+    func respond(answers: [Answer]) {
         lock.withLock { script = answers }
     }
 
-    func answer(_ request: Request, body: Data) -> (Int, String) {
+    func answer(_ request: Request, body: Data) -> Answer {
         lock.withLock {
-            recorded.append(Call(method: request.method.rawValue, path: request.uri.path, body: body, at: ContinuousClock().now))
+            recorded.append(
+                Call(
+                    method: request.method.rawValue, path: request.uri.path, query: request.uri.query ?? "",
+                    headers: request.headers.map { ($0.name.rawName, $0.value) }, body: body, at: ContinuousClock().now))
             if !script.isEmpty { return script.removeFirst() }
-            nextMessageID += 1
-            return (200, #"{"ok":true,"result":{"message_id":\#(nextMessageID)}}"#)
+            counter += 1
+            return defaultAnswer(request.uri.path, counter)
         }
     }
 
@@ -124,13 +144,15 @@ final class FakeTelegram: @unchecked Sendable {
 
     func start() async throws {
         let router = Router()
-        router.post("/**") { [self] request, _ -> Response in
+        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { [self] request, _ in
             let buffer = try await request.body.collect(upTo: 10 << 20)
-            let (status, text) = answer(request, body: Data(buffer: buffer))
-            return Response(
-                status: .init(code: status), headers: [.contentType: "application/json"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+            let answer = answer(request, body: Data(buffer: buffer))
+            var headers: HTTPFields = [.contentType: answer.contentType]
+            for (name, value) in answer.headers { headers.append(.init(name: .init(name)!, value: value)) }
+            return Response(status: .init(code: answer.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: answer.body)))
         }
+        router.post("/**", use: handler)
+        router.get("/**", use: handler)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
@@ -147,6 +169,8 @@ final class FakeTelegram: @unchecked Sendable {
         _ = try? await task?.value
     }
 }
+
+typealias FakeTelegram = FakeNetwork
 
 /// omnichatd in this process, on a free loopback port, with its own SQLite
 /// file and adapters.d.
