@@ -103,10 +103,14 @@ public struct OutboundMessage: Sendable, Equatable {
     public var senderName: String?
     /// The time of rendering (window checks compare against it).
     public var now: Date
+    /// Our room and channel (integration webhooks name them).
+    public var roomID: String
+    public var channelID: String
 
     public init(
         conversationID: String, content: MessageContent, messageID: String = "", lastInboundAt: Date? = nil,
-        replyContext: [String: String]? = nil, senderName: String? = nil, now: Date = Date()
+        replyContext: [String: String]? = nil, senderName: String? = nil, now: Date = Date(), roomID: String = "",
+        channelID: String = ""
     ) {
         self.conversationID = conversationID
         self.content = content
@@ -115,6 +119,8 @@ public struct OutboundMessage: Sendable, Equatable {
         self.replyContext = replyContext
         self.senderName = senderName
         self.now = now
+        self.roomID = roomID
+        self.channelID = channelID
     }
 }
 
@@ -170,4 +176,13 @@ public struct AdapterFactory: Sendable {
 /// Where the delivery worker and the server find a channel's adapter.
 public protocol ChannelDirectory: Sendable {
     func adapter(for channelID: String) -> (any ChannelAdapter)?
+    /// The adapter for an outbox target: the network for `.channel`, the
+    /// merchant's webhook for the others.
+    func adapter(for channelID: String, target: OutboxTarget) -> (any ChannelAdapter)?
+}
+
+extension ChannelDirectory {
+    public func adapter(for channelID: String, target: OutboxTarget) -> (any ChannelAdapter)? {
+        target == .channel ? adapter(for: channelID) : nil
+    }
 }

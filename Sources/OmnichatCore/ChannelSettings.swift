@@ -45,12 +45,15 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
 public final class ChannelSettings: @unchecked Sendable {
     public let file: String
     public let values: [String: SettingValue]
+    /// Prepended to keys in errors (`bot.` for a `[bot]` table).
+    public let prefix: String
     private let lock = NSLock()
     private var read: Set<String> = []
 
-    public init(file: String, values: [String: SettingValue]) {
+    public init(file: String, values: [String: SettingValue], prefix: String = "") {
         self.file = file
         self.values = values
+        self.prefix = prefix
     }
 
     private func touch(_ key: String) {
@@ -66,7 +69,7 @@ public final class ChannelSettings: @unchecked Sendable {
     }
 
     public func error(_ key: String?, _ problem: String) -> ConfigurationError {
-        ConfigurationError(file: file, key: key, problem: problem)
+        ConfigurationError(file: file, key: key.map { prefix + $0 }, problem: problem)
     }
 
     public func string(_ key: String) throws -> String? {
@@ -99,6 +102,16 @@ public final class ChannelSettings: @unchecked Sendable {
         case nil: return nil
         case .int(let i): return i
         case let other?: throw error(key, "expected an integer, found \(other.typeName)")
+        }
+    }
+
+    /// A sub-table (`[bot]`), as its own settings so its errors name `bot.key`.
+    public func table(_ key: String) throws -> ChannelSettings? {
+        touch(key)
+        switch values[key] {
+        case nil: return nil
+        case .table(let t): return ChannelSettings(file: file, values: t, prefix: prefix + key + ".")
+        case let other?: throw error(key, "expected a table ([\(key)]), found \(other.typeName)")
         }
     }
 

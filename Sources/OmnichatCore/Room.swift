@@ -35,10 +35,14 @@ public struct User: Sendable, Equatable {
     /// Per-user capacity; `nil` uses the daemon's default.
     public var maxOpenRooms: Int?
     public var createdAt: Date
+    /// Division ids; empty means the default division.
+    public var divisions: [String]
+    /// Rooms assigned to this user and not resolved.
+    public var openRooms: Int
 
     public init(
         id: String, email: String, name: String, role: Role, online: Bool = false,
-        channels: [String]? = nil, maxOpenRooms: Int? = nil, createdAt: Date = Date()
+        channels: [String]? = nil, maxOpenRooms: Int? = nil, createdAt: Date = Date(), divisions: [String] = [], openRooms: Int = 0
     ) {
         self.id = id
         self.email = email
@@ -48,6 +52,8 @@ public struct User: Sendable, Equatable {
         self.channels = channels
         self.maxOpenRooms = maxOpenRooms
         self.createdAt = createdAt
+        self.divisions = divisions
+        self.openRooms = openRooms
     }
 
     public func serves(channel: String) -> Bool {
@@ -82,10 +88,20 @@ public struct Room: Sendable, Equatable {
     public var lastMessageAt: Date?
     public var waitingSince: Date?
     public var createdAt: Date
+    /// The division whose queue the room waits in; `nil` is the default division.
+    public var divisionID: String?
+    /// Who had the room before it was resolved (preferred when it reopens).
+    public var lastAgentID: String?
+    /// Conversation sessions: a resolved room that reopens starts the next one.
+    public var session: Int
+    /// When the custom allocation webhook was asked about this waiting room
+    /// (`distantPast`: its deadline passed and the fallback was applied).
+    public var allocationRequestedAt: Date?
 
     public init(
         id: String, channelID: String, conversationID: String, status: RoomStatus, assignee: User?,
-        contact: Contact, lastMessageAt: Date?, waitingSince: Date?, createdAt: Date
+        contact: Contact, lastMessageAt: Date?, waitingSince: Date?, createdAt: Date, divisionID: String? = nil,
+        lastAgentID: String? = nil, session: Int = 1
     ) {
         self.id = id
         self.channelID = channelID
@@ -96,6 +112,72 @@ public struct Room: Sendable, Equatable {
         self.lastMessageAt = lastMessageAt
         self.waitingSince = waitingSince
         self.createdAt = createdAt
+        self.divisionID = divisionID
+        self.lastAgentID = lastAgentID
+        self.session = session
+        self.allocationRequestedAt = nil
+    }
+}
+
+public struct Division: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var isDefault: Bool
+    public var createdAt: Date
+
+    public init(id: String, name: String, isDefault: Bool, createdAt: Date) {
+        self.id = id
+        self.name = name
+        self.isDefault = isDefault
+        self.createdAt = createdAt
+    }
+}
+
+/// A room's state change, as recorded and published on the event bus.
+public struct RoomTransition: Sendable, Equatable {
+    public var roomID: String
+    public var channelID: String
+    public var from: RoomStatus?
+    public var to: RoomStatus
+    public var assigneeID: String?
+    public var divisionID: String?
+    /// Who did it: a user id, "routing", "customer", "bot", an API key id.
+    public var actor: String
+    public var at: Date
+
+    public init(
+        roomID: String, channelID: String, from: RoomStatus?, to: RoomStatus, assigneeID: String?, divisionID: String? = nil,
+        actor: String, at: Date
+    ) {
+        self.roomID = roomID
+        self.channelID = channelID
+        self.from = from
+        self.to = to
+        self.assigneeID = assigneeID
+        self.divisionID = divisionID
+        self.actor = actor
+        self.at = at
+    }
+}
+
+/// An integration's credential (a bot, an allocation service, a reporting tool).
+public struct APIKey: Sendable, Equatable {
+    public enum Scope: String, Sendable, CaseIterable {
+        case bot, allocation, read
+    }
+
+    public var id: String
+    public var name: String
+    public var scope: Scope
+    public var createdAt: Date
+    public var revokedAt: Date?
+
+    public init(id: String, name: String, scope: Scope, createdAt: Date, revokedAt: Date? = nil) {
+        self.id = id
+        self.name = name
+        self.scope = scope
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
     }
 }
 
@@ -151,5 +233,61 @@ public struct StoredMessage: Sendable, Equatable {
         self.attempts = attempts
         self.deliveryError = deliveryError
         self.sequence = sequence
+    }
+}
+
+/// How rooms find agents, as an admin set it (`GET`/`PATCH /api/v1/settings`).
+public struct RoutingSettings: Sendable, Equatable, Codable {
+    public struct CustomAllocation: Sendable, Equatable, Codable {
+        public enum Fallback: String, Sendable, Codable { case automatic, wait }
+        public var enabled = false
+        public var webhookURL: String?
+        public var fallback: Fallback = .automatic
+        public var deadlineSeconds = 30
+        /// Signs the webhook calls; never shown by the API.
+        public var secret: String?
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case enabled, fallback, secret
+            case webhookURL = "webhook_url"
+            case deadlineSeconds = "deadline_seconds"
+        }
+    }
+
+    public var customAllocation = CustomAllocation()
+    /// A reopened room goes back to its previous agent when eligible and under capacity.
+    public var preferPreviousAgent = true
+    /// An agent who goes offline hands their rooms back to the queue.
+    public var offlineReturnsRooms = false
+    public var markAsResolvedWebhookURL: String?
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case customAllocation = "custom_allocation"
+        case preferPreviousAgent = "prefer_previous_agent"
+        case offlineReturnsRooms = "offline_returns_rooms"
+        case markAsResolvedWebhookURL = "mark_as_resolved_webhook_url"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        customAllocation = try c.decodeIfPresent(CustomAllocation.self, forKey: .customAllocation) ?? CustomAllocation()
+        preferPreviousAgent = try c.decodeIfPresent(Bool.self, forKey: .preferPreviousAgent) ?? true
+        offlineReturnsRooms = try c.decodeIfPresent(Bool.self, forKey: .offlineReturnsRooms) ?? false
+        markAsResolvedWebhookURL = try c.decodeIfPresent(String.self, forKey: .markAsResolvedWebhookURL)
+    }
+}
+
+extension RoutingSettings.CustomAllocation {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? false
+        webhookURL = try c.decodeIfPresent(String.self, forKey: .webhookURL)
+        fallback = try c.decodeIfPresent(Fallback.self, forKey: .fallback) ?? .automatic
+        deadlineSeconds = try c.decodeIfPresent(Int.self, forKey: .deadlineSeconds) ?? 30
+        secret = try c.decodeIfPresent(String.self, forKey: .secret)
     }
 }

@@ -4,10 +4,16 @@ import Foundation
 public struct IngestBatch: Sendable {
     public var channelID: String
     public var events: [InboundEvent]
+    /// The channel has a bot: new sessions start in `bot` and messages go to the bot.
+    public var botEnabled: Bool
+    /// The division new rooms of this channel wait in (`nil`: the default).
+    public var divisionID: String?
 
-    public init(channelID: String, events: [InboundEvent]) {
+    public init(channelID: String, events: [InboundEvent], botEnabled: Bool = false, divisionID: String? = nil) {
         self.channelID = channelID
         self.events = events
+        self.botEnabled = botEnabled
+        self.divisionID = divisionID
     }
 }
 
@@ -70,6 +76,19 @@ public struct AgentLoad: Sendable, Equatable {
     }
 }
 
+/// Where an outbox row goes: the channel's network, or one of the merchant's
+/// integration webhooks.
+public enum OutboxTarget: String, Sendable, Equatable, CaseIterable {
+    /// The network's send API (replies, follow-ups).
+    case channel
+    /// The channel's bot webhook (customer messages while a bot has the room).
+    case bot
+    /// The custom agent allocation webhook.
+    case allocation
+    /// The mark-as-resolved webhook.
+    case resolved
+}
+
 /// An outbox row ready for delivery.
 public struct OutboxItem: Sendable, Equatable {
     public enum Payload: Sendable, Equatable {
@@ -88,10 +107,11 @@ public struct OutboxItem: Sendable, Equatable {
     /// When the customer last wrote in the room.
     public var lastInboundAt: Date?
     public var senderName: String?
+    public var target: OutboxTarget
 
     public init(
         id: Int64, channelID: String, roomID: String, conversationID: String, payload: Payload, partsDone: Int, attempts: Int,
-        lastInboundAt: Date? = nil, senderName: String? = nil
+        lastInboundAt: Date? = nil, senderName: String? = nil, target: OutboxTarget = .channel
     ) {
         self.id = id
         self.channelID = channelID
@@ -102,6 +122,7 @@ public struct OutboxItem: Sendable, Equatable {
         self.attempts = attempts
         self.lastInboundAt = lastInboundAt
         self.senderName = senderName
+        self.target = target
     }
 }
 
@@ -173,15 +194,51 @@ public protocol Store: Sendable {
     func takeReplyContext(roomID: String) async throws -> [String: String]?
     /// Marks a room resolved (idempotent); its assignee's capacity frees up.
     func resolve(roomID: String, by userID: String) async throws -> Room
+    /// Transitions recorded for a room, oldest first (the audit trail).
+    func transitions(roomID: String) async throws -> [RoomTransition]
 
     // MARK: Routing
-    /// Waiting rooms, oldest first.
+    /// Waiting rooms, oldest first (every division's queue, interleaved by age).
     func waitingRooms(limit: Int) async throws -> [Room]
-    /// Online agents who serve the channel, with their load.
-    func eligibleAgents(channelID: String, defaultCapacity: Int) async throws -> [AgentLoad]
-    /// Assigns a waiting, unassigned room to an agent only while the agent is
-    /// online and below `capacity`. Returns false when any condition no longer holds.
-    func assign(roomID: String, to userID: String, capacity: Int, actor: String) async throws -> Bool
+    /// Online agents who serve the channel and belong to the division (`nil`:
+    /// the default division) and are below capacity, least loaded first.
+    func eligibleAgents(channelID: String, divisionID: String?, defaultCapacity: Int) async throws -> [AgentLoad]
+    /// Assigns a waiting room (or, with `replace`, takes an assigned room from
+    /// its agent) to an online agent below `capacity` (`force` ignores capacity).
+    /// Returns nil when any condition no longer holds.
+    func assign(roomID: String, to userID: String, capacity: Int, actor: String, replace: Bool, force: Bool) async throws -> RoomTransition?
+    /// Puts an assigned (or bot) room back in a division's queue.
+    func requeue(roomID: String, divisionID: String?, actor: String) async throws -> RoomTransition
+    /// Every room of an agent back to the queue (an agent going offline, deactivated).
+    func returnRooms(userID: String, actor: String) async throws -> [RoomTransition]
+    /// Sets a user's capacity (`nil`: the default).
+    func setCapacity(userID: String, maxOpenRooms: Int?) async throws -> User
+    /// Sets the channels a user serves (`nil`: every channel).
+    func setChannels(userID: String, channels: [String]?) async throws -> User
+
+    /// Queues a call to one of the merchant's webhooks for a room (durable, retried).
+    func enqueueWebhook(roomID: String, target: OutboxTarget, action: AdapterAction) async throws
+    /// Marks that the allocation webhook was asked about a waiting room (`nil` clears it).
+    func markAllocationRequested(roomID: String, at: Date?) async throws
+    /// Waiting rooms whose allocation request is older than `before` (custom allocation's deadline).
+    func allocationOverdue(before: Date, limit: Int) async throws -> [Room]
+    /// Bot → waiting (a bot's handover), with the bot's note for the agent.
+    func handover(roomID: String, divisionID: String?, note: String?, actor: String) async throws -> RoomTransition
+    /// Online agents who serve the channel and belong to the division, full or not.
+    func candidateAgents(channelID: String, divisionID: String?, defaultCapacity: Int) async throws -> [AgentLoad]
+    func countRooms(status: RoomStatus) async throws -> Int
+
+    // MARK: Divisions
+    func divisions() async throws -> [Division]
+    func createDivision(name: String) async throws -> Division
+    func setDefaultDivision(id: String) async throws
+    func setUserDivisions(userID: String, divisionIDs: [String]) async throws -> User
+
+    // MARK: Settings and API keys
+    func settings() async throws -> [String: String]
+    func setSettings(_ values: [String: String]) async throws
+    func createAPIKey(name: String, scope: APIKey.Scope, keyHash: String) async throws -> APIKey
+    func apiKey(keyHash: String) async throws -> APIKey?
 
     // MARK: Outbox
     /// Items due now, at most one per room (the oldest), excluding `excluding`.
@@ -192,4 +249,14 @@ public protocol Store: Sendable {
     func markDelivered(outboxID: Int64, attempts: Int, networkMessageID: String?) async throws
     func scheduleRetry(outboxID: Int64, attempts: Int, at: Date, error: String) async throws
     func markFailed(outboxID: Int64, attempts: Int, error: String) async throws
+}
+
+extension Store {
+    public func assign(roomID: String, to userID: String, capacity: Int, actor: String) async throws -> Bool {
+        try await assign(roomID: roomID, to: userID, capacity: capacity, actor: actor, replace: false, force: false) != nil
+    }
+
+    public func eligibleAgents(channelID: String, defaultCapacity: Int) async throws -> [AgentLoad] {
+        try await eligibleAgents(channelID: channelID, divisionID: nil, defaultCapacity: defaultCapacity)
+    }
 }

@@ -105,21 +105,22 @@ public final class OutboxWorker: Service, @unchecked Sendable {
             "omnichat.channel": .string(item.channelID), "omnichat.room": .string(item.roomID),
             "omnichat.outbox": .stringConvertible(item.id),
         ]
-        guard let adapter = directory.adapter(for: item.channelID) else {
-            await settle(item, attempts: item.attempts + 1, outcome: .retry(after: .seconds(30), reason: "channel \(item.channelID) is not configured"), metadata: metadata)
+        guard let adapter = directory.adapter(for: item.channelID, target: item.target) else {
+            let what = item.target == .channel ? "channel \(item.channelID)" : "the \(item.target.rawValue) webhook of channel \(item.channelID)"
+            await settle(item, attempts: item.attempts + 1, outcome: .retry(after: .seconds(30), reason: "\(what) is not configured"), metadata: metadata)
             return
         }
         let requests: [HTTPRequestDescription]
         switch item.payload {
         case .message(let id, let content):
             var context: [String: String]?
-            if adapter.capabilities.consumesReplyContext && item.attempts == 0 && item.partsDone == 0 {
+            if item.target == .channel && adapter.capabilities.consumesReplyContext && item.attempts == 0 && item.partsDone == 0 {
                 // A reply token is single-use: only this first attempt may have it.
                 context = try? await store.takeReplyContext(roomID: item.roomID)
             }
             let message = OutboundMessage(
                 conversationID: item.conversationID, content: content, messageID: id, lastInboundAt: item.lastInboundAt,
-                replyContext: context, senderName: item.senderName, now: Date())
+                replyContext: context, senderName: item.senderName, now: Date(), roomID: item.roomID, channelID: item.channelID)
             do {
                 requests = try adapter.render(message)
             } catch {

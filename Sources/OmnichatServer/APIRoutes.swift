@@ -12,6 +12,8 @@ struct APIRoutes: Sendable {
     let wakeOutbox: @Sendable () -> Void
     let transport: any HTTPTransport
     let maxMediaBytes: Int
+    let events: EventBus
+    let defaultCapacity: Int
 
     static let outboundTypes: [MessageType] = [.text, .image, .file, .audio, .video, .location, .contact, .sticker]
     static let maxTextLength = 65_536
@@ -100,7 +102,13 @@ struct APIRoutes: Sendable {
         let body = try await JSONBody.object(request)
         let online = try body.bool("online")
         let updated = try await store.setOnline(userID: user.id, online: online)
-        if online { queue.offer(.rescan) }
+        if online {
+            queue.offer(.rescan)
+        } else if channels.webhooks.current.offlineReturnsRooms {
+            let returned = try await store.returnRooms(userID: user.id, actor: user.id)
+            events.publish(returned)
+            if !returned.isEmpty { queue.offer(.rescan) }
+        }
         return JSONBody.response(["user": Self.user(updated)])
     }
 
@@ -138,19 +146,59 @@ struct APIRoutes: Sendable {
     }
 
     func postMessage(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let (user, room) = try await accessibleRoom(request, context)
+        let sender: String
+        let room: Room
+        switch try await auth.principal(of: request) {
+        case .key(let key):
+            // A bot answers the rooms it has; nothing else may post with a key.
+            guard key.scope == .bot else { throw APIError.forbidden("API key scope '\(key.scope.rawValue)' cannot send messages") }
+            let id = try context.parameters.require("room_id")
+            guard let found = try await store.room(id: id) else { throw APIError.notFound("no room '\(id)'") }
+            guard found.status == .bot else {
+                throw APIError(.conflict, "conflict", "room '\(id)' is \(found.status.rawValue): the bot handed it over")
+            }
+            (sender, room) = (key.id, found)
+        case .user:
+            let (user, found) = try await accessibleRoom(request, context)
+            (sender, room) = (user.id, found)
+        }
         let body = try await JSONBody.object(request)
         let content = try Self.outboundContent(body)
-        let message = try await store.addOutbound(roomID: room.id, content: content, senderUserID: user.id)
+        let message = try await store.addOutbound(roomID: room.id, content: content, senderUserID: sender)
         wakeOutbox()
         return JSONBody.response(["message": Self.message(message)], status: .created)
     }
 
     func resolve(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let (user, room) = try await accessibleRoom(request, context)
-        let resolved = try await store.resolve(roomID: room.id, by: user.id)
-        if room.status == .assigned { queue.offer(.rescan) }  // the agent has room for the next waiting one
+        let resolved = try await finishRoom(room, actor: user.id)
         return JSONBody.response(["room": Self.room(resolved)])
+    }
+
+    /// Resolves a room: records it, frees the agent's capacity for the next
+    /// waiting room, tells the event bus and the mark-as-resolved webhook.
+    func finishRoom(_ room: Room, actor: String) async throws -> Room {
+        let resolved = try await store.resolve(roomID: room.id, by: actor)
+        guard room.status != .resolved else { return resolved }
+        events.publish(
+            RoomTransition(
+                roomID: room.id, channelID: room.channelID, from: room.status, to: .resolved, assigneeID: room.assignee?.id,
+                divisionID: room.divisionID, actor: actor, at: Date()))
+        if room.status == .assigned { queue.offer(.rescan) }
+        let settings = channels.webhooks.current
+        if settings.markAsResolvedWebhookURL != nil {
+            let body: [String: Any] = [
+                "app_id": auth.appID, "room_id": room.id, "channel_id": room.channelID,
+                "source": channels.channel(room.channelID)?.kind ?? "", "customer": ["id": room.contact.externalID, "name": room.contact.displayName ?? ""],
+                "agent": room.assignee.map { ["id": $0.id, "name": $0.name, "email": $0.email] } ?? [String: String](),
+                "resolved_by": actor, "resolved_at": Date().iso8601,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
+            try await store.enqueueWebhook(
+                roomID: room.id, target: .resolved, action: AdapterAction(name: "resolved", parameters: ["body": String(decoding: data, as: UTF8.self)]))
+            wakeOutbox()
+        }
+        return resolved
     }
 
     /// The room named in the path, if this user may see it: agents only their own.
@@ -266,6 +314,8 @@ struct APIRoutes: Sendable {
             "id": u.id, "email": u.email, "name": u.name, "role": u.role.rawValue, "online": u.online,
             "channels": JSONBody.null(u.channels), "max_open_rooms": JSONBody.null(u.maxOpenRooms),
             "created_at": u.createdAt.iso8601,
+            "divisions": u.divisions,
+            "open_rooms": u.openRooms,
         ]
     }
 
@@ -282,6 +332,8 @@ struct APIRoutes: Sendable {
             "last_message_at": JSONBody.null(r.lastMessageAt?.iso8601),
             "waiting_since": JSONBody.null(r.waitingSince?.iso8601),
             "created_at": r.createdAt.iso8601,
+            "division_id": JSONBody.null(r.divisionID),
+            "session": r.session,
         ]
     }
 

@@ -9,11 +9,55 @@ public struct Authenticator: Sendable {
     let store: any Store
     let sessionLifetime: TimeInterval
     let bcryptCost: Int
+    let appID: String
 
-    public init(store: any Store, sessionHours: Int, bcryptCost: Int) {
+    public init(store: any Store, sessionHours: Int, bcryptCost: Int, appID: String = "omnichat") {
         self.store = store
         self.sessionLifetime = TimeInterval(sessionHours) * 3600
         self.bcryptCost = bcryptCost
+        self.appID = appID
+    }
+
+    /// Who is calling: a signed-in user or an integration's API key.
+    enum Principal: Sendable {
+        case user(User)
+        case key(APIKey)
+
+        var actor: String {
+            switch self {
+            case .user(let u): u.id
+            case .key(let k): k.id
+            }
+        }
+    }
+
+    /// API keys start with this prefix; session tokens with `oc_`.
+    static let keyPrefix = "ock_"
+
+    public static func newAPIKey() -> String {
+        keyPrefix + String(newToken().dropFirst(3))
+    }
+
+    /// A user's session or an API key: `Authorization: Bearer`, or the pair
+    /// `Qiscus-App-Id` / `Qiscus-Secret-Key` that existing allocation services send.
+    func principal(of request: Request) async throws -> Principal {
+        var secret = Self.bearer(request)
+        func header(_ name: String) -> String? { request.headers.first { $0.name.canonicalName == name }?.value }
+        if secret == nil, let app = header("qiscus-app-id"), let key = header("qiscus-secret-key") {
+            guard app == appID else { throw APIError.unauthorized("Qiscus-App-Id does not match this installation") }
+            secret = key
+        }
+        guard let secret else { throw APIError.unauthorized() }
+        if secret.hasPrefix(Self.keyPrefix) {
+            guard let key = try await store.apiKey(keyHash: Self.tokenHash(secret)) else {
+                throw APIError.unauthorized("API key is invalid or revoked")
+            }
+            return .key(key)
+        }
+        guard let user = try await store.user(sessionTokenHash: Self.tokenHash(secret), now: Date()) else {
+            throw APIError.unauthorized("token is invalid or expired")
+        }
+        return .user(user)
     }
 
     public static func hashPassword(_ password: String, cost: Int) -> String {
@@ -49,11 +93,10 @@ public struct Authenticator: Sendable {
 
     /// The signed-in user of a request, or 401.
     func user(of request: Request) async throws -> User {
-        guard let token = Self.bearer(request) else { throw APIError.unauthorized() }
-        guard let user = try await store.user(sessionTokenHash: Self.tokenHash(token), now: Date()) else {
-            throw APIError.unauthorized("token is invalid or expired")
+        switch try await principal(of: request) {
+        case .user(let user): return user
+        case .key: throw APIError.forbidden("this route is for signed-in users, not API keys")
         }
-        return user
     }
 
     static func bearer(_ request: Request) -> String? {

@@ -9,6 +9,10 @@ public struct ConfiguredChannel: Sendable {
     public var enabled: Bool
     public var file: String
     public var adapter: any ChannelAdapter
+    /// `division` (string, optional): the division (by name) whose queue this channel's rooms wait in.
+    public var division: String?
+    /// `[bot]` (table, optional): `webhook_url` and `secret` of a bot that takes new sessions first.
+    public var bot: (any ChannelAdapter)?
 }
 
 /// Reads `adapters.d/`: one channel per `*.toml` file (`*.example` files and
@@ -67,11 +71,18 @@ public struct ChannelLoader: Sendable {
             throw settings.error("id", "must be 1-64 characters of A-Z, a-z, 0-9, - and _ (got '\(id)')")
         }
         let enabled = try settings.bool("enabled") ?? true
+        let division = try settings.string("division")
+        if let division, division.trimmingCharacters(in: .whitespaces).isEmpty { throw settings.error("division", "must not be empty") }
+        var bot: (any ChannelAdapter)?
+        if let table = try settings.table("bot") {
+            bot = try BotWebhook(channelID: id, settings: table)
+            if let unknown = table.unreadKeys.first { throw table.error(unknown, "unknown key in [bot]") }
+        }
         let adapter = try factory.make(id, settings)
         if let unknown = settings.unreadKeys.first {
             throw settings.error(unknown, "unknown key for kind '\(kind)'")
         }
-        return ConfiguredChannel(id: id, kind: kind, enabled: enabled, file: path, adapter: adapter)
+        return ConfiguredChannel(id: id, kind: kind, enabled: enabled, file: path, adapter: adapter, division: division, bot: bot)
     }
 }
 
@@ -106,5 +117,47 @@ public final class ChannelRegistry: ChannelDirectory, @unchecked Sendable {
     public func adapter(for channelID: String) -> (any ChannelAdapter)? {
         guard let channel = channel(channelID), channel.enabled else { return nil }
         return channel.adapter
+    }
+
+    /// The merchant's settings webhooks (custom allocation, mark-as-resolved), kept current by the settings API.
+    let webhooks = WebhookSettings()
+
+    public func adapter(for channelID: String, target: OutboxTarget) -> (any ChannelAdapter)? {
+        switch target {
+        case .channel: return adapter(for: channelID)
+        case .bot: return channel(channelID)?.bot
+        case .allocation: return webhooks.allocation.map { SettingsWebhook(channelID: channelID, url: $0.url, secret: $0.secret) }
+        case .resolved: return webhooks.resolved.map { SettingsWebhook(channelID: channelID, url: $0.url, secret: $0.secret) }
+        }
+    }
+}
+
+/// The settings that decide routing, read from the store and cached here.
+public final class WebhookSettings: @unchecked Sendable {
+    public struct Hook: Sendable, Equatable {
+        public var url: String
+        public var secret: String?
+    }
+
+    private let lock = NSLock()
+    private var state = RoutingSettings()
+
+    public var current: RoutingSettings {
+        lock.withLock { state }
+    }
+
+    func update(_ settings: RoutingSettings) {
+        lock.withLock { state = settings }
+    }
+
+    var allocation: Hook? {
+        let s = current
+        guard let url = s.customAllocation.webhookURL else { return nil }
+        return Hook(url: url, secret: s.customAllocation.secret)
+    }
+
+    var resolved: Hook? {
+        let s = current
+        return s.markAsResolvedWebhookURL.map { Hook(url: $0, secret: s.customAllocation.secret) }
     }
 }

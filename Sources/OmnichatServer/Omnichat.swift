@@ -18,6 +18,7 @@ public final class Omnichat: Sendable {
     public let outbox: OutboxWorker
     public let transport: any HTTPTransport
     public let metrics: ServerMetrics
+    public let events: EventBus
     public let logger: Logger
     private let ownedTransport: CurlTransport?
 
@@ -30,7 +31,9 @@ public final class Omnichat: Sendable {
     ) async throws -> Omnichat {
         let channels = try ChannelLoader(factories: factories, environment: environment).load(directory: configuration.adapters)
         let store = try await openStore(configuration, logger: logger)
-        return Omnichat(configuration: configuration, store: store, channels: channels, transport: transport, logger: logger)
+        let daemon = Omnichat(configuration: configuration, store: store, channels: channels, transport: transport, logger: logger)
+        try await daemon.loadSettings()
+        return daemon
     }
 
     init(configuration: DaemonConfiguration, store: SQLiteStore, channels: [ConfiguredChannel], transport: (any HTTPTransport)?, logger: Logger) {
@@ -39,10 +42,15 @@ public final class Omnichat: Sendable {
         self.logger = logger
         self.channels = ChannelRegistry(channels)
         self.metrics = ServerMetrics()
+        self.events = EventBus()
         self.queue = WorkQueue(capacity: configuration.queueCapacity)
         let capacity = configuration.defaultMaxOpenRooms
+        let registry = self.channels
+        let wakeBox = WakeBox()
         self.routing = RoutingService(
-            queue: queue, store: store, defaultCapacity: { capacity }, metrics: metrics, logger: logger)
+            queue: queue, store: store, defaultCapacity: { capacity }, settings: { registry.webhooks.current },
+            channels: registry, events: events, appID: configuration.appID, wakeOutbox: { wakeBox.wake() },
+            metrics: metrics, logger: logger)
         if let transport {
             self.transport = transport
             self.ownedTransport = nil
@@ -59,6 +67,15 @@ public final class Omnichat: Sendable {
                 concurrency: configuration.deliveryConcurrency,
                 backoff: Backoff(base: .milliseconds(Int64(configuration.deliveryBackoffBaseSeconds * 1000)))),
             observer: metrics, logger: logger)
+        wakeBox.worker = outbox
+    }
+
+    /// Loads what the store keeps about routing (the settings) into memory.
+    public func loadSettings() async throws {
+        let values = try await store.settings()
+        if let text = values["routing"], let settings = try? JSONDecoder().decode(RoutingSettings.self, from: Data(text.utf8)) {
+            channels.webhooks.update(settings)
+        }
     }
 
     /// Creates the first admin when there is none: from `OMNICHAT_ADMIN_EMAIL`
@@ -88,14 +105,14 @@ public final class Omnichat: Sendable {
         let wake: @Sendable () -> Void = { outbox.wake() }
         WebhookRoutes(
             channels: channels, store: store, queue: queue, wakeOutbox: wake, metrics: metrics,
-            maxBodyBytes: configuration.maxBodyBytes
+            maxBodyBytes: configuration.maxBodyBytes, divisions: DivisionNames(store: store)
         ).register(on: router)
-        APIRoutes(
-            store: store,
-            auth: Authenticator(store: store, sessionHours: configuration.sessionHours, bcryptCost: configuration.bcryptCost),
-            channels: channels, queue: queue, wakeOutbox: wake, transport: transport,
-            maxMediaBytes: configuration.maxMediaBytes
-        ).register(on: router)
+        let auth = Authenticator(store: store, sessionHours: configuration.sessionHours, bcryptCost: configuration.bcryptCost, appID: configuration.appID)
+        let api = APIRoutes(
+            store: store, auth: auth, channels: channels, queue: queue, wakeOutbox: wake, transport: transport,
+            maxMediaBytes: configuration.maxMediaBytes, events: events, defaultCapacity: configuration.defaultMaxOpenRooms)
+        api.register(on: router)
+        RoutingRoutes(api: api).register(on: router)
         let store = self.store
         let metrics = self.metrics
         let queue = self.queue
@@ -164,4 +181,16 @@ extension Omnichat {
         let synchronous = SQLiteStore.Synchronous(rawValue: configuration.synchronous.uppercased()) ?? .full
         return try await SQLiteStore(path: configuration.database, synchronous: synchronous, logger: logger)
     }
+}
+
+/// Lets services built before the outbox worker wake it.
+final class WakeBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _worker: OutboxWorker?
+    var worker: OutboxWorker? {
+        get { lock.withLock { _worker } }
+        set { lock.withLock { _worker = newValue } }
+    }
+
+    func wake() { worker?.wake() }
 }

@@ -25,6 +25,7 @@ public final class WorkQueue: Sendable {
         let lock = NSLock()
         var depth = 0
         var overflowed = false
+        var finished = false
     }
 
     public init(capacity: Int) {
@@ -73,30 +74,82 @@ public final class WorkQueue: Sendable {
     }
 
     func finish() {
+        state.lock.withLock { state.finished = true }
         continuation.finish()
+    }
+
+    var isFinished: Bool { state.lock.withLock { state.finished } }
+}
+
+/// Publishes room state changes to whoever listens (live event streams,
+/// tests). Slow listeners lose the oldest events rather than slowing routing.
+public final class EventBus: Sendable {
+    private let state = LockedSubscribers()
+
+    final class LockedSubscribers: @unchecked Sendable {
+        let lock = NSLock()
+        var next = 0
+        var subscribers: [Int: AsyncStream<RoomTransition>.Continuation] = [:]
+    }
+
+    public init() {}
+
+    public func subscribe(buffer: Int = 1024) -> AsyncStream<RoomTransition> {
+        let (stream, continuation) = AsyncStream.makeStream(of: RoomTransition.self, bufferingPolicy: .bufferingNewest(buffer))
+        let id = state.lock.withLock {
+            state.next += 1
+            state.subscribers[state.next] = continuation
+            return state.next
+        }
+        continuation.onTermination = { [state] _ in
+            _ = state.lock.withLock { state.subscribers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    public func publish(_ transition: RoomTransition) {
+        let subscribers = state.lock.withLock { Array(state.subscribers.values) }
+        for subscriber in subscribers { subscriber.yield(transition) }
+    }
+
+    public func publish(_ transitions: [RoomTransition]) {
+        for transition in transitions { publish(transition) }
     }
 }
 
 /// The routing core: takes rooms off the queue and gives each waiting room to
-/// an agent through the allocation policy. The store's conditional update is
-/// the final word, so a stale choice can never exceed capacity.
+/// an agent (the allocation policy, or the merchant's allocation webhook). The
+/// store's conditional update is the final word, so a stale choice can never
+/// exceed capacity.
 public final class RoutingService: Service, Sendable {
     let queue: WorkQueue
     let store: any Store
     let policy: any AllocationPolicy
     let defaultCapacity: @Sendable () -> Int
+    let settings: @Sendable () -> RoutingSettings
+    let channels: ChannelRegistry?
+    let events: EventBus
+    let appID: String
+    let wakeOutbox: @Sendable () -> Void
     let metrics: ServerMetrics?
     let logger: Logger
     static let rescanPage = 500
 
     public init(
         queue: WorkQueue, store: any Store, policy: any AllocationPolicy = LeastBusyPolicy(),
-        defaultCapacity: @escaping @Sendable () -> Int, metrics: ServerMetrics?, logger: Logger
+        defaultCapacity: @escaping @Sendable () -> Int, settings: @escaping @Sendable () -> RoutingSettings = { RoutingSettings() },
+        channels: ChannelRegistry? = nil, events: EventBus = EventBus(), appID: String = "omnichat",
+        wakeOutbox: @escaping @Sendable () -> Void = {}, metrics: ServerMetrics?, logger: Logger
     ) {
         self.queue = queue
         self.store = store
         self.policy = policy
         self.defaultCapacity = defaultCapacity
+        self.settings = settings
+        self.channels = channels
+        self.events = events
+        self.appID = appID
+        self.wakeOutbox = wakeOutbox
         self.metrics = metrics
         self.logger = logger
     }
@@ -104,19 +157,28 @@ public final class RoutingService: Service, Sendable {
     public func run() async throws {
         // Rooms committed before a stop (or a crash) but never assigned.
         await serveWaiting()
-        await withGracefulShutdownHandler {
-            for await job in queue.stream {
-                queue.taken()
-                metrics?.setQueueDepth(queue.depth)
-                switch job {
-                case .room(let id): await route(roomID: id)
-                case .rescan: await serveWaiting()
+        await withDiscardingTaskGroup { group in
+            group.addTask { [self] in
+                // Custom allocation's deadlines: the only timer; automatic allocation needs none.
+                while !Task.isCancelled && !queue.isFinished {
+                    try? await Task.sleep(for: .milliseconds(500))
+                    await applyAllocationDeadlines()
                 }
-                if queue.takeOverflow() { await serveWaiting() }
             }
-        } onGracefulShutdown: {
-            // Stop taking new jobs; the loop drains what is queued, then ends.
-            self.queue.finish()
+            await withGracefulShutdownHandler {
+                for await job in queue.stream {
+                    queue.taken()
+                    metrics?.setQueueDepth(queue.depth)
+                    switch job {
+                    case .room(let id): await route(roomID: id)
+                    case .rescan: await serveWaiting()
+                    }
+                    if queue.takeOverflow() { await serveWaiting() }
+                }
+            } onGracefulShutdown: {
+                // Stop taking new jobs; the loop drains what is queued, then ends.
+                self.queue.finish()
+            }
         }
     }
 
@@ -129,34 +191,98 @@ public final class RoutingService: Service, Sendable {
         }
     }
 
-    /// Tries the policy's choice, then the next, until one assignment holds or nobody is left.
-    func allocate(_ room: Room) async throws -> Bool {
-        var candidates = try await store.eligibleAgents(channelID: room.channelID, defaultCapacity: defaultCapacity())
+    /// Gives the room an agent, or asks the merchant's allocation service.
+    /// Returns false when nobody could take it now.
+    func allocate(_ room: Room, automaticOnly: Bool = false) async throws -> Bool {
+        let settings = self.settings()
+        var candidates = try await store.eligibleAgents(
+            channelID: room.channelID, divisionID: room.divisionID, defaultCapacity: defaultCapacity())
+        if settings.customAllocation.enabled && !automaticOnly {
+            if room.allocationRequestedAt == nil { try await requestAllocation(room, candidate: policy.choose(among: candidates)) }
+            return true  // the merchant decides; nothing for the automatic rule to do
+        }
+        // A reopened room goes back to the agent who had it, when they can take it.
+        if settings.preferPreviousAgent, let previous = room.lastAgentID,
+            let agent = candidates.first(where: { $0.userID == previous && $0.openRooms < $0.capacity }),
+            try await take(room, agent)
+        {
+            return true
+        }
         var tries = 0
         while tries < 16, let choice = policy.choose(among: candidates) {
             tries += 1
-            if try await store.assign(roomID: room.id, to: choice.userID, capacity: choice.capacity, actor: "routing") {
-                metrics?.roomAssigned()
-                logger.info(
-                    "room assigned",
-                    metadata: ["omnichat.room": .string(room.id), "omnichat.agent": .string(choice.userID), "omnichat.channel": .string(room.channelID)])
-                return true
-            }
+            if try await take(room, choice) { return true }
             // The room changed or the agent filled up meanwhile: look again.
-            guard let fresh = try await store.room(id: room.id), fresh.status == .waiting, fresh.assignee == nil else { return false }
-            candidates = try await store.eligibleAgents(channelID: room.channelID, defaultCapacity: defaultCapacity())
-                .filter { $0.userID != choice.userID || $0.openRooms < $0.capacity }
+            guard let fresh = try await store.room(id: room.id), fresh.status == .waiting, fresh.assignee == nil else { return true }
+            candidates = try await store.eligibleAgents(channelID: room.channelID, divisionID: room.divisionID, defaultCapacity: defaultCapacity())
         }
         return false
     }
 
-    /// Waiting rooms, oldest first, each to an agent while any has capacity for its channel.
+    private func take(_ room: Room, _ agent: AgentLoad) async throws -> Bool {
+        guard let transition = try await store.assign(
+            roomID: room.id, to: agent.userID, capacity: agent.capacity, actor: "routing", replace: false, force: false)
+        else { return false }
+        events.publish(transition)
+        metrics?.roomAssigned()
+        logger.info(
+            "room assigned",
+            metadata: ["omnichat.room": .string(room.id), "omnichat.agent": .string(agent.userID), "omnichat.channel": .string(room.channelID)])
+        return true
+    }
+
+    /// POSTs the room to the merchant's allocation webhook (durably, through the outbox).
+    func requestAllocation(_ room: Room, candidate: AgentLoad?) async throws {
+        let kind = channels?.channel(room.channelID)?.kind ?? ""
+        var body: [String: Any] = [
+            "app_id": appID,
+            "source": kind,
+            "email": room.contact.externalID,
+            "avatar_url": "",
+            "extras": "{}",
+            "room_id": room.id,
+            "channel_id": room.channelID,
+        ]
+        if let name = room.contact.displayName { body["name"] = name }
+        if let candidate { body["candidate_agent"] = candidate.userID }
+        let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
+        try await store.enqueueWebhook(
+            roomID: room.id, target: .allocation,
+            action: AdapterAction(name: "allocate", parameters: ["body": String(decoding: data, as: UTF8.self)]))
+        try await store.markAllocationRequested(roomID: room.id, at: Date())
+        wakeOutbox()
+    }
+
+    /// Rooms the allocation service did not place in time: automatic allocation, or keep waiting.
+    func applyAllocationDeadlines() async {
+        let settings = self.settings()
+        guard settings.customAllocation.enabled else { return }
+        do {
+            let before = Date().addingTimeInterval(-TimeInterval(settings.customAllocation.deadlineSeconds))
+            for room in try await store.allocationOverdue(before: before, limit: 100) {
+                try await store.markAllocationRequested(roomID: room.id, at: .distantPast)
+                if settings.customAllocation.fallback == .automatic {
+                    logger.notice("allocation deadline passed: automatic allocation", metadata: ["omnichat.room": .string(room.id)])
+                    _ = try await allocate(room, automaticOnly: true)
+                }
+            }
+        } catch {
+            logger.error("allocation deadlines failed", metadata: ["omnichat.error": "\(error)"])
+        }
+    }
+
+    /// Waiting rooms, oldest first, each to an agent while any has capacity for
+    /// its channel and division.
     func serveWaiting() async {
         do {
-            var full: Set<String> = []  // channels with nobody free in this pass
+            var full: Set<String> = []  // channel+division pairs with nobody free in this pass
+            let custom = settings().customAllocation.enabled
             let rooms = try await store.waitingRooms(limit: Self.rescanPage)
-            for room in rooms where !full.contains(room.channelID) {
-                if try await !allocate(room) { full.insert(room.channelID) }
+            for room in rooms {
+                let key = room.channelID + "\u{1}" + (room.divisionID ?? "")
+                if full.contains(key) { continue }
+                if custom && room.allocationRequestedAt != nil { continue }
+                if try await !allocate(room) { full.insert(key) }
             }
         } catch {
             logger.error("serving the waiting queue failed", metadata: ["omnichat.error": "\(error)"])

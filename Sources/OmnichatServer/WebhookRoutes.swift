@@ -11,6 +11,7 @@ struct WebhookRoutes: Sendable {
     let wakeOutbox: @Sendable () -> Void
     let metrics: ServerMetrics
     let maxBodyBytes: Int
+    let divisions: DivisionNames
 
     func register(on router: Router<some RequestContext>) {
         router.post("/webhooks/:channel_id") { request, context in try await receive(request, context: context) }
@@ -68,7 +69,9 @@ struct WebhookRoutes: Sendable {
         }
         let result: IngestResult
         do {
-            result = try await store.ingest(IngestBatch(channelID: channel.id, events: events))
+            let division = try await channel.division.asyncMap { try await divisions.id(named: $0) } ?? nil
+            result = try await store.ingest(
+                IngestBatch(channelID: channel.id, events: events, botEnabled: channel.bot != nil, divisionID: division))
         } catch {
             // Not stored: the network must redeliver.
             metrics.webhook(channel: channel.id, outcome: "unavailable")
@@ -80,7 +83,40 @@ struct WebhookRoutes: Sendable {
         metrics.events(channel: channel.id, stored: result.stored, duplicates: result.duplicates)
         for room in result.roomIDs { queue.offer(.room(room)) }
         metrics.setQueueDepth(queue.depth)
-        if events.contains(where: { $0.followUp != nil }) && result.stored > 0 { wakeOutbox() }
+        if result.stored > 0 && (channel.bot != nil || events.contains(where: { $0.followUp != nil })) { wakeOutbox() }
         return JSONBody.response(["ok": true, "stored": result.stored, "duplicates": result.duplicates])
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}
+
+/// Division names (as drop-ins write them) to ids, cached; unknown names fall
+/// back to the default division.
+final class DivisionNames: @unchecked Sendable {
+    let store: any Store
+    private let lock = NSLock()
+    private var cache: [String: String] = [:]
+    private var loadedAt = Date.distantPast
+
+    init(store: any Store) {
+        self.store = store
+    }
+
+    func id(named name: String) async throws -> String? {
+        let key = name.lowercased()
+        let (hit, fresh) = lock.withLock { (cache[key], Date().timeIntervalSince(loadedAt) < 10) }
+        if let hit, fresh { return hit }
+        let all = try await store.divisions()
+        let map = Dictionary(all.map { ($0.name.lowercased(), $0.id) }, uniquingKeysWith: { a, _ in a })
+        lock.withLock {
+            cache = map
+            loadedAt = Date()
+        }
+        return map[key]
     }
 }

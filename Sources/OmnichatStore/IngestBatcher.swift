@@ -125,34 +125,38 @@ enum IngestWriter {
         let context = event.replyContext.map(Rows.encode)
 
         let roomID: String
-        var waiting = true
+        let opening: RoomStatus = batch.botEnabled ? .bot : .waiting
+        var status: RoomStatus
         if let row = try existingRoom(batch.channelID, event.conversationID, db: db) {
             roomID = row["id"]
-            let status = RoomStatus(rawValue: row["status"]) ?? .waiting
+            status = RoomStatus(rawValue: row["status"]) ?? .waiting
             if status == .resolved {
-                // A new customer message reopens the room as a new session, routed again.
+                // A new customer message reopens the room as a new session: the bot
+                // first when the channel has one, else routing again.
                 try db.execute(
                     sql: """
-                        UPDATE rooms SET status = 'waiting', assignee_id = NULL, session = session + 1,
-                            waiting_since = ?, resolved_at = NULL, last_message_at = ?
+                        UPDATE rooms SET status = ?, assignee_id = NULL, session = session + 1, division_id = ?,
+                            waiting_since = ?, resolved_at = NULL, last_message_at = ?, allocation_requested_at = NULL
                         WHERE id = ?
                         """,
-                    arguments: [now, now, roomID])
-                try SQLiteStore.recordTransition(db, roomID: roomID, from: .resolved, to: .waiting, assignee: nil, actor: "customer", at: now)
+                    arguments: [opening.rawValue, batch.divisionID, now, now, roomID])
+                try SQLiteStore.recordTransition(db, roomID: roomID, from: .resolved, to: opening, assignee: nil, actor: "customer", at: now)
+                status = opening
             } else {
-                waiting = status == .waiting
                 try db.cachedStatement(sql: "UPDATE rooms SET last_message_at = ? WHERE id = ?").execute(arguments: [now, roomID])
             }
         } else {
             roomID = Identifier.make("rm")
             try db.execute(
                 sql: """
-                    INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, waiting_since, last_message_at, created_at)
-                    VALUES (?, ?, ?, ?, 'waiting', ?, ?, ?)
+                    INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, division_id, waiting_since, last_message_at, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [roomID, batch.channelID, event.conversationID, contactID, now, now, now])
-            try SQLiteStore.recordTransition(db, roomID: roomID, from: nil, to: .waiting, assignee: nil, actor: "customer", at: now)
+                arguments: [roomID, batch.channelID, event.conversationID, contactID, opening.rawValue, batch.divisionID, now, now, now])
+            try SQLiteStore.recordTransition(db, roomID: roomID, from: nil, to: opening, assignee: nil, actor: "customer", at: now)
+            status = opening
         }
+        let waiting = status == .waiting
         try db.cachedStatement(
             sql: """
                 UPDATE rooms SET last_inbound_at = max(coalesce(last_inbound_at, 0), ?),
@@ -161,6 +165,7 @@ enum IngestWriter {
                 """
         ).execute(arguments: [inboundAt, context, roomID])
 
+        let messageID = Identifier.make("msg")
         try db.cachedStatement(
             sql: """
                 INSERT INTO messages (id, room_id, direction, type, text, url, content, raw, network_message_id, created_at, delivery_status)
@@ -168,9 +173,15 @@ enum IngestWriter {
                 """
         ).execute(
             arguments: [
-                Identifier.make("msg"), roomID, event.content.type.rawValue, event.content.text, event.content.url,
+                messageID, roomID, event.content.type.rawValue, event.content.text, event.content.url,
                 Rows.encode(event.content), event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
             ])
+        if status == .bot {
+            // The bot has the room: the message goes to the bot's webhook, durably.
+            try db.cachedStatement(
+                sql: "INSERT INTO outbox (room_id, channel_id, message_id, target, next_attempt_at, created_at) VALUES (?, ?, ?, 'bot', ?, ?)"
+            ).execute(arguments: [roomID, batch.channelID, messageID, now, now])
+        }
         if let followUp = event.followUp {
             try db.execute(
                 sql: "INSERT INTO outbox (room_id, channel_id, action, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",

@@ -8,7 +8,9 @@ enum Rows {
         User(
             id: row["id"], email: row["email"], name: row["name"], role: Role(rawValue: row["role"]) ?? .agent,
             online: row["online"], channels: (row["channels"] as String?).map(decodeList),
-            maxOpenRooms: row["max_open_rooms"], createdAt: Date(timeIntervalSince1970: row["created_at"]))
+            maxOpenRooms: row["max_open_rooms"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            divisions: ((row["division_ids"] as String?) ?? "").split(separator: ",").map(String.init).sorted(),
+            openRooms: (row["open_rooms"] as Int?) ?? 0)
     }
 
     static func room(_ row: Row) -> Room {
@@ -17,9 +19,10 @@ enum Rows {
             assignee = User(
                 id: id, email: row["u_email"], name: row["u_name"], role: Role(rawValue: row["u_role"]) ?? .agent,
                 online: row["u_online"], channels: (row["u_channels"] as String?).map(decodeList),
-                maxOpenRooms: row["u_max_open_rooms"], createdAt: Date(timeIntervalSince1970: row["u_created_at"]))
+                maxOpenRooms: row["u_max_open_rooms"], createdAt: Date(timeIntervalSince1970: row["u_created_at"]),
+                openRooms: (row["u_open_rooms"] as Int?) ?? 0)
         }
-        return Room(
+        var room = Room(
             id: row["id"], channelID: row["channel_id"], conversationID: row["conversation_id"],
             status: RoomStatus(rawValue: row["status"]) ?? .waiting, assignee: assignee,
             contact: Contact(
@@ -27,7 +30,12 @@ enum Rows {
                 displayName: row["c_display_name"], username: row["c_username"]),
             lastMessageAt: (row["last_message_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             waitingSince: (row["waiting_since"] as Double?).map(Date.init(timeIntervalSince1970:)),
-            createdAt: Date(timeIntervalSince1970: row["created_at"]))
+            createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            divisionID: row["division_id"], lastAgentID: row["last_agent_id"], session: (row["session"] as Int?) ?? 1)
+        if let requested = row["allocation_requested_at"] as Double? {
+            room.allocationRequestedAt = requested < 0 ? .distantPast : Date(timeIntervalSince1970: requested)
+        }
+        return room
     }
 
     static func message(_ row: Row) -> StoredMessage {
@@ -66,4 +74,10 @@ enum Rows {
 
     static func encodeList(_ list: [String]) -> String { encode(list) }
     static func decodeList(_ text: String) -> [String] { decode([String].self, text) ?? [] }
+}
+
+extension Rows {
+    static func division(_ row: Row) -> Division {
+        Division(id: row["id"], name: row["name"], isDefault: row["is_default"], createdAt: Date(timeIntervalSince1970: row["created_at"]))
+    }
 }

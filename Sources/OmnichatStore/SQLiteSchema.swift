@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 enum SQLiteSchema {
@@ -110,6 +111,43 @@ enum SQLiteSchema {
                     ALTER TABLE rooms ADD COLUMN reply_context TEXT;
                     CREATE INDEX messages_by_network_id ON messages(room_id, network_message_id);
                     """)
+        }
+        migrator.registerMigration("v3: divisions, load counters, settings, API keys, bots") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE divisions (
+                        id TEXT PRIMARY KEY,
+                        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                        is_default INTEGER NOT NULL DEFAULT 0,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE TABLE user_divisions (
+                        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                        division_id TEXT NOT NULL REFERENCES divisions(id),
+                        PRIMARY KEY (user_id, division_id)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX user_divisions_by_division ON user_divisions(division_id, user_id);
+                    ALTER TABLE users ADD COLUMN open_rooms INTEGER NOT NULL DEFAULT 0;
+                    UPDATE users SET open_rooms = (SELECT count(*) FROM rooms WHERE rooms.assignee_id = users.id AND rooms.status = 'assigned');
+                    CREATE INDEX users_by_load ON users(online, open_rooms, last_assigned_at);
+                    ALTER TABLE rooms ADD COLUMN division_id TEXT REFERENCES divisions(id);
+                    ALTER TABLE rooms ADD COLUMN last_agent_id TEXT;
+                    ALTER TABLE rooms ADD COLUMN allocation_requested_at REAL;
+                    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE api_keys (
+                        id TEXT PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        scope TEXT NOT NULL,
+                        key_hash TEXT NOT NULL UNIQUE,
+                        created_at REAL NOT NULL,
+                        revoked_at REAL
+                    );
+                    ALTER TABLE outbox ADD COLUMN target TEXT NOT NULL DEFAULT 'channel';
+                    ALTER TABLE room_events ADD COLUMN note TEXT;
+                    """)
+            try db.execute(
+                sql: "INSERT INTO divisions (id, name, is_default, created_at) VALUES ('div_default', 'General', 1, ?)",
+                arguments: [Date().timeIntervalSince1970])
         }
         return migrator
     }

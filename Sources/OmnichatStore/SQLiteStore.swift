@@ -86,13 +86,13 @@ public final class SQLiteStore: Store {
 
     public func user(id: String) async throws -> User? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(Rows.user)
+            try Row.fetchOne(db, sql: Self.userSelect + " WHERE id = ?", arguments: [id]).map(Rows.user)
         }
     }
 
     public func credentials(email: String) async throws -> (User, String)? {
         let found = try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE email = ?", arguments: [email])
+            try Row.fetchOne(db, sql: Self.userSelect + " WHERE email = ?", arguments: [email])
                 .map { Credentials(user: Rows.user($0), passwordHash: $0["password_hash"]) }
         }
         return found.map { ($0.user, $0.passwordHash) }
@@ -119,7 +119,8 @@ public final class SQLiteStore: Store {
             try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT users.* FROM sessions JOIN users ON users.id = sessions.user_id
+                    SELECT users.*, (SELECT group_concat(division_id) FROM user_divisions WHERE user_id = users.id) AS division_ids
+                    FROM sessions JOIN users ON users.id = sessions.user_id
                     WHERE sessions.token_hash = ? AND sessions.expires_at > ?
                     """,
                 arguments: [sessionTokenHash, now.timeIntervalSince1970]
@@ -136,7 +137,7 @@ public final class SQLiteStore: Store {
     public func setOnline(userID: String, online: Bool) async throws -> User {
         try await pool.write { db in
             try db.execute(sql: "UPDATE users SET online = ? WHERE id = ?", arguments: [online, userID])
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [userID]) else {
+            guard let row = try Row.fetchOne(db, sql: Self.userSelect + " WHERE id = ?", arguments: [userID]) else {
                 throw StoreError(.notFound, "no user \(userID)")
             }
             return Rows.user(row)
@@ -145,13 +146,19 @@ public final class SQLiteStore: Store {
 
     // MARK: Rooms and messages
 
+    static let userSelect = "SELECT users.*, (SELECT group_concat(division_id) FROM user_divisions WHERE user_id = users.id) AS division_ids FROM users"
+
+    static func fetchUser(_ db: Database, id: String) throws -> User? {
+        try Row.fetchOne(db, sql: userSelect + " WHERE id = ?", arguments: [id]).map(Rows.user)
+    }
+
     static let roomSelect = """
         SELECT rooms.*,
                contacts.id AS c_id, contacts.channel_id AS c_channel_id, contacts.external_id AS c_external_id,
                contacts.display_name AS c_display_name, contacts.username AS c_username,
                users.id AS u_id, users.email AS u_email, users.name AS u_name, users.role AS u_role,
                users.online AS u_online, users.channels AS u_channels, users.max_open_rooms AS u_max_open_rooms,
-               users.created_at AS u_created_at
+               users.created_at AS u_created_at, users.open_rooms AS u_open_rooms
         FROM rooms
         JOIN contacts ON contacts.id = rooms.contact_id
         LEFT JOIN users ON users.id = rooms.assignee_id
@@ -274,8 +281,11 @@ public final class SQLiteStore: Store {
             guard let room = try Self.fetchRoom(db, id: roomID) else { throw StoreError(.notFound, "no room \(roomID)") }
             if room.status == .resolved { return room }
             try db.execute(
-                sql: "UPDATE rooms SET status = 'resolved', resolved_at = ?, waiting_since = NULL WHERE id = ?",
+                sql: "UPDATE rooms SET status = 'resolved', resolved_at = ?, waiting_since = NULL, last_agent_id = coalesce(assignee_id, last_agent_id) WHERE id = ?",
                 arguments: [now, roomID])
+            if room.status == .assigned, let agent = room.assignee?.id {
+                try db.execute(sql: "UPDATE users SET open_rooms = max(open_rooms - 1, 0) WHERE id = ?", arguments: [agent])
+            }
             try Self.recordTransition(db, roomID: roomID, from: room.status, to: .resolved, assignee: room.assignee?.id, actor: userID, at: now)
             return try Self.fetchRoom(db, id: roomID)!
         }
@@ -287,55 +297,6 @@ public final class SQLiteStore: Store {
         try db.execute(
             sql: "INSERT INTO room_events (room_id, from_status, to_status, assignee_id, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: [roomID, from?.rawValue, to.rawValue, assignee, actor, at])
-    }
-
-    // MARK: Routing
-
-    public func waitingRooms(limit: Int) async throws -> [Room] {
-        try await pool.read { db in
-            try Row.fetchAll(
-                db, sql: Self.roomSelect + " WHERE rooms.status = 'waiting' ORDER BY rooms.waiting_since, rooms.id LIMIT ?",
-                arguments: [limit]
-            ).map(Rows.room)
-        }
-    }
-
-    public func eligibleAgents(channelID: String, defaultCapacity: Int) async throws -> [AgentLoad] {
-        try await pool.read { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT users.id, users.channels, users.max_open_rooms, users.last_assigned_at,
-                           (SELECT count(*) FROM rooms WHERE rooms.assignee_id = users.id AND rooms.status = 'assigned') AS open_rooms
-                    FROM users WHERE users.online = 1
-                    """)
-            return rows.compactMap { row in
-            let channels = (row["channels"] as String?).map(Rows.decodeList)
-            if let channels, !channels.contains(channelID) { return nil }
-            let lastAssigned = (row["last_assigned_at"] as Double?).map(Date.init(timeIntervalSince1970:))
-            return AgentLoad(
-                userID: row["id"], openRooms: row["open_rooms"], capacity: (row["max_open_rooms"] as Int?) ?? defaultCapacity,
-                lastAssignedAt: lastAssigned)
-            }
-        }
-    }
-
-    public func assign(roomID: String, to userID: String, capacity: Int, actor: String) async throws -> Bool {
-        let now = Date().timeIntervalSince1970
-        return try await pool.write { db in
-            try db.execute(
-                sql: """
-                    UPDATE rooms SET status = 'assigned', assignee_id = ?1, waiting_since = NULL
-                    WHERE id = ?2 AND status = 'waiting' AND assignee_id IS NULL
-                      AND EXISTS (SELECT 1 FROM users WHERE id = ?1 AND online = 1)
-                      AND (SELECT count(*) FROM rooms WHERE assignee_id = ?1 AND status = 'assigned') < ?3
-                    """,
-                arguments: [userID, roomID, capacity])
-            guard db.changesCount == 1 else { return false }
-            try db.execute(sql: "UPDATE users SET last_assigned_at = ? WHERE id = ?", arguments: [now, userID])
-            try Self.recordTransition(db, roomID: roomID, from: .waiting, to: .assigned, assignee: userID, actor: actor, at: now)
-            return true
-        }
     }
 
     // MARK: Outbox
@@ -350,7 +311,7 @@ public final class SQLiteStore: Store {
                     JOIN rooms ON rooms.id = outbox.room_id
                     LEFT JOIN messages ON messages.id = outbox.message_id
                     LEFT JOIN users ON users.id = messages.sender_user_id
-                    WHERE outbox.id IN (SELECT min(id) FROM outbox WHERE status = 'pending' GROUP BY room_id)
+                    WHERE outbox.id IN (SELECT min(id) FROM outbox WHERE status = 'pending' GROUP BY room_id, target)
                       AND outbox.next_attempt_at <= ?
                     ORDER BY outbox.next_attempt_at, outbox.id
                     LIMIT ?
@@ -371,7 +332,7 @@ public final class SQLiteStore: Store {
                 id: id, channelID: row["channel_id"], roomID: row["room_id"], conversationID: row["conversation_id"],
                 payload: payload, partsDone: row["parts_done"], attempts: row["attempts"],
                 lastInboundAt: (row["last_inbound_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                senderName: row["sender_name"])
+                senderName: row["sender_name"], target: OutboxTarget(rawValue: row["target"]) ?? .channel)
             }.prefix(limit).map { $0 }
         }
     }

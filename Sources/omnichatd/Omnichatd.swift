@@ -10,7 +10,7 @@ struct Omnichatd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "omnichatd",
         abstract: "Omnichat: the omnichannel customer-service gateway.",
-        subcommands: [Serve.self, CheckConfig.self, Users.self, Telegram.self],
+        subcommands: [Serve.self, CheckConfig.self, Users.self, APIKeys.self, Telegram.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -137,6 +137,9 @@ struct Users: AsyncParsableCommand {
         @Option(name: .customLong("max-open-rooms"), help: "This agent's capacity (default: the daemon's).")
         var maxOpenRooms: Int?
 
+        @Option(name: .long, help: "Division names, comma-separated (default: the default division).")
+        var divisions: String?
+
         func validate() throws {
             guard Role(rawValue: role) != nil else { throw ValidationError("--role must be admin, supervisor or agent") }
             guard email.contains("@"), !email.contains(where: \.isWhitespace) else { throw ValidationError("--email is not an email address") }
@@ -157,6 +160,15 @@ struct Users: AsyncParsableCommand {
                     NewUser(email: email, name: name, role: Role(rawValue: role)!,
                             passwordHash: Authenticator.hashPassword(line, cost: configuration.bcryptCost),
                             channels: list, maxOpenRooms: maxOpenRooms))
+                if let divisions {
+                    let all = try await store.divisions()
+                    var ids: [String] = []
+                    for name in divisions.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+                        let division = try await all.first(where: { $0.name.lowercased() == name.lowercased() }).asyncOr { try await store.createDivision(name: name) }
+                        ids.append(division.id)
+                    }
+                    _ = try await store.setUserDivisions(userID: user.id, divisionIDs: ids)
+                }
                 print("created \(user.role.rawValue) \(user.email) (\(user.id))")
             } catch let error as StoreError {
                 FileHandle.standardError.write(Data("omnichatd: \(error.message)\n".utf8))
@@ -211,5 +223,44 @@ struct Telegram: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
+    }
+}
+
+struct APIKeys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api-keys", abstract: "Manage API keys for integrations (bots, allocation services, reporting).",
+        subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an API key; it is printed once and stored hashed.")
+
+        @OptionGroup var options: CommonOptions
+
+        @Option(name: .long, help: "A name to recognise the key by.")
+        var name: String
+
+        @Option(name: .long, help: "allocation, bot or read.")
+        var scope: String
+
+        func validate() throws {
+            guard APIKey.Scope(rawValue: scope) != nil else { throw ValidationError("--scope must be allocation, bot or read") }
+            guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--name must not be empty") }
+        }
+
+        func run() async throws {
+            let configuration = try await withConfigurationErrors { try options.load() }
+            let store = try await Omnichat.openStore(configuration)
+            let secret = Authenticator.newAPIKey()
+            let key = try await store.createAPIKey(name: name, scope: APIKey.Scope(rawValue: scope)!, keyHash: Authenticator.tokenHash(secret))
+            print("created \(key.scope.rawValue) key \(key.name) (\(key.id)); it is shown only this once:")
+            print(secret)
+        }
+    }
+}
+
+extension Optional {
+    func asyncOr(_ make: () async throws -> Wrapped) async rethrows -> Wrapped {
+        if let value = self { return value }
+        return try await make()
     }
 }

@@ -1,0 +1,365 @@
+import Foundation
+import Hummingbird
+import OmnichatCore
+
+/// Transfers, reassignment, bot handover, divisions, routing settings, and the
+/// allocation-service routes that existing Qiscus Multichannel services call.
+struct RoutingRoutes: Sendable {
+    let api: APIRoutes
+    var store: any Store { api.store }
+    var auth: Authenticator { api.auth }
+
+    func register(on router: Router<some RequestContext>) {
+        let v1 = router.group("/api/v1")
+        v1.post("/rooms/:room_id/transfer") { request, context in try await transfer(request, context) }
+        v1.post("/rooms/:room_id/assign") { request, context in try await assign(request, context) }
+        v1.post("/rooms/:room_id/handover") { request, context in try await handover(request, context) }
+        v1.get("/settings") { request, _ in try await getSettings(request) }
+        v1.patch("/settings") { request, _ in try await patchSettings(request) }
+        v1.get("/divisions") { request, _ in try await listDivisions(request) }
+        v1.post("/divisions") { request, _ in try await createDivision(request) }
+        v1.patch("/agents/:user_id") { request, context in try await patchAgent(request, context) }
+        v1.post("/admin/service/assign_agent") { request, _ in try await serviceAssign(request) }
+        v1.post("/admin/service/mark_as_resolved") { request, _ in try await serviceResolve(request) }
+        let v2 = router.group("/api/v2")
+        v2.get("/admin/service/available_agents") { request, _ in try await serviceAvailable(request) }
+        v2.get("/admin/service/total_unserved") { request, _ in try await serviceUnserved(request) }
+    }
+
+    // MARK: Who may call
+
+    func staff(_ request: Request, _ minimum: Role = .supervisor) async throws -> User {
+        let user = try await auth.user(of: request)
+        guard user.role >= minimum else { throw APIError.forbidden("this needs the \(minimum.rawValue) role") }
+        return user
+    }
+
+    /// An allocation-scoped API key, or a supervisor/admin.
+    func allocationService(_ request: Request) async throws -> Authenticator.Principal {
+        let principal = try await auth.principal(of: request)
+        switch principal {
+        case .key(let key) where key.scope == .allocation: return principal
+        case .key(let key): throw APIError.forbidden("API key scope '\(key.scope.rawValue)' cannot allocate agents")
+        case .user(let user) where user.role >= .supervisor: return principal
+        case .user: throw APIError.forbidden("this needs the supervisor role or an allocation API key")
+        }
+    }
+
+    func room(_ context: some RequestContext) async throws -> Room {
+        let id = try context.parameters.require("room_id")
+        guard let room = try await store.room(id: id) else { throw APIError.notFound("no room '\(id)'") }
+        return room
+    }
+
+    func after(_ transition: RoomTransition?, rescan: Bool) {
+        if let transition { api.events.publish(transition) }
+        if rescan { api.queue.offer(.rescan) }
+    }
+
+    // MARK: Transfer, reassignment, handover
+
+    /// `{"agent_id"}` hands the room to that agent (under capacity);
+    /// `{"division_id"}` puts it back in that division's queue.
+    func transfer(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let user = try await auth.user(of: request)
+        let room = try await room(context)
+        if user.role == .agent && room.assignee?.id != user.id { throw APIError.forbidden("room '\(room.id)' is not assigned to you") }
+        guard room.status == .assigned || room.status == .waiting else {
+            throw APIError(.conflict, "conflict", "room '\(room.id)' is \(room.status.rawValue) and cannot be transferred")
+        }
+        let body = try await JSONBody.object(request)
+        if let agentID = try body.string("agent_id", required: false) {
+            let target = try await agent(agentID, serving: room)
+            let capacity = target.maxOpenRooms ?? api.defaultCapacity
+            guard let transition = try await store.assign(roomID: room.id, to: agentID, capacity: capacity, actor: user.id, replace: true, force: false)
+            else {
+                throw APIError(.conflict, "agent_unavailable", "agent '\(agentID)' is offline or at capacity (\(target.openRooms)/\(capacity))")
+            }
+            after(transition, rescan: room.status == .assigned)
+            return JSONBody.response(["room": APIRoutes.room(try await store.room(id: room.id) ?? room)])
+        }
+        if let divisionID = try body.string("division_id", required: false) {
+            let transition = try await store.requeue(roomID: room.id, divisionID: divisionID, actor: user.id)
+            after(transition, rescan: true)
+            api.queue.offer(.room(room.id))
+            return JSONBody.response(["room": APIRoutes.room(try await store.room(id: room.id) ?? room)])
+        }
+        throw APIError.unprocessable("give 'agent_id' or 'division_id'")
+    }
+
+    /// Supervisors and admins give any room to any agent; `force` allows going past capacity.
+    func assign(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let user = try await staff(request)
+        let room = try await room(context)
+        let body = try await JSONBody.object(request)
+        guard let agentID = try body.string("agent_id") else { throw APIError.unprocessable("'agent_id' is required") }
+        let force = (body["force"] as? Bool) ?? false
+        let added = try await place(room, agentID: agentID, actor: user.id, force: force)
+        return JSONBody.response(["room": APIRoutes.room(try await store.room(id: room.id) ?? room), "agent": APIRoutes.user(added)])
+    }
+
+    func agent(_ id: String, serving room: Room) async throws -> User {
+        guard let agent = try await store.user(id: id) else { throw APIError.notFound("no agent '\(id)'") }
+        guard agent.serves(channel: room.channelID) else {
+            throw APIError(.conflict, "agent_unavailable", "agent '\(id)' does not serve channel '\(room.channelID)'")
+        }
+        return agent
+    }
+
+    func place(_ room: Room, agentID: String, actor: String, force: Bool) async throws -> User {
+        guard room.status != .resolved else { throw APIError(.conflict, "conflict", "room '\(room.id)' is resolved") }
+        let target = try await agent(agentID, serving: room)
+        let capacity = target.maxOpenRooms ?? api.defaultCapacity
+        if room.assignee?.id == agentID && room.status == .assigned { return target }
+        guard let transition = try await store.assign(roomID: room.id, to: agentID, capacity: capacity, actor: actor, replace: true, force: force)
+        else {
+            throw APIError(
+                .conflict, "agent_unavailable",
+                "agent '\(agentID)' is offline or at capacity (\(target.openRooms)/\(capacity)); send force=true to assign anyway")
+        }
+        after(transition, rescan: room.status == .assigned)
+        return try await store.user(id: agentID) ?? target
+    }
+
+    /// A bot (or a supervisor) hands the room to humans: `{"division", "note"}`.
+    func handover(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let principal = try await auth.principal(of: request)
+        switch principal {
+        case .key(let key) where key.scope == .bot: break
+        case .user(let user) where user.role >= .supervisor: break
+        default: throw APIError.forbidden("handover needs a bot API key or the supervisor role")
+        }
+        let room = try await room(context)
+        let body = (try? await JSONBody.object(request)) ?? [:]
+        var divisionID: String?
+        if let name = try body.string("division", required: false) {
+            let all = try await store.divisions()
+            guard let division = all.first(where: { $0.id == name || $0.name.lowercased() == name.lowercased() }) else {
+                throw APIError.unprocessable("unknown division '\(name)'")
+            }
+            divisionID = division.id
+        }
+        let note = try body.string("note", required: false)
+        let transition = try await store.handover(roomID: room.id, divisionID: divisionID, note: note, actor: principal.actor)
+        after(transition, rescan: false)
+        api.queue.offer(.room(room.id))
+        return JSONBody.response(["room": APIRoutes.room(try await store.room(id: room.id) ?? room)])
+    }
+
+    // MARK: Settings
+
+    static func settingsJSON(_ s: RoutingSettings) -> [String: Any] {
+        [
+            "custom_allocation": [
+                "enabled": s.customAllocation.enabled,
+                "webhook_url": JSONBody.null(s.customAllocation.webhookURL),
+                "fallback": s.customAllocation.fallback.rawValue,
+                "deadline_seconds": s.customAllocation.deadlineSeconds,
+                "secret_set": s.customAllocation.secret != nil,
+            ] as [String: Any],
+            "prefer_previous_agent": s.preferPreviousAgent,
+            "offline_returns_rooms": s.offlineReturnsRooms,
+            "mark_as_resolved_webhook_url": JSONBody.null(s.markAsResolvedWebhookURL),
+        ]
+    }
+
+    func getSettings(_ request: Request) async throws -> Response {
+        _ = try await staff(request, .admin)
+        return JSONBody.response(Self.settingsJSON(api.channels.webhooks.current))
+    }
+
+    func patchSettings(_ request: Request) async throws -> Response {
+        _ = try await staff(request, .admin)
+        let body = try await JSONBody.object(request)
+        var settings = api.channels.webhooks.current
+        func url(_ value: Any?, _ field: String) throws -> String? {
+            switch value {
+            case nil, is NSNull: return nil
+            case let text as String where text.isEmpty: return nil
+            case let text as String:
+                guard let parsed = URL(string: text), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
+                    throw APIError.unprocessable("'\(field)' must be an http:// or https:// URL")
+                }
+                return text
+            default: throw APIError.unprocessable("'\(field)' must be a URL string")
+            }
+        }
+        if let custom = body["custom_allocation"] {
+            guard let custom = custom as? [String: Any] else { throw APIError.unprocessable("'custom_allocation' must be an object") }
+            if custom["enabled"] != nil { settings.customAllocation.enabled = try custom.bool("enabled") }
+            if custom.keys.contains("webhook_url") { settings.customAllocation.webhookURL = try url(custom["webhook_url"], "custom_allocation.webhook_url") }
+            if let fallback = custom["fallback"] {
+                guard let text = fallback as? String, let value = RoutingSettings.CustomAllocation.Fallback(rawValue: text) else {
+                    throw APIError.unprocessable("'custom_allocation.fallback' must be \"automatic\" or \"wait\"")
+                }
+                settings.customAllocation.fallback = value
+            }
+            if let deadline = custom["deadline_seconds"] {
+                guard let value = (deadline as? NSNumber)?.intValue, (1...86_400).contains(value), !(deadline is Bool) else {
+                    throw APIError.unprocessable("'custom_allocation.deadline_seconds' must be an integer from 1 to 86400")
+                }
+                settings.customAllocation.deadlineSeconds = value
+            }
+            if custom.keys.contains("secret") {
+                let secret = custom["secret"] as? String
+                settings.customAllocation.secret = (secret?.isEmpty ?? true) ? nil : secret
+            }
+            for key in custom.keys where !["enabled", "webhook_url", "fallback", "deadline_seconds", "secret"].contains(key) {
+                throw APIError.unprocessable("unknown setting 'custom_allocation.\(key)'")
+            }
+            if settings.customAllocation.enabled && settings.customAllocation.webhookURL == nil {
+                throw APIError.unprocessable("custom allocation needs 'custom_allocation.webhook_url'")
+            }
+        }
+        if body["prefer_previous_agent"] != nil { settings.preferPreviousAgent = try body.bool("prefer_previous_agent") }
+        if body["offline_returns_rooms"] != nil { settings.offlineReturnsRooms = try body.bool("offline_returns_rooms") }
+        if body.keys.contains("mark_as_resolved_webhook_url") {
+            settings.markAsResolvedWebhookURL = try url(body["mark_as_resolved_webhook_url"], "mark_as_resolved_webhook_url")
+        }
+        for key in body.keys where !["custom_allocation", "prefer_previous_agent", "offline_returns_rooms", "mark_as_resolved_webhook_url"].contains(key) {
+            throw APIError.unprocessable("unknown setting '\(key)'")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try await store.setSettings(["routing": String(decoding: try encoder.encode(settings), as: UTF8.self)])
+        let wasCustom = api.channels.webhooks.current.customAllocation.enabled
+        api.channels.webhooks.update(settings)
+        if wasCustom && !settings.customAllocation.enabled { api.queue.offer(.rescan) }  // back to automatic
+        if !wasCustom && settings.customAllocation.enabled { api.queue.offer(.rescan) }  // ask about the rooms waiting now
+        return JSONBody.response(Self.settingsJSON(settings))
+    }
+
+    // MARK: Divisions and agents
+
+    static func division(_ d: Division) -> [String: Any] {
+        ["id": d.id, "name": d.name, "is_default": d.isDefault, "created_at": d.createdAt.iso8601]
+    }
+
+    func listDivisions(_ request: Request) async throws -> Response {
+        _ = try await auth.user(of: request)
+        return JSONBody.response(["divisions": try await store.divisions().map(Self.division)])
+    }
+
+    func createDivision(_ request: Request) async throws -> Response {
+        _ = try await staff(request)
+        let body = try await JSONBody.object(request)
+        guard let name = try body.string("name")?.trimmingCharacters(in: .whitespaces), !name.isEmpty, name.count <= 100 else {
+            throw APIError.unprocessable("'name' must be 1-100 characters")
+        }
+        return JSONBody.response(["division": Self.division(try await store.createDivision(name: name))], status: .created)
+    }
+
+    /// `{"max_open_rooms", "channels", "divisions"}`: capacity and eligibility; raising them serves waiting rooms.
+    func patchAgent(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let actor = try await staff(request)
+        let id = try context.parameters.require("user_id")
+        guard var agent = try await store.user(id: id) else { throw APIError.notFound("no agent '\(id)'") }
+        if actor.role == .supervisor && agent.role != .agent && agent.id != actor.id {
+            throw APIError.forbidden("supervisors manage agents only")
+        }
+        let body = try await JSONBody.object(request)
+        if body.keys.contains("max_open_rooms") {
+            switch body["max_open_rooms"] {
+            case is NSNull: agent = try await store.setCapacity(userID: id, maxOpenRooms: nil)
+            case let n as NSNumber where !(n is Bool) && n.intValue >= 1 && n.intValue <= 10_000:
+                agent = try await store.setCapacity(userID: id, maxOpenRooms: n.intValue)
+            default: throw APIError.unprocessable("'max_open_rooms' must be an integer from 1 to 10000, or null")
+            }
+        }
+        if body.keys.contains("channels") {
+            switch body["channels"] {
+            case is NSNull: agent = try await store.setChannels(userID: id, channels: nil)
+            case let list as [String]: agent = try await store.setChannels(userID: id, channels: list)
+            default: throw APIError.unprocessable("'channels' must be an array of channel ids, or null for every channel")
+            }
+        }
+        if body.keys.contains("divisions") {
+            guard let list = body["divisions"] as? [String] else { throw APIError.unprocessable("'divisions' must be an array of division ids") }
+            agent = try await store.setUserDivisions(userID: id, divisionIDs: list)
+        }
+        api.queue.offer(.rescan)
+        return JSONBody.response(["agent": APIRoutes.user(agent)])
+    }
+
+    // MARK: The allocation service (Qiscus Multichannel-compatible)
+
+    /// JSON or form-encoded fields.
+    func fields(_ request: Request) async throws -> [String: String] {
+        let buffer = try await request.body.collect(upTo: 1 << 16)
+        let data = Data(buffer: buffer)
+        if let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
+            return object.compactMapValues { value in
+                switch value {
+                case let s as String: s
+                case let n as NSNumber: n.stringValue
+                default: nil
+                }
+            }
+        }
+        var out: [String: String] = [:]
+        for pair in String(decoding: data, as: UTF8.self).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+            if parts.count == 2 { out[parts[0]] = parts[1] } else if parts.count == 1 { out[parts[0]] = "" }
+        }
+        if out.isEmpty {
+            for (key, value) in APIRoutes.Query(request).pairs { out[key] = value }
+        }
+        return out
+    }
+
+    static func truthy(_ value: String?) -> Bool { ["true", "1", "yes"].contains(value?.lowercased() ?? "") }
+
+    func serviceAssign(_ request: Request) async throws -> Response {
+        let principal = try await allocationService(request)
+        let f = try await fields(request)
+        guard let roomID = f["room_id"], !roomID.isEmpty else { throw APIError.unprocessable("'room_id' is required") }
+        guard let agentID = f["agent_id"], !agentID.isEmpty else { throw APIError.unprocessable("'agent_id' is required") }
+        guard let room = try await store.room(id: roomID) else { throw APIError.notFound("no room '\(roomID)'") }
+        if room.status == .assigned && room.assignee?.id != agentID && !Self.truthy(f["replace_latest_agent"]) {
+            throw APIError(.conflict, "conflict", "room '\(roomID)' already has an agent; send replace_latest_agent=true to replace them")
+        }
+        let force = Self.truthy(f["force"]) || Self.truthy(f["ignore_availability"])
+        let added = try await place(room, agentID: agentID, actor: principal.actor, force: force)
+        let fresh = try await store.room(id: roomID) ?? room
+        return JSONBody.response([
+            "data": [
+                "added_agent": [
+                    "id": added.id, "name": added.name, "email": added.email, "is_available": added.online,
+                    "current_customer_count": added.openRooms,
+                ] as [String: Any],
+                "service": ["room_id": fresh.id, "status": fresh.status.rawValue, "channel_id": fresh.channelID, "is_resolved": fresh.status == .resolved] as [String: Any],
+            ] as [String: Any]
+        ])
+    }
+
+    func serviceAvailable(_ request: Request) async throws -> Response {
+        _ = try await allocationService(request)
+        let query = APIRoutes.Query(request)
+        guard let roomID = query["room_id"], !roomID.isEmpty else { throw APIError.unprocessable("'room_id' is required") }
+        guard let room = try await store.room(id: roomID) else { throw APIError.notFound("no room '\(roomID)'") }
+        let loads = try await store.candidateAgents(channelID: room.channelID, divisionID: room.divisionID, defaultCapacity: api.defaultCapacity)
+        var agents: [[String: Any]] = []
+        for load in loads {
+            guard let user = try await store.user(id: load.userID) else { continue }
+            agents.append([
+                "id": user.id, "name": user.name, "email": user.email, "current_customer_count": load.openRooms,
+                "is_available": load.openRooms < load.capacity, "max_open_rooms": load.capacity,
+            ])
+        }
+        return JSONBody.response(["data": ["agents": agents]])
+    }
+
+    func serviceUnserved(_ request: Request) async throws -> Response {
+        _ = try await allocationService(request)
+        return JSONBody.response(["data": ["total_unserved": try await store.countRooms(status: .waiting)]])
+    }
+
+    func serviceResolve(_ request: Request) async throws -> Response {
+        let principal = try await allocationService(request)
+        let f = try await fields(request)
+        guard let roomID = f["room_id"], !roomID.isEmpty else { throw APIError.unprocessable("'room_id' is required") }
+        guard let room = try await store.room(id: roomID) else { throw APIError.notFound("no room '\(roomID)'") }
+        let resolved = try await api.finishRoom(room, actor: principal.actor)
+        return JSONBody.response(["data": ["room_info": APIRoutes.room(resolved)]])
+    }
+}

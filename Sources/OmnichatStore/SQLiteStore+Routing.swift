@@ -1,0 +1,288 @@
+import Foundation
+import GRDB
+import OmnichatCore
+
+/// Allocation's effects. Every change of who has a room is one conditional
+/// statement plus the agents' load counters in the same transaction, so no
+/// interleaving of decisions (here or in another process) can put an agent
+/// above capacity or give a room two agents.
+extension SQLiteStore {
+    public func waitingRooms(limit: Int) async throws -> [Room] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: Self.roomSelect + " WHERE rooms.status = 'waiting' ORDER BY rooms.waiting_since, rooms.id LIMIT ?",
+                arguments: [limit]
+            ).map(Rows.room)
+        }
+    }
+
+    /// Reads the load index (users by online, open_rooms, last_assigned_at) in
+    /// order, so the least busy agents come first without scanning rooms.
+    public func eligibleAgents(channelID: String, divisionID: String?, defaultCapacity: Int) async throws -> [AgentLoad] {
+        try await agents(channelID: channelID, divisionID: divisionID, defaultCapacity: defaultCapacity, includeFull: false)
+    }
+
+    public func candidateAgents(channelID: String, divisionID: String?, defaultCapacity: Int) async throws -> [AgentLoad] {
+        try await agents(channelID: channelID, divisionID: divisionID, defaultCapacity: defaultCapacity, includeFull: true)
+    }
+
+    public func countRooms(status: RoomStatus) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM rooms WHERE status = ?", arguments: [status.rawValue]) ?? 0
+        }
+    }
+
+    func agents(channelID: String, divisionID: String?, defaultCapacity: Int, includeFull: Bool) async throws -> [AgentLoad] {
+        try await pool.read { db in
+            let division = try divisionID ?? Self.defaultDivisionID(db)
+            let isDefault = try Self.defaultDivisionID(db) == division
+            let rows = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT users.id, users.channels, users.max_open_rooms, users.last_assigned_at, users.open_rooms
+                        FROM users
+                        WHERE users.online = 1
+                          AND (?4 OR users.open_rooms < coalesce(users.max_open_rooms, ?1))
+                          AND (EXISTS (SELECT 1 FROM user_divisions d WHERE d.user_id = users.id AND d.division_id = ?2)
+                               OR (?3 AND NOT EXISTS (SELECT 1 FROM user_divisions d WHERE d.user_id = users.id)))
+                        ORDER BY users.open_rooms, coalesce(users.last_assigned_at, 0), users.id
+                        LIMIT 256
+                        """),
+                arguments: [defaultCapacity, division, isDefault, includeFull])
+            return rows.compactMap { row in
+                let channels = (row["channels"] as String?).map(Rows.decodeList)
+                if let channels, !channels.contains(channelID) { return nil }
+                return AgentLoad(
+                    userID: row["id"], openRooms: row["open_rooms"], capacity: (row["max_open_rooms"] as Int?) ?? defaultCapacity,
+                    lastAssignedAt: (row["last_assigned_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            }
+        }
+    }
+
+    static func defaultDivisionID(_ db: Database) throws -> String {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT id FROM divisions WHERE is_default = 1 LIMIT 1")) ?? "div_default"
+    }
+
+    public func assign(roomID: String, to userID: String, capacity: Int, actor: String, replace: Bool, force: Bool) async throws -> RoomTransition? {
+        let now = Date().timeIntervalSince1970
+        return try await pool.write { db -> RoomTransition? in
+            guard let room = try Self.fetchRoom(db, id: roomID) else { throw StoreError(.notFound, "no room \(roomID)") }
+            let previous = room.assignee?.id
+            if previous == userID && room.status == .assigned { return nil }
+            let allowed = replace ? "status IN ('waiting', 'assigned', 'bot')" : "status = 'waiting' AND assignee_id IS NULL"
+            try db.execute(
+                sql: """
+                    UPDATE rooms SET status = 'assigned', assignee_id = ?1, waiting_since = NULL
+                    WHERE id = ?2 AND \(allowed)
+                      AND EXISTS (SELECT 1 FROM users WHERE id = ?1 AND (online = 1 OR ?4) AND (open_rooms < ?3 OR ?4))
+                    """,
+                arguments: [userID, roomID, capacity, force])
+            guard db.changesCount == 1 else { return nil }
+            try db.execute(
+                sql: "UPDATE users SET open_rooms = open_rooms + 1, last_assigned_at = ? WHERE id = ?", arguments: [now, userID])
+            if room.status == .assigned, let previous {
+                try db.execute(sql: "UPDATE users SET open_rooms = max(open_rooms - 1, 0) WHERE id = ?", arguments: [previous])
+            }
+            try Self.recordTransition(db, roomID: roomID, from: room.status, to: .assigned, assignee: userID, actor: actor, at: now)
+            return RoomTransition(
+                roomID: roomID, channelID: room.channelID, from: room.status, to: .assigned, assigneeID: userID,
+                divisionID: room.divisionID, actor: actor, at: Date(timeIntervalSince1970: now))
+        }
+    }
+
+    public func requeue(roomID: String, divisionID: String?, actor: String) async throws -> RoomTransition {
+        let now = Date().timeIntervalSince1970
+        return try await pool.write { db in
+            guard let room = try Self.fetchRoom(db, id: roomID) else { throw StoreError(.notFound, "no room \(roomID)") }
+            guard room.status != .resolved else { throw StoreError(.conflict, "room \(roomID) is resolved") }
+            if let divisionID {
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM divisions WHERE id = ?", arguments: [divisionID]) != nil else {
+                    throw StoreError(.notFound, "no division \(divisionID)")
+                }
+            }
+            try db.execute(
+                sql: """
+                    UPDATE rooms SET status = 'waiting', assignee_id = NULL, division_id = coalesce(?, division_id), allocation_requested_at = NULL,
+                        waiting_since = coalesce(waiting_since, ?)
+                    WHERE id = ?
+                    """,
+                arguments: [divisionID, now, roomID])
+            if room.status == .assigned, let agent = room.assignee?.id {
+                try db.execute(sql: "UPDATE users SET open_rooms = max(open_rooms - 1, 0) WHERE id = ?", arguments: [agent])
+            }
+            try Self.recordTransition(db, roomID: roomID, from: room.status, to: .waiting, assignee: nil, actor: actor, at: now)
+            return RoomTransition(
+                roomID: roomID, channelID: room.channelID, from: room.status, to: .waiting, assigneeID: nil,
+                divisionID: divisionID ?? room.divisionID, actor: actor, at: Date(timeIntervalSince1970: now))
+        }
+    }
+
+    public func returnRooms(userID: String, actor: String) async throws -> [RoomTransition] {
+        let ids = try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM rooms WHERE assignee_id = ? AND status = 'assigned' ORDER BY id", arguments: [userID])
+        }
+        var transitions: [RoomTransition] = []
+        for id in ids { transitions.append(try await requeue(roomID: id, divisionID: nil, actor: actor)) }
+        return transitions
+    }
+
+    public func setCapacity(userID: String, maxOpenRooms: Int?) async throws -> User {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE users SET max_open_rooms = ? WHERE id = ?", arguments: [maxOpenRooms, userID])
+            guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
+            return user
+        }
+    }
+
+    public func setChannels(userID: String, channels: [String]?) async throws -> User {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE users SET channels = ? WHERE id = ?", arguments: [channels.map(Rows.encodeList), userID])
+            guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
+            return user
+        }
+    }
+
+    public func transitions(roomID: String) async throws -> [RoomTransition] {
+        try await pool.read { db in
+            let channel = try String.fetchOne(db, sql: "SELECT channel_id FROM rooms WHERE id = ?", arguments: [roomID]) ?? ""
+            return try Row.fetchAll(db, sql: "SELECT * FROM room_events WHERE room_id = ? ORDER BY id", arguments: [roomID]).map { row in
+                RoomTransition(
+                    roomID: roomID, channelID: channel, from: (row["from_status"] as String?).flatMap(RoomStatus.init(rawValue:)),
+                    to: RoomStatus(rawValue: row["to_status"]) ?? .waiting, assigneeID: row["assignee_id"], actor: row["actor"],
+                    at: Date(timeIntervalSince1970: row["at"]))
+            }
+        }
+    }
+
+    // MARK: Divisions
+
+    public func divisions() async throws -> [Division] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM divisions ORDER BY is_default DESC, name").map(Rows.division)
+        }
+    }
+
+    public func createDivision(name: String) async throws -> Division {
+        let division = Division(id: Identifier.make("div"), name: name, isDefault: false, createdAt: Date())
+        do {
+            try await pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO divisions (id, name, is_default, created_at) VALUES (?, ?, 0, ?)",
+                    arguments: [division.id, name, division.createdAt.timeIntervalSince1970])
+            }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw StoreError(.conflict, "a division named \(name) already exists")
+        }
+        return division
+    }
+
+    public func setDefaultDivision(id: String) async throws {
+        try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM divisions WHERE id = ?", arguments: [id]) != nil else {
+                throw StoreError(.notFound, "no division \(id)")
+            }
+            try db.execute(sql: "UPDATE divisions SET is_default = (id = ?)", arguments: [id])
+        }
+    }
+
+    public func setUserDivisions(userID: String, divisionIDs: [String]) async throws -> User {
+        try await pool.write { db in
+            for id in divisionIDs where try Bool.fetchOne(db, sql: "SELECT 1 FROM divisions WHERE id = ?", arguments: [id]) == nil {
+                throw StoreError(.notFound, "no division \(id)")
+            }
+            try db.execute(sql: "DELETE FROM user_divisions WHERE user_id = ?", arguments: [userID])
+            for id in Set(divisionIDs) {
+                try db.execute(sql: "INSERT INTO user_divisions (user_id, division_id) VALUES (?, ?)", arguments: [userID, id])
+            }
+            guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
+            return user
+        }
+    }
+
+    // MARK: Settings and API keys
+
+    public func settings() async throws -> [String: String] {
+        try await pool.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM settings").map { ($0["key"] as String, $0["value"] as String) })
+        }
+    }
+
+    public func setSettings(_ values: [String: String]) async throws {
+        try await pool.write { db in
+            for (key, value) in values {
+                try db.execute(
+                    sql: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    arguments: [key, value])
+            }
+        }
+    }
+
+    public func createAPIKey(name: String, scope: APIKey.Scope, keyHash: String) async throws -> APIKey {
+        let key = APIKey(id: Identifier.make("key"), name: name, scope: scope, createdAt: Date())
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO api_keys (id, name, scope, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [key.id, name, scope.rawValue, keyHash, key.createdAt.timeIntervalSince1970])
+        }
+        return key
+    }
+
+    public func apiKey(keyHash: String) async throws -> APIKey? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", arguments: [keyHash]).map { row in
+                APIKey(
+                    id: row["id"], name: row["name"], scope: APIKey.Scope(rawValue: row["scope"]) ?? .read,
+                    createdAt: Date(timeIntervalSince1970: row["created_at"]))
+            }
+        }
+    }
+}
+
+extension SQLiteStore {
+    public func enqueueWebhook(roomID: String, target: OutboxTarget, action: AdapterAction) async throws {
+        let now = Date().timeIntervalSince1970
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO outbox (room_id, channel_id, action, target, next_attempt_at, created_at)
+                    SELECT id, channel_id, ?, ?, ?, ? FROM rooms WHERE id = ?
+                    """,
+                arguments: [Rows.encode(action), target.rawValue, now, now, roomID])
+            guard db.changesCount == 1 else { throw StoreError(.notFound, "no room \(roomID)") }
+        }
+    }
+
+    public func markAllocationRequested(roomID: String, at: Date?) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE rooms SET allocation_requested_at = ? WHERE id = ?",
+                arguments: [at.map { $0 == .distantPast ? -1 : $0.timeIntervalSince1970 }, roomID])
+        }
+    }
+
+    public func allocationOverdue(before: Date, limit: Int) async throws -> [Room] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: Self.roomSelect
+                    + " WHERE rooms.status = 'waiting' AND rooms.allocation_requested_at > 0 AND rooms.allocation_requested_at < ? ORDER BY rooms.waiting_since LIMIT ?",
+                arguments: [before.timeIntervalSince1970, limit]
+            ).map(Rows.room)
+        }
+    }
+
+    public func handover(roomID: String, divisionID: String?, note: String?, actor: String) async throws -> RoomTransition {
+        let room = try await self.room(id: roomID)
+        guard let room else { throw StoreError(.notFound, "no room \(roomID)") }
+        guard room.status == .bot else { throw StoreError(.conflict, "room \(roomID) is \(room.status.rawValue), not with a bot") }
+        let transition = try await requeue(roomID: roomID, divisionID: divisionID, actor: actor)
+        if let note {
+            try await pool.write { db in
+                try db.execute(
+                    sql: "UPDATE room_events SET note = ? WHERE id = (SELECT max(id) FROM room_events WHERE room_id = ?)",
+                    arguments: [note, roomID])
+            }
+        }
+        return transition
+    }
+}
