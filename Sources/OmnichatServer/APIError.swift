@@ -97,6 +97,20 @@ enum JSONBody {
     }
 
     static func null(_ value: Any?) -> Any { value ?? NSNull() }
+
+    /// JSON `true`/`false` (on Linux, `1 is Bool` holds for any NSNumber, so look at its type code).
+    static func isBool(_ value: Any?) -> Bool {
+        guard let number = value as? NSNumber else { return false }
+        return String(cString: number.objCType) == "c"
+    }
+
+    /// A JSON integer (not a boolean, not a fraction).
+    static func int(_ value: Any?) -> Int? {
+        guard let number = value as? NSNumber, !isBool(number) else { return nil }
+        let double = number.doubleValue
+        guard double == double.rounded(), abs(double) < 1e15 else { return nil }
+        return number.intValue
+    }
 }
 
 extension Dictionary where Key == String, Value == Any {
@@ -112,7 +126,7 @@ extension Dictionary where Key == String, Value == Any {
 
     func bool(_ key: String) throws -> Bool {
         guard let value = self[key] else { throw APIError.unprocessable("'\(key)' is required") }
-        guard let number = value as? NSNumber, String(cString: number.objCType) == "c" || value is Bool else {
+        guard JSONBody.isBool(value), let number = value as? NSNumber else {
             throw APIError.unprocessable("'\(key)' must be true or false")
         }
         return number.boolValue

@@ -93,7 +93,7 @@ struct RoutingRoutes: Sendable {
         let room = try await room(context)
         let body = try await JSONBody.object(request)
         guard let agentID = try body.string("agent_id") else { throw APIError.unprocessable("'agent_id' is required") }
-        let force = (body["force"] as? Bool) ?? false
+        let force = JSONBody.isBool(body["force"]) && (body["force"] as? NSNumber)?.boolValue == true
         let added = try await place(room, agentID: agentID, actor: user.id, force: force)
         return JSONBody.response(["room": APIRoutes.room(try await store.room(id: room.id) ?? room), "agent": APIRoutes.user(added)])
     }
@@ -195,7 +195,7 @@ struct RoutingRoutes: Sendable {
                 settings.customAllocation.fallback = value
             }
             if let deadline = custom["deadline_seconds"] {
-                guard let value = (deadline as? NSNumber)?.intValue, (1...86_400).contains(value), !(deadline is Bool) else {
+                guard let value = JSONBody.int(deadline), (1...86_400).contains(value) else {
                     throw APIError.unprocessable("'custom_allocation.deadline_seconds' must be an integer from 1 to 86400")
                 }
                 settings.customAllocation.deadlineSeconds = value
@@ -261,8 +261,8 @@ struct RoutingRoutes: Sendable {
         if body.keys.contains("max_open_rooms") {
             switch body["max_open_rooms"] {
             case is NSNull: agent = try await store.setCapacity(userID: id, maxOpenRooms: nil)
-            case let n as NSNumber where !(n is Bool) && n.intValue >= 1 && n.intValue <= 10_000:
-                agent = try await store.setCapacity(userID: id, maxOpenRooms: n.intValue)
+            case let n where JSONBody.int(n).map({ (1...10_000).contains($0) }) ?? false:
+                agent = try await store.setCapacity(userID: id, maxOpenRooms: JSONBody.int(n))
             default: throw APIError.unprocessable("'max_open_rooms' must be an integer from 1 to 10000, or null")
             }
         }

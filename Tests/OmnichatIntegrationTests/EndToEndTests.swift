@@ -253,6 +253,7 @@ struct EndToEndTests {
             #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(annRoom)/messages", json: ["type": "image"], token: annToken).status == 422)
             #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(annRoom)/messages", json: ["type": "hologram", "text": "x"], token: annToken).status == 422)
             #expect(try await call("PUT", "\(daemon.base)/api/v1/me/status", json: ["online": "yes"], token: annToken).status == 422)
+            #expect(try await call("PUT", "\(daemon.base)/api/v1/me/status", json: ["online": 1], token: annToken).status == 422)
             #expect(try await call("GET", "\(daemon.base)/api/v1/rooms?status=sleeping", token: annToken).status == 422)
             let image = try await call(
                 "POST", "\(daemon.base)/api/v1/rooms/\(annRoom)/messages",
