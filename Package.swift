@@ -35,6 +35,7 @@ let package = Package(
                 "OmnichatCore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            exclude: ["Telegram/README.md", "Messenger/README.md", "WhatsApp/README.md", "LINE/README.md", "Custom/README.md"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -90,6 +91,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "allocation-bench",
+            dependencies: [
+                "OmnichatServer", "OmnichatStore", "OmnichatCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/AllocationBench",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -4,5 +4,9 @@ import OmnichatCore
 public enum BuiltinAdapters {
     public static let all: [AdapterFactory] = [
         AdapterFactory(TelegramAdapter.self),
+        AdapterFactory(MessengerAdapter.self),
+        AdapterFactory(WhatsAppAdapter.self),
+        AdapterFactory(LINEAdapter.self),
+        AdapterFactory(CustomAdapter.self),
     ]
 }

@@ -198,8 +198,9 @@ public protocol Store: Sendable {
     func transitions(roomID: String) async throws -> [RoomTransition]
 
     // MARK: Routing
-    /// Waiting rooms, oldest first (every division's queue, interleaved by age).
-    func waitingRooms(limit: Int) async throws -> [Room]
+    /// Waiting rooms, oldest first (every division's queue, interleaved by age),
+    /// skipping the `offset` oldest.
+    func waitingRooms(limit: Int, offset: Int) async throws -> [Room]
     /// Online agents who serve the channel and belong to the division (`nil`:
     /// the default division) and are below capacity, least loaded first.
     func eligibleAgents(channelID: String, divisionID: String?, defaultCapacity: Int) async throws -> [AgentLoad]
@@ -252,6 +253,10 @@ public protocol Store: Sendable {
 }
 
 extension Store {
+    public func waitingRooms(limit: Int) async throws -> [Room] {
+        try await waitingRooms(limit: limit, offset: 0)
+    }
+
     public func assign(roomID: String, to userID: String, capacity: Int, actor: String) async throws -> Bool {
         try await assign(roomID: roomID, to: userID, capacity: capacity, actor: actor, replace: false, force: false) != nil
     }

@@ -182,7 +182,8 @@ public final class RoutingService: Service, Sendable {
         }
     }
 
-    func route(roomID: String) async {
+    /// Routes one room now (the queue calls this; so can tools and benchmarks).
+    public func route(roomID: String) async {
         do {
             guard let room = try await store.room(id: roomID), room.status == .waiting, room.assignee == nil else { return }
             _ = try await allocate(room)
@@ -273,16 +274,30 @@ public final class RoutingService: Service, Sendable {
 
     /// Waiting rooms, oldest first, each to an agent while any has capacity for
     /// its channel and division.
-    func serveWaiting() async {
+    public func serveWaiting() async {
         do {
             var full: Set<String> = []  // channel+division pairs with nobody free in this pass
             let custom = settings().customAllocation.enabled
-            let rooms = try await store.waitingRooms(limit: Self.rescanPage)
-            for room in rooms {
-                let key = room.channelID + "\u{1}" + (room.divisionID ?? "")
-                if full.contains(key) { continue }
-                if custom && room.allocationRequestedAt != nil { continue }
-                if try await !allocate(room) { full.insert(key) }
+            var offset = 0
+            while true {
+                let rooms = try await store.waitingRooms(limit: Self.rescanPage, offset: offset)
+                var stillWaiting = 0
+                for room in rooms {
+                    let key = room.channelID + "\u{1}" + (room.divisionID ?? "")
+                    if full.contains(key) || (custom && room.allocationRequestedAt != nil) {
+                        stillWaiting += 1
+                        continue
+                    }
+                    if try await !allocate(room) {
+                        full.insert(key)
+                        stillWaiting += 1
+                    } else if custom {
+                        stillWaiting += 1  // asked, still waiting for the merchant's answer
+                    }
+                }
+                // Assigned rooms left the queue: the next page starts after those still waiting.
+                guard rooms.count == Self.rescanPage else { break }
+                offset += stillWaiting
             }
         } catch {
             logger.error("serving the waiting queue failed", metadata: ["omnichat.error": "\(error)"])

@@ -7,11 +7,11 @@ import OmnichatCore
 /// interleaving of decisions (here or in another process) can put an agent
 /// above capacity or give a room two agents.
 extension SQLiteStore {
-    public func waitingRooms(limit: Int) async throws -> [Room] {
+    public func waitingRooms(limit: Int, offset: Int) async throws -> [Room] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: Self.roomSelect + " WHERE rooms.status = 'waiting' ORDER BY rooms.waiting_since, rooms.id LIMIT ?",
-                arguments: [limit]
+                db, sql: Self.roomSelect + " WHERE rooms.status = 'waiting' ORDER BY rooms.waiting_since, rooms.id LIMIT ? OFFSET ?",
+                arguments: [limit, offset]
             ).map(Rows.room)
         }
     }

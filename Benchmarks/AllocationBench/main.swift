@@ -1,0 +1,109 @@
+// Allocation benchmark: decisions per second and latency percentiles with
+// 10,000 agents and 100,000 open rooms, and the cost of draining a queue of
+// 1,000 waiting rooms. Baseline in the same run: reading one room by id
+// through the same store (the floor under any decision).
+//
+//   swift run -c release allocation-bench [agents] [open-rooms] [decisions]
+import Foundation
+import GRDB
+import Logging
+import OmnichatCore
+import OmnichatServer
+import OmnichatStore
+
+let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+let agentCount = arguments.count > 0 ? arguments[0] : 10_000
+let openRooms = arguments.count > 1 ? arguments[1] : 100_000
+let decisions = arguments.count > 2 ? arguments[2] : 2_000
+
+var logger = Logger(label: "bench")
+logger.logLevel = .critical
+let directory = FileManager.default.temporaryDirectory.appendingPathComponent("omnichat-bench-\(UUID().uuidString)")
+try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: directory) }
+let path = directory.appendingPathComponent("bench.db").path
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+func percentile(_ sorted: [Double], _ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+
+// Populate with plain SQL (the store's migrations first).
+do {
+    _ = try await SQLiteStore(path: path, synchronous: .off, logger: logger)
+    let queue = try DatabaseQueue(path: path)
+    let started = ContinuousClock.now
+    try await queue.write { db in
+        let now = Date().timeIntervalSince1970
+        let capacity = max(1, (openRooms + agentCount / 2) / agentCount + 2)  // room to spare for the decisions
+        for i in 0..<agentCount {
+            try db.execute(
+                sql: "INSERT INTO users (id, email, name, role, password_hash, online, max_open_rooms, created_at, last_assigned_at) VALUES (?, ?, ?, 'agent', 'x', 1, ?, ?, ?)",
+                arguments: ["usr_\(i)", "agent\(i)@bench", "Agent \(i)", capacity, now, now - Double(i)])
+        }
+        try db.execute(sql: "INSERT INTO contacts (id, channel_id, external_id, created_at, updated_at) VALUES ('ct_bench', 'tg', 'bench', ?, ?)", arguments: [now, now])
+        for r in 0..<openRooms {
+            let agent = "usr_\(r % agentCount)"
+            try db.execute(
+                sql: "INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, assignee_id, last_message_at, created_at) VALUES (?, 'tg', ?, 'ct_bench', 'assigned', ?, ?, ?)",
+                arguments: ["rm_open_\(r)", "open-\(r)", agent, now, now])
+        }
+        try db.execute(sql: "UPDATE users SET open_rooms = (SELECT count(*) FROM rooms WHERE assignee_id = users.id AND status = 'assigned')")
+    }
+    print("populated \(agentCount) agents, \(openRooms) open rooms in \(String(format: "%.1f", seconds(started.duration(to: .now)))) s")
+}
+
+let store = try await SQLiteStore(path: path, synchronous: .normal, logger: logger)
+let routing = RoutingService(queue: WorkQueue(capacity: 10), store: store, defaultCapacity: { 10 }, metrics: nil, logger: logger)
+
+func newWaitingRooms(_ count: Int, tag: String) async throws -> [String] {
+    var ids: [String] = []
+    for i in 0..<count {
+        let event = InboundEvent(
+            eventID: "\(tag)-\(i)", conversationID: "\(tag)-\(i)", contact: ContactProfile(externalID: "\(tag)-\(i)"), content: .text("x"),
+            occurredAt: Date(), raw: "{}")
+        ids += try await store.ingest(IngestBatch(channelID: "tg", events: [event])).roomIDs
+    }
+    return ids
+}
+
+// Baseline: one room read per operation.
+let rooms = try await newWaitingRooms(decisions, tag: "decide")
+var baseline: [Double] = []
+for id in rooms {
+    let t = ContinuousClock.now
+    _ = try await store.room(id: id)
+    baseline.append(seconds(t.duration(to: .now)))
+}
+
+// Decisions: a waiting room to the least busy eligible agent (read the room,
+// read the load index, conditional assignment).
+var latencies: [Double] = []
+let decideStart = ContinuousClock.now
+for id in rooms {
+    let t = ContinuousClock.now
+    await routing.route(roomID: id)
+    latencies.append(seconds(t.duration(to: .now)))
+}
+let decideTotal = seconds(decideStart.duration(to: .now))
+let assigned = try await store.countRooms(status: .assigned)
+baseline.sort()
+latencies.sort()
+let rate = Double(rooms.count) / decideTotal
+let baseRate = Double(baseline.count) / baseline.reduce(0, +)
+print("baseline (read one room):  \(String(format: "%.0f", baseRate)) ops/s  p50 \(String(format: "%.3f", percentile(baseline, 0.5) * 1000)) ms  p99 \(String(format: "%.3f", percentile(baseline, 0.99) * 1000)) ms")
+print("allocation decisions:      \(String(format: "%.0f", rate)) decisions/s  p50 \(String(format: "%.3f", percentile(latencies, 0.5) * 1000)) ms  p99 \(String(format: "%.3f", percentile(latencies, 0.99) * 1000)) ms")
+print("ratio decisions / baseline: \(String(format: "%.1f%%", rate / baseRate * 100))")
+print("rooms assigned: \(assigned - openRooms) of \(rooms.count) decided, with \(agentCount) agents and \(openRooms) open rooms")
+
+// Queue drain: 1,000 rooms wait with every agent offline; agents come back; one pass serves them.
+let queue2 = try DatabaseQueue(path: path)
+try await queue2.write { db in try db.execute(sql: "UPDATE users SET online = 0") }
+let waiting = try await newWaitingRooms(1_000, tag: "drain")
+try await queue2.write { db in try db.execute(sql: "UPDATE users SET online = 1") }
+let drainStart = ContinuousClock.now
+var passes = 0
+while try await store.countRooms(status: .waiting) > 0 && passes < 10 {
+    await routing.serveWaiting()
+    passes += 1
+}
+let drain = seconds(drainStart.duration(to: .now))
+print("queue drain: \(waiting.count) waiting rooms served in \(String(format: "%.1f", drain * 1000)) ms (\(passes) pass(es), \(String(format: "%.3f", drain / Double(waiting.count) * 1000)) ms a room)")
