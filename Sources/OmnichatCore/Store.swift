@@ -25,11 +25,14 @@ public struct IngestResult: Sendable, Equatable {
     /// Rooms that received a message and are waiting for an agent (new,
     /// reopened, or still queued): the ones routing must look at.
     public var roomIDs: [String]
+    /// Rooms opened or reopened by these events (for the event bus).
+    public var transitions: [RoomTransition]
 
-    public init(stored: Int, duplicates: Int, roomIDs: [String]) {
+    public init(stored: Int, duplicates: Int, roomIDs: [String], transitions: [RoomTransition] = []) {
         self.stored = stored
         self.duplicates = duplicates
         self.roomIDs = roomIDs
+        self.transitions = transitions
     }
 }
 

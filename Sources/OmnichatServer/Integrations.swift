@@ -1,17 +1,15 @@
 import Crypto
 import Foundation
+import OmnichatAdapters
 import OmnichatCore
 
-/// Signs a webhook the way the custom channel does: `X-Omnichat-Timestamp`
-/// and `X-Omnichat-Signature: sha256=<hex HMAC-SHA256(secret, "<ts>.<body>")>`.
+/// Signs a webhook the way the custom channel does (`OmnichatWebhookSignature`:
+/// `X-Omnichat-Timestamp` and `X-Omnichat-Signature: sha256=<hex HMAC-SHA256(secret, "<ts>.<body>")>`).
 enum IntegrationSigner {
+    /// The signature headers, or none when there is no secret.
     static func headers(secret: String?, body: Data, now: Date) -> [(name: String, value: String)] {
         guard let secret, !secret.isEmpty else { return [] }
-        let timestamp = String(Int(now.timeIntervalSince1970))
-        var signed = Data("\(timestamp).".utf8)
-        signed.append(body)
-        let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8)))
-        return [("X-Omnichat-Timestamp", timestamp), ("X-Omnichat-Signature", "sha256=" + mac.map { String(format: "%02x", $0) }.joined())]
+        return OmnichatWebhookSignature.headers(secret: secret, body: body, now: now)
     }
 
     /// Same message, same id on every retry.

@@ -105,7 +105,7 @@ public final class Omnichat: Sendable {
         let wake: @Sendable () -> Void = { outbox.wake() }
         WebhookRoutes(
             channels: channels, store: store, queue: queue, wakeOutbox: wake, metrics: metrics,
-            maxBodyBytes: configuration.maxBodyBytes, divisions: DivisionNames(store: store)
+            maxBodyBytes: configuration.maxBodyBytes, divisions: DivisionNames(store: store), events: events
         ).register(on: router)
         let auth = Authenticator(store: store, sessionHours: configuration.sessionHours, bcryptCost: configuration.bcryptCost, appID: configuration.appID)
         let api = APIRoutes(

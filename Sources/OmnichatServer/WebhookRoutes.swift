@@ -12,6 +12,7 @@ struct WebhookRoutes: Sendable {
     let metrics: ServerMetrics
     let maxBodyBytes: Int
     let divisions: DivisionNames
+    let events: EventBus
 
     func register(on router: Router<some RequestContext>) {
         router.post("/webhooks/:channel_id") { request, context in try await receive(request, context: context) }
@@ -81,6 +82,7 @@ struct WebhookRoutes: Sendable {
         // Committed: everything from here on happens after the answer could have been sent.
         metrics.webhook(channel: channel.id, outcome: result.stored == 0 && result.duplicates > 0 ? "duplicate" : "accepted")
         metrics.events(channel: channel.id, stored: result.stored, duplicates: result.duplicates)
+        self.events.publish(result.transitions)
         for room in result.roomIDs { queue.offer(.room(room)) }
         metrics.setQueueDepth(queue.depth)
         if result.stored > 0 && (channel.bot != nil || events.contains(where: { $0.followUp != nil })) { wakeOutbox() }

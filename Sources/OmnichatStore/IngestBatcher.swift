@@ -70,6 +70,7 @@ enum IngestWriter {
         var stored = 0
         var duplicates = 0
         var rooms: [String] = []
+        var transitions: [RoomTransition] = []
         for event in batch.events {
             let isMessage = event.kind == .message
             // Events that leave no message keep their raw payload here.
@@ -85,8 +86,7 @@ enum IngestWriter {
 
             switch event.kind {
             case .message:
-                let roomID = try storeMessage(event, batch: batch, db: db, now: now, waiting: &rooms)
-                _ = roomID
+                try storeMessage(event, batch: batch, db: db, now: now, waiting: &rooms, transitions: &transitions)
             case .echo:
                 try storeEcho(event, batch: batch, db: db)
             case .receipt(let receipt):
@@ -95,7 +95,7 @@ enum IngestWriter {
                 break
             }
         }
-        return IngestResult(stored: stored, duplicates: duplicates, roomIDs: rooms)
+        return IngestResult(stored: stored, duplicates: duplicates, roomIDs: rooms, transitions: transitions)
     }
 
     static func existingRoom(_ channelID: String, _ conversationID: String, db: Database) throws -> Row? {
@@ -105,7 +105,11 @@ enum IngestWriter {
     }
 
     /// A customer's message: contact, room (opened or reopened), message, follow-up.
-    static func storeMessage(_ event: InboundEvent, batch: IngestBatch, db: Database, now: TimeInterval, waiting rooms: inout [String]) throws -> String {
+    @discardableResult
+    static func storeMessage(
+        _ event: InboundEvent, batch: IngestBatch, db: Database, now: TimeInterval, waiting rooms: inout [String],
+        transitions: inout [RoomTransition]
+    ) throws -> String {
         let contactID = try String.fetchOne(
             db.cachedStatement(
                 sql: """
@@ -141,6 +145,10 @@ enum IngestWriter {
                         """,
                     arguments: [opening.rawValue, batch.divisionID, now, now, roomID])
                 try SQLiteStore.recordTransition(db, roomID: roomID, from: .resolved, to: opening, assignee: nil, actor: "customer", at: now)
+                transitions.append(
+                    RoomTransition(
+                        roomID: roomID, channelID: batch.channelID, from: .resolved, to: opening, assigneeID: nil, divisionID: batch.divisionID,
+                        actor: "customer", at: Date(timeIntervalSince1970: now)))
                 status = opening
             } else {
                 try db.cachedStatement(sql: "UPDATE rooms SET last_message_at = ? WHERE id = ?").execute(arguments: [now, roomID])
@@ -154,6 +162,10 @@ enum IngestWriter {
                     """,
                 arguments: [roomID, batch.channelID, event.conversationID, contactID, opening.rawValue, batch.divisionID, now, now, now])
             try SQLiteStore.recordTransition(db, roomID: roomID, from: nil, to: opening, assignee: nil, actor: "customer", at: now)
+            transitions.append(
+                RoomTransition(
+                    roomID: roomID, channelID: batch.channelID, from: nil, to: opening, assigneeID: nil, divisionID: batch.divisionID,
+                    actor: "customer", at: Date(timeIntervalSince1970: now)))
             status = opening
         }
         let waiting = status == .waiting

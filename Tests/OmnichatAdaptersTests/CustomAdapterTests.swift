@@ -28,7 +28,7 @@ func customRequest(
     let data = Data(body.utf8)
     var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
     if let timestamp { headers.append(("X-Omnichat-Timestamp", timestamp)) }
-    let signed = signature ?? CustomAdapter.signature(secret: secret, timestamp: timestamp ?? "", body: data)
+    let signed = signature ?? OmnichatWebhookSignature.signature(secret: secret, timestamp: timestamp ?? "", body: data)
     if !signed.isEmpty { headers.append(("X-Omnichat-Signature", signed)) }
     return WebhookRequest(headers: headers, body: data, receivedAt: receivedAt)
 }
@@ -47,7 +47,7 @@ struct CustomInboundTests {
 
     @Test("the documented worked example verifies and parses")
     func workedExample() throws {
-        #expect(CustomAdapter.signature(secret: CustomExample.secret, timestamp: CustomExample.timestamp, body: Data(CustomExample.body.utf8)) == CustomExample.signature)
+        #expect(OmnichatWebhookSignature.signature(secret: CustomExample.secret, timestamp: CustomExample.timestamp, body: Data(CustomExample.body.utf8)) == CustomExample.signature)
         let request = customRequest(CustomExample.body, signature: CustomExample.signature)
         try adapter.verify(request)
         let events = try adapter.parse(request)
@@ -66,7 +66,7 @@ struct CustomInboundTests {
     func roundTrip() throws {
         let body = #"{"event_id":"e-ü","user":{"id":"u1"},"message":{"type":"text","text":"こんにちは"}}"#
         try adapter.verify(customRequest(body))
-        let upper = CustomAdapter.signature(secret: CustomExample.secret, timestamp: CustomExample.timestamp, body: Data(body.utf8)).uppercased()
+        let upper = OmnichatWebhookSignature.signature(secret: CustomExample.secret, timestamp: CustomExample.timestamp, body: Data(body.utf8)).uppercased()
         try adapter.verify(customRequest(body, signature: upper))
     }
 
@@ -78,7 +78,7 @@ struct CustomInboundTests {
         #expect(throws: wrong) { try adapter.verify(customRequest(body, signature: "sha256=" + String(repeating: "0", count: 64))) }
         #expect(throws: wrong) { try adapter.verify(customRequest(body, signature: String(CustomExample.signature.dropLast()))) }
         // Signed with another timestamp than the one sent.
-        let other = CustomAdapter.signature(secret: CustomExample.secret, timestamp: "1767225601", body: Data(body.utf8))
+        let other = OmnichatWebhookSignature.signature(secret: CustomExample.secret, timestamp: "1767225601", body: Data(body.utf8))
         #expect(throws: wrong) { try adapter.verify(customRequest(body, signature: other)) }
         #expect(throws: WebhookError(.unauthorized, "X-Omnichat-Signature must be 'sha256=' followed by the hex digest")) {
             try adapter.verify(customRequest(body, signature: String(CustomExample.signature.dropFirst(7))))

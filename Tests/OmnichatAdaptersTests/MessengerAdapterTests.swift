@@ -327,18 +327,6 @@ struct MetaWebhookSecurityTests {
             #expect(!answer.body.contains("verify-me"))
         }
     }
-
-    @Test("raw slices: exact bytes of nested values, escapes and odd spacing included")
-    func rawSlices() throws {
-        let text = #"  { "a\u0062" : [ 1 , "x,]}" , {"k":"v\"}"} ,[ ] ] , "z":null } "#
-        let raw = MetaRawJSON(Data(text.utf8))
-        let items = try #require(raw.elements(raw.value("ab", in: raw.root)))
-        #expect(items.map(raw.text) == ["1", #""x,]}""#, #"{"k":"v\"}"}"#, "[ ]"])
-        #expect(raw.value("z", in: raw.root).map(raw.text) == "null")
-        #expect(raw.value("missing", in: raw.root) == nil)
-        #expect(raw.elements(raw.value("z", in: raw.root)) == nil)
-        #expect(MetaRawJSON(Data("[1,2".utf8)).root == nil)
-    }
 }
 
 @Suite("Meta Graph API classification")

@@ -269,12 +269,12 @@ struct RoutingEndToEndTests {
             #expect(try await daemon.store.room(id: roomID)?.assignee?.id == first)
             #expect(try await daemon.store.room(id: roomID)?.session == 2)
 
-            var seen: [RoomStatus] = []
+            var seen: [String] = []
             for await transition in events where transition.roomID == roomID {
-                seen.append(transition.to)
-                if seen.count == 3 { break }
+                seen.append("\(transition.from?.rawValue ?? "new")>\(transition.to.rawValue)")
+                if seen.count == 5 { break }
             }
-            #expect(seen == [.assigned, .resolved, .assigned])
+            #expect(seen == ["new>waiting", "waiting>assigned", "assigned>resolved", "resolved>waiting", "waiting>assigned"])
         }
     }
 

@@ -7,9 +7,6 @@ import OmnichatCore
 public struct CustomAdapter: ChannelAdapter {
     public static let kind = "custom"
     static let version = "1"
-    static let timestampHeader = "X-Omnichat-Timestamp"
-    static let signatureHeader = "X-Omnichat-Signature"
-    static let signaturePrefix = "sha256="
     static let textLimit = 65_536
     static let maxQuickReplies = 100
     static let reasonLimit = 300
@@ -32,36 +29,31 @@ public struct CustomAdapter: ChannelAdapter {
         self.init(channelID: channelID, configuration: try CustomConfiguration(settings: settings))
     }
 
-    /// `sha256=` + lowercase hex HMAC-SHA256(secret, "<timestamp>.<body>").
-    static func signature(secret: String, timestamp: String, body: Data) -> String {
-        signaturePrefix + Signature.hex(secret, Data("\(timestamp).".utf8) + body)
-    }
-
     // MARK: Inbound
 
     public func verify(_ request: WebhookRequest) throws(WebhookError) {
-        guard let timestamp = request.header(Self.timestampHeader)?.trimmingCharacters(in: .whitespaces) else {
-            throw WebhookError(.unauthorized, "missing \(Self.timestampHeader) header")
+        guard let timestamp = request.header(OmnichatWebhookSignature.timestampHeader)?.trimmingCharacters(in: .whitespaces) else {
+            throw WebhookError(.unauthorized, "missing \(OmnichatWebhookSignature.timestampHeader) header")
         }
-        guard let given = request.header(Self.signatureHeader)?.trimmingCharacters(in: .whitespaces) else {
-            throw WebhookError(.unauthorized, "missing \(Self.signatureHeader) header")
+        guard let given = request.header(OmnichatWebhookSignature.signatureHeader)?.trimmingCharacters(in: .whitespaces) else {
+            throw WebhookError(.unauthorized, "missing \(OmnichatWebhookSignature.signatureHeader) header")
         }
         guard (1...12).contains(timestamp.utf8.count), timestamp.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
             let seconds = Int64(timestamp)
         else {
-            throw WebhookError(.unauthorized, "\(Self.timestampHeader) must be a Unix time in whole seconds")
+            throw WebhookError(.unauthorized, "\(OmnichatWebhookSignature.timestampHeader) must be a Unix time in whole seconds")
         }
         let now = Int64(request.receivedAt.timeIntervalSince1970.rounded(.down))
         let distance = (now - seconds).magnitude
         guard distance <= UInt64(configuration.maxClockSkewSeconds) else {
             throw WebhookError(.unauthorized, "timestamp is \(distance) s away from now (at most \(configuration.maxClockSkewSeconds) s allowed)")
         }
-        guard given.lowercased().hasPrefix(Self.signaturePrefix) else {
-            throw WebhookError(.unauthorized, "\(Self.signatureHeader) must be '\(Self.signaturePrefix)' followed by the hex digest")
+        guard given.lowercased().hasPrefix(OmnichatWebhookSignature.prefix) else {
+            throw WebhookError(.unauthorized, "\(OmnichatWebhookSignature.signatureHeader) must be '\(OmnichatWebhookSignature.prefix)' followed by the hex digest")
         }
-        let expected = Self.signature(secret: configuration.secret, timestamp: timestamp, body: request.body)
+        let expected = OmnichatWebhookSignature.signature(secret: configuration.secret, timestamp: timestamp, body: request.body)
         guard ConstantTime.equals(given.lowercased(), expected) else {
-            throw WebhookError(.unauthorized, "wrong \(Self.signatureHeader) header")
+            throw WebhookError(.unauthorized, "wrong \(OmnichatWebhookSignature.signatureHeader) header")
         }
     }
 
@@ -80,11 +72,12 @@ public struct CustomAdapter: ChannelAdapter {
         guard batch.count <= CustomPayload.maxBatch else {
             throw WebhookError(.malformed, "field 'events' holds \(batch.count) events; at most \(CustomPayload.maxBatch) are allowed per request")
         }
-        let raws = RawEventSlicer.elements(ofMember: "events", in: request.body)
+        let json = RawJSON(request.body)
+        let raws = json.elements(json.value("events", in: json.root))
         var events: [InboundEvent] = []
         for (index, item) in batch.enumerated() {
             let valid = try CustomPayload.validate(item, path: "events[\(index)].")
-            let raw = raws.flatMap { $0.count == batch.count ? String(decoding: $0[index], as: UTF8.self) : nil } ?? body
+            let raw = raws.flatMap { $0.count == batch.count ? json.text($0[index]) : nil } ?? body
             events.append(event(valid, raw: raw, receivedAt: request.receivedAt))
         }
         return events
@@ -104,7 +97,6 @@ public struct CustomAdapter: ChannelAdapter {
         let content = message.content
         let (text, buttons) = Degrade.buttons(content.text ?? "", content.quickReplies, limit: Self.maxQuickReplies)
         let parts: [String?] = text.isEmpty ? [nil] : TextSplitter.split(text, limit: Self.textLimit)
-        let timestamp = String(Int64(message.now.timeIntervalSince1970.rounded(.down)))
         let sentAt = message.now.formatted(.iso8601)
         var sender: [String: Any] = ["type": "agent"]
         if let name = message.senderName { sender["name"] = name }
@@ -131,11 +123,8 @@ public struct CustomAdapter: ChannelAdapter {
             let data = JSON.encode(object)
             return HTTPRequestDescription(
                 method: "POST", url: configuration.webhookURL,
-                headers: [
-                    ("Content-Type", "application/json"),
-                    (Self.timestampHeader, timestamp),
-                    (Self.signatureHeader, Self.signature(secret: configuration.secret, timestamp: timestamp, body: data)),
-                ],
+                headers: [("Content-Type", "application/json")]
+                    + OmnichatWebhookSignature.headers(secret: configuration.secret, body: data, now: message.now),
                 body: data)
         }
     }

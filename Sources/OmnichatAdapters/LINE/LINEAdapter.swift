@@ -51,10 +51,11 @@ public struct LINEAdapter: ChannelAdapter {
             throw Self.malformed(request.body)
         }
         if webhook.events.isEmpty { return [] }  // the console's "Verify" request
-        let raws = RawEventSlicer.elements(ofMember: "events", in: request.body).map { $0.map { String(decoding: $0, as: UTF8.self) } }
+        let json = RawJSON(request.body)
+        let raws = json.elements(json.value("events", in: json.root))
         let body = String(decoding: request.body, as: UTF8.self)
         return webhook.events.enumerated().map { index, event in
-            let raw = raws.flatMap { $0.count == webhook.events.count ? $0[index] : nil } ?? body
+            let raw = raws.flatMap { $0.count == webhook.events.count ? json.text($0[index]) : nil } ?? body
             return self.event(event, raw: raw, receivedAt: request.receivedAt)
         }
     }

@@ -42,7 +42,7 @@ public struct MessengerAdapter: ChannelAdapter {
         } catch {
             throw MetaWebhook.malformed(request.body, network: "Messenger", arrays: ["messaging"])
         }
-        let raw = MetaRawJSON(request.body)
+        let raw = RawJSON(request.body)
         let entrySlices = raw.elements(raw.value("entry", in: raw.root))
         var events: [InboundEvent] = []
         for (entryIndex, entry) in webhook.entry.enumerated() {

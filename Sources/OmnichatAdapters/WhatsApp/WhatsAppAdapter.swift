@@ -42,7 +42,7 @@ public struct WhatsAppAdapter: ChannelAdapter {
         } catch {
             throw MetaWebhook.malformed(request.body, network: "WhatsApp", arrays: ["changes"])
         }
-        let raw = MetaRawJSON(request.body)
+        let raw = RawJSON(request.body)
         let body = String(decoding: request.body, as: UTF8.self)
         let entrySlices = raw.elements(raw.value("entry", in: raw.root))
         var events: [InboundEvent] = []

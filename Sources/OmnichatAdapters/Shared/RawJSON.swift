@@ -1,35 +1,55 @@
 import Foundation
 
-/// Finds where values lie in a JSON document, so each event's `raw` can be the
-/// exact bytes Meta sent (one request may batch many events) rather than a
-/// re-encoding. Only walks what it is asked for; runs after the body decoded,
-/// and answers `nil` for anything it does not understand (callers then fall back).
-struct MetaRawJSON {
+/// Finds where values lie in a JSON document, as byte ranges of the document
+/// itself, so each event's `raw` can be the exact bytes the network sent (one
+/// request may batch many events) rather than a re-encoding.
+///
+/// Only walks what it is asked for, without recursion; meant to run after the
+/// body decoded, and answers `nil` for anything it does not understand (callers
+/// then fall back, usually to the whole body). Lookups chain, with `nil`
+/// flowing through:
+///
+/// ```swift
+/// let raw = RawJSON(request.body)
+/// let events = raw.elements(raw.value("events", in: raw.root))  // [Range<Int>]?
+/// let first = events?.first.map(raw.text)                       // the first event's JSON, byte for byte
+/// ```
+///
+/// Used by LINE and the custom channel (`events[]`), Messenger
+/// (`entry[].messaging[]`) and WhatsApp (`entry[].changes[].value.messages[]`
+/// and `.statuses[]`).
+struct RawJSON {
+    /// The document, as received.
     let bytes: [UInt8]
 
     init(_ data: Data) {
         bytes = Array(data)
     }
 
-    /// The whole document's value (without surrounding whitespace).
+    /// The whole document's value (without surrounding whitespace); nil when
+    /// the document holds no value or ends inside it.
     var root: Range<Int>? {
         let start = skipWhitespace(0)
         guard let end = valueEnd(start) else { return nil }
         return start..<end
     }
 
+    /// The bytes at `range` as a string (invalid UTF-8 repaired, as `String(decoding:as:)` does).
     func text(_ range: Range<Int>) -> String {
         String(decoding: bytes[range], as: UTF8.self)
     }
 
-    /// The value of `key` in the object at `range`.
+    /// The value of `key` in the object at `range`: nil when `range` is nil or
+    /// not an object, or when the key is absent. Keys are compared after
+    /// unescaping (`"a\u0062"` is `ab`); with a repeated key, the first wins.
     func value(_ key: String, in range: Range<Int>?) -> Range<Int>? {
         guard let range, let members = members(range) else { return nil }
         let wanted = Array(key.utf8)
         return members.first { self.key($0.key, equals: wanted) }?.value
     }
 
-    /// The elements of the array at `range`.
+    /// The elements of the array at `range`, in order, each without surrounding
+    /// whitespace; nil when `range` is nil or not an array.
     func elements(_ range: Range<Int>?) -> [Range<Int>]? {
         guard let range, range.lowerBound < bytes.count, bytes[range.lowerBound] == UInt8(ascii: "[") else { return nil }
         var result: [Range<Int>] = []
