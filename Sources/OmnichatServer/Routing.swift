@@ -203,8 +203,7 @@ public final class RoutingService: Service, Sendable {
             return true  // the merchant decides; nothing for the automatic rule to do
         }
         // A reopened room goes back to the agent who had it, when they can take it.
-        if settings.preferPreviousAgent, let previous = room.lastAgentID,
-            let agent = candidates.first(where: { $0.userID == previous && $0.openRooms < $0.capacity }),
+        if settings.preferPreviousAgent, let previous = room.lastAgentID, let agent = try await previousAgent(previous, for: room),
             try await take(room, agent)
         {
             return true
@@ -218,6 +217,19 @@ public final class RoutingService: Service, Sendable {
             candidates = try await store.eligibleAgents(channelID: room.channelID, divisionID: room.divisionID, defaultCapacity: defaultCapacity())
         }
         return false
+    }
+
+    /// The room's previous agent, when they could take it now (online, serving
+    /// its channel and division, under capacity).
+    private func previousAgent(_ id: String, for room: Room) async throws -> AgentLoad? {
+        guard let user = try await store.user(id: id), user.online, user.serves(channel: room.channelID) else { return nil }
+        let capacity = user.maxOpenRooms ?? defaultCapacity()
+        guard user.openRooms < capacity else { return nil }
+        let defaultDivision = try await store.divisions().first { $0.isDefault }?.id
+        let division = room.divisionID ?? defaultDivision
+        let inDivision = division == nil || user.divisions.contains(division!) || (user.divisions.isEmpty && division == defaultDivision)
+        guard inDivision else { return nil }
+        return AgentLoad(userID: user.id, openRooms: user.openRooms, capacity: capacity, lastAssignedAt: nil)
     }
 
     private func take(_ room: Room, _ agent: AgentLoad) async throws -> Bool {

@@ -129,7 +129,7 @@ enum SQLiteSchema {
                     CREATE INDEX user_divisions_by_division ON user_divisions(division_id, user_id);
                     ALTER TABLE users ADD COLUMN open_rooms INTEGER NOT NULL DEFAULT 0;
                     UPDATE users SET open_rooms = (SELECT count(*) FROM rooms WHERE rooms.assignee_id = users.id AND rooms.status = 'assigned');
-                    CREATE INDEX users_by_load ON users(online, open_rooms, last_assigned_at);
+                    CREATE INDEX users_by_load ON users(online, open_rooms, last_assigned_at, id);
                     ALTER TABLE rooms ADD COLUMN division_id TEXT REFERENCES divisions(id);
                     ALTER TABLE rooms ADD COLUMN last_agent_id TEXT;
                     ALTER TABLE rooms ADD COLUMN allocation_requested_at REAL;

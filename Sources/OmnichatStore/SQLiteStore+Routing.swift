@@ -32,30 +32,41 @@ extension SQLiteStore {
         }
     }
 
+    /// Walks the load index (online, open_rooms, last_assigned_at, id) in order,
+    /// a page at a time, so the least busy agents come first without sorting
+    /// or scanning rooms; a page only grows when its agents serve other channels.
     func agents(channelID: String, divisionID: String?, defaultCapacity: Int, includeFull: Bool) async throws -> [AgentLoad] {
         try await pool.read { db in
-            let division = try divisionID ?? Self.defaultDivisionID(db)
-            let isDefault = try Self.defaultDivisionID(db) == division
-            let rows = try Row.fetchAll(
-                db.cachedStatement(
-                    sql: """
-                        SELECT users.id, users.channels, users.max_open_rooms, users.last_assigned_at, users.open_rooms
-                        FROM users
-                        WHERE users.online = 1
-                          AND (?4 OR users.open_rooms < coalesce(users.max_open_rooms, ?1))
-                          AND (EXISTS (SELECT 1 FROM user_divisions d WHERE d.user_id = users.id AND d.division_id = ?2)
-                               OR (?3 AND NOT EXISTS (SELECT 1 FROM user_divisions d WHERE d.user_id = users.id)))
-                        ORDER BY users.open_rooms, coalesce(users.last_assigned_at, 0), users.id
-                        LIMIT 256
-                        """),
-                arguments: [defaultCapacity, division, isDefault, includeFull])
-            return rows.compactMap { row in
-                let channels = (row["channels"] as String?).map(Rows.decodeList)
-                if let channels, !channels.contains(channelID) { return nil }
-                return AgentLoad(
-                    userID: row["id"], openRooms: row["open_rooms"], capacity: (row["max_open_rooms"] as Int?) ?? defaultCapacity,
-                    lastAssignedAt: (row["last_assigned_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            let defaultID = try Self.defaultDivisionID(db)
+            let division = divisionID ?? defaultID
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT users.id, users.channels, users.max_open_rooms, users.last_assigned_at, users.open_rooms
+                    FROM users INDEXED BY users_by_load
+                    WHERE users.online = 1
+                      AND (?4 OR users.open_rooms < coalesce(users.max_open_rooms, ?1))
+                      AND (EXISTS (SELECT 1 FROM user_divisions d WHERE d.user_id = users.id AND d.division_id = ?2)
+                           OR (?3 AND NOT EXISTS (SELECT 1 FROM user_divisions d WHERE d.user_id = users.id)))
+                    ORDER BY users.open_rooms, users.last_assigned_at, users.id
+                    LIMIT ?5 OFFSET ?6
+                    """)
+            var found: [AgentLoad] = []
+            var offset = 0
+            let page = includeFull ? 1_000 : 16
+            while true {
+                let rows = try Row.fetchAll(statement, arguments: [defaultCapacity, division, division == defaultID, includeFull, page, offset])
+                for row in rows {
+                    if let text = row["channels"] as String?, !Rows.decodeList(text).contains(channelID) { continue }
+                    found.append(
+                        AgentLoad(
+                            userID: row["id"], openRooms: row["open_rooms"], capacity: (row["max_open_rooms"] as Int?) ?? defaultCapacity,
+                            lastAssignedAt: (row["last_assigned_at"] as Double?).map(Date.init(timeIntervalSince1970:))))
+                }
+                // Allocation needs the best few; listing (includeFull) needs them all.
+                if rows.count < page || (!includeFull && found.count >= 4) { break }
+                offset += page
             }
+            return found
         }
     }
 
