@@ -113,6 +113,9 @@ public final class Omnichat: Sendable {
             maxMediaBytes: configuration.maxMediaBytes, events: events, defaultCapacity: configuration.defaultMaxOpenRooms)
         api.register(on: router)
         RoutingRoutes(api: api).register(on: router)
+        TeamRoutes(api: api).register(on: router)
+        InboxRoutes(api: api).register(on: router)
+        EventRoutes(api: api).register(on: router)
         let store = self.store
         let metrics = self.metrics
         let queue = self.queue

@@ -149,6 +149,8 @@ enum SQLiteSchema {
                 sql: "INSERT INTO divisions (id, name, is_default, created_at) VALUES ('div_default', 'General', 1, ?)",
                 arguments: [Date().timeIntervalSince1970])
         }
+        migrator.registerMigration("v4: team management") { db in try TeamSchema.migrate(db) }
+        migrator.registerMigration("v5: inbox") { db in try InboxSchema.migrate(db) }
         return migrator
     }
 }

@@ -1,0 +1,10 @@
+import Foundation
+import Hummingbird
+import OmnichatCore
+
+struct InboxRoutes: Sendable {
+    let api: APIRoutes
+
+    func register(on router: Router<some RequestContext>) {
+    }
+}
