@@ -1,6 +1,199 @@
 import Foundation
 
+/// What the inbox shows about a room for one reader, beside the room itself.
+public struct RoomSummary: Sendable, Equatable {
+    public var roomID: String
+    /// Inbound messages after the reader's read mark.
+    public var unreadCount: Int
+    /// The newest message in either direction.
+    public var lastMessage: StoredMessage?
+    /// Sorted.
+    public var tags: [String]
+
+    public init(roomID: String, unreadCount: Int = 0, lastMessage: StoredMessage? = nil, tags: [String] = []) {
+        self.roomID = roomID
+        self.unreadCount = unreadCount
+        self.lastMessage = lastMessage
+        self.tags = tags
+    }
+}
+
+/// An internal note on a room: for the team only, never delivered to the customer.
+public struct RoomNote: Sendable, Equatable {
+    public var id: String
+    public var roomID: String
+    public var authorID: String
+    /// The author's name now (nil when the user no longer exists).
+    public var authorName: String?
+    public var text: String
+    public var createdAt: Date
+    /// Position among all notes; the pagination cursor.
+    public var sequence: Int64
+
+    public init(id: String, roomID: String, authorID: String, authorName: String?, text: String, createdAt: Date, sequence: Int64) {
+        self.id = id
+        self.roomID = roomID
+        self.authorID = authorID
+        self.authorName = authorName
+        self.text = text
+        self.createdAt = createdAt
+        self.sequence = sequence
+    }
+}
+
+/// One conversation session of a room, rebuilt from its transitions: a
+/// session starts when the room opens or a resolved room reopens, and ends at
+/// the next resolve.
+public struct RoomSession: Sendable, Equatable {
+    public var number: Int
+    public var startedAt: Date
+    public var endedAt: Date?
+    /// Agents the room was assigned to during the session, in order of first assignment.
+    public var agentIDs: [String]
+    /// Who resolved it (a user id, "routing", an API key id); nil while open.
+    public var resolvedBy: String?
+
+    public init(number: Int, startedAt: Date, endedAt: Date? = nil, agentIDs: [String] = [], resolvedBy: String? = nil) {
+        self.number = number
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.agentIDs = agentIDs
+        self.resolvedBy = resolvedBy
+    }
+
+    /// Sessions from a room's transitions, oldest first. A transition from
+    /// nothing (the room opened) or from `resolved` (the customer wrote again)
+    /// starts a session; a transition to `resolved` ends it.
+    public static func sessions(from transitions: [RoomTransition]) -> [RoomSession] {
+        var sessions: [RoomSession] = []
+        var current: RoomSession?
+        for transition in transitions {
+            let starts = transition.from == nil || transition.from == .resolved
+            if starts || current == nil {
+                if let open = current { sessions.append(open) }
+                current = RoomSession(number: sessions.count + 1, startedAt: transition.at)
+            }
+            if transition.to == .assigned, let agent = transition.assigneeID, current?.agentIDs.contains(agent) == false {
+                current?.agentIDs.append(agent)
+            }
+            if transition.to == .resolved, current?.endedAt == nil {
+                current?.endedAt = transition.at
+                current?.resolvedBy = transition.actor
+            }
+        }
+        if let open = current { sessions.append(open) }
+        return sessions
+    }
+}
+
+/// The window and scope of a report. The window is half-open: `from` ≤ t < `to`.
+public struct ReportFilter: Sendable, Equatable {
+    public var from: Date
+    public var to: Date
+    /// Agents report: only agents of this division (agents with no division
+    /// belong to the default one, as in routing).
+    public var divisionID: String?
+    /// Only activity in rooms of these channels (empty: every channel).
+    public var channelIDs: [String]
+    /// Open presence periods count until this time.
+    public var now: Date
+
+    public init(from: Date, to: Date, divisionID: String? = nil, channelIDs: [String] = [], now: Date = Date()) {
+        self.from = from
+        self.to = to
+        self.divisionID = divisionID
+        self.channelIDs = channelIDs
+        self.now = now
+    }
+}
+
+/// One agent's row of the performance report (`docs/reports.md` has the formulas).
+public struct AgentPerformance: Sendable, Equatable {
+    public var agent: User
+    public var roomsAssigned: Int
+    public var roomsResolved: Int
+    public var messagesSent: Int
+    /// Seconds from each assignment to the agent's first reply in it; nil without samples.
+    public var firstResponseAverage: Double?
+    public var firstResponseMedian: Double?
+    /// Seconds from a session's first assignment to its resolve; nil without samples.
+    public var resolutionAverage: Double?
+    public var openRooms: Int
+    public var onlineSeconds: Double
+
+    public init(
+        agent: User, roomsAssigned: Int = 0, roomsResolved: Int = 0, messagesSent: Int = 0, firstResponseAverage: Double? = nil,
+        firstResponseMedian: Double? = nil, resolutionAverage: Double? = nil, openRooms: Int = 0, onlineSeconds: Double = 0
+    ) {
+        self.agent = agent
+        self.roomsAssigned = roomsAssigned
+        self.roomsResolved = roomsResolved
+        self.messagesSent = messagesSent
+        self.firstResponseAverage = firstResponseAverage
+        self.firstResponseMedian = firstResponseMedian
+        self.resolutionAverage = resolutionAverage
+        self.openRooms = openRooms
+        self.onlineSeconds = onlineSeconds
+    }
+}
+
+/// One (UTC day, channel) row of the channel report.
+public struct ChannelDay: Sendable, Equatable {
+    /// `yyyy-MM-dd`, UTC.
+    public var date: String
+    public var channelID: String
+    public var inbound: Int
+    public var outbound: Int
+    /// Sessions opened: new rooms and resolved rooms reopened by the customer.
+    public var roomsOpened: Int
+
+    public init(date: String, channelID: String, inbound: Int = 0, outbound: Int = 0, roomsOpened: Int = 0) {
+        self.date = date
+        self.channelID = channelID
+        self.inbound = inbound
+        self.outbound = outbound
+        self.roomsOpened = roomsOpened
+    }
+}
+
+/// Averages and medians of report samples.
+public enum ReportMath {
+    public static func average(_ samples: [Double]) -> Double? {
+        guard !samples.isEmpty else { return nil }
+        return samples.reduce(0, +) / Double(samples.count)
+    }
+
+    /// The middle sample; with an even count, the mean of the two middle ones.
+    public static func median(_ samples: [Double]) -> Double? {
+        guard !samples.isEmpty else { return nil }
+        let sorted = samples.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+
+    /// Seconds of overlap between [start, end) and [from, to).
+    public static func overlap(start: Double, end: Double, from: Double, to: Double) -> Double {
+        max(0, min(end, to) - max(start, from))
+    }
+}
+
 /// The inbox and reports: the store side of room search, read marks, notes,
 /// tags and performance reports. `Store` includes it.
 public protocol InboxStore: Sendable {
+    /// Unread count (for `readerID`), last message and tags of each room id given.
+    func roomSummaries(roomIDs: [String], readerID: String) async throws -> [String: RoomSummary]
+    /// Moves the user's read mark in the room forward to the message (`nil`: the newest).
+    /// A message of another room is `invalid`; marks never move back.
+    func markRead(roomID: String, userID: String, messageID: String?) async throws
+    func addNote(roomID: String, authorID: String, text: String) async throws -> RoomNote
+    /// Notes oldest first, after the cursor.
+    func notes(roomID: String, cursor: String?, limit: Int) async throws -> Page<RoomNote>
+    /// Replaces the room's tags (already normalised); returns them sorted.
+    func setTags(roomID: String, tags: [String]) async throws -> [String]
+    /// The room's sessions, oldest first.
+    func sessions(roomID: String) async throws -> [RoomSession]
+    /// One row per agent (and per other user with activity in the window), by name.
+    func agentReport(_ filter: ReportFilter) async throws -> [AgentPerformance]
+    /// Rows with activity, by date then channel (UTC days).
+    func channelReport(_ filter: ReportFilter) async throws -> [ChannelDay]
 }

@@ -39,10 +39,15 @@ public struct User: Sendable, Equatable {
     public var divisions: [String]
     /// Rooms assigned to this user and not resolved.
     public var openRooms: Int
+    /// A deactivated user cannot sign in and gets no rooms (`POST /api/v1/agents/{id}/deactivate`).
+    public var active: Bool
+    /// Created by invitation and has not chosen a password yet.
+    public var invitationPending: Bool
 
     public init(
         id: String, email: String, name: String, role: Role, online: Bool = false,
-        channels: [String]? = nil, maxOpenRooms: Int? = nil, createdAt: Date = Date(), divisions: [String] = [], openRooms: Int = 0
+        channels: [String]? = nil, maxOpenRooms: Int? = nil, createdAt: Date = Date(), divisions: [String] = [], openRooms: Int = 0,
+        active: Bool = true, invitationPending: Bool = false
     ) {
         self.id = id
         self.email = email
@@ -54,6 +59,8 @@ public struct User: Sendable, Equatable {
         self.createdAt = createdAt
         self.divisions = divisions
         self.openRooms = openRooms
+        self.active = active
+        self.invitationPending = invitationPending
     }
 
     public func serves(channel: String) -> Bool {

@@ -27,12 +27,15 @@ public struct IngestResult: Sendable, Equatable {
     public var roomIDs: [String]
     /// Rooms opened or reopened by these events (for the event bus).
     public var transitions: [RoomTransition]
+    /// The customer messages stored (for live events).
+    public var messages: [StoredMessage]
 
-    public init(stored: Int, duplicates: Int, roomIDs: [String], transitions: [RoomTransition] = []) {
+    public init(stored: Int, duplicates: Int, roomIDs: [String], transitions: [RoomTransition] = [], messages: [StoredMessage] = []) {
         self.stored = stored
         self.duplicates = duplicates
         self.roomIDs = roomIDs
         self.transitions = transitions
+        self.messages = messages
     }
 }
 
@@ -44,13 +47,35 @@ public struct RoomFilter: Sendable {
     /// Rooms whose sort key is below this cursor.
     public var cursor: String?
     public var limit: Int
+    /// Only rooms with no assignee.
+    public var unassigned: Bool = false
+    /// Only rooms queued in this division (rooms with none are in the default division).
+    public var divisionID: String?
+    /// Whose read marks `unread` looks at.
+    public var readerID: String?
+    /// `true`: rooms with inbound messages after the reader's read mark; `false`: rooms without.
+    public var unread: Bool?
+    /// Case-insensitive substring of a message's text or the customer's name or username.
+    public var text: String?
+    /// Rooms with any of these tags.
+    public var tags: [String] = []
 
-    public init(assigneeID: String? = nil, channelIDs: [String] = [], statuses: [RoomStatus] = [], cursor: String? = nil, limit: Int = 50) {
+    public init(
+        assigneeID: String? = nil, channelIDs: [String] = [], statuses: [RoomStatus] = [], cursor: String? = nil, limit: Int = 50,
+        unassigned: Bool = false, divisionID: String? = nil, readerID: String? = nil, unread: Bool? = nil, text: String? = nil,
+        tags: [String] = []
+    ) {
         self.assigneeID = assigneeID
         self.channelIDs = channelIDs
         self.statuses = statuses
         self.cursor = cursor
         self.limit = limit
+        self.unassigned = unassigned
+        self.divisionID = divisionID
+        self.readerID = readerID
+        self.unread = unread
+        self.text = text
+        self.tags = tags
     }
 }
 

@@ -6,6 +6,12 @@ import ServiceLifecycle
 /// Told about every delivery attempt (the server turns these into metrics).
 public protocol DeliveryObserver: Sendable {
     func attempted(channelID: String, outcome: String, latency: Duration)
+    /// A reply's delivery status changed (delivered, failed, or a retry scheduled).
+    func statusChanged(roomID: String, messageID: String, status: DeliveryStatus, attempts: Int, error: String?) async
+}
+
+extension DeliveryObserver {
+    public func statusChanged(roomID: String, messageID: String, status: DeliveryStatus, attempts: Int, error: String?) async {}
 }
 
 public struct DeliverySettings: Sendable {
@@ -178,15 +184,18 @@ public final class OutboxWorker: Service, @unchecked Sendable {
             case .delivered(let networkID):
                 try await store.markDelivered(outboxID: item.id, attempts: attempts, networkMessageID: networkID)
                 logger.debug("delivered", metadata: metadata)
+                await notify(item, .delivered, attempts, nil)
             case .retry(let after, let reason):
                 if (failures ?? attempts) >= settings.maxAttempts {
                     let message = "\(reason) (gave up after \(attempts) attempts)"
                     try await store.markFailed(outboxID: item.id, attempts: attempts, error: message)
                     logger.warning("delivery failed", metadata: metadata.merging(["omnichat.reason": .string(message)]) { $1 })
+                    await notify(item, .failed, attempts, message)
                 } else {
                     let delay = after ?? settings.backoff.delay(afterAttempt: failures ?? attempts)
                     let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
                     try await store.scheduleRetry(outboxID: item.id, attempts: attempts, at: Date().addingTimeInterval(seconds), error: reason)
+                    await notify(item, .pending, attempts, reason)
                     logger.info(
                         "delivery will be retried",
                         metadata: metadata.merging(["omnichat.reason": .string(reason), "omnichat.retry_in": "\(delay)"]) { $1 })
@@ -194,11 +203,18 @@ public final class OutboxWorker: Service, @unchecked Sendable {
             case .permanent(let reason):
                 try await store.markFailed(outboxID: item.id, attempts: attempts, error: reason)
                 logger.warning("delivery failed", metadata: metadata.merging(["omnichat.reason": .string(reason)]) { $1 })
+                await notify(item, .failed, attempts, reason)
             }
         } catch {
             // The row stays pending and is tried again: at least once beats never.
             logger.error("could not record a delivery outcome", metadata: metadata.merging(["omnichat.error": "\(error)"]) { $1 })
         }
+    }
+
+    /// Tells the observer about replies (not follow-ups or integration webhooks).
+    private func notify(_ item: OutboxItem, _ status: DeliveryStatus, _ attempts: Int, _ error: String?) async {
+        guard item.target == .channel, case .message(let id, _) = item.payload else { return }
+        await observer?.statusChanged(roomID: item.roomID, messageID: id, status: status, attempts: attempts, error: error)
     }
 
     static func label(_ outcome: DeliveryOutcome) -> String {

@@ -14,21 +14,22 @@ struct APIRoutes: Sendable {
     let maxMediaBytes: Int
     let events: EventBus
     let defaultCapacity: Int
+    let live: LiveEvents
 
     static let outboundTypes: [MessageType] = [.text, .image, .file, .audio, .video, .location, .contact, .sticker]
     static let maxTextLength = 65_536
 
     func register(on router: Router<some RequestContext>) {
         let api = router.group("/api/v1")
-        api.post("/auth/login") { request, _ in try await login(request) }
+        api.post("/auth/login") { request, context in try await login(request, context) }
         api.post("/auth/logout") { request, _ in try await logout(request) }
         api.get("/me") { request, _ in JSONBody.response(["user": Self.user(try await auth.user(of: request))]) }
         api.put("/me/status") { request, _ in try await setStatus(request) }
         api.get("/channels") { request, _ in try await listChannels(request) }
         api.get("/rooms") { request, _ in try await listRooms(request) }
         api.get("/rooms/:room_id") { request, context in
-            let (_, room) = try await accessibleRoom(request, context)
-            return JSONBody.response(["room": Self.room(room)])
+            let (user, room) = try await accessibleRoom(request, context)
+            return JSONBody.response(["room": try await InboxRoutes(api: self).detail(room, reader: user)])
         }
         api.get("/rooms/:room_id/messages") { request, context in try await listMessages(request, context) }
         api.post("/rooms/:room_id/messages") { request, context in try await postMessage(request, context) }
@@ -80,12 +81,14 @@ struct APIRoutes: Sendable {
 
     // MARK: Handlers
 
-    func login(_ request: Request) async throws -> Response {
+    /// Throttled per account and per client address (`LoginThrottle`): 429 `throttled` with `Retry-After`.
+    func login(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let body = try await JSONBody.object(request)
         guard let email = try body.string("email"), let password = try body.string("password") else {
             throw APIError.unprocessable("'email' and 'password' are required")
         }
-        guard let (user, token, expires) = try await auth.login(email: email, password: password) else {
+        let client = AccountRoutes.clientAddress(context)
+        guard let (user, token, expires) = try await auth.login(email: email, password: password, client: client) else {
             throw APIError(.unauthorized, "invalid_credentials", "email or password is wrong")
         }
         return JSONBody.response(["token": token, "expires_at": expires.iso8601, "user": Self.user(user)])
@@ -102,6 +105,7 @@ struct APIRoutes: Sendable {
         let body = try await JSONBody.object(request)
         let online = try body.bool("online")
         let updated = try await store.setOnline(userID: user.id, online: online)
+        if online != user.online { live.agentStatus(updated) }
         if online {
             queue.offer(.rescan)
         } else if channels.webhooks.current.offlineReturnsRooms {
@@ -112,12 +116,11 @@ struct APIRoutes: Sendable {
         return JSONBody.response(["user": Self.user(updated)])
     }
 
+    /// Agents see the channels they serve; each with its division, bot, status and the active users serving it.
     func listChannels(_ request: Request) async throws -> Response {
         let user = try await auth.user(of: request)
         let visible = channels.all.filter { user.role >= .supervisor || user.serves(channel: $0.id) }
-        return JSONBody.response([
-            "channels": visible.map { ["id": $0.id, "kind": $0.kind, "enabled": $0.enabled] }
-        ])
+        return JSONBody.response(["channels": try await TeamRoutes.channels(visible, store: store)])
     }
 
     func listRooms(_ request: Request) async throws -> Response {
@@ -134,8 +137,13 @@ struct APIRoutes: Sendable {
         }
         filter.limit = try Self.limit(query)
         filter.cursor = query["cursor"]
+        // kind, assignee, division, unread, q, tag (InboxRoutes)
+        let inbox = InboxRoutes(api: self)
+        guard try await inbox.applyFilters(query, user: user, to: &filter) else {
+            return JSONBody.response(["rooms": [Any](), "next_cursor": NSNull()])
+        }
         let page = try await store.rooms(filter)
-        return JSONBody.response(["rooms": page.items.map(Self.room), "next_cursor": JSONBody.null(page.nextCursor)])
+        return JSONBody.response(["rooms": try await inbox.listed(page.items, reader: user), "next_cursor": JSONBody.null(page.nextCursor)])
     }
 
     func listMessages(_ request: Request, _ context: some RequestContext) async throws -> Response {
@@ -166,6 +174,7 @@ struct APIRoutes: Sendable {
         let content = try Self.outboundContent(body)
         let message = try await store.addOutbound(roomID: room.id, content: content, senderUserID: sender)
         wakeOutbox()
+        await live.message(message, channelID: room.channelID)
         return JSONBody.response(["message": Self.message(message)], status: .created)
     }
 
@@ -202,7 +211,7 @@ struct APIRoutes: Sendable {
     }
 
     /// The room named in the path, if this user may see it: agents only their own.
-    private func accessibleRoom(_ request: Request, _ context: some RequestContext) async throws -> (User, Room) {
+    func accessibleRoom(_ request: Request, _ context: some RequestContext) async throws -> (User, Room) {
         let user = try await auth.user(of: request)
         let id = try context.parameters.require("room_id")
         guard let room = try await store.room(id: id) else { throw APIError.notFound("no room '\(id)'") }

@@ -10,12 +10,15 @@ public struct Authenticator: Sendable {
     let sessionLifetime: TimeInterval
     let bcryptCost: Int
     let appID: String
+    /// Failed logins per account and per client address (in memory).
+    let throttle: LoginThrottle
 
     public init(store: any Store, sessionHours: Int, bcryptCost: Int, appID: String = "omnichat") {
         self.store = store
         self.sessionLifetime = TimeInterval(sessionHours) * 3600
         self.bcryptCost = bcryptCost
         self.appID = appID
+        self.throttle = LoginThrottle()
     }
 
     /// Who is calling: a signed-in user or an integration's API key.
@@ -57,6 +60,8 @@ public struct Authenticator: Sendable {
         guard let user = try await store.user(sessionTokenHash: Self.tokenHash(secret), now: Date()) else {
             throw APIError.unauthorized("token is invalid or expired")
         }
+        // Deactivation ends sessions; this also covers one racing with it.
+        guard user.active else { throw APIError.deactivated }
         return .user(user)
     }
 
@@ -75,18 +80,36 @@ public struct Authenticator: Sendable {
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
-    /// The user and a new session token, or nil when the email or password is wrong.
-    func login(email: String, password: String) async throws -> (User, String, Date)? {
-        guard let (user, hash) = try await store.credentials(email: email) else {
+    /// The user and a new session token, or nil when the email or password is
+    /// wrong. Throws 429 `throttled` after too many failures for the account or
+    /// from the client address (the password is not even checked then), and
+    /// 401 `deactivated` for a deactivated account with the right password.
+    func login(email: String, password: String, client: String = "unknown") async throws -> (User, String, Date)? {
+        let keys = LoginThrottle.keys(email: email, client: client)
+        if let wait = throttle.retryAfter(keys) { throw APIError.throttled(retryAfter: wait) }
+        // An invited user without a password yet has an empty hash: nothing verifies.
+        guard let (user, hash) = try await store.credentials(email: email), !hash.isEmpty else {
             // Spend the same time as a real check, so unknown emails cannot be told apart.
             _ = Bcrypt.verify(password, hash: Self.dummyHash)
+            throttle.recordFailure(keys)
             return nil
         }
-        guard Bcrypt.verify(password, hash: hash) else { return nil }
+        guard Bcrypt.verify(password, hash: hash) else {
+            throttle.recordFailure(keys)
+            return nil
+        }
+        guard user.active else { throw APIError.deactivated }
+        throttle.reset(keys.account)
+        let (token, expires) = try await newSession(userID: user.id)
+        return (user, token, expires)
+    }
+
+    /// A new session for a user: the token (shown once) and when it expires.
+    func newSession(userID: String) async throws -> (String, Date) {
         let token = Self.newToken()
         let expires = Date().addingTimeInterval(sessionLifetime)
-        try await store.createSession(tokenHash: Self.tokenHash(token), userID: user.id, expiresAt: expires)
-        return (user, token, expires)
+        try await store.createSession(tokenHash: Self.tokenHash(token), userID: userID, expiresAt: expires)
+        return (token, expires)
     }
 
     static let dummyHash = Bcrypt.hash("omnichat-dummy-password", cost: 10)

@@ -1,5 +1,6 @@
 import Foundation
 import OmnichatCore
+import OmnichatDelivery
 import TOMLKit
 
 /// The daemon's settings: defaults, then `omnichat.toml`, then `OMNICHAT_*`
@@ -41,6 +42,14 @@ public struct DaemonConfiguration: Sendable {
     public var sessionHours = 168
     /// `[auth] bcrypt_cost` (integer, default 10)
     public var bcryptCost = 10
+    /// `[auth] invitation_hours` (integer, default 72): how long an invitation link works.
+    public var invitationHours = 72
+    /// `[smtp]` (table, optional): `url` (`smtp://` or `smtps://`), `from`, `username`,
+    /// `password`, `starttls` (bool, default true), `timeout_seconds` (default 30).
+    /// Without it, invitation links are returned by the API instead of mailed.
+    public var smtp: SMTPSettings?
+    /// `events_retention_seconds` (integer, default 300): how far back `Last-Event-ID` can resume.
+    public var eventsRetentionSeconds = 300
     /// `shutdown_grace_seconds` (number, default 10): how long SIGTERM waits for drains.
     public var shutdownGraceSeconds = 10.0
 
@@ -102,6 +111,7 @@ public struct DaemonConfiguration: Sendable {
         try take("default_max_open_rooms", int, "an integer") { defaultMaxOpenRooms = $0 }
         try take("log_level", str, "a string") { logLevel = $0 }
         try take("shutdown_grace_seconds", num, "a number") { shutdownGraceSeconds = $0 }
+        try take("events_retention_seconds", int, "an integer") { eventsRetentionSeconds = $0 }
         try take("store.synchronous", str, "a string") { synchronous = $0 }
         try take("delivery.max_attempts", int, "an integer") { deliveryMaxAttempts = $0 }
         try take("delivery.timeout_seconds", num, "a number") { deliveryTimeoutSeconds = $0 }
@@ -112,9 +122,23 @@ public struct DaemonConfiguration: Sendable {
         try take("limits.max_media_bytes", int, "an integer") { maxMediaBytes = $0 }
         try take("auth.session_hours", int, "an integer") { sessionHours = $0 }
         try take("auth.bcrypt_cost", int, "an integer") { bcryptCost = $0 }
+        try take("auth.invitation_hours", int, "an integer") { invitationHours = $0 }
+        let bool: (SettingValue) -> Bool? = { if case .bool(let b) = $0 { b } else { nil } }
+        var mail = SMTPSettings(url: "", from: "")
+        try take("smtp.url", str, "a string") { mail.url = $0 }
+        try take("smtp.from", str, "a string") { mail.from = $0 }
+        try take("smtp.username", str, "a string") { mail.username = $0.isEmpty ? nil : $0 }
+        try take("smtp.password", str, "a string") { mail.password = $0.isEmpty ? nil : $0 }
+        try take("smtp.starttls", bool, "true or false") { mail.starttls = $0 }
+        try take("smtp.timeout_seconds", num, "a number") { mail.timeoutSeconds = $0 }
+        if case .table? = values["smtp"] {
+            guard !mail.url.isEmpty else { throw ConfigurationError(file: path, key: "smtp.url", problem: "is required in [smtp]") }
+            guard !mail.from.isEmpty else { throw ConfigurationError(file: path, key: "smtp.from", problem: "is required in [smtp]") }
+            smtp = mail
+        }
         // Unknown keys are typos until proven otherwise.
         for (key, value) in values {
-            if case .table(let inner) = value, ["store", "delivery", "limits", "auth"].contains(key) {
+            if case .table(let inner) = value, ["store", "delivery", "limits", "auth", "smtp"].contains(key) {
                 for sub in inner.keys where !known.contains("\(key).\(sub)") {
                     throw ConfigurationError(file: path, key: "\(key).\(sub)", problem: "unknown key")
                 }
@@ -160,6 +184,15 @@ public struct DaemonConfiguration: Sendable {
         guard queueCapacity >= 1 else { throw bad("limits.queue_capacity", "must be at least 1") }
         guard sessionHours >= 1 else { throw bad("auth.session_hours", "must be at least 1") }
         guard (4...31).contains(bcryptCost) else { throw bad("auth.bcrypt_cost", "must be between 4 and 31") }
+        guard (1...8760).contains(invitationHours) else { throw bad("auth.invitation_hours", "must be between 1 and 8760") }
+        if let smtp {
+            let scheme = URL(string: smtp.url)?.scheme?.lowercased()
+            guard scheme == "smtp" || scheme == "smtps", URL(string: smtp.url)?.host != nil else {
+                throw bad("smtp.url", "must be an smtp:// or smtps:// URL")
+            }
+            guard (try? Mailer.address(smtp.from)) != nil else { throw bad("smtp.from", "must be an email address") }
+            guard smtp.timeoutSeconds > 0 else { throw bad("smtp.timeout_seconds", "must be positive") }
+        }
         if let url = publicBaseURL, URL(string: url)?.scheme == nil { throw bad("public_base_url", "must be a URL") }
     }
 }

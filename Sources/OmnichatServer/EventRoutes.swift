@@ -2,9 +2,66 @@ import Foundation
 import Hummingbird
 import OmnichatCore
 
+/// `GET /api/v1/events`: the live event stream (Server-Sent Events).
 struct EventRoutes: Sendable {
     let api: APIRoutes
 
     func register(on router: Router<some RequestContext>) {
+        router.get("/api/v1/events") { request, _ in try await stream(request) }
+    }
+
+    /// Authenticates with `Authorization: Bearer` or `?access_token=` (browsers'
+    /// EventSource cannot set headers); resumes after `Last-Event-ID` (header or
+    /// `?last_event_id=`). A resume point older than what is kept gets a
+    /// `stream.reset` event first: the client must refetch what it shows.
+    func stream(_ request: Request) async throws -> Response {
+        let query = APIRoutes.Query(request)
+        let user: User
+        if Authenticator.bearer(request) == nil, let token = query["access_token"] {
+            guard let found = try await api.store.user(sessionTokenHash: Authenticator.tokenHash(token), now: Date()) else {
+                throw APIError.unauthorized("token is invalid or expired")
+            }
+            user = found
+        } else {
+            user = try await api.auth.user(of: request)
+        }
+        var resume = LiveEvents.Resume.fromNow
+        let header = request.headers.first { $0.name.canonicalName == "last-event-id" }?.value
+        if let raw = header ?? query["last_event_id"] {
+            guard let id = Int64(raw.trimmingCharacters(in: .whitespaces)) else {
+                throw APIError.unprocessable("Last-Event-ID must be an event id this server sent")
+            }
+            resume = .after(id)
+        }
+        let live = api.live
+        let (replay, complete, events) = live.subscribe(user: user, resume: resume)
+        let body = ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
+            if !complete {
+                try await writer.write(ByteBuffer(string: "event: stream.reset\ndata: {\"reason\":\"the resume point is older than the events kept\"}\n\n"))
+            }
+            for event in replay { try await writer.write(ByteBuffer(string: event.sse)) }
+            // Merge events with a heartbeat so idle connections stay open through proxies.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let (lines, output) = AsyncStream.makeStream(of: String.self)
+                group.addTask {
+                    for await event in events { output.yield(event.sse) }
+                    output.finish()
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: .seconds(15))
+                        output.yield(": keep-alive\n\n")
+                    }
+                }
+                for await line in lines { try await writer.write(ByteBuffer(string: line)) }
+                group.cancelAll()
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"],
+            body: body)
     }
 }

@@ -19,6 +19,7 @@ public final class Omnichat: Sendable {
     public let transport: any HTTPTransport
     public let metrics: ServerMetrics
     public let events: EventBus
+    public let live: LiveEvents
     public let logger: Logger
     private let ownedTransport: CurlTransport?
 
@@ -43,6 +44,7 @@ public final class Omnichat: Sendable {
         self.channels = ChannelRegistry(channels)
         self.metrics = ServerMetrics()
         self.events = EventBus()
+        self.live = LiveEvents(store: store, retention: TimeInterval(configuration.eventsRetentionSeconds))
         self.queue = WorkQueue(capacity: configuration.queueCapacity)
         let capacity = configuration.defaultMaxOpenRooms
         let registry = self.channels
@@ -68,6 +70,9 @@ public final class Omnichat: Sendable {
                 backoff: Backoff(base: .milliseconds(Int64(configuration.deliveryBackoffBaseSeconds * 1000)))),
             observer: metrics, logger: logger)
         wakeBox.worker = outbox
+        metrics.live = live
+        // Room changes reach the live stream through the bus.
+        live.follow(events)
     }
 
     /// Loads what the store keeps about routing (the settings) into memory.
@@ -98,22 +103,22 @@ public final class Omnichat: Sendable {
         return String((0..<20).map { _ in alphabet.randomElement()! })
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func router() -> Router<OmnichatRequestContext> {
+        let router = Router(context: OmnichatRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
         let outbox = self.outbox
         let wake: @Sendable () -> Void = { outbox.wake() }
         WebhookRoutes(
             channels: channels, store: store, queue: queue, wakeOutbox: wake, metrics: metrics,
-            maxBodyBytes: configuration.maxBodyBytes, divisions: DivisionNames(store: store), events: events
+            maxBodyBytes: configuration.maxBodyBytes, divisions: DivisionNames(store: store), events: events, live: live
         ).register(on: router)
         let auth = Authenticator(store: store, sessionHours: configuration.sessionHours, bcryptCost: configuration.bcryptCost, appID: configuration.appID)
         let api = APIRoutes(
             store: store, auth: auth, channels: channels, queue: queue, wakeOutbox: wake, transport: transport,
-            maxMediaBytes: configuration.maxMediaBytes, events: events, defaultCapacity: configuration.defaultMaxOpenRooms)
+            maxMediaBytes: configuration.maxMediaBytes, events: events, defaultCapacity: configuration.defaultMaxOpenRooms, live: live)
         api.register(on: router)
         RoutingRoutes(api: api).register(on: router)
-        TeamRoutes(api: api).register(on: router)
+        TeamRoutes(api: api, settings: TeamSettings(configuration: configuration)).register(on: router)
         InboxRoutes(api: api).register(on: router)
         EventRoutes(api: api).register(on: router)
         let store = self.store
@@ -162,6 +167,8 @@ public final class Omnichat: Sendable {
                 .init(service: routing, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "routing"),
                 .init(service: outbox, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "delivery"),
                 .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "http"),
+                // Last, so it stops first: open event streams end before the HTTP server drains.
+                .init(service: live, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "live-events"),
             ],
             gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [],
             logger: logger)

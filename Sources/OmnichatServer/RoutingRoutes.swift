@@ -76,12 +76,19 @@ struct RoutingRoutes: Sendable {
                 throw APIError(.conflict, "agent_unavailable", "agent '\(agentID)' is offline or at capacity (\(target.openRooms)/\(capacity))")
             }
             after(transition, rescan: room.status == .assigned)
+            if user.role >= .supervisor {
+                await api.audit(user, "room.transfer", "room", room.id, ["agent_id": agentID, "previous_agent_id": JSONBody.null(room.assignee?.id)])
+            }
             return JSONBody.response(["room": APIRoutes.room(try await store.room(id: room.id) ?? room)])
         }
         if let divisionID = try body.string("division_id", required: false) {
             let transition = try await store.requeue(roomID: room.id, divisionID: divisionID, actor: user.id)
             after(transition, rescan: true)
             api.queue.offer(.room(room.id))
+            if user.role >= .supervisor {
+                await api.audit(
+                    user, "room.transfer", "room", room.id, ["division_id": divisionID, "previous_agent_id": JSONBody.null(room.assignee?.id)])
+            }
             return JSONBody.response(["room": APIRoutes.room(try await store.room(id: room.id) ?? room)])
         }
         throw APIError.unprocessable("give 'agent_id' or 'division_id'")
@@ -95,11 +102,14 @@ struct RoutingRoutes: Sendable {
         guard let agentID = try body.string("agent_id") else { throw APIError.unprocessable("'agent_id' is required") }
         let force = JSONBody.isBool(body["force"]) && (body["force"] as? NSNumber)?.boolValue == true
         let added = try await place(room, agentID: agentID, actor: user.id, force: force)
+        await api.audit(
+            user, "room.assign", "room", room.id, ["agent_id": agentID, "force": force, "previous_agent_id": JSONBody.null(room.assignee?.id)])
         return JSONBody.response(["room": APIRoutes.room(try await store.room(id: room.id) ?? room), "agent": APIRoutes.user(added)])
     }
 
     func agent(_ id: String, serving room: Room) async throws -> User {
         guard let agent = try await store.user(id: id) else { throw APIError.notFound("no agent '\(id)'") }
+        guard agent.active else { throw APIError(.conflict, "agent_unavailable", "agent '\(id)' is deactivated") }
         guard agent.serves(channel: room.channelID) else {
             throw APIError(.conflict, "agent_unavailable", "agent '\(id)' does not serve channel '\(room.channelID)'")
         }
@@ -169,7 +179,7 @@ struct RoutingRoutes: Sendable {
     }
 
     func patchSettings(_ request: Request) async throws -> Response {
-        _ = try await staff(request, .admin)
+        let actor = try await staff(request, .admin)
         let body = try await JSONBody.object(request)
         var settings = api.channels.webhooks.current
         func url(_ value: Any?, _ field: String) throws -> String? {
@@ -226,6 +236,8 @@ struct RoutingRoutes: Sendable {
         api.channels.webhooks.update(settings)
         if wasCustom && !settings.customAllocation.enabled { api.queue.offer(.rescan) }  // back to automatic
         if !wasCustom && settings.customAllocation.enabled { api.queue.offer(.rescan) }  // ask about the rooms waiting now
+        // The settings as shown (the allocation secret only as `secret_set`).
+        await api.audit(actor, "settings.update", "settings", nil, ["changed": body.keys.sorted(), "settings": Self.settingsJSON(settings)])
         return JSONBody.response(Self.settingsJSON(settings))
     }
 
@@ -241,15 +253,18 @@ struct RoutingRoutes: Sendable {
     }
 
     func createDivision(_ request: Request) async throws -> Response {
-        _ = try await staff(request)
+        let actor = try await staff(request)
         let body = try await JSONBody.object(request)
         guard let name = try body.string("name")?.trimmingCharacters(in: .whitespaces), !name.isEmpty, name.count <= 100 else {
             throw APIError.unprocessable("'name' must be 1-100 characters")
         }
-        return JSONBody.response(["division": Self.division(try await store.createDivision(name: name))], status: .created)
+        let division = try await store.createDivision(name: name)
+        await api.audit(actor, "division.create", "division", division.id, ["name": name])
+        return JSONBody.response(["division": Self.division(division)], status: .created)
     }
 
-    /// `{"max_open_rooms", "channels", "divisions"}`: capacity and eligibility; raising them serves waiting rooms.
+    /// `{"max_open_rooms", "channels", "divisions", "name", "role"}`: capacity and
+    /// eligibility (raising them serves waiting rooms), the name, and (admins) the role.
     func patchAgent(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let actor = try await staff(request)
         let id = try context.parameters.require("user_id")
@@ -258,6 +273,15 @@ struct RoutingRoutes: Sendable {
             throw APIError.forbidden("supervisors manage agents only")
         }
         let body = try await JSONBody.object(request)
+        var role: Role?
+        if body["role"] != nil {
+            guard actor.role == .admin else { throw APIError.forbidden("only admins change roles") }
+            guard let raw = body["role"] as? String, let value = Role(rawValue: raw) else {
+                throw APIError.unprocessable("'role' must be one of: agent, supervisor, admin")
+            }
+            role = value
+        }
+        let name = body["name"] != nil ? try TeamRoutes.name(body) : nil
         if body.keys.contains("max_open_rooms") {
             switch body["max_open_rooms"] {
             case is NSNull: agent = try await store.setCapacity(userID: id, maxOpenRooms: nil)
@@ -277,8 +301,13 @@ struct RoutingRoutes: Sendable {
             guard let list = body["divisions"] as? [String] else { throw APIError.unprocessable("'divisions' must be an array of division ids") }
             agent = try await store.setUserDivisions(userID: id, divisionIDs: list)
         }
+        if let name { agent = try await store.setName(userID: id, name: name) }
+        if let role { agent = try await store.setRole(userID: id, role: role) }
         api.queue.offer(.rescan)
-        return JSONBody.response(["agent": APIRoutes.user(agent)])
+        var changes: [String: Any] = [:]
+        for key in ["max_open_rooms", "channels", "divisions", "name", "role"] where body.keys.contains(key) { changes[key] = body[key] }
+        if !changes.isEmpty { await api.audit(actor, "agent.update", "user", id, changes) }
+        return JSONBody.response(["agent": TeamRoutes.member(agent)])
     }
 
     // MARK: The allocation service (Qiscus Multichannel-compatible)

@@ -1,10 +1,14 @@
 import Foundation
+import OmnichatCore
 import OmnichatDelivery
 import Prometheus
 
 /// The daemon's Prometheus metrics. Labels are bounded: channel ids come from
 /// configuration, outcomes from a fixed list; never raw ids from requests.
 public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
+    /// Live events to tell about delivery status changes (set once at start).
+    var live: LiveEvents?
+
     public let registry = PrometheusCollectorRegistry()
     private let queueDepth: Gauge
     private let latencyBuckets: [Duration] = [
@@ -54,6 +58,10 @@ public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
             name: "omnichat_delivery_latency_seconds", labels: [("channel", channelID)], buckets: latencyBuckets,
             help: "Time of one delivery call to a network"
         ).recordNanoseconds(Int64(latency.components.seconds) * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
+    }
+
+    public func statusChanged(roomID: String, messageID: String, status: DeliveryStatus, attempts: Int, error: String?) async {
+        await live?.delivery(roomID: roomID, messageID: messageID, status: status, attempts: attempts, error: error)
     }
 
     public func render() -> String {

@@ -1,10 +1,451 @@
 import Foundation
 import Hummingbird
+import Logging
 import OmnichatCore
+import OmnichatDelivery
 
+/// What the team routes need beyond the API's wiring.
+struct TeamSettings: Sendable {
+    /// How long an invitation link works.
+    var invitationHours: Int
+    /// Invitation links are `<publicBaseURL>/invitations/<token>`.
+    var publicBaseURL: String
+    /// With a mailer, invitations are mailed; without, the link is returned.
+    var mailer: (any MailSending)?
+
+    init(invitationHours: Int = 72, publicBaseURL: String, mailer: (any MailSending)? = nil) {
+        self.invitationHours = invitationHours
+        self.publicBaseURL = publicBaseURL
+        self.mailer = mailer
+    }
+
+    init(configuration: DaemonConfiguration) {
+        self.init(
+            invitationHours: configuration.invitationHours, publicBaseURL: configuration.effectivePublicBaseURL,
+            mailer: configuration.smtp.map { Mailer(settings: $0) })
+    }
+}
+
+/// Team management: agents and invitations, API keys, divisions, who serves
+/// which channel, and the audit log. Registers the account routes too.
 struct TeamRoutes: Sendable {
     let api: APIRoutes
+    var settings = TeamSettings(publicBaseURL: "http://127.0.0.1:8080")
+
+    var store: any Store { api.store }
+    var auth: Authenticator { api.auth }
+
+    static let logger = Logger(label: "omnichat.team")
 
     func register(on router: Router<some RequestContext>) {
+        AccountRoutes(api: api).register(on: router)
+        let v1 = router.group("/api/v1")
+        v1.post("/api-keys") { request, _ in try await createAPIKey(request) }
+        v1.get("/api-keys") { request, _ in try await listAPIKeys(request) }
+        v1.delete("/api-keys/:key_id") { request, context in try await revokeAPIKey(request, context) }
+        v1.post("/agents") { request, _ in try await createAgent(request) }
+        v1.get("/agents") { request, _ in try await listAgents(request) }
+        v1.get("/agents/:user_id") { request, context in try await getAgent(request, context) }
+        v1.post("/agents/:user_id/deactivate") { request, context in try await deactivate(request, context) }
+        v1.post("/agents/:user_id/reactivate") { request, context in try await reactivate(request, context) }
+        v1.post("/agents/:user_id/invitation") { request, context in try await resendInvitation(request, context) }
+        v1.patch("/divisions/:division_id") { request, context in try await renameDivision(request, context) }
+        v1.delete("/divisions/:division_id") { request, context in try await deleteDivision(request, context) }
+        v1.post("/divisions/:division_id/default") { request, context in try await setDefaultDivision(request, context) }
+        v1.put("/channels/:channel_id/agents") { request, context in try await setChannelAgents(request, context) }
+        v1.get("/audit") { request, _ in try await auditLog(request) }
+    }
+
+    // MARK: Shapes and checks
+
+    /// A user as the team routes show them: the API's user plus `active` and `invitation_pending`.
+    static func member(_ u: User) -> [String: Any] {
+        var out = APIRoutes.user(u)
+        out["active"] = u.active
+        out["invitation_pending"] = u.invitationPending
+        return out
+    }
+
+    static func apiKey(_ k: APIKey) -> [String: Any] {
+        ["id": k.id, "name": k.name, "scope": k.scope.rawValue, "created_at": k.createdAt.iso8601, "revoked_at": JSONBody.null(k.revokedAt?.iso8601)]
+    }
+
+    /// `name`: a string of 1 to 100 characters (trimmed).
+    static func name(_ body: [String: Any], _ field: String = "name") throws -> String {
+        guard let name = try body.string(field)?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty, name.count <= 100 else {
+            throw APIError.unprocessable("'\(field)' must be 1-100 characters")
+        }
+        return name
+    }
+
+    func staff(_ request: Request, _ minimum: Role = .supervisor) async throws -> User {
+        let user = try await auth.user(of: request)
+        guard user.role >= minimum else { throw APIError.forbidden("this needs the \(minimum.rawValue) role") }
+        return user
+    }
+
+    /// Admins manage everyone; supervisors manage agents only.
+    static func requireManageable(_ target: User, by actor: User) throws {
+        guard actor.role == .admin || target.role == .agent else {
+            throw APIError.forbidden("supervisors manage agents only")
+        }
+    }
+
+    /// The user named in the path, if the actor may see them (supervisors: agents and themselves).
+    func target(_ context: some RequestContext, for actor: User) async throws -> User {
+        let id = try context.parameters.require("user_id")
+        guard let user = try await store.user(id: id) else { throw APIError.notFound("no agent '\(id)'") }
+        if actor.role == .supervisor && user.id != actor.id { try Self.requireManageable(user, by: actor) }
+        return user
+    }
+
+    static func boolQuery(_ query: APIRoutes.Query, _ key: String) throws -> Bool? {
+        guard let raw = query[key] else { return nil }
+        switch raw.lowercased() {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw APIError.unprocessable("'\(key)' must be true or false")
+        }
+    }
+
+    // MARK: API keys (admins)
+
+    /// `{"name", "scope"}` → 201 with the key, shown this once.
+    func createAPIKey(_ request: Request) async throws -> Response {
+        let actor = try await staff(request, .admin)
+        let body = try await JSONBody.object(request)
+        let name = try Self.name(body)
+        guard let scopeName = try body.string("scope") else { throw APIError.unprocessable("'scope' is required") }
+        guard let scope = APIKey.Scope(rawValue: scopeName) else {
+            throw APIError.unprocessable("'scope' must be one of: \(APIKey.Scope.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let secret = Authenticator.newAPIKey()
+        let key = try await store.createAPIKey(name: name, scope: scope, keyHash: Authenticator.tokenHash(secret))
+        await api.audit(actor, "api_key.create", "api_key", key.id, ["name": name, "scope": scope.rawValue])
+        return JSONBody.response(["api_key": Self.apiKey(key), "key": secret], status: .created)
+    }
+
+    func listAPIKeys(_ request: Request) async throws -> Response {
+        _ = try await staff(request, .admin)
+        return JSONBody.response(["api_keys": try await store.apiKeys().map(Self.apiKey)])
+    }
+
+    func revokeAPIKey(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let actor = try await staff(request, .admin)
+        let id = try context.parameters.require("key_id")
+        guard let key = try await store.revokeAPIKey(id: id, at: Date()) else { throw APIError.notFound("no API key '\(id)'") }
+        await api.audit(actor, "api_key.revoke", "api_key", key.id, ["name": key.name, "scope": key.scope.rawValue])
+        return Response(status: .noContent)
+    }
+
+    // MARK: Agents
+
+    /// `{"name", "email", "role", "divisions", "channels", "max_open_rooms", "password"}`.
+    /// Without a password the agent is invited: mailed a one-time link when
+    /// SMTP is configured, else the link is in the response.
+    func createAgent(_ request: Request) async throws -> Response {
+        let actor = try await staff(request)
+        let body = try await JSONBody.object(request)
+        let name = try Self.name(body)
+        guard let email = try body.string("email")?.trimmingCharacters(in: .whitespaces), (try? Mailer.address(email)) == email, email.count <= 254
+        else { throw APIError.unprocessable("'email' must be an email address") }
+        let role: Role
+        switch try body.string("role", required: false) ?? "agent" {
+        case "agent": role = .agent
+        case "supervisor": role = .supervisor
+        default: throw APIError.unprocessable("'role' must be \"agent\" or \"supervisor\"")
+        }
+        if role == .supervisor && actor.role != .admin { throw APIError.forbidden("only admins create supervisors") }
+        var divisions: [String] = []
+        switch body["divisions"] {
+        case nil, is NSNull: break
+        case let list as [String]: divisions = list
+        default: throw APIError.unprocessable("'divisions' must be an array of division ids")
+        }
+        var channels: [String]?
+        switch body["channels"] {
+        case nil, is NSNull: break
+        case let list as [String]:
+            for id in list where api.channels.channel(id) == nil { throw APIError.unprocessable("'channels' names an unknown channel '\(id)'") }
+            channels = list
+        default: throw APIError.unprocessable("'channels' must be an array of channel ids, or null for every channel")
+        }
+        var capacity: Int?
+        switch body["max_open_rooms"] {
+        case nil, is NSNull: break
+        case let n where JSONBody.int(n).map({ (1...10_000).contains($0) }) ?? false: capacity = JSONBody.int(n)
+        default: throw APIError.unprocessable("'max_open_rooms' must be an integer from 1 to 10000, or null")
+        }
+        var password: String?
+        if body["password"] != nil && !(body["password"] is NSNull) { password = try AccountRoutes.newPassword(body, "password") }
+
+        let new = NewUser(
+            email: email, name: name, role: role, passwordHash: password.map { Authenticator.hashPassword($0, cost: auth.bcryptCost) } ?? "",
+            channels: channels, maxOpenRooms: capacity)
+        var details: [String: Any] = [
+            "email": email, "name": name, "role": role.rawValue, "divisions": divisions, "channels": JSONBody.null(channels),
+            "max_open_rooms": JSONBody.null(capacity), "invited": password == nil,
+        ]
+        guard password == nil else {
+            let user = try await store.createMember(new, divisionIDs: divisions, invitation: nil)
+            await api.audit(actor, "agent.create", "user", user.id, details)
+            return JSONBody.response(["agent": Self.member(user)], status: .created)
+        }
+        let (token, invitation) = newInvitation(by: actor)
+        let user = try await store.createMember(new, divisionIDs: divisions, invitation: invitation)
+        let sent = await deliverInvitation(token: token, expiresAt: invitation.expiresAt, to: user, by: actor)
+        details["invitation_sent"] = sent["sent"] ?? false
+        await api.audit(actor, "agent.create", "user", user.id, details)
+        return JSONBody.response(["agent": Self.member(user), "invitation": sent], status: .created)
+    }
+
+    func newInvitation(by actor: User) -> (String, NewInvitation) {
+        let token = "oci_" + Authenticator.newToken().dropFirst(3)
+        let expires = Date().addingTimeInterval(TimeInterval(settings.invitationHours) * 3600)
+        return (token, NewInvitation(tokenHash: Authenticator.tokenHash(token), expiresAt: expires, createdBy: actor.id))
+    }
+
+    /// Mails the link when SMTP is configured (`{"expires_at", "sent": true}`);
+    /// otherwise, or when sending fails, returns it (`{"url", "expires_at"}`,
+    /// with `"sent": false` and `"error"` after a failure).
+    func deliverInvitation(token: String, expiresAt: Date, to user: User, by actor: User) async -> [String: Any] {
+        var base = settings.publicBaseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        let url = "\(base)/invitations/\(token)"
+        guard let mailer = settings.mailer else { return ["url": url, "expires_at": expiresAt.iso8601] }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "d MMMM yyyy 'at' HH:mm 'UTC'"
+        let text = """
+            Hello \(user.name),
+
+            \(actor.name) invited you to join the Omnichat team as \(user.role == .agent ? "an agent" : "a \(user.role.rawValue)").
+            Open this link to choose your password:
+
+            \(url)
+
+            The link works once and expires on \(formatter.string(from: expiresAt)).
+            If you did not expect this invitation, ignore this message.
+            """
+        do {
+            try await mailer.send(MailMessage(to: user.email, subject: "You are invited to Omnichat", body: text))
+            return ["expires_at": expiresAt.iso8601, "sent": true]
+        } catch {
+            Self.logger.error("invitation not sent", metadata: ["omnichat.user": .string(user.id), "omnichat.error": "\(error)"])
+            return ["url": url, "expires_at": expiresAt.iso8601, "sent": false, "error": "\(error)"]
+        }
+    }
+
+    /// `?division=&channel=&role=&online=&active=`: admins see everyone, supervisors agents and themselves.
+    func listAgents(_ request: Request) async throws -> Response {
+        let actor = try await staff(request)
+        let query = APIRoutes.Query(request)
+        var filter = UserFilter()
+        if let raw = query["role"] {
+            guard let role = Role(rawValue: raw) else { throw APIError.unprocessable("'role' must be one of: agent, supervisor, admin") }
+            filter.roles = [role]
+        }
+        filter.divisionID = query["division"].flatMap { $0.isEmpty ? nil : $0 }
+        filter.channelID = query["channel"].flatMap { $0.isEmpty ? nil : $0 }
+        filter.online = try Self.boolQuery(query, "online")
+        filter.active = try Self.boolQuery(query, "active")
+        var users = try await store.users(filter)
+        if actor.role == .supervisor { users = users.filter { $0.role == .agent || $0.id == actor.id } }
+        return JSONBody.response(["agents": users.map(Self.member)])
+    }
+
+    func getAgent(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let actor = try await staff(request)
+        return JSONBody.response(["agent": Self.member(try await target(context, for: actor))])
+    }
+
+    /// Signs the agent out everywhere, sets them offline, returns their rooms
+    /// to the queue (served again at once) and refuses their sign-ins.
+    func deactivate(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let actor = try await staff(request)
+        let user = try await target(context, for: actor)
+        guard user.id != actor.id else { throw APIError(.conflict, "conflict", "you cannot deactivate yourself") }
+        try Self.requireManageable(user, by: actor)
+        let updated = try await store.setActive(userID: user.id, active: false)
+        let returned = try await store.returnRooms(userID: user.id, actor: actor.id)
+        api.events.publish(returned)
+        api.queue.offer(.rescan)
+        if user.online { api.live.agentStatus(updated) }
+        if user.active {
+            await api.audit(actor, "agent.deactivate", "user", user.id, ["rooms_returned": returned.map(\.roomID)])
+        }
+        return JSONBody.response(["agent": Self.member(try await store.user(id: user.id) ?? updated)])
+    }
+
+    func reactivate(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let actor = try await staff(request)
+        let user = try await target(context, for: actor)
+        try Self.requireManageable(user, by: actor)
+        let updated = try await store.setActive(userID: user.id, active: true)
+        if !user.active { await api.audit(actor, "agent.reactivate", "user", user.id) }
+        return JSONBody.response(["agent": Self.member(updated)])
+    }
+
+    /// A new invitation for an agent who has not chosen a password; the previous link stops working.
+    func resendInvitation(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let actor = try await staff(request)
+        let user = try await target(context, for: actor)
+        try Self.requireManageable(user, by: actor)
+        guard user.active else { throw APIError(.conflict, "conflict", "agent '\(user.id)' is deactivated; reactivate them first") }
+        guard user.invitationPending else {
+            throw APIError(.conflict, "conflict", "agent '\(user.id)' has already chosen a password")
+        }
+        let (token, invitation) = newInvitation(by: actor)
+        try await store.replaceInvitation(userID: user.id, invitation: invitation)
+        let sent = await deliverInvitation(token: token, expiresAt: invitation.expiresAt, to: user, by: actor)
+        await api.audit(actor, "agent.invitation", "user", user.id, ["invitation_sent": sent["sent"] ?? false])
+        return JSONBody.response(["agent": Self.member(user), "invitation": sent])
+    }
+
+    // MARK: Divisions
+
+    func division(_ context: some RequestContext) async throws -> Division {
+        let id = try context.parameters.require("division_id")
+        guard let division = try await store.divisions().first(where: { $0.id == id }) else { throw APIError.notFound("no division '\(id)'") }
+        return division
+    }
+
+    /// Channel drop-ins whose `division` names this one (by name, as routing reads them).
+    func channels(naming division: Division) -> [ConfiguredChannel] {
+        api.channels.all.filter { $0.division?.lowercased() == division.name.lowercased() }
+    }
+
+    /// `{"name"}`; 409 when another division has it. Drop-ins that named the
+    /// old name are listed in `warnings` (their rooms now go to the default division).
+    func renameDivision(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let actor = try await staff(request)
+        let division = try await division(context)
+        let body = try await JSONBody.object(request)
+        let name = try Self.name(body)
+        let renamed = try await store.renameDivision(id: division.id, name: name)
+        var warnings: [String] = []
+        if division.name.lowercased() != name.lowercased() {
+            for channel in channels(naming: division) {
+                warnings.append(
+                    "channel '\(channel.id)' names division '\(division.name)' in \(channel.file); its rooms go to the default division until it says '\(name)'")
+            }
+        }
+        await api.audit(actor, "division.rename", "division", division.id, ["name": name, "previous_name": division.name])
+        return JSONBody.response(["division": RoutingRoutes.division(renamed), "warnings": warnings])
+    }
+
+    /// 409 while it is the default, has members or unresolved rooms, or a channel drop-in names it.
+    func deleteDivision(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let actor = try await staff(request)
+        let division = try await division(context)
+        let naming = channels(naming: division)
+        if !naming.isEmpty {
+            throw APIError(
+                .conflict, "conflict",
+                "division '\(division.name)' is named by channel(s) \(naming.map { "'\($0.id)'" }.joined(separator: ", ")); change their drop-ins first")
+        }
+        try await store.deleteDivision(id: division.id)
+        await api.audit(actor, "division.delete", "division", division.id, ["name": division.name])
+        return Response(status: .noContent)
+    }
+
+    /// Rooms without a division, and agents in none, belong to the default division.
+    func setDefaultDivision(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let actor = try await staff(request, .admin)
+        let division = try await division(context)
+        try await store.setDefaultDivision(id: division.id)
+        api.queue.offer(.rescan)
+        await api.audit(actor, "division.default", "division", division.id, ["name": division.name])
+        let updated = try await store.divisions().first { $0.id == division.id } ?? division
+        return JSONBody.response(["division": RoutingRoutes.division(updated)])
+    }
+
+    // MARK: Channels
+
+    /// The channel listing: each channel with its status and the active users who serve it.
+    static func channels(_ list: [ConfiguredChannel], store: any Store) async throws -> [[String: Any]] {
+        let activity = try await store.channelActivity()
+        let users = try await store.users(UserFilter(active: true))
+        return list.map { channel in
+            let status = activity[channel.id] ?? ChannelActivity()
+            return [
+                "id": channel.id, "kind": channel.kind, "enabled": channel.enabled, "division": JSONBody.null(channel.division),
+                "bot": channel.bot != nil,
+                "status": [
+                    "last_webhook_at": JSONBody.null(status.lastWebhookAt?.iso8601),
+                    "last_delivery_error": JSONBody.null(status.lastDeliveryError),
+                    "last_delivery_error_at": JSONBody.null(status.lastDeliveryErrorAt?.iso8601),
+                ] as [String: Any],
+                "agents": users.filter { $0.serves(channel: channel.id) }.map { ["id": $0.id, "name": $0.name, "email": $0.email] },
+            ]
+        }
+    }
+
+    /// `{"agent_ids"}`: they serve the channel (added to their list when they
+    /// have one); agents not listed who had it in their list lose it. Users who
+    /// serve every channel (`channels: null`) keep doing so.
+    func setChannelAgents(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let actor = try await staff(request)
+        let id = try context.parameters.require("channel_id")
+        guard let channel = api.channels.channel(id) else { throw APIError.notFound("no channel '\(id)'") }
+        let body = try await JSONBody.object(request)
+        guard let ids = body["agent_ids"] as? [String] else { throw APIError.unprocessable("'agent_ids' must be an array of agent ids") }
+        if actor.role == .supervisor {
+            for userID in Set(ids) where userID != actor.id {
+                guard let user = try await store.user(id: userID) else { throw APIError.unprocessable("unknown agent '\(userID)'") }
+                try Self.requireManageable(user, by: actor)
+            }
+        }
+        let scope: Set<Role> = actor.role == .admin ? Set(Role.allCases) : [.agent]
+        let changed = try await store.setChannelMembers(channelID: id, userIDs: ids, scope: scope)
+        api.queue.offer(.rescan)
+        await api.audit(actor, "channel.agents", "channel", id, ["agent_ids": ids, "changed": changed.map(\.id)])
+        return JSONBody.response(["channel": try await Self.channels([channel], store: store)[0]])
+    }
+
+    // MARK: Audit log
+
+    /// `?cursor=&limit=`, newest first.
+    func auditLog(_ request: Request) async throws -> Response {
+        _ = try await staff(request, .admin)
+        let query = APIRoutes.Query(request)
+        let page = try await store.auditLog(cursor: query["cursor"], limit: try APIRoutes.limit(query))
+        let entries: [[String: Any]] = page.items.map { entry in
+            [
+                "id": String(entry.id), "actor": entry.actor, "actor_role": entry.actorRole, "action": entry.action,
+                "target_type": entry.targetType, "target_id": JSONBody.null(entry.targetID),
+                "details": (try? JSONSerialization.jsonObject(with: Data(entry.details.utf8))) ?? [String: Any](),
+                "at": entry.at.iso8601,
+            ]
+        }
+        return JSONBody.response(["entries": entries, "next_cursor": JSONBody.null(page.nextCursor)])
+    }
+}
+
+extension APIRoutes {
+    /// Records an administrative action. The action has happened by then, so a
+    /// failure to record it is logged, not returned. `details` must hold no secrets.
+    func audit(_ actor: User, _ action: String, _ targetType: String, _ targetID: String?, _ details: [String: Any] = [:]) async {
+        await audit(actor: actor.id, role: actor.role.rawValue, action, targetType, targetID, details)
+    }
+
+    func audit(_ principal: Authenticator.Principal, _ action: String, _ targetType: String, _ targetID: String?, _ details: [String: Any] = [:]) async {
+        switch principal {
+        case .user(let user): await audit(user, action, targetType, targetID, details)
+        case .key(let key): await audit(actor: key.id, role: "key:\(key.scope.rawValue)", action, targetType, targetID, details)
+        }
+    }
+
+    private func audit(actor: String, role: String, _ action: String, _ targetType: String, _ targetID: String?, _ details: [String: Any]) async {
+        let json = (try? JSONSerialization.data(withJSONObject: details, options: [.sortedKeys, .withoutEscapingSlashes]))
+            .map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        do {
+            try await store.recordAudit(
+                NewAuditEntry(actor: actor, actorRole: role, action: action, targetType: targetType, targetID: targetID, details: json))
+        } catch {
+            TeamRoutes.logger.error(
+                "audit entry not recorded", metadata: ["omnichat.action": .string(action), "omnichat.error": "\(error)"])
+        }
     }
 }

@@ -13,6 +13,7 @@ struct WebhookRoutes: Sendable {
     let maxBodyBytes: Int
     let divisions: DivisionNames
     let events: EventBus
+    let live: LiveEvents
 
     func register(on router: Router<some RequestContext>) {
         router.post("/webhooks/:channel_id") { request, context in try await receive(request, context: context) }
@@ -83,6 +84,7 @@ struct WebhookRoutes: Sendable {
         metrics.webhook(channel: channel.id, outcome: result.stored == 0 && result.duplicates > 0 ? "duplicate" : "accepted")
         metrics.events(channel: channel.id, stored: result.stored, duplicates: result.duplicates)
         self.events.publish(result.transitions)
+        for message in result.messages { await live.message(message, channelID: channel.id) }
         for room in result.roomIDs { queue.offer(.room(room)) }
         metrics.setQueueDepth(queue.depth)
         if result.stored > 0 && (channel.bot != nil || events.contains(where: { $0.followUp != nil })) { wakeOutbox() }

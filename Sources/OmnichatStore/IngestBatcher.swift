@@ -65,12 +65,14 @@ actor IngestBatcher {
 
 /// The statements of one ingest, run inside the caller's transaction.
 enum IngestWriter {
+
     static func write(_ batch: IngestBatch, db: Database) throws -> IngestResult {
         let now = Date().timeIntervalSince1970
         var stored = 0
         var duplicates = 0
         var rooms: [String] = []
         var transitions: [RoomTransition] = []
+        var messages: [StoredMessage] = []
         for event in batch.events {
             let isMessage = event.kind == .message
             // Events that leave no message keep their raw payload here.
@@ -86,7 +88,7 @@ enum IngestWriter {
 
             switch event.kind {
             case .message:
-                try storeMessage(event, batch: batch, db: db, now: now, waiting: &rooms, transitions: &transitions)
+                messages.append(try storeMessage(event, batch: batch, db: db, now: now, waiting: &rooms, transitions: &transitions))
             case .echo:
                 try storeEcho(event, batch: batch, db: db)
             case .receipt(let receipt):
@@ -95,7 +97,7 @@ enum IngestWriter {
                 break
             }
         }
-        return IngestResult(stored: stored, duplicates: duplicates, roomIDs: rooms, transitions: transitions)
+        return IngestResult(stored: stored, duplicates: duplicates, roomIDs: rooms, transitions: transitions, messages: messages)
     }
 
     static func existingRoom(_ channelID: String, _ conversationID: String, db: Database) throws -> Row? {
@@ -109,7 +111,7 @@ enum IngestWriter {
     static func storeMessage(
         _ event: InboundEvent, batch: IngestBatch, db: Database, now: TimeInterval, waiting rooms: inout [String],
         transitions: inout [RoomTransition]
-    ) throws -> String {
+    ) throws -> StoredMessage {
         let contactID = try String.fetchOne(
             db.cachedStatement(
                 sql: """
@@ -188,6 +190,10 @@ enum IngestWriter {
                 messageID, roomID, event.content.type.rawValue, event.content.text, event.content.url,
                 Rows.encode(event.content), event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
             ])
+        let stored = StoredMessage(
+            id: messageID, roomID: roomID, direction: .inbound, content: event.content, senderUserID: nil,
+            networkMessageID: event.networkMessageID, createdAt: event.occurredAt, deliveryStatus: .received, attempts: 0,
+            deliveryError: nil, sequence: db.lastInsertedRowID)
         if status == .bot {
             // The bot has the room: the message goes to the bot's webhook, durably.
             try db.cachedStatement(
@@ -200,7 +206,7 @@ enum IngestWriter {
                 arguments: [roomID, batch.channelID, Rows.encode(followUp), now, now])
         }
         if waiting && !rooms.contains(roomID) { rooms.append(roomID) }
-        return roomID
+        return stored
     }
 
     /// The business's own message sent from elsewhere: kept in the history, not routed.

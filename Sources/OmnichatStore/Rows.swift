@@ -10,7 +10,10 @@ enum Rows {
             online: row["online"], channels: (row["channels"] as String?).map(decodeList),
             maxOpenRooms: row["max_open_rooms"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
             divisions: ((row["division_ids"] as String?) ?? "").split(separator: ",").map(String.init).sorted(),
-            openRooms: (row["open_rooms"] as Int?) ?? 0)
+            openRooms: (row["open_rooms"] as Int?) ?? 0,
+            // Absent before migration v4 and in joined selects: active, password chosen.
+            active: (row["active"] as Bool?) ?? true,
+            invitationPending: (row["password_hash"] as String?) == TeamSchema.noPassword)
     }
 
     static func room(_ row: Row) -> Room {

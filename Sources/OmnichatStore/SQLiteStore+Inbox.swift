@@ -3,10 +3,479 @@ import GRDB
 import OmnichatCore
 
 enum InboxSchema {
-    /// Migration v5: inbox tables (read marks, notes, tags).
+    /// Migration v5: inbox tables (read marks, notes, tags), presence periods
+    /// for reports, and the indexes the reports' window queries read.
     static func migrate(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE room_reads (
+                    room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    last_read_seq INTEGER NOT NULL,
+                    read_at REAL NOT NULL,
+                    PRIMARY KEY (room_id, user_id)
+                ) WITHOUT ROWID;
+                CREATE TABLE notes (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL UNIQUE,
+                    room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+                    author_id TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                CREATE INDEX notes_by_room ON notes(room_id, seq);
+                CREATE TABLE room_tags (
+                    room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+                    tag TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    PRIMARY KEY (room_id, tag)
+                ) WITHOUT ROWID;
+                CREATE INDEX room_tags_by_tag ON room_tags(tag, room_id);
+                CREATE TABLE agent_presence (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    user_id TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    ended_at REAL
+                );
+                CREATE INDEX agent_presence_by_user ON agent_presence(user_id, started_at);
+                CREATE INDEX agent_presence_by_end ON agent_presence(ended_at);
+                CREATE INDEX messages_by_time ON messages(created_at);
+                CREATE INDEX room_events_by_time ON room_events(at);
+                """)
+        // Presence periods follow users.online whatever changes it (going
+        // online or offline through the API, a deactivation, an operator's
+        // UPDATE): a period opens when it turns 1 and closes when it turns 0.
+        try db.execute(
+            sql: """
+                CREATE TRIGGER users_presence_insert AFTER INSERT ON users WHEN NEW.online
+                BEGIN
+                    INSERT INTO agent_presence (user_id, started_at) VALUES (NEW.id, \(nowSQL));
+                END;
+                CREATE TRIGGER users_presence_online AFTER UPDATE OF online ON users WHEN NEW.online AND NOT OLD.online
+                BEGIN
+                    INSERT INTO agent_presence (user_id, started_at) VALUES (NEW.id, \(nowSQL));
+                END;
+                CREATE TRIGGER users_presence_offline AFTER UPDATE OF online ON users WHEN OLD.online AND NOT NEW.online
+                BEGIN
+                    UPDATE agent_presence SET ended_at = max(started_at, \(nowSQL)) WHERE user_id = NEW.id AND ended_at IS NULL;
+                END;
+                """)
+        // Whoever is online when the migration runs is online from now on.
+        try db.execute(
+            sql: "INSERT INTO agent_presence (user_id, started_at) SELECT id, ? FROM users WHERE online = 1",
+            arguments: [Date().timeIntervalSince1970])
     }
+
+    /// SQLite's clock as Unix seconds with milliseconds (`unixepoch('subsec')` needs 3.42).
+    static let nowSQL = "((julianday('now') - 2440587.5) * 86400.0)"
 }
 
 extension SQLiteStore {
+    /// `lower()` for all of Unicode (SQLite's folds ASCII only), for `q` searches.
+    static let fold = DatabaseFunction("omnichat_fold", argumentCount: 1, pure: true) { values in
+        String.fromDatabaseValue(values[0])?.lowercased()
+    }
+
+    /// The `WHERE` clauses of the inbox filters (everything but assignee,
+    /// channel, status and cursor, which `rooms(_:)` writes itself).
+    static func inboxClauses(_ filter: RoomFilter, clauses: inout [String], arguments: inout StatementArguments) throws {
+        if filter.unassigned {
+            clauses.append("rooms.assignee_id IS NULL")
+        }
+        if let division = filter.divisionID {
+            clauses.append("coalesce(rooms.division_id, (SELECT id FROM divisions WHERE is_default = 1)) = ?")
+            arguments += [division]
+        }
+        if let unread = filter.unread {
+            guard let reader = filter.readerID else { throw StoreError(.invalid, "an unread filter needs a reader") }
+            clauses.append(
+                (unread ? "" : "NOT ")
+                    + """
+                    EXISTS (SELECT 1 FROM messages m WHERE m.room_id = rooms.id AND m.direction = 'inbound'
+                        AND m.seq > coalesce((SELECT last_read_seq FROM room_reads WHERE room_id = rooms.id AND user_id = ?), 0))
+                    """)
+            arguments += [reader]
+        }
+        if let text = filter.text, !text.isEmpty {
+            let pattern = "%" + likeEscaped(text.lowercased()) + "%"
+            clauses.append(
+                """
+                (omnichat_fold(contacts.display_name) LIKE ? ESCAPE '\\' OR omnichat_fold(contacts.username) LIKE ? ESCAPE '\\'
+                 OR EXISTS (SELECT 1 FROM messages m WHERE m.room_id = rooms.id AND omnichat_fold(m.text) LIKE ? ESCAPE '\\'))
+                """)
+            arguments += [pattern, pattern, pattern]
+        }
+        if !filter.tags.isEmpty {
+            clauses.append(
+                "EXISTS (SELECT 1 FROM room_tags t WHERE t.room_id = rooms.id AND t.tag IN (\(filter.tags.map { _ in "?" }.joined(separator: ","))))")
+            arguments += StatementArguments(filter.tags)
+        }
+    }
+
+    static func likeEscaped(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { out.append("\\") }
+            out.append(character)
+        }
+        return out
+    }
+
+    // MARK: Read marks, notes, tags, sessions
+
+    public func roomSummaries(roomIDs: [String], readerID: String) async throws -> [String: RoomSummary] {
+        guard !roomIDs.isEmpty else { return [:] }
+        return try await pool.read { db in
+            let unread = try db.cachedStatement(
+                sql: """
+                    SELECT count(*) FROM messages WHERE room_id = ?1 AND direction = 'inbound'
+                      AND seq > coalesce((SELECT last_read_seq FROM room_reads WHERE room_id = ?1 AND user_id = ?2), 0)
+                    """)
+            let last = try db.cachedStatement(sql: "SELECT * FROM messages WHERE room_id = ? ORDER BY seq DESC LIMIT 1")
+            let tags = try db.cachedStatement(sql: "SELECT tag FROM room_tags WHERE room_id = ? ORDER BY tag")
+            var out: [String: RoomSummary] = [:]
+            for id in Set(roomIDs) {
+                out[id] = RoomSummary(
+                    roomID: id,
+                    unreadCount: try Int.fetchOne(unread, arguments: [id, readerID]) ?? 0,
+                    lastMessage: try Row.fetchOne(last, arguments: [id]).map(Rows.message),
+                    tags: try String.fetchAll(tags, arguments: [id]))
+            }
+            return out
+        }
+    }
+
+    public func markRead(roomID: String, userID: String, messageID: String?) async throws {
+        let now = Date().timeIntervalSince1970
+        try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM rooms WHERE id = ?", arguments: [roomID]) != nil else {
+                throw StoreError(.notFound, "no room \(roomID)")
+            }
+            let seq: Int64
+            if let messageID {
+                guard
+                    let found = try Int64.fetchOne(
+                        db, sql: "SELECT seq FROM messages WHERE id = ? AND room_id = ?", arguments: [messageID, roomID])
+                else { throw StoreError(.invalid, "'message_id' \(messageID) is not a message of room \(roomID)") }
+                seq = found
+            } else {
+                seq = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM messages WHERE room_id = ?", arguments: [roomID]) ?? 0
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO room_reads (room_id, user_id, last_read_seq, read_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (room_id, user_id) DO UPDATE SET
+                        last_read_seq = max(last_read_seq, excluded.last_read_seq), read_at = excluded.read_at
+                    """,
+                arguments: [roomID, userID, seq, now])
+        }
+    }
+
+    static let noteSelect = "SELECT notes.*, users.name AS author_name FROM notes LEFT JOIN users ON users.id = notes.author_id"
+
+    static func note(_ row: Row) -> RoomNote {
+        RoomNote(
+            id: row["id"], roomID: row["room_id"], authorID: row["author_id"], authorName: row["author_name"], text: row["text"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]), sequence: row["seq"])
+    }
+
+    public func addNote(roomID: String, authorID: String, text: String) async throws -> RoomNote {
+        let id = Identifier.make("note")
+        let now = Date().timeIntervalSince1970
+        return try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM rooms WHERE id = ?", arguments: [roomID]) != nil else {
+                throw StoreError(.notFound, "no room \(roomID)")
+            }
+            try db.execute(
+                sql: "INSERT INTO notes (id, room_id, author_id, text, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [id, roomID, authorID, text, now])
+            return try Row.fetchOne(db, sql: Self.noteSelect + " WHERE notes.id = ?", arguments: [id]).map(Self.note)!
+        }
+    }
+
+    public func notes(roomID: String, cursor: String?, limit: Int) async throws -> Page<RoomNote> {
+        var after: Int64 = 0
+        if let cursor {
+            guard let value = Int64(cursor), value >= 0 else { throw StoreError(.invalid, "cursor is not one this server gave") }
+            after = value
+        }
+        let start = after
+        let limit = max(1, min(limit, 500))
+        let rows = try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: Self.noteSelect + " WHERE notes.room_id = ? AND notes.seq > ? ORDER BY notes.seq LIMIT ?",
+                arguments: [roomID, start, limit + 1]
+            ).map(Self.note)
+        }
+        let items = Array(rows.prefix(limit))
+        return Page(items: items, nextCursor: rows.count > limit ? items.last.map { String($0.sequence) } : nil)
+    }
+
+    public func setTags(roomID: String, tags: [String]) async throws -> [String] {
+        let now = Date().timeIntervalSince1970
+        let unique = Array(Set(tags)).sorted()
+        try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM rooms WHERE id = ?", arguments: [roomID]) != nil else {
+                throw StoreError(.notFound, "no room \(roomID)")
+            }
+            try db.execute(
+                sql: "DELETE FROM room_tags WHERE room_id = ? AND tag NOT IN (SELECT value FROM json_each(?))",
+                arguments: [roomID, Rows.encodeList(unique)])
+            for tag in unique {
+                try db.execute(
+                    sql: "INSERT INTO room_tags (room_id, tag, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    arguments: [roomID, tag, now])
+            }
+        }
+        return unique
+    }
+
+    public func sessions(roomID: String) async throws -> [RoomSession] {
+        RoomSession.sessions(from: try await transitions(roomID: roomID))
+    }
+
+    // MARK: Reports
+
+    /// `AND <alias>.channel_id IN (?, …)` and its arguments, or nothing.
+    private static func channelClause(_ filter: ReportFilter, alias: String) -> (String, StatementArguments) {
+        guard !filter.channelIDs.isEmpty else { return ("", []) }
+        return (
+            " AND \(alias).channel_id IN (\(filter.channelIDs.map { _ in "?" }.joined(separator: ",")))",
+            StatementArguments(filter.channelIDs)
+        )
+    }
+
+    public func agentReport(_ filter: ReportFilter) async throws -> [AgentPerformance] {
+        let from = filter.from.timeIntervalSince1970
+        let to = filter.to.timeIntervalSince1970
+        let now = filter.now.timeIntervalSince1970
+        let (channels, channelArguments) = Self.channelClause(filter, alias: "r")
+        return try await pool.read { db in
+            var assigned: [String: Int] = [:]
+            var resolved: [String: Int] = [:]
+            var sent: [String: Int] = [:]
+            var open: [String: Int] = [:]
+            var online: [String: Double] = [:]
+            var firstResponses: [String: [Double]] = [:]
+            var resolutions: [String: [Double]] = [:]
+
+            // Assignments in the window, each with the agent's first reply
+            // between the assignment and the room's next transition.
+            let assignments = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT e.assignee_id AS agent, e.at AS at,
+                        (SELECT min(m.created_at) FROM messages m
+                          WHERE m.room_id = e.room_id AND m.direction = 'outbound' AND m.sender_user_id = e.assignee_id
+                            AND m.created_at >= e.at
+                            AND m.created_at <= coalesce(
+                                (SELECT n.at FROM room_events n WHERE n.room_id = e.room_id AND n.id > e.id ORDER BY n.id LIMIT 1), 1e300)
+                        ) AS replied_at
+                    FROM room_events e JOIN rooms r ON r.id = e.room_id
+                    WHERE e.at >= ? AND e.at < ? AND e.to_status = 'assigned' AND e.assignee_id IS NOT NULL\(channels)
+                    """,
+                arguments: [from, to] + channelArguments)
+            for row in assignments {
+                let agent: String = row["agent"]
+                assigned[agent, default: 0] += 1
+                if let replied = row["replied_at"] as Double? {
+                    firstResponses[agent, default: []].append(replied - (row["at"] as Double))
+                }
+            }
+
+            // Resolves in the window of rooms the agent had, each with its
+            // session's first assignment (the session starts at the last
+            // opening or reopening before the resolve).
+            let resolves = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT e.assignee_id AS agent, e.at AS at,
+                        (SELECT min(a.at) FROM room_events a
+                          WHERE a.room_id = e.room_id AND a.to_status = 'assigned' AND a.id < e.id
+                            AND a.id > coalesce(
+                                (SELECT max(s.id) FROM room_events s
+                                  WHERE s.room_id = e.room_id AND s.id < e.id AND (s.from_status IS NULL OR s.from_status = 'resolved')), 0)
+                        ) AS first_assigned_at
+                    FROM room_events e JOIN rooms r ON r.id = e.room_id
+                    WHERE e.at >= ? AND e.at < ? AND e.to_status = 'resolved' AND e.assignee_id IS NOT NULL\(channels)
+                    """,
+                arguments: [from, to] + channelArguments)
+            for row in resolves {
+                let agent: String = row["agent"]
+                resolved[agent, default: 0] += 1
+                if let start = row["first_assigned_at"] as Double? {
+                    resolutions[agent, default: []].append((row["at"] as Double) - start)
+                }
+            }
+
+            let messageJoin = channels.isEmpty ? "" : " JOIN rooms r ON r.id = m.room_id"
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT m.sender_user_id AS agent, count(*) AS n FROM messages m\(messageJoin)
+                    WHERE m.created_at >= ? AND m.created_at < ? AND m.direction = 'outbound' AND m.sender_user_id IS NOT NULL\(channels)
+                    GROUP BY m.sender_user_id
+                    """,
+                arguments: [from, to] + channelArguments)
+            {
+                sent[row["agent"]] = row["n"]
+            }
+
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.assignee_id AS agent, count(*) AS n FROM rooms r
+                    WHERE r.status = 'assigned' AND r.assignee_id IS NOT NULL\(channels) GROUP BY r.assignee_id
+                    """,
+                arguments: channelArguments)
+            {
+                open[row["agent"]] = row["n"]
+            }
+
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT user_id, started_at, ended_at FROM agent_presence WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?)",
+                arguments: [to, from])
+            {
+                let end = (row["ended_at"] as Double?) ?? now
+                online[row["user_id"], default: 0] += ReportMath.overlap(start: row["started_at"], end: end, from: from, to: to)
+            }
+
+            let defaultDivision = try Self.defaultDivisionID(db)
+            let users = try Row.fetchAll(db, sql: Self.userSelect).map(Rows.user)
+            var out: [AgentPerformance] = []
+            for user in users {
+                if let division = filter.divisionID {
+                    let member = user.divisions.contains(division) || (user.divisions.isEmpty && division == defaultDivision)
+                    guard member else { continue }
+                }
+                let row = AgentPerformance(
+                    agent: user, roomsAssigned: assigned[user.id] ?? 0, roomsResolved: resolved[user.id] ?? 0,
+                    messagesSent: sent[user.id] ?? 0,
+                    firstResponseAverage: ReportMath.average(firstResponses[user.id] ?? []),
+                    firstResponseMedian: ReportMath.median(firstResponses[user.id] ?? []),
+                    resolutionAverage: ReportMath.average(resolutions[user.id] ?? []),
+                    openRooms: open[user.id] ?? 0, onlineSeconds: online[user.id] ?? 0)
+                let active = row.roomsAssigned > 0 || row.roomsResolved > 0 || row.messagesSent > 0 || row.openRooms > 0
+                    || row.onlineSeconds > 0
+                let servesFilter = filter.channelIDs.isEmpty || filter.channelIDs.contains(where: user.serves(channel:))
+                // Idle rows only for agents who could have worked: active, serving the channels asked about.
+                guard active || (user.role == .agent && user.active && servesFilter) else { continue }
+                out.append(row)
+            }
+            return out.sorted {
+                let (a, b) = ($0.agent.name.lowercased(), $1.agent.name.lowercased())
+                return a == b ? $0.agent.id < $1.agent.id : a < b
+            }
+        }
+    }
+
+    public func channelReport(_ filter: ReportFilter) async throws -> [ChannelDay] {
+        let from = filter.from.timeIntervalSince1970
+        let to = filter.to.timeIntervalSince1970
+        let (channels, channelArguments) = Self.channelClause(filter, alias: "r")
+        return try await pool.read { db in
+            var days: [String: ChannelDay] = [:]
+            func key(_ date: String, _ channel: String) -> String { date + "|" + channel }
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT date(m.created_at, 'unixepoch') AS day, r.channel_id AS channel,
+                        sum(m.direction = 'inbound') AS inbound, sum(m.direction = 'outbound') AS outbound
+                    FROM messages m JOIN rooms r ON r.id = m.room_id
+                    WHERE m.created_at >= ? AND m.created_at < ?\(channels)
+                    GROUP BY day, channel
+                    """,
+                arguments: [from, to] + channelArguments)
+            {
+                let (date, channel): (String, String) = (row["day"], row["channel"])
+                days[key(date, channel)] = ChannelDay(date: date, channelID: channel, inbound: row["inbound"], outbound: row["outbound"])
+            }
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT date(e.at, 'unixepoch') AS day, r.channel_id AS channel, count(*) AS n
+                    FROM room_events e JOIN rooms r ON r.id = e.room_id
+                    WHERE e.at >= ? AND e.at < ? AND (e.from_status IS NULL OR e.from_status = 'resolved')\(channels)
+                    GROUP BY day, channel
+                    """,
+                arguments: [from, to] + channelArguments)
+            {
+                let (date, channel): (String, String) = (row["day"], row["channel"])
+                days[key(date, channel), default: ChannelDay(date: date, channelID: channel)].roomsOpened = row["n"]
+            }
+            return days.values.sorted { ($0.date, $0.channelID) < ($1.date, $1.channelID) }
+        }
+    }
+}
+
+// MARK: Seeding (tests)
+
+extension SQLiteStore {
+    /// A room with its contact, as it would be after ingest, without events or messages.
+    func seedRoom(
+        id: String, channelID: String, status: RoomStatus, assigneeID: String? = nil, divisionID: String? = nil, createdAt: Date,
+        customerName: String = "Customer"
+    ) async throws {
+        try await pool.write { db in
+            let contact = "ct_\(id)"
+            try db.execute(
+                sql: "INSERT INTO contacts (id, channel_id, external_id, display_name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [contact, channelID, id, customerName, createdAt.timeIntervalSince1970, createdAt.timeIntervalSince1970])
+            try db.execute(
+                sql: """
+                    INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, assignee_id, division_id, last_message_at, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    id, channelID, id, contact, status.rawValue, assigneeID, divisionID, createdAt.timeIntervalSince1970,
+                    createdAt.timeIntervalSince1970,
+                ])
+        }
+    }
+
+    /// A transition at an exact time (recorded in call order).
+    func seedTransition(roomID: String, from: RoomStatus?, to: RoomStatus, assigneeID: String? = nil, actor: String = "routing", at: Date) async throws {
+        try await pool.write { db in
+            try Self.recordTransition(db, roomID: roomID, from: from, to: to, assignee: assigneeID, actor: actor, at: at.timeIntervalSince1970)
+        }
+    }
+
+    /// A message at an exact time (outbound with a sender: an agent's reply).
+    func seedMessage(roomID: String, direction: MessageDirection, senderUserID: String? = nil, text: String = "seeded", at: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO messages (id, room_id, direction, type, text, content, sender_user_id, created_at, delivery_status)
+                    VALUES (?, ?, ?, 'text', ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    Identifier.make("msg"), roomID, direction.rawValue, text, Rows.encode(MessageContent.text(text)), senderUserID,
+                    at.timeIntervalSince1970, direction == .inbound ? "received" : "delivered",
+                ])
+        }
+    }
+
+    /// A presence period (`until` nil: still online).
+    func seedPresence(userID: String, from: Date, until: Date?) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO agent_presence (user_id, started_at, ended_at) VALUES (?, ?, ?)",
+                arguments: [userID, from.timeIntervalSince1970, until?.timeIntervalSince1970])
+        }
+    }
+
+    /// The user's presence periods, oldest first (for tests).
+    func presencePeriods(userID: String) async throws -> [(Date, Date?)] {
+        let rows = try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT started_at, ended_at FROM agent_presence WHERE user_id = ? ORDER BY id", arguments: [userID])
+                .map { PresenceRow(start: $0["started_at"], end: $0["ended_at"]) }
+        }
+        return rows.map { (Date(timeIntervalSince1970: $0.start), $0.end.map(Date.init(timeIntervalSince1970:))) }
+    }
+
+    private struct PresenceRow: Sendable {
+        var start: Double
+        var end: Double?
+    }
 }

@@ -3,10 +3,417 @@ import GRDB
 import OmnichatCore
 
 enum TeamSchema {
+    /// The password hash of a user invited who has not chosen a password yet
+    /// (no bcrypt hash is empty, so nothing verifies against it).
+    static let noPassword = ""
+
     /// Migration v4: team management tables.
     static func migrate(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                ALTER TABLE users ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+                ALTER TABLE users ADD COLUMN deactivated_at REAL;
+                CREATE INDEX sessions_by_user ON sessions(user_id);
+                CREATE TABLE invitations (
+                    token_hash TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    created_by TEXT,
+                    created_at REAL NOT NULL,
+                    expires_at REAL NOT NULL,
+                    used_at REAL
+                ) WITHOUT ROWID;
+                CREATE INDEX invitations_by_user ON invitations(user_id);
+                CREATE TABLE audit_log (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    actor TEXT NOT NULL,
+                    actor_role TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target_type TEXT NOT NULL,
+                    target_id TEXT,
+                    details TEXT NOT NULL DEFAULT '{}',
+                    at REAL NOT NULL
+                );
+                CREATE TABLE channel_activity (
+                    channel_id TEXT PRIMARY KEY,
+                    last_webhook_at REAL,
+                    last_delivery_error TEXT,
+                    last_delivery_error_at REAL
+                ) WITHOUT ROWID;
+                INSERT INTO channel_activity (channel_id, last_webhook_at)
+                    SELECT channel_id, max(received_at) FROM processed_events GROUP BY channel_id;
+                INSERT INTO channel_activity (channel_id, last_delivery_error, last_delivery_error_at)
+                    SELECT channel_id, last_error, max(next_attempt_at) FROM outbox
+                    WHERE last_error IS NOT NULL AND target = 'channel' GROUP BY channel_id
+                    ON CONFLICT (channel_id) DO UPDATE
+                        SET last_delivery_error = excluded.last_delivery_error, last_delivery_error_at = excluded.last_delivery_error_at;
+                -- The channel listing's status, kept current by the store itself: the
+                -- latest webhook event (processed_events.received_at) and the latest
+                -- delivery error of a reply (outbox.last_error), one small row per channel.
+                CREATE TRIGGER channel_activity_webhook AFTER INSERT ON processed_events
+                BEGIN
+                    INSERT INTO channel_activity (channel_id, last_webhook_at) VALUES (NEW.channel_id, NEW.received_at)
+                    ON CONFLICT (channel_id) DO UPDATE SET last_webhook_at = max(coalesce(last_webhook_at, 0), excluded.last_webhook_at);
+                END;
+                CREATE TRIGGER channel_activity_delivery_error AFTER UPDATE OF last_error ON outbox
+                WHEN NEW.last_error IS NOT NULL AND NEW.target = 'channel'
+                BEGIN
+                    INSERT INTO channel_activity (channel_id, last_delivery_error, last_delivery_error_at)
+                    VALUES (NEW.channel_id, NEW.last_error, (julianday('now') - 2440587.5) * 86400.0)
+                    ON CONFLICT (channel_id) DO UPDATE
+                        SET last_delivery_error = excluded.last_delivery_error, last_delivery_error_at = excluded.last_delivery_error_at;
+                END;
+                """)
     }
 }
 
 extension SQLiteStore {
+    // MARK: Sessions and passwords
+
+    public func rotateSession(oldTokenHash: String, newTokenHash: String, expiresAt: Date, now: Date) async throws -> User? {
+        try await pool.write { db in
+            guard
+                let userID = try String.fetchOne(
+                    db,
+                    sql: """
+                        SELECT sessions.user_id FROM sessions JOIN users ON users.id = sessions.user_id
+                        WHERE sessions.token_hash = ? AND sessions.expires_at > ? AND users.active = 1
+                        """,
+                    arguments: [oldTokenHash, now.timeIntervalSince1970])
+            else { return nil }
+            try db.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [oldTokenHash])
+            try db.execute(
+                sql: "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                arguments: [newTokenHash, userID, now.timeIntervalSince1970, expiresAt.timeIntervalSince1970])
+            return try Self.fetchUser(db, id: userID)
+        }
+    }
+
+    public func deleteSessions(userID: String, except tokenHash: String?) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "DELETE FROM sessions WHERE user_id = ? AND token_hash IS NOT ?", arguments: [userID, tokenHash])
+        }
+    }
+
+    public func passwordHash(userID: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT password_hash FROM users WHERE id = ?", arguments: [userID])
+        }
+    }
+
+    public func setPassword(userID: String, passwordHash: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE users SET password_hash = ? WHERE id = ?", arguments: [passwordHash, userID])
+            guard db.changesCount == 1 else { throw StoreError(.notFound, "no user \(userID)") }
+        }
+    }
+
+    // MARK: Team members
+
+    public func createMember(_ new: NewUser, divisionIDs: [String], invitation: NewInvitation?) async throws -> User {
+        let id = Identifier.make("usr")
+        let now = Date().timeIntervalSince1970
+        do {
+            return try await pool.write { db in
+                for division in divisionIDs where try Bool.fetchOne(db, sql: "SELECT 1 FROM divisions WHERE id = ?", arguments: [division]) == nil {
+                    throw StoreError(.invalid, "unknown division '\(division)'")
+                }
+                try db.execute(
+                    sql: """
+                        INSERT INTO users (id, email, name, role, password_hash, online, channels, max_open_rooms, created_at)
+                        VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)
+                        """,
+                    arguments: [
+                        id, new.email, new.name, new.role.rawValue, invitation == nil ? new.passwordHash : TeamSchema.noPassword,
+                        new.channels.map(Rows.encodeList), new.maxOpenRooms, now,
+                    ])
+                for division in Set(divisionIDs) {
+                    try db.execute(sql: "INSERT INTO user_divisions (user_id, division_id) VALUES (?, ?)", arguments: [id, division])
+                }
+                if let invitation { try Self.insertInvitation(db, userID: id, invitation, now: now) }
+                return try Self.fetchUser(db, id: id)!
+            }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw StoreError(.conflict, "a user with email \(new.email) already exists")
+        }
+    }
+
+    public func users(_ filter: UserFilter) async throws -> [User] {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        if !filter.roles.isEmpty {
+            var roleClause = "users.role IN (\(filter.roles.map { _ in "?" }.joined(separator: ",")))"
+            arguments += StatementArguments(filter.roles.map(\.rawValue))
+            if let also = filter.alsoUserID {
+                roleClause = "(\(roleClause) OR users.id = ?)"
+                arguments += [also]
+            }
+            clauses.append(roleClause)
+        }
+        if let online = filter.online {
+            clauses.append("users.online = ?")
+            arguments += [online]
+        }
+        if let active = filter.active {
+            clauses.append("users.active = ?")
+            arguments += [active]
+        }
+        let finalClauses = clauses
+        let finalArguments = arguments
+        let users = try await pool.read { db -> [User] in
+            var clauses = finalClauses
+            var arguments = finalArguments
+            if let division = filter.divisionID {
+                let isDefault = try Self.defaultDivisionID(db) == division
+                clauses.append(
+                    """
+                    (EXISTS (SELECT 1 FROM user_divisions d WHERE d.user_id = users.id AND d.division_id = ?)
+                     OR (? AND NOT EXISTS (SELECT 1 FROM user_divisions d WHERE d.user_id = users.id)))
+                    """)
+                arguments += [division, isDefault]
+            }
+            let sql = Self.userSelect + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
+                + " ORDER BY users.name COLLATE NOCASE, users.id"
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Rows.user)
+        }
+        guard let channel = filter.channelID else { return users }
+        return users.filter { $0.serves(channel: channel) }
+    }
+
+    public func setName(userID: String, name: String) async throws -> User {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE users SET name = ? WHERE id = ?", arguments: [name, userID])
+            guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
+            return user
+        }
+    }
+
+    public func setRole(userID: String, role: Role) async throws -> User {
+        try await pool.write { db in
+            guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
+            if user.role == .admin && role != .admin && user.active {
+                try Self.requireAnotherAdmin(db, besides: userID)
+            }
+            try db.execute(sql: "UPDATE users SET role = ? WHERE id = ?", arguments: [role.rawValue, userID])
+            return try Self.fetchUser(db, id: userID)!
+        }
+    }
+
+    public func setActive(userID: String, active: Bool) async throws -> User {
+        let now = Date().timeIntervalSince1970
+        return try await pool.write { db in
+            guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
+            if active {
+                try db.execute(sql: "UPDATE users SET active = 1, deactivated_at = NULL WHERE id = ?", arguments: [userID])
+            } else {
+                if user.role == .admin && user.active { try Self.requireAnotherAdmin(db, besides: userID) }
+                try db.execute(
+                    sql: "UPDATE users SET active = 0, online = 0, deactivated_at = coalesce(deactivated_at, ?) WHERE id = ?",
+                    arguments: [now, userID])
+                try db.execute(sql: "DELETE FROM sessions WHERE user_id = ?", arguments: [userID])
+                try db.execute(sql: "DELETE FROM invitations WHERE user_id = ? AND used_at IS NULL", arguments: [userID])
+            }
+            return try Self.fetchUser(db, id: userID)!
+        }
+    }
+
+    static func requireAnotherAdmin(_ db: Database, besides userID: String) throws {
+        let others = try Int.fetchOne(
+            db, sql: "SELECT count(*) FROM users WHERE role = 'admin' AND active = 1 AND id != ?", arguments: [userID]) ?? 0
+        guard others > 0 else { throw StoreError(.conflict, "this would leave no active admin") }
+    }
+
+    // MARK: Invitations
+
+    static func insertInvitation(_ db: Database, userID: String, _ invitation: NewInvitation, now: TimeInterval) throws {
+        try db.execute(
+            sql: "INSERT INTO invitations (token_hash, user_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [invitation.tokenHash, userID, invitation.createdBy, now, invitation.expiresAt.timeIntervalSince1970])
+    }
+
+    public func replaceInvitation(userID: String, invitation: NewInvitation) async throws {
+        let now = Date().timeIntervalSince1970
+        try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [userID]) != nil else {
+                throw StoreError(.notFound, "no user \(userID)")
+            }
+            try db.execute(sql: "DELETE FROM invitations WHERE user_id = ? AND used_at IS NULL", arguments: [userID])
+            try Self.insertInvitation(db, userID: userID, invitation, now: now)
+        }
+    }
+
+    public func invitation(tokenHash: String) async throws -> Invitation? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM invitations WHERE token_hash = ?", arguments: [tokenHash]).map(Self.invitation)
+        }
+    }
+
+    static func invitation(_ row: Row) -> Invitation {
+        Invitation(
+            userID: row["user_id"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            expiresAt: Date(timeIntervalSince1970: row["expires_at"]),
+            usedAt: (row["used_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+    }
+
+    public func acceptInvitation(tokenHash: String, passwordHash: String, now: Date) async throws -> User? {
+        try await pool.write { db in
+            guard
+                let userID = try String.fetchOne(
+                    db,
+                    sql: """
+                        SELECT invitations.user_id FROM invitations JOIN users ON users.id = invitations.user_id
+                        WHERE invitations.token_hash = ? AND invitations.used_at IS NULL AND invitations.expires_at > ? AND users.active = 1
+                        """,
+                    arguments: [tokenHash, now.timeIntervalSince1970])
+            else { return nil }
+            try db.execute(sql: "UPDATE users SET password_hash = ? WHERE id = ?", arguments: [passwordHash, userID])
+            try db.execute(sql: "UPDATE invitations SET used_at = ? WHERE token_hash = ?", arguments: [now.timeIntervalSince1970, tokenHash])
+            try db.execute(sql: "DELETE FROM invitations WHERE user_id = ? AND used_at IS NULL", arguments: [userID])
+            return try Self.fetchUser(db, id: userID)
+        }
+    }
+
+    /// Moves the expiry of a user's open invitations (tests and operations).
+    public func setInvitationExpiry(userID: String, expiresAt: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE invitations SET expires_at = ? WHERE user_id = ? AND used_at IS NULL",
+                arguments: [expiresAt.timeIntervalSince1970, userID])
+        }
+    }
+
+    // MARK: API keys
+
+    public func apiKeys() async throws -> [APIKey] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM api_keys ORDER BY created_at DESC, id DESC").map(Self.apiKey)
+        }
+    }
+
+    static func apiKey(_ row: Row) -> APIKey {
+        APIKey(
+            id: row["id"], name: row["name"], scope: APIKey.Scope(rawValue: row["scope"]) ?? .read,
+            createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            revokedAt: (row["revoked_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+    }
+
+    public func revokeAPIKey(id: String, at: Date) async throws -> APIKey? {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", arguments: [at.timeIntervalSince1970, id])
+            return try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id]).map(Self.apiKey)
+        }
+    }
+
+    // MARK: Divisions
+
+    public func renameDivision(id: String, name: String) async throws -> Division {
+        do {
+            return try await pool.write { db in
+                try db.execute(sql: "UPDATE divisions SET name = ? WHERE id = ?", arguments: [name, id])
+                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM divisions WHERE id = ?", arguments: [id]) else {
+                    throw StoreError(.notFound, "no division '\(id)'")
+                }
+                return Rows.division(row)
+            }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw StoreError(.conflict, "a division named \(name) already exists")
+        }
+    }
+
+    public func deleteDivision(id: String) async throws {
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM divisions WHERE id = ?", arguments: [id]) else {
+                throw StoreError(.notFound, "no division '\(id)'")
+            }
+            let division = Rows.division(row)
+            if division.isDefault {
+                throw StoreError(.conflict, "division '\(division.name)' is the default; make another division the default first")
+            }
+            let members = try Int.fetchOne(db, sql: "SELECT count(*) FROM user_divisions WHERE division_id = ?", arguments: [id]) ?? 0
+            if members > 0 {
+                throw StoreError(.conflict, "division '\(division.name)' still has \(members) member(s); move them first")
+            }
+            let rooms = try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM rooms WHERE division_id = ? AND status != 'resolved'", arguments: [id]) ?? 0
+            if rooms > 0 {
+                throw StoreError(.conflict, "division '\(division.name)' still has \(rooms) room(s) that are not resolved")
+            }
+            try db.execute(sql: "UPDATE rooms SET division_id = NULL WHERE division_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM divisions WHERE id = ?", arguments: [id])
+        }
+    }
+
+    // MARK: Channels
+
+    public func setChannelMembers(channelID: String, userIDs: [String], scope: Set<Role>) async throws -> [User] {
+        try await pool.write { db in
+            let listed = Set(userIDs)
+            for id in userIDs where try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [id]) == nil {
+                throw StoreError(.invalid, "unknown agent '\(id)'")
+            }
+            var changed: [String] = []
+            let rows = try Row.fetchAll(db, sql: "SELECT id, role, channels FROM users WHERE channels IS NOT NULL")
+            for row in rows {
+                let id: String = row["id"]
+                let role = Role(rawValue: row["role"]) ?? .agent
+                var channels = Rows.decodeList(row["channels"])
+                if listed.contains(id) {
+                    guard !channels.contains(channelID) else { continue }
+                    channels.append(channelID)
+                } else {
+                    guard scope.contains(role), channels.contains(channelID) else { continue }
+                    channels.removeAll { $0 == channelID }
+                }
+                try db.execute(sql: "UPDATE users SET channels = ? WHERE id = ?", arguments: [Rows.encodeList(channels), id])
+                changed.append(id)
+            }
+            return try changed.compactMap { try Self.fetchUser(db, id: $0) }
+        }
+    }
+
+    public func channelActivity() async throws -> [String: ChannelActivity] {
+        try await pool.read { db in
+            var out: [String: ChannelActivity] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM channel_activity") {
+                out[row["channel_id"]] = ChannelActivity(
+                    lastWebhookAt: (row["last_webhook_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    lastDeliveryError: row["last_delivery_error"],
+                    lastDeliveryErrorAt: (row["last_delivery_error_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            }
+            return out
+        }
+    }
+
+    // MARK: Audit log
+
+    public func recordAudit(_ entry: NewAuditEntry) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO audit_log (actor, actor_role, action, target_type, target_id, details, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    entry.actor, entry.actorRole, entry.action, entry.targetType, entry.targetID, entry.details, entry.at.timeIntervalSince1970,
+                ])
+        }
+    }
+
+    public func auditLog(cursor: String?, limit: Int) async throws -> Page<AuditEntry> {
+        var before = Int64.max
+        if let cursor {
+            guard let value = Int64(cursor), value > 0 else { throw StoreError(.invalid, "cursor is not one this server gave") }
+            before = value
+        }
+        let limit = max(1, min(limit, 500))
+        let start = before
+        let rows = try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?", arguments: [start, limit + 1]).map { row in
+                AuditEntry(
+                    id: row["id"], actor: row["actor"], actorRole: row["actor_role"], action: row["action"],
+                    targetType: row["target_type"], targetID: row["target_id"], details: row["details"],
+                    at: Date(timeIntervalSince1970: row["at"]))
+            }
+        }
+        let items = Array(rows.prefix(limit))
+        return Page(items: items, nextCursor: rows.count > limit ? items.last.map { String($0.id) } : nil)
+    }
 }

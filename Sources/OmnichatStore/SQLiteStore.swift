@@ -179,6 +179,7 @@ public final class SQLiteStore: Store {
             clauses.append("rooms.status IN (\(filter.statuses.map { _ in "?" }.joined(separator: ",")))")
             arguments += StatementArguments(filter.statuses.map(\.rawValue))
         }
+        try Self.inboxClauses(filter, clauses: &clauses, arguments: &arguments)
         if let cursor = filter.cursor {
             guard let (time, id) = Rows.decodeRoomCursor(cursor) else {
                 throw StoreError(.invalid, "cursor is not one this server gave")
@@ -190,7 +191,10 @@ public final class SQLiteStore: Store {
         let sql = Self.roomSelect + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
             + " ORDER BY rooms.last_message_at DESC, rooms.id DESC LIMIT \(limit + 1)"
         let finalArguments = arguments
-        let rows = try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Rows.room) }
+        let rows = try await pool.read { db in
+            db.add(function: Self.fold)  // for `text`
+            return try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Rows.room)
+        }
         let items = Array(rows.prefix(limit))
         let next = rows.count > limit ? items.last.map(Rows.roomCursor) : nil
         return Page(items: items, nextCursor: next)

@@ -1,0 +1,199 @@
+import Foundation
+import OmnichatCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A minimal Server-Sent Events client over a plain socket, so tests read the
+/// stream as it arrives (libcurl in our transport buffers whole bodies).
+final class SSEClient: @unchecked Sendable {
+    struct Event: Sendable {
+        var id: String?
+        var type: String
+        var data: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(raw.utf8))) as? [String: Any] ?? [:] }
+        var payload: [String: Any] { data["data"] as? [String: Any] ?? [:] }
+        var raw: String
+    }
+
+    private let lock = NSLock()
+    private var received: [Event] = []
+    private var status = 0
+    private let fd: Int32
+    private var thread: Thread?
+
+    init(port: Int, path: String, headers: [String: String] = [:]) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw CancellationError() }
+        var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
+        request += "\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        let thread = Thread { [self] in readLoop() }
+        self.thread = thread
+        thread.start()
+    }
+
+    private func readLoop() {
+        // Bytes, not Characters: Swift joins "\r\n" into one Character.
+        var pending: [UInt8] = []
+        var headerDone = false
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        var current: (id: String?, type: String, data: String) = (nil, "message", "")
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            pending += buffer[0..<count]
+            if !headerDone {
+                guard let end = Self.find([13, 10, 13, 10], in: pending) else { continue }
+                let head = String(decoding: pending[..<end], as: UTF8.self)
+                let statusLine = head.split(separator: " ")
+                lock.withLock { status = statusLine.count > 1 ? Int(statusLine[1]) ?? 0 : 0 }
+                pending.removeFirst(end + 4)
+                headerDone = true
+            }
+            // Chunked framing: drop chunk-size lines (hex only) between the SSE lines.
+            while let newline = pending.firstIndex(of: 10) {
+                var bytes = Array(pending[..<newline])
+                pending.removeFirst(newline + 1)
+                if bytes.last == 13 { bytes.removeLast() }
+                let line = String(decoding: bytes, as: UTF8.self)
+                if !line.isEmpty, line.allSatisfy(\.isHexDigit), current.data.isEmpty { continue }
+                if line.isEmpty {
+                    if !current.data.isEmpty || current.type != "message" {
+                        let event = Event(id: current.id, type: current.type, raw: current.data)
+                        lock.withLock { received.append(event) }
+                    }
+                    current = (nil, "message", "")
+                } else if line.hasPrefix("id: ") {
+                    current.id = String(line.dropFirst(4))
+                } else if line.hasPrefix("event: ") {
+                    current.type = String(line.dropFirst(7))
+                } else if line.hasPrefix("data: ") {
+                    current.data += String(line.dropFirst(6))
+                }
+            }
+        }
+    }
+
+    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        for start in 0...(haystack.count - needle.count) where Array(haystack[start..<start + needle.count]) == needle { return start }
+        return nil
+    }
+
+    var events: [Event] { lock.withLock { received } }
+    var statusCode: Int { lock.withLock { status } }
+
+    func close() {
+        shutdown(fd, Int32(SHUT_RDWR))
+        Glibc.close(fd)
+    }
+}
+
+@Suite("Live events (SSE)", .serialized)
+struct LiveEventsTests {
+    @Test("each subscriber sees what they may: agents their rooms, supervisors everything")
+    func visibility() async throws {
+        let fake = FakeNetwork()
+        try await fake.start()
+        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: fake.baseURL)])
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        let (ann, annToken) = try await daemon.signIn(email: "ann@example.com", maxOpenRooms: 1)
+        let (_, supervisorToken) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
+        let annStream = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(annToken)"])
+        let supervisorStream = try SSEClient(port: daemon.port, path: "/api/v1/events?access_token=\(supervisorToken)")
+        try await eventually("two subscribers") { daemon.daemon.live.subscriberCount == 2 }
+        _ = try await daemon.postUpdate(telegramUpdate(1, chat: 1, text: "first"))
+        let annRoom = try await assignedRoom(daemon, annToken)
+        // Bo comes online once Ann (capacity 1) is full, so the next room is his.
+        let (bo, boToken) = try await daemon.signIn(email: "bo@example.com", maxOpenRooms: 1)
+        let boStream = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(boToken)"])
+        try await eventually("three subscribers") { daemon.daemon.live.subscriberCount == 3 }
+        _ = try await daemon.postUpdate(telegramUpdate(2, chat: 2, text: "second"))
+        let boRoom = try await assignedRoom(daemon, boToken)
+        _ = try await call("POST", "\(daemon.base)/api/v1/rooms/\(annRoom)/messages", json: ["text": "hello ann's customer"], token: annToken)
+        try await eventually("ann to see her reply delivered") {
+            annStream.events.contains { $0.type == "message.delivery" && $0.payload["status"] as? String == "delivered" }
+        }
+        try await eventually("the supervisor to see both rooms assigned") {
+            Set(supervisorStream.events.filter { $0.type == "room.assigned" }.compactMap { $0.payload["room_id"] as? String }) == [annRoom, boRoom]
+        }
+        _ = try await daemon.postUpdate(telegramUpdate(3, chat: 2, text: "more for bo"))
+        try await eventually("bo to see the new message") {
+            boStream.events.contains { $0.type == "message.created" && $0.payload["text"] as? String == "more for bo" }
+        }
+        // Ann never sees anything about Bo's room, nor Bo about Ann's.
+        #expect(annStream.events.allSatisfy { ($0.payload["room_id"] as? String) != boRoom })
+        #expect(boStream.events.allSatisfy { ($0.payload["room_id"] as? String) != annRoom })
+        #expect(annStream.events.contains { $0.type == "room.assigned" && $0.payload["assignee_id"] as? String == ann.id })
+        #expect(annStream.events.contains { $0.type == "message.created" && $0.payload["direction"] as? String == "outbound" })
+        #expect(supervisorStream.events.contains { $0.type == "room.created" })
+        try await eventually("bo's online event") {
+            supervisorStream.events.contains { $0.type == "agent.online" && $0.payload["agent_id"] as? String == bo.id }
+        }
+        #expect(annStream.statusCode == 200)
+        // Ids only increase.
+        let ids = supervisorStream.events.map { $0.id.flatMap(Int64.init) }
+        #expect(!ids.contains(nil), "every event has an id")
+        #expect(ids == ids.sorted { ($0 ?? 0) < ($1 ?? 0) } && Set(ids).count == ids.count)
+
+        // The supervisor resolves Ann's room: she is told.
+        _ = try await call("POST", "\(daemon.base)/api/v1/rooms/\(annRoom)/resolve", token: supervisorToken)
+        try await eventually("ann to see the resolve") { annStream.events.contains { $0.type == "room.resolved" } }
+        for stream in [annStream, supervisorStream, boStream] { stream.close() }
+        await daemon.stop()
+        await fake.stop()
+    }
+
+    @Test("Last-Event-ID resumes without gaps or repeats; a resume point too old gets stream.reset; no token gets 401")
+    func resume() async throws {
+        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")])
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        let (_, token) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
+        let first = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(token)"])
+        try await eventually("subscribed") { daemon.daemon.live.subscriberCount == 1 }
+        for id in 1...3 { _ = try await daemon.postUpdate(telegramUpdate(id, chat: Int64(id))) }
+        try await eventually("three messages") { first.events.filter { $0.type == "message.created" }.count == 3 }
+        let lastSeen = try #require(first.events.last?.id, "\(first.events.map { "\($0.id ?? "nil") \($0.type)" })")
+        first.close()  // the server notices at its next write
+
+        for id in 4...6 { _ = try await daemon.postUpdate(telegramUpdate(id, chat: Int64(id))) }
+        let second = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(token)", "Last-Event-ID": lastSeen])
+        try await eventually("the missed messages replayed") { second.events.filter { $0.type == "message.created" }.count == 3 }
+        let replayed = second.events.filter { $0.type == "message.created" }.compactMap { $0.payload["text"] as? String }
+        #expect(replayed.count == 3)
+        #expect(second.events.compactMap { $0.id.flatMap(Int64.init) }.allSatisfy { $0 > Int64(lastSeen)! })
+        #expect(!second.events.contains { $0.type == "stream.reset" })
+        // Live events keep coming after the replay.
+        _ = try await daemon.postUpdate(telegramUpdate(7, chat: 7))
+        try await eventually("a live message after the replay") { second.events.filter { $0.type == "message.created" }.count == 4 }
+        second.close()
+
+        let stale = try SSEClient(port: daemon.port, path: "/api/v1/events?last_event_id=1", headers: ["Authorization": "Bearer \(token)"])
+        try await eventually("stream.reset") { stale.events.contains { $0.type == "stream.reset" } }
+        stale.close()
+
+        #expect(try await call("GET", "\(daemon.base)/api/v1/events").status == 401)
+        #expect(try await call("GET", "\(daemon.base)/api/v1/events?last_event_id=abc", token: token).status == 422)
+        // Stopping with a stream open is prompt: the stream ends first.
+        let before = daemon.daemon.live.subscriberCount
+        let open = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(token)"])
+        try await eventually("subscribed") { daemon.daemon.live.subscriberCount == before + 1 }
+        let clock = ContinuousClock()
+        let started = clock.now
+        await daemon.stop()
+        #expect(started.duration(to: clock.now) < .seconds(5))
+        open.close()
+    }
+}
