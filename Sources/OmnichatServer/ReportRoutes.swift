@@ -18,11 +18,21 @@ struct ReportRoutes: Sendable {
         v1.get("/reports/channels") { request, _ in try await channels(request) }
     }
 
+    /// Supervisors and admins, or a reporting tool's `read` API key.
+    func reader(_ request: Request) async throws {
+        switch try await api.auth.principal(of: request) {
+        case .user(let user) where user.role >= .supervisor: return
+        case .user: throw APIError.forbidden("reports need the supervisor role")
+        case .key(let key) where key.scope == .read: return
+        case .key(let key): throw APIError.forbidden("API key scope '\(key.scope.rawValue)' cannot read reports")
+        }
+    }
+
     // MARK: Handlers
 
     /// `?from=&to=&division=&channel=` → `{"from","to","agents":[…]}`.
     func agents(_ request: Request) async throws -> Response {
-        _ = try await RoutingRoutes(api: api).staff(request)
+        try await reader(request)
         let query = APIRoutes.Query(request)
         let csv = try Self.wantsCSV(request, query)
         let now = Date()
@@ -69,7 +79,7 @@ struct ReportRoutes: Sendable {
     /// day of the window and every configured channel (or those asked for),
     /// zeros included, plus rows of channels no longer configured that had activity.
     func channels(_ request: Request) async throws -> Response {
-        _ = try await RoutingRoutes(api: api).staff(request)
+        try await reader(request)
         let query = APIRoutes.Query(request)
         let csv = try Self.wantsCSV(request, query)
         let now = Date()
