@@ -269,10 +269,13 @@ public struct RoutingSettings: Sendable, Equatable, Codable {
     /// An agent who goes offline hands their rooms back to the queue.
     public var offlineReturnsRooms = false
     public var markAsResolvedWebhookURL: String?
+    /// Overrides the daemon's `default_max_open_rooms` while set.
+    public var defaultMaxOpenRooms: Int?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
+        case defaultMaxOpenRooms = "default_max_open_rooms"
         case customAllocation = "custom_allocation"
         case preferPreviousAgent = "prefer_previous_agent"
         case offlineReturnsRooms = "offline_returns_rooms"
@@ -285,6 +288,7 @@ public struct RoutingSettings: Sendable, Equatable, Codable {
         preferPreviousAgent = try c.decodeIfPresent(Bool.self, forKey: .preferPreviousAgent) ?? true
         offlineReturnsRooms = try c.decodeIfPresent(Bool.self, forKey: .offlineReturnsRooms) ?? false
         markAsResolvedWebhookURL = try c.decodeIfPresent(String.self, forKey: .markAsResolvedWebhookURL)
+        defaultMaxOpenRooms = try c.decodeIfPresent(Int.self, forKey: .defaultMaxOpenRooms)
     }
 }
 

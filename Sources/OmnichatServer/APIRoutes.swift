@@ -13,7 +13,9 @@ struct APIRoutes: Sendable {
     let transport: any HTTPTransport
     let maxMediaBytes: Int
     let events: EventBus
-    let defaultCapacity: Int
+    /// The daemon's configured default capacity; settings may override it.
+    let configuredCapacity: Int
+    var defaultCapacity: Int { channels.webhooks.current.defaultMaxOpenRooms ?? configuredCapacity }
     let live: LiveEvents
 
     static let outboundTypes: [MessageType] = [.text, .image, .file, .audio, .video, .location, .contact, .sticker]

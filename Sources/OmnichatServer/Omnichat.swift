@@ -50,7 +50,8 @@ public final class Omnichat: Sendable {
         let registry = self.channels
         let wakeBox = WakeBox()
         self.routing = RoutingService(
-            queue: queue, store: store, defaultCapacity: { capacity }, settings: { registry.webhooks.current },
+            queue: queue, store: store, defaultCapacity: { registry.webhooks.current.defaultMaxOpenRooms ?? capacity },
+            settings: { registry.webhooks.current },
             channels: registry, events: events, appID: configuration.appID, wakeOutbox: { wakeBox.wake() },
             metrics: metrics, logger: logger)
         if let transport {
@@ -115,7 +116,7 @@ public final class Omnichat: Sendable {
         let auth = Authenticator(store: store, sessionHours: configuration.sessionHours, bcryptCost: configuration.bcryptCost, appID: configuration.appID)
         let api = APIRoutes(
             store: store, auth: auth, channels: channels, queue: queue, wakeOutbox: wake, transport: transport,
-            maxMediaBytes: configuration.maxMediaBytes, events: events, defaultCapacity: configuration.defaultMaxOpenRooms, live: live)
+            maxMediaBytes: configuration.maxMediaBytes, events: events, configuredCapacity: configuration.defaultMaxOpenRooms, live: live)
         api.register(on: router)
         RoutingRoutes(api: api).register(on: router)
         TeamRoutes(api: api, settings: TeamSettings(configuration: configuration)).register(on: router)

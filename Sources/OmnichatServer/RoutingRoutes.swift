@@ -170,6 +170,7 @@ struct RoutingRoutes: Sendable {
             "prefer_previous_agent": s.preferPreviousAgent,
             "offline_returns_rooms": s.offlineReturnsRooms,
             "mark_as_resolved_webhook_url": JSONBody.null(s.markAsResolvedWebhookURL),
+            "default_max_open_rooms": JSONBody.null(s.defaultMaxOpenRooms),
         ]
     }
 
@@ -214,9 +215,6 @@ struct RoutingRoutes: Sendable {
                 let secret = custom["secret"] as? String
                 settings.customAllocation.secret = (secret?.isEmpty ?? true) ? nil : secret
             }
-            for key in custom.keys where !["enabled", "webhook_url", "fallback", "deadline_seconds", "secret"].contains(key) {
-                throw APIError.unprocessable("unknown setting 'custom_allocation.\(key)'")
-            }
             if settings.customAllocation.enabled && settings.customAllocation.webhookURL == nil {
                 throw APIError.unprocessable("custom allocation needs 'custom_allocation.webhook_url'")
             }
@@ -226,15 +224,21 @@ struct RoutingRoutes: Sendable {
         if body.keys.contains("mark_as_resolved_webhook_url") {
             settings.markAsResolvedWebhookURL = try url(body["mark_as_resolved_webhook_url"], "mark_as_resolved_webhook_url")
         }
-        for key in body.keys where !["custom_allocation", "prefer_previous_agent", "offline_returns_rooms", "mark_as_resolved_webhook_url"].contains(key) {
-            throw APIError.unprocessable("unknown setting '\(key)'")
+        if body.keys.contains("default_max_open_rooms") {
+            switch body["default_max_open_rooms"] {
+            case is NSNull: settings.defaultMaxOpenRooms = nil
+            case let value where JSONBody.int(value).map({ (1...10_000).contains($0) }) ?? false: settings.defaultMaxOpenRooms = JSONBody.int(value)
+            default: throw APIError.unprocessable("'default_max_open_rooms' must be an integer from 1 to 10000, or null for the configured default")
+            }
         }
+        // Unknown fields are ignored, as everywhere in the API.
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try await store.setSettings(["routing": String(decoding: try encoder.encode(settings), as: UTF8.self)])
         let wasCustom = api.channels.webhooks.current.customAllocation.enabled
         api.channels.webhooks.update(settings)
         if wasCustom && !settings.customAllocation.enabled { api.queue.offer(.rescan) }  // back to automatic
+        if settings.defaultMaxOpenRooms != nil { api.queue.offer(.rescan) }  // a raised limit serves the queue
         if !wasCustom && settings.customAllocation.enabled { api.queue.offer(.rescan) }  // ask about the rooms waiting now
         // The settings as shown (the allocation secret only as `secret_set`).
         await api.audit(actor, "settings.update", "settings", nil, ["changed": body.keys.sorted(), "settings": Self.settingsJSON(settings)])

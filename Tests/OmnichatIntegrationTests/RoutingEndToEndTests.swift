@@ -150,7 +150,11 @@ struct RoutingEndToEndTests {
             // Bad settings are refused with a reason.
             let bad = try await call("PATCH", "\(daemon.base)/api/v1/settings", json: ["custom_allocation": ["fallback": "maybe"]], token: adminToken)
             #expect(bad.status == 422)
-            #expect(try await call("PATCH", "\(daemon.base)/api/v1/settings", json: ["nonsense": 1], token: adminToken).status == 422)
+            // Unknown fields are ignored; a raised default capacity applies at once.
+            #expect(try await call("PATCH", "\(daemon.base)/api/v1/settings", json: ["nonsense": 1], token: adminToken).status == 200)
+            #expect(try await call("PATCH", "\(daemon.base)/api/v1/settings", json: ["default_max_open_rooms": 0], token: adminToken).status == 422)
+            let raised = try await call("PATCH", "\(daemon.base)/api/v1/settings", json: ["default_max_open_rooms": 25], token: adminToken)
+            #expect(raised["default_max_open_rooms"] as? Int == 25)
         }
     }
 
@@ -275,6 +279,26 @@ struct RoutingEndToEndTests {
                 if seen.count == 5 { break }
             }
             #expect(seen == ["new>waiting", "waiting>assigned", "assigned>resolved", "resolved>waiting", "waiting>assigned"])
+        }
+    }
+
+    @Test("the default capacity set in settings applies without a restart, and raising it serves the queue")
+    func defaultCapacitySetting() async throws {
+        try await withDaemon { daemon, _, _ in
+            let (_, adminToken) = try await daemon.signIn(email: "root@example.com", role: .admin, online: false)
+            #expect(try await call("PATCH", "\(daemon.base)/api/v1/settings", json: ["default_max_open_rooms": 1], token: adminToken).status == 200)
+            let (ann, _) = try await daemon.signIn(email: "ann@example.com")
+            _ = try await daemon.postUpdate(telegramUpdate(1, chat: 1))
+            _ = try await daemon.postUpdate(telegramUpdate(2, chat: 2))
+            try await eventually("one room each way") {
+                let open = try await daemon.store.user(id: ann.id)?.openRooms
+                let waiting = try await daemon.store.countRooms(status: .waiting)
+                return open == 1 && waiting == 1
+            }
+            #expect(try await call("PATCH", "\(daemon.base)/api/v1/settings", json: ["default_max_open_rooms": 2], token: adminToken).status == 200)
+            try await eventually("the waiting room served") { try await daemon.store.user(id: ann.id)?.openRooms == 2 }
+            let read = try await call("GET", "\(daemon.base)/api/v1/settings", token: adminToken)
+            #expect(read["default_max_open_rooms"] as? Int == 2)
         }
     }
 
