@@ -29,13 +29,36 @@ public struct IngestResult: Sendable, Equatable {
     public var transitions: [RoomTransition]
     /// The customer messages stored (for live events).
     public var messages: [StoredMessage]
+    /// Outbound messages whose delivery status receipts moved (for live events).
+    public var deliveries: [DeliveryUpdate]
 
-    public init(stored: Int, duplicates: Int, roomIDs: [String], transitions: [RoomTransition] = [], messages: [StoredMessage] = []) {
+    public init(
+        stored: Int, duplicates: Int, roomIDs: [String], transitions: [RoomTransition] = [], messages: [StoredMessage] = [],
+        deliveries: [DeliveryUpdate] = []
+    ) {
         self.stored = stored
         self.duplicates = duplicates
         self.roomIDs = roomIDs
         self.transitions = transitions
         self.messages = messages
+        self.deliveries = deliveries
+    }
+}
+
+/// A reply's delivery status as a receipt left it.
+public struct DeliveryUpdate: Sendable, Equatable {
+    public var roomID: String
+    public var messageID: String
+    public var status: DeliveryStatus
+    public var attempts: Int
+    public var error: String?
+
+    public init(roomID: String, messageID: String, status: DeliveryStatus, attempts: Int, error: String?) {
+        self.roomID = roomID
+        self.messageID = messageID
+        self.status = status
+        self.attempts = attempts
+        self.error = error
     }
 }
 

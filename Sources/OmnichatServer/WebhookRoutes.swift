@@ -85,6 +85,9 @@ struct WebhookRoutes: Sendable {
         metrics.events(channel: channel.id, stored: result.stored, duplicates: result.duplicates)
         self.events.publish(result.transitions)
         for message in result.messages { await live.message(message, channelID: channel.id) }
+        for update in result.deliveries {
+            await live.delivery(roomID: update.roomID, messageID: update.messageID, status: update.status, attempts: update.attempts, error: update.error)
+        }
         for room in result.roomIDs { queue.offer(.room(room)) }
         metrics.setQueueDepth(queue.depth)
         if result.stored > 0 && (channel.bot != nil || events.contains(where: { $0.followUp != nil })) { wakeOutbox() }

@@ -73,6 +73,7 @@ enum IngestWriter {
         var rooms: [String] = []
         var transitions: [RoomTransition] = []
         var messages: [StoredMessage] = []
+        var deliveries: [DeliveryUpdate] = []
         for event in batch.events {
             let isMessage = event.kind == .message
             // Events that leave no message keep their raw payload here.
@@ -92,12 +93,13 @@ enum IngestWriter {
             case .echo:
                 try storeEcho(event, batch: batch, db: db)
             case .receipt(let receipt):
-                try apply(receipt, event: event, batch: batch, db: db)
+                try apply(receipt, event: event, batch: batch, db: db, updates: &deliveries)
             case .system:
                 break
             }
         }
-        return IngestResult(stored: stored, duplicates: duplicates, roomIDs: rooms, transitions: transitions, messages: messages)
+        return IngestResult(
+            stored: stored, duplicates: duplicates, roomIDs: rooms, transitions: transitions, messages: messages, deliveries: deliveries)
     }
 
     static func existingRoom(_ channelID: String, _ conversationID: String, db: Database) throws -> Row? {
@@ -232,7 +234,7 @@ enum IngestWriter {
 
     /// Receipts move our outbound messages forward only: pending/delivered → read,
     /// never read → delivered; failed unless already read.
-    static func apply(_ receipt: Receipt, event: InboundEvent, batch: IngestBatch, db: Database) throws {
+    static func apply(_ receipt: Receipt, event: InboundEvent, batch: IngestBatch, db: Database, updates: inout [DeliveryUpdate]) throws {
         guard let row = try existingRoom(batch.channelID, event.conversationID, db: db) else { return }
         let roomID: String = row["id"]
         let rank = "CASE delivery_status WHEN 'read' THEN 2 WHEN 'delivered' THEN 1 WHEN 'failed' THEN 1 ELSE 0 END"
@@ -267,6 +269,14 @@ enum IngestWriter {
         } else {
             return
         }
-        try db.execute(sql: "UPDATE messages SET \(target) WHERE " + conditions.joined(separator: " AND "), arguments: arguments)
+        let changed = try Row.fetchAll(
+            db, sql: "UPDATE messages SET \(target) WHERE " + conditions.joined(separator: " AND ") + " RETURNING id, delivery_status, attempts, delivery_error",
+            arguments: arguments)
+        for row in changed {
+            updates.append(
+                DeliveryUpdate(
+                    roomID: roomID, messageID: row["id"], status: DeliveryStatus(rawValue: row["delivery_status"]) ?? .delivered,
+                    attempts: row["attempts"], error: row["delivery_error"]))
+        }
     }
 }

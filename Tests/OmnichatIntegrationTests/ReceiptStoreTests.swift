@@ -40,10 +40,13 @@ struct ReceiptStoreTests {
     func forwardOnly() async throws {
         try await withRoom { store, room, agent in
             let id = try await sent(store, room, agent, "one", "wamid.1")
-            _ = try await store.ingest(IngestBatch(channelID: "net", events: [receipt("s1", Receipt(status: .read, networkMessageIDs: ["wamid.1"]))]))
+            let read = try await store.ingest(IngestBatch(channelID: "net", events: [receipt("s1", Receipt(status: .read, networkMessageIDs: ["wamid.1"]))]))
             #expect(try await status(store, room, id).0 == .read)
-            _ = try await store.ingest(IngestBatch(channelID: "net", events: [receipt("s2", Receipt(status: .delivered, networkMessageIDs: ["wamid.1"]))]))
+            #expect(read.deliveries.map(\.messageID) == [id], "the change is reported for live events")
+            #expect(read.deliveries.first?.status == .read)
+            let late = try await store.ingest(IngestBatch(channelID: "net", events: [receipt("s2", Receipt(status: .delivered, networkMessageIDs: ["wamid.1"]))]))
             #expect(try await status(store, room, id).0 == .read)
+            #expect(late.deliveries.isEmpty, "nothing moved, nothing reported")
             _ = try await store.ingest(IngestBatch(channelID: "net", events: [receipt("s3", Receipt(status: .failed, networkMessageIDs: ["wamid.1"], error: "late"))]))
             #expect(try await status(store, room, id).0 == .read)
         }
