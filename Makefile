@@ -5,7 +5,7 @@ SWIFT ?= swift
 CONFIG ?= debug
 ARGS ?=
 
-.PHONY: run test build deps bench-ingest bench-allocation check-config clean
+.PHONY: run test build deps bench-ingest bench-allocation fuzz-api check-config clean
 
 ## Installs the Debian packages the build needs (when missing), builds, and
 ## starts omnichatd on 127.0.0.1:8080 with ./omnichat.db and ./adapters.d.
@@ -29,6 +29,10 @@ bench-ingest: deps
 ## Allocation decisions with 10,000 agents and 100,000 open rooms, and a 1,000-room queue drain.
 bench-allocation: deps
 	$(SWIFT) run -c release allocation-bench 10000 100000 2000
+
+## Fuzz the API with its OpenAPI document (schemathesis from PyPI): no 5xx allowed.
+fuzz-api: build
+	bash scripts/fuzz-api.sh
 
 deps:
 	@if ! pkg-config --exists libcurl sqlite3 2>/dev/null || ! dpkg -s libssl-dev >/dev/null 2>&1; then \
