@@ -271,11 +271,35 @@ public struct RoutingSettings: Sendable, Equatable, Codable {
     public var markAsResolvedWebhookURL: String?
     /// Overrides the daemon's `default_max_open_rooms` while set.
     public var defaultMaxOpenRooms: Int?
+    /// The bot for channels whose drop-in names none (`[bot]` in a drop-in wins).
+    public var defaultBot = DefaultBot()
+
+    public struct DefaultBot: Sendable, Equatable, Codable {
+        public var enabled = false
+        public var webhookURL: String?
+        /// Signs the bot calls; never shown by the API.
+        public var secret: String?
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case enabled, secret
+            case webhookURL = "webhook_url"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? false
+            webhookURL = try c.decodeIfPresent(String.self, forKey: .webhookURL)
+            secret = try c.decodeIfPresent(String.self, forKey: .secret)
+        }
+    }
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case defaultMaxOpenRooms = "default_max_open_rooms"
+        case defaultBot = "default_bot"
         case customAllocation = "custom_allocation"
         case preferPreviousAgent = "prefer_previous_agent"
         case offlineReturnsRooms = "offline_returns_rooms"
@@ -289,6 +313,7 @@ public struct RoutingSettings: Sendable, Equatable, Codable {
         offlineReturnsRooms = try c.decodeIfPresent(Bool.self, forKey: .offlineReturnsRooms) ?? false
         markAsResolvedWebhookURL = try c.decodeIfPresent(String.self, forKey: .markAsResolvedWebhookURL)
         defaultMaxOpenRooms = try c.decodeIfPresent(Int.self, forKey: .defaultMaxOpenRooms)
+        defaultBot = try c.decodeIfPresent(DefaultBot.self, forKey: .defaultBot) ?? DefaultBot()
     }
 }
 

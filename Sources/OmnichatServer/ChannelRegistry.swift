@@ -119,13 +119,25 @@ public final class ChannelRegistry: ChannelDirectory, @unchecked Sendable {
         return channel.adapter
     }
 
+    /// The settings' default bot, for a channel whose drop-in names none.
+    func defaultBot(for channelID: String) -> (any ChannelAdapter)? {
+        let bot = webhooks.current.defaultBot
+        guard bot.enabled, let url = bot.webhookURL, let secret = bot.secret else { return nil }
+        return BotWebhook(channelID: channelID, webhookURL: url, secret: secret)
+    }
+
+    /// Whether new sessions of the channel start with a bot.
+    public func hasBot(_ channel: ConfiguredChannel) -> Bool {
+        channel.bot != nil || defaultBot(for: channel.id) != nil
+    }
+
     /// The merchant's settings webhooks (custom allocation, mark-as-resolved), kept current by the settings API.
     let webhooks = WebhookSettings()
 
     public func adapter(for channelID: String, target: OutboxTarget) -> (any ChannelAdapter)? {
         switch target {
         case .channel: return adapter(for: channelID)
-        case .bot: return channel(channelID)?.bot
+        case .bot: return channel(channelID)?.bot ?? defaultBot(for: channelID)
         case .allocation: return webhooks.allocation.map { SettingsWebhook(channelID: channelID, url: $0.url, secret: $0.secret) }
         case .resolved: return webhooks.resolved.map { SettingsWebhook(channelID: channelID, url: $0.url, secret: $0.secret) }
         }

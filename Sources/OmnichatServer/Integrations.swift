@@ -58,6 +58,12 @@ struct BotWebhook: ChannelAdapter {
         self.secret = try settings.requiredString("secret")
     }
 
+    init(channelID: String, webhookURL: String, secret: String) {
+        self.channelID = channelID
+        self.webhookURL = webhookURL
+        self.secret = secret
+    }
+
     var capabilities: ChannelCapabilities {
         ChannelCapabilities(textLimit: 65_536, maxQuickReplies: 100, supportedOutbound: Set(MessageType.allCases))
     }

@@ -171,6 +171,9 @@ struct RoutingRoutes: Sendable {
             "offline_returns_rooms": s.offlineReturnsRooms,
             "mark_as_resolved_webhook_url": JSONBody.null(s.markAsResolvedWebhookURL),
             "default_max_open_rooms": JSONBody.null(s.defaultMaxOpenRooms),
+            "default_bot": [
+                "enabled": s.defaultBot.enabled, "webhook_url": JSONBody.null(s.defaultBot.webhookURL), "secret_set": s.defaultBot.secret != nil,
+            ] as [String: Any],
         ]
     }
 
@@ -229,6 +232,18 @@ struct RoutingRoutes: Sendable {
             case is NSNull: settings.defaultMaxOpenRooms = nil
             case let value where JSONBody.int(value).map({ (1...10_000).contains($0) }) ?? false: settings.defaultMaxOpenRooms = JSONBody.int(value)
             default: throw APIError.unprocessable("'default_max_open_rooms' must be an integer from 1 to 10000, or null for the configured default")
+            }
+        }
+        if let bot = body["default_bot"] {
+            guard let bot = bot as? [String: Any] else { throw APIError.unprocessable("'default_bot' must be an object") }
+            if bot["enabled"] != nil { settings.defaultBot.enabled = try bot.bool("enabled") }
+            if bot.keys.contains("webhook_url") { settings.defaultBot.webhookURL = try url(bot["webhook_url"], "default_bot.webhook_url") }
+            if bot.keys.contains("secret") {
+                let secret = bot["secret"] as? String
+                settings.defaultBot.secret = (secret?.isEmpty ?? true) ? nil : secret
+            }
+            if settings.defaultBot.enabled && (settings.defaultBot.webhookURL == nil || settings.defaultBot.secret == nil) {
+                throw APIError.unprocessable("the default bot needs 'default_bot.webhook_url' and 'default_bot.secret'")
             }
         }
         // Unknown fields are ignored, as everywhere in the API.

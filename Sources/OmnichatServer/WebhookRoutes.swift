@@ -73,7 +73,7 @@ struct WebhookRoutes: Sendable {
         do {
             let division = try await channel.division.asyncMap { try await divisions.id(named: $0) } ?? nil
             result = try await store.ingest(
-                IngestBatch(channelID: channel.id, events: events, botEnabled: channel.bot != nil, divisionID: division))
+                IngestBatch(channelID: channel.id, events: events, botEnabled: channels.hasBot(channel), divisionID: division))
         } catch {
             // Not stored: the network must redeliver.
             metrics.webhook(channel: channel.id, outcome: "unavailable")
@@ -90,7 +90,7 @@ struct WebhookRoutes: Sendable {
         }
         for room in result.roomIDs { queue.offer(.room(room)) }
         metrics.setQueueDepth(queue.depth)
-        if result.stored > 0 && (channel.bot != nil || events.contains(where: { $0.followUp != nil })) { wakeOutbox() }
+        if result.stored > 0 && (channels.hasBot(channel) || events.contains(where: { $0.followUp != nil })) { wakeOutbox() }
         return JSONBody.response(["ok": true, "stored": result.stored, "duplicates": result.duplicates])
     }
 }

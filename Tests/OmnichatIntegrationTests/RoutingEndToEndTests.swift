@@ -282,6 +282,25 @@ struct RoutingEndToEndTests {
         }
     }
 
+    @Test("a default bot from settings takes new sessions of channels that name no bot")
+    func defaultBot() async throws {
+        try await withDaemon { daemon, _, merchant in
+            let (_, adminToken) = try await daemon.signIn(email: "root@example.com", role: .admin, online: false)
+            let refused = try await call("PATCH", "\(daemon.base)/api/v1/settings", json: ["default_bot": ["enabled": true]], token: adminToken)
+            #expect(refused.status == 422)
+            let patch = try await call(
+                "PATCH", "\(daemon.base)/api/v1/settings",
+                json: ["default_bot": ["enabled": true, "webhook_url": "\(merchant.baseURL)/default-bot", "secret": "s3"]], token: adminToken)
+            #expect(patch.status == 200)
+            #expect((patch["default_bot"] as? [String: Any])?["secret_set"] as? Bool == true)
+            #expect((patch["default_bot"] as? [String: Any])?["secret"] == nil)
+            _ = try await daemon.postUpdate(telegramUpdate(1, chat: 77, text: "hi bot"))
+            try await eventually("the default bot to get the message") { !merchant.calls(to: "default-bot").isEmpty }
+            let roomID = try #require(merchant.calls(to: "default-bot").first?.json["room_id"] as? String)
+            #expect(try await daemon.store.room(id: roomID)?.status == .bot)
+        }
+    }
+
     @Test("the default capacity set in settings applies without a restart, and raising it serves the queue")
     func defaultCapacitySetting() async throws {
         try await withDaemon { daemon, _, _ in
