@@ -215,7 +215,7 @@ struct RoutingRoutes: Sendable {
                 settings.customAllocation.deadlineSeconds = value
             }
             if custom.keys.contains("secret") {
-                let secret = custom["secret"] as? String
+                let secret = try custom.string("secret", required: false)
                 settings.customAllocation.secret = (secret?.isEmpty ?? true) ? nil : secret
             }
             if settings.customAllocation.enabled && settings.customAllocation.webhookURL == nil {
@@ -239,7 +239,7 @@ struct RoutingRoutes: Sendable {
             if bot["enabled"] != nil { settings.defaultBot.enabled = try bot.bool("enabled") }
             if bot.keys.contains("webhook_url") { settings.defaultBot.webhookURL = try url(bot["webhook_url"], "default_bot.webhook_url") }
             if bot.keys.contains("secret") {
-                let secret = bot["secret"] as? String
+                let secret = try bot.string("secret", required: false)
                 settings.defaultBot.secret = (secret?.isEmpty ?? true) ? nil : secret
             }
             if settings.defaultBot.enabled && (settings.defaultBot.webhookURL == nil || settings.defaultBot.secret == nil) {
