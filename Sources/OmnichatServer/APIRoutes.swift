@@ -122,7 +122,11 @@ struct APIRoutes: Sendable {
     func listChannels(_ request: Request) async throws -> Response {
         let user = try await auth.user(of: request)
         let visible = channels.all.filter { user.role >= .supervisor || user.serves(channel: $0.id) }
-        return JSONBody.response(["channels": try await TeamRoutes.channels(visible, store: store)])
+        let reload = channels.reloadStatus
+        return JSONBody.response([
+            "channels": try await TeamRoutes.channels(visible, store: store),
+            "config": ["loaded_at": reload.loadedAt.iso8601, "reload_error": JSONBody.null(reload.error)] as [String: Any],
+        ])
     }
 
     func listRooms(_ request: Request) async throws -> Response {

@@ -90,6 +90,22 @@ public struct ChannelLoader: Sendable {
 public final class ChannelRegistry: ChannelDirectory, @unchecked Sendable {
     private let lock = NSLock()
     private var channels: [String: ConfiguredChannel] = [:]
+    private var reload = ReloadStatus(loadedAt: Date(), error: nil)
+
+    /// The last reload of `adapters.d`: when the configuration in force was
+    /// loaded, and the error of a later reload that was refused (if any).
+    public struct ReloadStatus: Sendable {
+        public var loadedAt: Date
+        public var error: String?
+    }
+
+    public var reloadStatus: ReloadStatus { lock.withLock { reload } }
+
+    func recordReload(error: String?) {
+        lock.withLock {
+            if let error { reload.error = error } else { reload = ReloadStatus(loadedAt: Date(), error: nil) }
+        }
+    }
 
     public init(_ list: [ConfiguredChannel] = []) {
         replace(with: list)

@@ -6,6 +6,7 @@ import OmnichatCore
 import OmnichatDelivery
 import OmnichatStore
 import ServiceLifecycle
+import UnixSignals
 
 /// The daemon, wired: store, channels, routing, delivery and the HTTP server.
 /// `omnichatd serve` and the end-to-end tests build it the same way.
@@ -22,6 +23,7 @@ public final class Omnichat: Sendable {
     public let live: LiveEvents
     public let logger: Logger
     private let ownedTransport: CurlTransport?
+    private let loader: ChannelLoader
 
     public static func make(
         configuration: DaemonConfiguration,
@@ -30,14 +32,20 @@ public final class Omnichat: Sendable {
         transport: (any HTTPTransport)? = nil,
         logger: Logger = Logger(label: "omnichat")
     ) async throws -> Omnichat {
-        let channels = try ChannelLoader(factories: factories, environment: environment).load(directory: configuration.adapters)
+        let loader = ChannelLoader(factories: factories, environment: environment)
+        let channels = try loader.load(directory: configuration.adapters)
         let store = try await openStore(configuration, logger: logger)
-        let daemon = Omnichat(configuration: configuration, store: store, channels: channels, transport: transport, logger: logger)
+        let daemon = Omnichat(
+            configuration: configuration, store: store, channels: channels, loader: loader, transport: transport, logger: logger)
         try await daemon.loadSettings()
         return daemon
     }
 
-    init(configuration: DaemonConfiguration, store: SQLiteStore, channels: [ConfiguredChannel], transport: (any HTTPTransport)?, logger: Logger) {
+    init(
+        configuration: DaemonConfiguration, store: SQLiteStore, channels: [ConfiguredChannel], loader: ChannelLoader,
+        transport: (any HTTPTransport)?, logger: Logger
+    ) {
+        self.loader = loader
         self.configuration = configuration
         self.store = store
         self.logger = logger
@@ -74,6 +82,29 @@ public final class Omnichat: Sendable {
         metrics.live = live
         // Room changes reach the live stream through the bus.
         live.follow(events)
+    }
+
+    /// Reloads `adapters.d` (SIGHUP): channels added, changed or removed at once,
+    /// requests in flight finish with the adapter they started with. An invalid
+    /// file keeps the previous configuration running; the error is logged,
+    /// counted and shown by `GET /api/v1/channels`. Returns the error, if any.
+    @discardableResult
+    public func reloadChannels() -> String? {
+        do {
+            let list = try loader.load(directory: configuration.adapters)
+            channels.replace(with: list)
+            channels.recordReload(error: nil)
+            metrics.reload(outcome: "ok")
+            logger.notice("adapters.d reloaded", metadata: ["omnichat.channels": .string(list.map(\.id).joined(separator: ","))])
+            queue.offer(.rescan)  // a channel may now have agents for waiting rooms
+            return nil
+        } catch {
+            let message = "\(error)"
+            channels.recordReload(error: message)
+            metrics.reload(outcome: "error")
+            logger.error("adapters.d reload refused; the previous configuration stays", metadata: ["omnichat.error": .string(message)])
+            return message
+        }
     }
 
     /// Loads what the store keeps about routing (the settings) into memory.
@@ -168,6 +199,7 @@ public final class Omnichat: Sendable {
                 .init(service: routing, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "routing"),
                 .init(service: outbox, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "delivery"),
                 .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "http"),
+                .init(service: ReloadService(daemon: self, signals: signals), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "reload"),
                 // Last, so it stops first: open event streams end before the HTTP server drains.
                 .init(service: live, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "live-events"),
             ],
@@ -204,4 +236,20 @@ final class WakeBox: @unchecked Sendable {
     }
 
     func wake() { worker?.wake() }
+}
+
+/// Reloads `adapters.d` on SIGHUP.
+struct ReloadService: Service {
+    let daemon: Omnichat
+    let signals: Bool
+
+    func run() async throws {
+        guard signals else {
+            try? await gracefulShutdown()
+            return
+        }
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            daemon.reloadChannels()
+        }
+    }
 }

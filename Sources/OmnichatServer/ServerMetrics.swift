@@ -64,6 +64,11 @@ public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
         await live?.delivery(roomID: roomID, messageID: messageID, status: status, attempts: attempts, error: error)
     }
 
+    /// A reload of adapters.d: outcome is ok or error.
+    public func reload(outcome: String) {
+        registry.makeCounter(name: "omnichat_config_reloads_total", labels: [("outcome", outcome)], help: "Reloads of adapters.d").increment()
+    }
+
     public func render() -> String {
         registry.emitToString()
     }

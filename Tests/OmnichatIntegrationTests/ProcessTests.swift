@@ -172,6 +172,53 @@ struct ProcessTests {
         #expect(await daemon.wait() == 0, "SIGTERM exits 0: \(daemon.text)")
     }
 
+    @Test("SIGHUP reloads adapters.d: channels added and removed; an invalid file keeps the previous configuration and is reported")
+    func reload() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let adapters = directory.appendingPathComponent("adapters.d")
+        try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+        try TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9").write(to: adapters.appendingPathComponent("tg.toml"), atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(
+            ["serve", "--port", "0", "--adapters", adapters.path, "--database", directory.appendingPathComponent("r.db").path],
+            environment: ["OMNICHAT_ADMIN_EMAIL": "root@example.com", "OMNICHAT_ADMIN_PASSWORD": "root-password", "OMNICHAT_LOG_LEVEL": "warning"])
+        let base = "http://127.0.0.1:\(try await daemon.waitForPort())"
+        let token = try #require(
+            try await call("POST", "\(base)/api/v1/auth/login", json: ["email": "root@example.com", "password": "root-password"])["token"] as? String)
+        func post(_ channel: String, _ id: Int) async throws -> Int {
+            try await call(
+                "POST", "\(base)/webhooks/\(channel)", body: telegramUpdate(id), headers: [("X-Telegram-Bot-Api-Secret-Token", "test-secret")]
+            ).status
+        }
+        #expect(try await post("second", 1) == 404)
+
+        try TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9").write(
+            to: adapters.appendingPathComponent("second.toml"), atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        try await eventually("the new channel") { try await post("second", 2) == 200 }
+
+        try "kind = \"telegram\"\n".write(to: adapters.appendingPathComponent("broken.toml"), atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        try await eventually("the refused reload to be reported") {
+            let channels = try await call("GET", "\(base)/api/v1/channels", token: token)
+            return ((channels["config"] as? [String: Any])?["reload_error"] as? String)?.contains("broken.toml") == true
+        }
+        #expect(try await post("second", 3) == 200, "the previous configuration keeps running")
+        #expect(try await post("tg", 4) == 200)
+        let metrics = try await call("GET", "\(base)/metrics")
+        #expect(metrics.text.contains(#"omnichat_config_reloads_total{outcome="error"} 1"#))
+
+        try FileManager.default.removeItem(at: adapters.appendingPathComponent("broken.toml"))
+        try FileManager.default.removeItem(at: adapters.appendingPathComponent("second.toml"))
+        daemon.signal(SIGHUP)
+        try await eventually("the removed channel to go") { try await post("second", 5) == 404 }
+        let channels = try await call("GET", "\(base)/api/v1/channels", token: token)
+        #expect((channels["config"] as? [String: Any])?["reload_error"] is NSNull)
+        #expect((channels["channels"] as? [[String: Any]])?.map { $0["id"] as? String } == ["tg"])
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait() == 0)
+    }
+
     @Test("check-config accepts the samples and rejects a bad drop-in naming file and key")
     func checkConfig() async throws {
         let good = try DaemonProcess(["check-config", "--adapters", repositoryRoot.appendingPathComponent("adapters.d").path])
