@@ -301,6 +301,36 @@ public protocol Store: TeamStore, InboxStore, Sendable {
     func markDelivered(outboxID: Int64, attempts: Int, networkMessageID: String?) async throws
     func scheduleRetry(outboxID: Int64, attempts: Int, at: Date, error: String) async throws
     func markFailed(outboxID: Int64, attempts: Int, error: String) async throws
+    /// Dead letters: outbox rows that gave up, newest first.
+    func failedDeliveries(channelIDs: [String], cursor: Int64?, limit: Int) async throws -> Page<FailedDelivery>
+    /// Puts a failed reply back in the outbox with a fresh set of attempts.
+    /// Returns false when the message has no failed delivery.
+    func retryDelivery(messageID: String) async throws -> Bool
+}
+
+/// An outbox row that gave up: what, where, and why.
+public struct FailedDelivery: Sendable, Equatable {
+    public var id: Int64
+    public var roomID: String
+    public var channelID: String
+    public var messageID: String?
+    public var target: OutboxTarget
+    public var attempts: Int
+    public var error: String?
+    public var createdAt: Date
+
+    public init(
+        id: Int64, roomID: String, channelID: String, messageID: String?, target: OutboxTarget, attempts: Int, error: String?, createdAt: Date
+    ) {
+        self.id = id
+        self.roomID = roomID
+        self.channelID = channelID
+        self.messageID = messageID
+        self.target = target
+        self.attempts = attempts
+        self.error = error
+        self.createdAt = createdAt
+    }
 }
 
 extension Store {

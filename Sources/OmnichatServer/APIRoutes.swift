@@ -37,6 +37,47 @@ struct APIRoutes: Sendable {
         api.post("/rooms/:room_id/messages") { request, context in try await postMessage(request, context) }
         api.post("/rooms/:room_id/resolve") { request, context in try await resolve(request, context) }
         api.get("/messages/:message_id/media") { request, context in try await media(request, context) }
+        api.post("/messages/:message_id/retry") { request, context in try await retry(request, context) }
+        api.get("/deliveries") { request, _ in try await failedDeliveries(request) }
+    }
+
+    /// Sends a failed reply again, with a fresh set of attempts (the console's retry button).
+    func retry(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let user = try await auth.user(of: request)
+        let id = try context.parameters.require("message_id")
+        guard let (message, room) = try await store.message(id: id) else { throw APIError.notFound("no message '\(id)'") }
+        if user.role == .agent && room.assignee?.id != user.id {
+            throw APIError.forbidden("message '\(id)' is in a room not assigned to you")
+        }
+        guard message.direction == .outbound, message.deliveryStatus == .failed, try await store.retryDelivery(messageID: id) else {
+            throw APIError(.conflict, "conflict", "message '\(id)' has no failed delivery to retry (it is \(message.deliveryStatus.rawValue))")
+        }
+        wakeOutbox()
+        let fresh = try await store.message(id: id)?.0 ?? message
+        await live.delivery(roomID: room.id, messageID: id, status: .pending, attempts: 0, error: nil)
+        return JSONBody.response(["message": Self.message(fresh)])
+    }
+
+    /// Dead letters (supervisors and admins): `?channel=&limit=&cursor=`, newest first.
+    func failedDeliveries(_ request: Request) async throws -> Response {
+        let user = try await auth.user(of: request)
+        guard user.role >= .supervisor else { throw APIError.forbidden("dead letters need the supervisor role") }
+        let query = Query(request)
+        var cursor: Int64?
+        if let raw = query["cursor"] {
+            guard let value = Int64(raw) else { throw APIError.unprocessable("'cursor' is not one this server gave") }
+            cursor = value
+        }
+        let page = try await store.failedDeliveries(channelIDs: Self.list(query, "channel"), cursor: cursor, limit: try Self.limit(query))
+        return JSONBody.response([
+            "deliveries": page.items.map { d -> [String: Any] in
+                [
+                    "id": String(d.id), "room_id": d.roomID, "channel": d.channelID, "message_id": JSONBody.null(d.messageID),
+                    "target": d.target.rawValue, "attempts": d.attempts, "error": JSONBody.null(d.error), "created_at": d.createdAt.iso8601,
+                ]
+            },
+            "next_cursor": JSONBody.null(page.nextCursor),
+        ])
     }
 
     /// Streams an inbound attachment, fetched with the channel's credentials.

@@ -407,3 +407,51 @@ public final class SQLiteStore: Store {
         }
     }
 }
+
+// MARK: Dead letters
+
+extension SQLiteStore {
+    public func failedDeliveries(channelIDs: [String], cursor: Int64?, limit: Int) async throws -> Page<FailedDelivery> {
+        let limit = max(1, min(limit, 500))
+        var sql = "SELECT * FROM outbox WHERE status = 'failed'"
+        var arguments: StatementArguments = []
+        if !channelIDs.isEmpty {
+            sql += " AND channel_id IN (\(channelIDs.map { _ in "?" }.joined(separator: ",")))"
+            arguments += StatementArguments(channelIDs)
+        }
+        if let cursor {
+            sql += " AND id < ?"
+            arguments += [cursor]
+        }
+        sql += " ORDER BY id DESC LIMIT \(limit + 1)"
+        let finalSQL = sql
+        let finalArguments = arguments
+        let items = try await pool.read { db in
+            try Row.fetchAll(db, sql: finalSQL, arguments: finalArguments).map { row in
+                FailedDelivery(
+                    id: row["id"], roomID: row["room_id"], channelID: row["channel_id"], messageID: row["message_id"],
+                    target: OutboxTarget(rawValue: row["target"]) ?? .channel, attempts: row["attempts"], error: row["last_error"],
+                    createdAt: Date(timeIntervalSince1970: row["created_at"]))
+            }
+        }
+        let page = Array(items.prefix(limit))
+        return Page(items: page, nextCursor: items.count > limit ? page.last.map { String($0.id) } : nil)
+    }
+
+    public func retryDelivery(messageID: String) async throws -> Bool {
+        let now = Date().timeIntervalSince1970
+        return try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL
+                    WHERE message_id = ? AND status = 'failed'
+                    """,
+                arguments: [now, messageID])
+            guard db.changesCount > 0 else { return false }
+            try db.execute(
+                sql: "UPDATE messages SET delivery_status = 'pending', attempts = 0, delivery_error = NULL WHERE id = ?",
+                arguments: [messageID])
+            return true
+        }
+    }
+}

@@ -172,6 +172,24 @@ struct EndToEndTests {
             let delivery = try #require(try await lastMessage(daemon, token, roomID)["delivery"] as? [String: Any])
             #expect(delivery["error"] as? String == "Forbidden: bot was blocked by the user")
             #expect(fake.calls(to: "sendMessage").count == 1)
+
+            // Dead letters: listed for supervisors, retried on demand (the user unblocked the bot).
+            let messageID = try #require(try await lastMessage(daemon, token, roomID)["id"] as? String)
+            #expect(try await call("GET", "\(daemon.base)/api/v1/deliveries", token: token).status == 403)
+            let (_, supervisor) = try await daemon.signIn(email: "sup@example.com", role: .supervisor, online: false)
+            let dead = try await call("GET", "\(daemon.base)/api/v1/deliveries?channel=tg", token: supervisor)
+            let letters = try #require(dead["deliveries"] as? [[String: Any]])
+            #expect(letters.count == 1)
+            #expect(letters.first?["message_id"] as? String == messageID)
+            #expect(letters.first?["error"] as? String == "Forbidden: bot was blocked by the user")
+            let retried = try await call("POST", "\(daemon.base)/api/v1/messages/\(messageID)/retry", token: token)
+            #expect(retried.status == 200)
+            try await eventually("delivered after the retry") {
+                (try await lastMessage(daemon, token, roomID)["delivery"] as? [String: Any])?["status"] as? String == "delivered"
+            }
+            #expect(fake.calls(to: "sendMessage").count == 2)
+            #expect(try await call("POST", "\(daemon.base)/api/v1/messages/\(messageID)/retry", token: token).status == 409)
+            #expect((try await call("GET", "\(daemon.base)/api/v1/deliveries", token: supervisor)["deliveries"] as? [Any])?.isEmpty == true)
         }
     }
 
