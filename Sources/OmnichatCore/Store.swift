@@ -294,7 +294,7 @@ public protocol Store: TeamStore, InboxStore, Sendable {
 
     // MARK: Outbox
     /// Items due now, at most one per room (the oldest), excluding `excluding`.
-    func dueOutbox(now: Date, limit: Int, excluding: Set<Int64>) async throws -> [OutboxItem]
+    func dueOutbox(now: Date, limit: Int, excluding: Set<Int64>, excludingChannels: Set<String>) async throws -> [OutboxItem]
     /// When the next not-yet-due item becomes due.
     func nextOutboxDue() async throws -> Date?
     func recordPartDelivered(outboxID: Int64, partsDone: Int) async throws
@@ -334,6 +334,10 @@ public struct FailedDelivery: Sendable, Equatable {
 }
 
 extension Store {
+    public func dueOutbox(now: Date, limit: Int, excluding: Set<Int64>) async throws -> [OutboxItem] {
+        try await dueOutbox(now: now, limit: limit, excluding: excluding, excludingChannels: [])
+    }
+
     public func waitingRooms(limit: Int) async throws -> [Room] {
         try await waitingRooms(limit: limit, offset: 0)
     }

@@ -6,11 +6,18 @@ import ServiceLifecycle
 /// Told about every delivery attempt (the server turns these into metrics).
 public protocol DeliveryObserver: Sendable {
     func attempted(channelID: String, outcome: String, latency: Duration)
+    /// A retry was scheduled this far ahead (backoff, or the network's own hint).
+    func retryScheduled(channelID: String, delay: Duration)
+    /// A channel's circuit opened (its calls keep failing) or closed again.
+    func circuit(channelID: String, open: Bool)
     /// A reply's delivery status changed (delivered, failed, or a retry scheduled).
     func statusChanged(roomID: String, messageID: String, status: DeliveryStatus, attempts: Int, error: String?) async
 }
 
 extension DeliveryObserver {
+    public func retryScheduled(channelID: String, delay: Duration) {}
+    public func circuit(channelID: String, open: Bool) {}
+
     public func statusChanged(roomID: String, messageID: String, status: DeliveryStatus, attempts: Int, error: String?) async {}
 }
 
@@ -21,17 +28,27 @@ public struct DeliverySettings: Sendable {
     public var timeout: Duration
     /// Deliveries in flight at once (rooms are served in parallel, each room in order).
     public var concurrency: Int
+    /// Deliveries in flight at once for one channel, so a slow or failing
+    /// network cannot take every slot from the others.
+    public var perChannelConcurrency: Int
+    /// Failed calls in a row that open a channel's circuit, and the first cool-down.
+    public var circuitThreshold: Int
+    public var circuitCooldown: TimeInterval
     public var backoff: Backoff
     /// How often due retries are looked for when nothing wakes the worker.
     public var pollInterval: Duration
 
     public init(
         maxAttempts: Int = 8, timeout: Duration = .seconds(15), concurrency: Int = 64,
-        backoff: Backoff = Backoff(), pollInterval: Duration = .milliseconds(100)
+        backoff: Backoff = Backoff(), pollInterval: Duration = .milliseconds(100), perChannelConcurrency: Int = 16,
+        circuitThreshold: Int = 5, circuitCooldown: TimeInterval = 5
     ) {
         self.maxAttempts = maxAttempts
         self.timeout = timeout
         self.concurrency = concurrency
+        self.perChannelConcurrency = max(1, min(perChannelConcurrency, concurrency))
+        self.circuitThreshold = circuitThreshold
+        self.circuitCooldown = circuitCooldown
         self.backoff = backoff
         self.pollInterval = pollInterval
     }
@@ -48,7 +65,7 @@ public final class OutboxWorker: Service, @unchecked Sendable {
     private let settings: DeliverySettings
     private let observer: (any DeliveryObserver)?
     private let logger: Logger
-    private let state = InFlight()
+    private let state: InFlight
     private let (wakeups, wakeupContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
 
     public init(
@@ -61,6 +78,9 @@ public final class OutboxWorker: Service, @unchecked Sendable {
         self.settings = settings
         self.observer = observer
         self.logger = logger
+        self.state = InFlight(
+            perChannel: settings.perChannelConcurrency,
+            breaker: CircuitBreaker(threshold: settings.circuitThreshold, cooldown: settings.circuitCooldown))
     }
 
     /// Something new is in the outbox: look now rather than at the next poll.
@@ -84,16 +104,18 @@ public final class OutboxWorker: Service, @unchecked Sendable {
                     guard free > 0 else { continue }
                     let items: [OutboxItem]
                     do {
-                        items = try await store.dueOutbox(now: Date(), limit: free, excluding: await state.ids)
+                        // Channels at their share of slots, or with an open circuit, wait their turn.
+                        items = try await store.dueOutbox(
+                            now: Date(), limit: free, excluding: await state.ids, excludingChannels: await state.blockedChannels(now: Date()))
                     } catch {
                         logger.error("outbox read failed", metadata: ["omnichat.error": "\(error)"])
                         continue
                     }
                     for item in items {
-                        await state.insert(item.id)
+                        guard await state.claim(item.id, channel: item.channelID, now: Date()) else { continue }
                         group.addTask { [self] in
                             await deliver(item)
-                            await state.remove(item.id)
+                            await state.remove(item.id, channel: item.channelID)
                             wake()
                         }
                     }
@@ -157,6 +179,17 @@ public final class OutboxWorker: Service, @unchecked Sendable {
                 outcome = .retry(after: nil, reason: "\(error)")
             }
             observer?.attempted(channelID: item.channelID, outcome: Self.label(outcome), latency: started.duration(to: clock.now))
+            if item.target == .channel {
+                // Only the network's own trouble counts against its circuit (not a refused message).
+                var failed = false
+                if case .retry = outcome { failed = true }
+                if let change = await state.record(channel: item.channelID, success: !failed, now: Date()) {
+                    observer?.circuit(channelID: item.channelID, open: change)
+                    logger.warning(
+                        change ? "circuit opened: the channel's calls keep failing" : "circuit closed",
+                        metadata: ["omnichat.channel": .string(item.channelID)])
+                }
+            }
             if case .delivered = outcome, index < requests.count - 1 {
                 index += 1
                 do {
@@ -195,6 +228,7 @@ public final class OutboxWorker: Service, @unchecked Sendable {
                     let delay = after ?? settings.backoff.delay(afterAttempt: failures ?? attempts)
                     let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
                     try await store.scheduleRetry(outboxID: item.id, attempts: attempts, at: Date().addingTimeInterval(seconds), error: reason)
+                    observer?.retryScheduled(channelID: item.channelID, delay: delay)
                     await notify(item, .pending, attempts, reason)
                     logger.info(
                         "delivery will be retried",
@@ -226,12 +260,57 @@ public final class OutboxWorker: Service, @unchecked Sendable {
     }
 }
 
-/// Outbox rows being delivered right now.
+/// Outbox rows being delivered right now, and each channel's share and circuit.
 actor InFlight {
     private(set) var ids: Set<Int64> = []
     private(set) var isStopping = false
+    private var perChannelCount: [String: Int] = [:]
+    private var breakers: [String: CircuitBreaker] = [:]
+    let perChannel: Int
+    let template: CircuitBreaker
+
+    init(perChannel: Int, breaker: CircuitBreaker) {
+        self.perChannel = perChannel
+        self.template = breaker
+    }
+
     var count: Int { ids.count }
-    func insert(_ id: Int64) { ids.insert(id) }
-    func remove(_ id: Int64) { ids.remove(id) }
+
+    /// Channels that may not start a call now.
+    func blockedChannels(now: Date) -> Set<String> {
+        var blocked = Set(perChannelCount.filter { $0.value >= perChannel }.keys)
+        for (channel, breaker) in breakers where breaker.isOpen {
+            var probe = breaker
+            if !probe.allows(now: now, inFlight: perChannelCount[channel] ?? 0) { blocked.insert(channel) }
+        }
+        return blocked
+    }
+
+    func claim(_ id: Int64, channel: String, now: Date) -> Bool {
+        let inFlight = perChannelCount[channel] ?? 0
+        guard inFlight < perChannel else { return false }
+        var breaker = breakers[channel] ?? template
+        guard breaker.allows(now: now, inFlight: inFlight) else { return false }
+        breakers[channel] = breaker
+        ids.insert(id)
+        perChannelCount[channel] = inFlight + 1
+        return true
+    }
+
+    func remove(_ id: Int64, channel: String) {
+        ids.remove(id)
+        perChannelCount[channel] = max(0, (perChannelCount[channel] ?? 1) - 1)
+    }
+
+    /// Returns true when the circuit opened, false when it closed, nil when unchanged.
+    func record(channel: String, success: Bool, now: Date) -> Bool? {
+        var breaker = breakers[channel] ?? template
+        let wasOpen = breaker.isOpen
+        let changed = breaker.record(success: success, now: now)
+        breakers[channel] = breaker
+        guard changed || wasOpen != breaker.isOpen else { return nil }
+        return breaker.isOpen
+    }
+
     func stop() { isStopping = true }
 }

@@ -30,6 +30,12 @@ public struct DaemonConfiguration: Sendable {
     public var deliveryTimeoutSeconds = 15.0
     /// `[delivery] concurrency` (integer, default 64)
     public var deliveryConcurrency = 64
+    /// `[delivery] per_channel_concurrency` (integer, default 16): one channel's share of the slots.
+    public var deliveryPerChannelConcurrency = 16
+    /// `[delivery] circuit_threshold` (integer, default 5): failed calls in a row that open a channel's circuit.
+    public var deliveryCircuitThreshold = 5
+    /// `[delivery] circuit_cooldown_seconds` (number, default 5): the first pause of an open circuit (doubles, up to 5 min).
+    public var deliveryCircuitCooldownSeconds = 5.0
     /// `[delivery] backoff_base_seconds` (number, default 1)
     public var deliveryBackoffBaseSeconds = 1.0
     /// `[limits] max_body_bytes` (integer, default 1 MiB): larger webhooks get 413.
@@ -117,6 +123,9 @@ public struct DaemonConfiguration: Sendable {
         try take("delivery.timeout_seconds", num, "a number") { deliveryTimeoutSeconds = $0 }
         try take("delivery.concurrency", int, "an integer") { deliveryConcurrency = $0 }
         try take("delivery.backoff_base_seconds", num, "a number") { deliveryBackoffBaseSeconds = $0 }
+        try take("delivery.per_channel_concurrency", int, "an integer") { deliveryPerChannelConcurrency = $0 }
+        try take("delivery.circuit_threshold", int, "an integer") { deliveryCircuitThreshold = $0 }
+        try take("delivery.circuit_cooldown_seconds", num, "a number") { deliveryCircuitCooldownSeconds = $0 }
         try take("limits.max_body_bytes", int, "an integer") { maxBodyBytes = $0 }
         try take("limits.queue_capacity", int, "an integer") { queueCapacity = $0 }
         try take("limits.max_media_bytes", int, "an integer") { maxMediaBytes = $0 }
@@ -180,6 +189,9 @@ public struct DaemonConfiguration: Sendable {
         guard deliveryMaxAttempts >= 1 else { throw bad("delivery.max_attempts", "must be at least 1") }
         guard deliveryTimeoutSeconds > 0 else { throw bad("delivery.timeout_seconds", "must be positive") }
         guard deliveryConcurrency >= 1 else { throw bad("delivery.concurrency", "must be at least 1") }
+        guard deliveryPerChannelConcurrency >= 1 else { throw bad("delivery.per_channel_concurrency", "must be at least 1") }
+        guard deliveryCircuitThreshold >= 1 else { throw bad("delivery.circuit_threshold", "must be at least 1") }
+        guard deliveryCircuitCooldownSeconds > 0 else { throw bad("delivery.circuit_cooldown_seconds", "must be positive") }
         guard maxBodyBytes >= 1024 else { throw bad("limits.max_body_bytes", "must be at least 1024") }
         guard queueCapacity >= 1 else { throw bad("limits.queue_capacity", "must be at least 1") }
         guard sessionHours >= 1 else { throw bad("auth.session_hours", "must be at least 1") }

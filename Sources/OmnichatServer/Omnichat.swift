@@ -76,7 +76,10 @@ public final class Omnichat: Sendable {
                 maxAttempts: configuration.deliveryMaxAttempts,
                 timeout: .milliseconds(Int64(configuration.deliveryTimeoutSeconds * 1000)),
                 concurrency: configuration.deliveryConcurrency,
-                backoff: Backoff(base: .milliseconds(Int64(configuration.deliveryBackoffBaseSeconds * 1000)))),
+                backoff: Backoff(base: .milliseconds(Int64(configuration.deliveryBackoffBaseSeconds * 1000))),
+                perChannelConcurrency: configuration.deliveryPerChannelConcurrency,
+                circuitThreshold: configuration.deliveryCircuitThreshold,
+                circuitCooldown: configuration.deliveryCircuitCooldownSeconds),
             observer: metrics, logger: logger)
         wakeBox.worker = outbox
         metrics.live = live

@@ -64,6 +64,22 @@ public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
         await live?.delivery(roomID: roomID, messageID: messageID, status: status, attempts: attempts, error: error)
     }
 
+    public func retryScheduled(channelID: String, delay: Duration) {
+        registry.makeDurationHistogram(
+            name: "omnichat_delivery_retry_delay_seconds", labels: [("channel", channelID)], buckets: latencyBuckets + [.seconds(60), .seconds(300)],
+            help: "Backoff before a delivery retry"
+        ).recordNanoseconds(Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
+    }
+
+    public func circuit(channelID: String, open: Bool) {
+        registry.makeGauge(name: "omnichat_delivery_circuit_open", labels: [("channel", channelID)], help: "1 while a channel's circuit is open")
+            .set(Int64(open ? 1 : 0))
+        if open {
+            registry.makeCounter(name: "omnichat_delivery_circuit_opened_total", labels: [("channel", channelID)], help: "Circuit openings")
+                .increment()
+        }
+    }
+
     /// A reload of adapters.d: outcome is ok or error.
     public func reload(outcome: String) {
         registry.makeCounter(name: "omnichat_config_reloads_total", labels: [("outcome", outcome)], help: "Reloads of adapters.d").increment()

@@ -305,8 +305,14 @@ public final class SQLiteStore: Store {
 
     // MARK: Outbox
 
-    public func dueOutbox(now: Date, limit: Int, excluding: Set<Int64>) async throws -> [OutboxItem] {
-        try await pool.read { db in
+    public func dueOutbox(now: Date, limit: Int, excluding: Set<Int64>, excludingChannels: Set<String>) async throws -> [OutboxItem] {
+        let channelClause =
+            excludingChannels.isEmpty ? "" : " AND outbox.channel_id NOT IN (\(excludingChannels.map { _ in "?" }.joined(separator: ",")))"
+        var arguments: StatementArguments = [now.timeIntervalSince1970]
+        arguments += StatementArguments(Array(excludingChannels))
+        arguments += [limit + excluding.count]
+        let finalArguments = arguments
+        return try await pool.read { db in
             let rows = try Row.fetchAll(
                 db,
                 sql: """
@@ -316,11 +322,11 @@ public final class SQLiteStore: Store {
                     LEFT JOIN messages ON messages.id = outbox.message_id
                     LEFT JOIN users ON users.id = messages.sender_user_id
                     WHERE outbox.id IN (SELECT min(id) FROM outbox WHERE status = 'pending' GROUP BY room_id, target)
-                      AND outbox.next_attempt_at <= ?
+                      AND outbox.next_attempt_at <= ?\(channelClause)
                     ORDER BY outbox.next_attempt_at, outbox.id
                     LIMIT ?
                     """,
-                arguments: [now.timeIntervalSince1970, limit + excluding.count])
+                arguments: finalArguments)
             return rows.compactMap { row -> OutboxItem? in
             let id: Int64 = row["id"]
             if excluding.contains(id) { return nil }

@@ -101,6 +101,8 @@ final class FakeNetwork: @unchecked Sendable {
         var body: String
         var headers: [(String, String)] = []
         var contentType = "application/json"
+        /// How long to wait before answering (a slow or hanging network).
+        var delay: Duration = .zero
     }
 
     private let lock = NSLock()
@@ -147,6 +149,7 @@ final class FakeNetwork: @unchecked Sendable {
         let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { [self] request, _ in
             let buffer = try await request.body.collect(upTo: 10 << 20)
             let answer = answer(request, body: Data(buffer: buffer))
+            if answer.delay > .zero { try? await Task.sleep(for: answer.delay) }
             var headers: HTTPFields = [.contentType: answer.contentType]
             for (name, value) in answer.headers { headers.append(.init(name: .init(name)!, value: value)) }
             return Response(status: .init(code: answer.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: answer.body)))
