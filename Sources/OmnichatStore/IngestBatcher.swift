@@ -144,10 +144,11 @@ enum IngestWriter {
                 try db.execute(
                     sql: """
                         UPDATE rooms SET status = ?, assignee_id = NULL, session = session + 1, division_id = ?,
-                            waiting_since = ?, resolved_at = NULL, last_message_at = ?, allocation_requested_at = NULL
+                            waiting_since = ?, resolved_at = NULL, last_message_at = ?, allocation_requested_at = NULL,
+                            last_inbound_at = max(coalesce(last_inbound_at, 0), ?), reply_context = coalesce(?, reply_context)
                         WHERE id = ?
                         """,
-                    arguments: [opening.rawValue, batch.divisionID, now, now, roomID])
+                    arguments: [opening.rawValue, batch.divisionID, now, now, inboundAt, context, roomID])
                 try SQLiteStore.recordTransition(db, roomID: roomID, from: .resolved, to: opening, assignee: nil, actor: "customer", at: now)
                 transitions.append(
                     RoomTransition(
@@ -155,16 +156,26 @@ enum IngestWriter {
                         actor: "customer", at: Date(timeIntervalSince1970: now)))
                 status = opening
             } else {
-                try db.cachedStatement(sql: "UPDATE rooms SET last_message_at = ? WHERE id = ?").execute(arguments: [now, roomID])
+                // One statement for everything a message changes on its room.
+                try db.cachedStatement(
+                    sql: """
+                        UPDATE rooms SET last_message_at = ?, last_inbound_at = max(coalesce(last_inbound_at, 0), ?),
+                            reply_context = coalesce(?, reply_context)
+                        WHERE id = ?
+                        """
+                ).execute(arguments: [now, inboundAt, context, roomID])
             }
         } else {
             roomID = Identifier.make("rm")
             try db.execute(
                 sql: """
-                    INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, division_id, waiting_since, last_message_at, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, division_id, waiting_since, last_message_at, created_at,
+                        last_inbound_at, reply_context)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [roomID, batch.channelID, event.conversationID, contactID, opening.rawValue, batch.divisionID, now, now, now])
+                arguments: [
+                    roomID, batch.channelID, event.conversationID, contactID, opening.rawValue, batch.divisionID, now, now, now, inboundAt, context,
+                ])
             try SQLiteStore.recordTransition(db, roomID: roomID, from: nil, to: opening, assignee: nil, actor: "customer", at: now)
             transitions.append(
                 RoomTransition(
@@ -173,13 +184,6 @@ enum IngestWriter {
             status = opening
         }
         let waiting = status == .waiting
-        try db.cachedStatement(
-            sql: """
-                UPDATE rooms SET last_inbound_at = max(coalesce(last_inbound_at, 0), ?),
-                    reply_context = coalesce(?, reply_context)
-                WHERE id = ?
-                """
-        ).execute(arguments: [inboundAt, context, roomID])
 
         let messageID = Identifier.make("msg")
         try db.cachedStatement(
