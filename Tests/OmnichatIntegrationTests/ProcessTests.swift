@@ -219,6 +219,51 @@ struct ProcessTests {
         #expect(await daemon.wait() == 0)
     }
 
+    @Test("secrets never reach the logs, even at trace level")
+    func noSecretsInLogs() async throws {
+        let fake = FakeNetwork()
+        try await fake.start()
+        defer { Task { await fake.stop() } }
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let adapters = directory.appendingPathComponent("adapters.d")
+        try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+        try TestDaemon.telegramChannel(apiBase: fake.baseURL, secret: "webhook-secret-XYZ").write(
+            to: adapters.appendingPathComponent("tg.toml"), atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(
+            ["serve", "--port", "0", "--adapters", adapters.path, "--database", directory.appendingPathComponent("s.db").path],
+            environment: ["OMNICHAT_ADMIN_EMAIL": "root@example.com", "OMNICHAT_ADMIN_PASSWORD": "admin-password-XYZ", "OMNICHAT_LOG_LEVEL": "trace"])
+        let base = "http://127.0.0.1:\(try await daemon.waitForPort())"
+        // A failed login, a bad webhook secret, a good update, a reply delivered, a reply refused.
+        _ = try await call("POST", "\(base)/api/v1/auth/login", json: ["email": "root@example.com", "password": "wrong-password-XYZ"])
+        _ = try await call("POST", "\(base)/webhooks/tg", body: telegramUpdate(1), headers: [("X-Telegram-Bot-Api-Secret-Token", "guess-XYZ")])
+        _ = try await call("POST", "\(base)/webhooks/tg", body: telegramUpdate(2), headers: [("X-Telegram-Bot-Api-Secret-Token", "webhook-secret-XYZ")])
+        let login = try await call("POST", "\(base)/api/v1/auth/login", json: ["email": "root@example.com", "password": "admin-password-XYZ"])
+        let token = try #require(login["token"] as? String)
+        _ = try await call("PUT", "\(base)/api/v1/me/status", json: ["online": true], token: token)
+        let roomID = try await { () async throws -> String in
+            var id: String?
+            try await eventually("the room") {
+                id = (try await call("GET", "\(base)/api/v1/rooms", token: token)["rooms"] as? [[String: Any]])?.first?["id"] as? String
+                return id != nil
+            }
+            return id!
+        }()
+        _ = try await call("POST", "\(base)/api/v1/rooms/\(roomID)/messages", json: ["text": "ok"], token: token)
+        try await eventually("delivered") { fake.calls(to: "sendMessage").count == 1 }
+        fake.respond([(401, #"{"ok":false,"error_code":401,"description":"Unauthorized"}"#)])
+        _ = try await call("POST", "\(base)/api/v1/rooms/\(roomID)/messages", json: ["text": "refused"], token: token)
+        try await eventually("refused") { fake.calls(to: "sendMessage").count == 2 }
+        try await Task.sleep(for: .milliseconds(300))
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait() == 0)
+        let logs = daemon.text
+        #expect(logs.contains("trace") || logs.contains("debug") || logs.contains("info"), "the daemon logged at all")
+        for secret in ["123456:TEST-token", "TEST-token", "webhook-secret-XYZ", "admin-password-XYZ", "wrong-password-XYZ", "guess-XYZ", token] {
+            #expect(!logs.contains(secret), "the logs contain a secret")
+        }
+    }
+
     @Test("check-config accepts the samples and rejects a bad drop-in naming file and key")
     func checkConfig() async throws {
         let good = try DaemonProcess(["check-config", "--adapters", repositoryRoot.appendingPathComponent("adapters.d").path])
