@@ -43,12 +43,8 @@ struct APIRoutes: Sendable {
 
     /// Sends a failed reply again, with a fresh set of attempts (the console's retry button).
     func retry(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let user = try await auth.user(of: request)
-        let id = try context.parameters.require("message_id")
-        guard let (message, room) = try await store.message(id: id) else { throw APIError.notFound("no message '\(id)'") }
-        if user.role == .agent && room.assignee?.id != user.id {
-            throw APIError.forbidden("message '\(id)' is in a room not assigned to you")
-        }
+        let (message, room) = try await accessibleMessage(request, context)
+        let id = message.id
         guard message.direction == .outbound, message.deliveryStatus == .failed, try await store.retryDelivery(messageID: id) else {
             throw APIError(.conflict, "conflict", "message '\(id)' has no failed delivery to retry (it is \(message.deliveryStatus.rawValue))")
         }
@@ -82,12 +78,8 @@ struct APIRoutes: Sendable {
 
     /// Streams an inbound attachment, fetched with the channel's credentials.
     func media(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let user = try await auth.user(of: request)
-        let id = try context.parameters.require("message_id")
-        guard let (message, room) = try await store.message(id: id) else { throw APIError.notFound("no message '\(id)'") }
-        if user.role == .agent && room.assignee?.id != user.id {
-            throw APIError.forbidden("message '\(id)' is in a room not assigned to you")
-        }
+        let (message, room) = try await accessibleMessage(request, context)
+        let id = message.id
         guard let adapter = channels.adapter(for: room.channelID) else {
             throw APIError(.serviceUnavailable, "channel_unavailable", "channel '\(room.channelID)' is not configured")
         }
@@ -255,6 +247,17 @@ struct APIRoutes: Sendable {
             wakeOutbox()
         }
         return resolved
+    }
+
+    /// The message named in the path and its room, if this user may see it: agents only their rooms'.
+    func accessibleMessage(_ request: Request, _ context: some RequestContext) async throws -> (StoredMessage, Room) {
+        let user = try await auth.user(of: request)
+        let id = try context.parameters.require("message_id")
+        guard let (message, room) = try await store.message(id: id) else { throw APIError.notFound("no message '\(id)'") }
+        if user.role == .agent && room.assignee?.id != user.id {
+            throw APIError.forbidden("message '\(id)' is in a room not assigned to you")
+        }
+        return (message, room)
     }
 
     /// The room named in the path, if this user may see it: agents only their own.

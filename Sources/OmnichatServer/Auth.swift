@@ -57,12 +57,17 @@ public struct Authenticator: Sendable {
             }
             return .key(key)
         }
-        guard let user = try await store.user(sessionTokenHash: Self.tokenHash(secret), now: Date()) else {
+        return .user(try await user(sessionToken: secret))
+    }
+
+    /// The active user a session token belongs to, or 401.
+    func user(sessionToken token: String) async throws -> User {
+        guard let user = try await store.user(sessionTokenHash: Self.tokenHash(token), now: Date()) else {
             throw APIError.unauthorized("token is invalid or expired")
         }
         // Deactivation ends sessions; this also covers one racing with it.
         guard user.active else { throw APIError.deactivated }
-        return .user(user)
+        return user
     }
 
     public static func hashPassword(_ password: String, cost: Int) -> String {

@@ -18,10 +18,7 @@ struct EventRoutes: Sendable {
         let query = APIRoutes.Query(request)
         let user: User
         if Authenticator.bearer(request) == nil, let token = query["access_token"] {
-            guard let found = try await api.store.user(sessionTokenHash: Authenticator.tokenHash(token), now: Date()) else {
-                throw APIError.unauthorized("token is invalid or expired")
-            }
-            user = found
+            user = try await api.auth.user(sessionToken: token)
         } else {
             user = try await api.auth.user(of: request)
         }
