@@ -58,6 +58,9 @@ public struct DaemonConfiguration: Sendable {
     public var eventsRetentionSeconds = 300
     /// `shutdown_grace_seconds` (number, default 10): how long SIGTERM waits for drains.
     public var shutdownGraceSeconds = 10.0
+    /// `console_dir` (string, default `./console`): the web console's files, served at `/`.
+    /// When the folder does not exist the console is not served (the API still is).
+    public var consoleDir = "./console"
 
     public init() {}
 
@@ -114,6 +117,7 @@ public struct DaemonConfiguration: Sendable {
         try take("adapters", str, "a string") { adapters = $0 }
         try take("public_base_url", str, "a string") { publicBaseURL = $0 }
         try take("app_id", str, "a string") { appID = $0 }
+        try take("console_dir", str, "a string") { consoleDir = $0 }
         try take("default_max_open_rooms", int, "an integer") { defaultMaxOpenRooms = $0 }
         try take("log_level", str, "a string") { logLevel = $0 }
         try take("shutdown_grace_seconds", num, "a number") { shutdownGraceSeconds = $0 }
@@ -170,6 +174,7 @@ public struct DaemonConfiguration: Sendable {
         if let v = env["OMNICHAT_ADAPTERS"] { adapters = v }
         if let v = env["OMNICHAT_PUBLIC_BASE_URL"] { publicBaseURL = v }
         if let v = env["OMNICHAT_APP_ID"] { appID = v }
+        if let v = env["OMNICHAT_CONSOLE_DIR"] { consoleDir = v }
         if let v = try int("OMNICHAT_DEFAULT_MAX_OPEN_ROOMS") { defaultMaxOpenRooms = v }
         if let v = env["OMNICHAT_LOG_LEVEL"] { logLevel = v }
         if let v = env["OMNICHAT_SYNCHRONOUS"] { synchronous = v }

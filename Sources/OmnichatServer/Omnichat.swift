@@ -156,6 +156,11 @@ public final class Omnichat: Sendable {
         TeamRoutes(api: api, settings: TeamSettings(configuration: configuration)).register(on: router)
         InboxRoutes(api: api).register(on: router)
         EventRoutes(api: api).register(on: router)
+        if let console = ConsoleRoutes(directory: configuration.consoleDir) {
+            console.register(on: router)
+        } else {
+            logger.notice("no web console: folder not found", metadata: ["omnichat.console_dir": .string(configuration.consoleDir)])
+        }
         let store = self.store
         let metrics = self.metrics
         let queue = self.queue
