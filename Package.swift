@@ -120,6 +120,7 @@ let package = Package(
             dependencies: [
                 "OmnichatServer", "OmnichatStore", "OmnichatDelivery", "OmnichatCore", "OmnichatAdapters",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

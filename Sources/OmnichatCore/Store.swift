@@ -197,7 +197,9 @@ public struct NewUser: Sendable {
 
 /// Store errors that the API maps to statuses.
 public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: String, Sendable { case notFound, conflict, invalid }
+    /// `busy`: the store is behind and refused the work without doing any of it
+    /// (back-pressure); the caller answers 503 and the sender retries.
+    public enum Kind: String, Sendable { case notFound, conflict, invalid, busy }
     public var kind: Kind
     public var message: String
 

@@ -39,6 +39,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         case .notFound: .notFound(error.message)
         case .conflict: APIError(.conflict, "conflict", error.message)
         case .invalid: .unprocessable(error.message)
+        case .busy: APIError(.serviceUnavailable, "busy", error.message, headers: [.retryAfter: "1"])
         }
     }
 }

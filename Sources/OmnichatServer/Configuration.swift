@@ -44,6 +44,12 @@ public struct DaemonConfiguration: Sendable {
     public var maxMediaBytes = 25 << 20
     /// `[limits] queue_capacity` (integer, default 10000): the routing work queue.
     public var queueCapacity = 10_000
+    /// `[limits] ingest_max_pending` (integer, default 4096): webhook requests allowed to wait
+    /// for a commit; beyond that they are answered 503 with `Retry-After` (nothing stored).
+    public var ingestMaxPending = 4096
+    /// `[limits] ingest_deadline_seconds` (number, default 1.5): a webhook request not yet in a
+    /// commit after this long is answered 503, inside the networks' deadlines (LINE: 2 s).
+    public var ingestDeadlineSeconds = 1.5
     /// `[auth] session_hours` (integer, default 168)
     public var sessionHours = 168
     /// `[auth] bcrypt_cost` (integer, default 10)
@@ -132,6 +138,8 @@ public struct DaemonConfiguration: Sendable {
         try take("delivery.circuit_cooldown_seconds", num, "a number") { deliveryCircuitCooldownSeconds = $0 }
         try take("limits.max_body_bytes", int, "an integer") { maxBodyBytes = $0 }
         try take("limits.queue_capacity", int, "an integer") { queueCapacity = $0 }
+        try take("limits.ingest_max_pending", int, "an integer") { ingestMaxPending = $0 }
+        try take("limits.ingest_deadline_seconds", num, "a number") { ingestDeadlineSeconds = $0 }
         try take("limits.max_media_bytes", int, "an integer") { maxMediaBytes = $0 }
         try take("auth.session_hours", int, "an integer") { sessionHours = $0 }
         try take("auth.bcrypt_cost", int, "an integer") { bcryptCost = $0 }
@@ -198,6 +206,8 @@ public struct DaemonConfiguration: Sendable {
         guard deliveryCircuitThreshold >= 1 else { throw bad("delivery.circuit_threshold", "must be at least 1") }
         guard deliveryCircuitCooldownSeconds > 0 else { throw bad("delivery.circuit_cooldown_seconds", "must be positive") }
         guard maxBodyBytes >= 1024 else { throw bad("limits.max_body_bytes", "must be at least 1024") }
+        guard ingestMaxPending >= 1 else { throw bad("limits.ingest_max_pending", "must be at least 1") }
+        guard ingestDeadlineSeconds > 0 else { throw bad("limits.ingest_deadline_seconds", "must be positive") }
         guard queueCapacity >= 1 else { throw bad("limits.queue_capacity", "must be at least 1") }
         guard sessionHours >= 1 else { throw bad("auth.session_hours", "must be at least 1") }
         guard (4...31).contains(bcryptCost) else { throw bad("auth.bcrypt_cost", "must be between 4 and 31") }

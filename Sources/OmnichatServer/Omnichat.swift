@@ -145,7 +145,10 @@ public final class Omnichat: Sendable {
         let wake: @Sendable () -> Void = { outbox.wake() }
         WebhookRoutes(
             channels: channels, store: store, queue: queue, wakeOutbox: wake, metrics: metrics,
-            maxBodyBytes: configuration.maxBodyBytes, divisions: DivisionNames(store: store), events: events, live: live
+            maxBodyBytes: configuration.maxBodyBytes, divisions: DivisionNames(store: store), events: events, live: live,
+            // A little after the store's own deadline, which refuses requests still queued
+            // (storing nothing); this one covers a commit that itself stalls.
+            deadline: .milliseconds(Int64(configuration.ingestDeadlineSeconds * 1000) + 200)
         ).register(on: router)
         let auth = Authenticator(store: store, sessionHours: configuration.sessionHours, bcryptCost: configuration.bcryptCost, appID: configuration.appID)
         let api = APIRoutes(
@@ -230,7 +233,9 @@ extension Omnichat {
     /// Opens (and migrates) the configured store, for commands that need no daemon.
     public static func openStore(_ configuration: DaemonConfiguration, logger: Logger = Logger(label: "omnichatd")) async throws -> SQLiteStore {
         let synchronous = SQLiteStore.Synchronous(rawValue: configuration.synchronous.uppercased()) ?? .full
-        return try await SQLiteStore(path: configuration.database, synchronous: synchronous, logger: logger)
+        return try await SQLiteStore(
+            path: configuration.database, synchronous: synchronous, ingestMaxPending: configuration.ingestMaxPending,
+            ingestDeadline: .milliseconds(Int64(configuration.ingestDeadlineSeconds * 1000)), logger: logger)
     }
 }
 

@@ -14,6 +14,8 @@ struct WebhookRoutes: Sendable {
     let divisions: DivisionNames
     let events: EventBus
     let live: LiveEvents
+    /// How long a webhook may wait for its commit before it is answered 503.
+    var deadline: Duration = .milliseconds(1500)
 
     func register(on router: Router<some RequestContext>) {
         router.post("/webhooks/:channel_id") { request, context in try await receive(request, context: context) }
@@ -69,16 +71,32 @@ struct WebhookRoutes: Sendable {
                 throw APIError.badRequest(error.message)
             }
         }
+        // The commit and what follows it run in their own task: when the store
+        // is slower than the networks' deadline, the answer is a 503 on time
+        // while the work still finishes (a redelivery is then a duplicate).
+        let work = Task { try await commit(events, channel: channel, logger: context.logger) }
+        let result = try await Self.within(deadline, work, channel: channel.id, metrics: metrics)
+        return JSONBody.response(["ok": true, "stored": result.stored, "duplicates": result.duplicates])
+    }
+}
+
+extension WebhookRoutes {
+    /// Stores the events, then publishes what they changed and queues routing.
+    func commit(_ events: [InboundEvent], channel: ConfiguredChannel, logger: Logger) async throws -> IngestResult {
         let result: IngestResult
         do {
             let division = try await channel.division.asyncMap { try await divisions.id(named: $0) } ?? nil
             result = try await store.ingest(
                 IngestBatch(channelID: channel.id, events: events, botEnabled: channels.hasBot(channel), divisionID: division))
+        } catch let error as StoreError where error.kind == .busy {
+            // Back-pressure: nothing stored; the network redelivers after a pause.
+            metrics.webhook(channel: channel.id, outcome: "busy")
+            throw APIError(.serviceUnavailable, "busy", "\(error.message); retry later", headers: [.retryAfter: "1"])
         } catch {
             // Not stored: the network must redeliver.
             metrics.webhook(channel: channel.id, outcome: "unavailable")
-            context.logger.error("ingest failed", metadata: ["omnichat.channel": .string(channel.id), "omnichat.error": "\(error)"])
-            throw APIError(.serviceUnavailable, "unavailable", "could not store the events; retry later")
+            logger.error("ingest failed", metadata: ["omnichat.channel": .string(channel.id), "omnichat.error": "\(error)"])
+            throw APIError(.serviceUnavailable, "unavailable", "could not store the events; retry later", headers: [.retryAfter: "1"])
         }
         // Committed: everything from here on happens after the answer could have been sent.
         metrics.webhook(channel: channel.id, outcome: result.stored == 0 && result.duplicates > 0 ? "duplicate" : "accepted")
@@ -91,7 +109,52 @@ struct WebhookRoutes: Sendable {
         for room in result.roomIDs { queue.offer(.room(room)) }
         metrics.setQueueDepth(queue.depth)
         if result.stored > 0 && (channels.hasBot(channel) || events.contains(where: { $0.followUp != nil })) { wakeOutbox() }
-        return JSONBody.response(["ok": true, "stored": result.stored, "duplicates": result.duplicates])
+        return result
+    }
+
+    /// The work's result, or a 503 when it takes longer than `deadline`
+    /// (the work goes on: it is not cancelled half-way through a commit).
+    static func within(
+        _ deadline: Duration, _ work: Task<IngestResult, any Error>, channel: String, metrics: ServerMetrics
+    ) async throws -> IngestResult {
+        let race = FirstOf<Result<IngestResult, any Error>>()
+        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Result<IngestResult, any Error>?, Never>) in
+            race.arm(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: deadline)
+                race.finish(nil)
+            }
+            Task {
+                let result = await work.result
+                timer.cancel()
+                race.finish(result)
+            }
+        }
+        guard let outcome else {
+            metrics.webhook(channel: channel, outcome: "late")
+            throw APIError(
+                .serviceUnavailable, "busy", "the store did not commit within \(deadline); retry later (a redelivery is deduplicated)",
+                headers: [.retryAfter: "1"])
+        }
+        return try outcome.get()
+    }
+}
+
+/// Resumes a continuation with the first value offered; later ones are dropped.
+final class FirstOf<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Value?, Never>?
+
+    func arm(_ continuation: CheckedContinuation<Value?, Never>) {
+        lock.withLock { self.continuation = continuation }
+    }
+
+    func finish(_ value: Value?) {
+        let waiting: CheckedContinuation<Value?, Never>? = lock.withLock {
+            defer { continuation = nil }
+            return continuation
+        }
+        waiting?.resume(returning: value)
     }
 }
 

@@ -7,32 +7,80 @@ import OmnichatCore
 /// next transaction together. Each request gets its own savepoint, so one bad
 /// request rolls back alone; each caller resumes only after the commit that
 /// holds its events (or with the error that lost them).
+///
+/// Back-pressure: when the disk falls behind, requests are refused rather
+/// than queued without bound. A request finding `maxPending` others waiting,
+/// or still waiting (not yet in a commit) after `deadline`, is answered with
+/// `StoreError.busy` having stored nothing, so the network redelivers later
+/// and the answer still comes within its deadline (LINE: 2 s).
 actor IngestBatcher {
     typealias Waiter = CheckedContinuation<IngestResult, any Error>
 
+    struct Limits: Sendable {
+        var maxPending = 4096
+        var deadline: Duration = .milliseconds(1500)
+    }
+
+    private struct Entry {
+        var batch: IngestBatch
+        var waiter: Waiter
+        var since: ContinuousClock.Instant
+    }
+
     private let pool: DatabasePool
-    private var pending: [(IngestBatch, Waiter)] = []
+    private let limits: Limits
+    private var pending: [Entry] = []
     private var committing = false
+    private var sweeping = false
+    private(set) var refused = 0
     static let maxRequestsPerCommit = 512
 
-    init(pool: DatabasePool) {
+    init(pool: DatabasePool, limits: Limits = Limits()) {
         self.pool = pool
+        self.limits = limits
     }
+
+    var waiting: Int { pending.count }
 
     func submit(_ batch: IngestBatch) async throws -> IngestResult {
         try await withCheckedThrowingContinuation { continuation in
-            pending.append((batch, continuation))
+            guard pending.count < limits.maxPending else {
+                refused += 1
+                continuation.resume(throwing: StoreError(.busy, "the store is behind: \(pending.count) webhook requests are waiting for a commit"))
+                return
+            }
+            pending.append(Entry(batch: batch, waiter: continuation, since: .now))
             if !committing {
                 committing = true
                 Task { await self.drain() }
+            } else if !sweeping {
+                sweeping = true
+                Task { await self.sweep() }
             }
         }
+    }
+
+    /// While requests wait behind a commit, refuses those past the deadline.
+    private func sweep() async {
+        let tick = min(limits.deadline / 4, .milliseconds(100))
+        while !pending.isEmpty {
+            try? await Task.sleep(for: tick)
+            let limit = ContinuousClock.now - limits.deadline
+            guard let first = pending.first, first.since < limit else { continue }
+            let stale = pending.prefix { $0.since < limit }.count
+            for entry in pending.prefix(stale) {
+                entry.waiter.resume(throwing: StoreError(.busy, "the store is behind: no commit within \(limits.deadline)"))
+            }
+            pending.removeFirst(stale)
+            refused += stale
+        }
+        sweeping = false
     }
 
     private func drain() async {
         while !pending.isEmpty {
             let take = min(pending.count, Self.maxRequestsPerCommit)
-            let group = Array(pending.prefix(take))
+            let group = Array(pending.prefix(take)).map { ($0.batch, $0.waiter) }
             pending.removeFirst(take)
             let batches = group.map(\.0)
             do {

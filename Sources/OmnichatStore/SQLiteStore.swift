@@ -21,7 +21,12 @@ public final class SQLiteStore: Store {
     let path: String
     private let batcher: IngestBatcher
 
-    public init(path: String, synchronous: Synchronous = .full, logger: Logger = Logger(label: "omnichat.store")) async throws {
+    /// `ingestMaxPending` and `ingestDeadline`: the back-pressure limits of
+    /// group commit (see `IngestBatcher`).
+    public init(
+        path: String, synchronous: Synchronous = .full, ingestMaxPending: Int = 4096, ingestDeadline: Duration = .milliseconds(1500),
+        logger: Logger = Logger(label: "omnichat.store")
+    ) async throws {
         self.path = path
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
@@ -35,7 +40,7 @@ public final class SQLiteStore: Store {
         }
         try SQLiteSchema.migrator().migrate(pool)
         self.pool = pool
-        self.batcher = IngestBatcher(pool: pool)
+        self.batcher = IngestBatcher(pool: pool, limits: .init(maxPending: ingestMaxPending, deadline: ingestDeadline))
         logger.info(
             "store opened", metadata: ["omnichat.database": .string(path), "omnichat.synchronous": .string(synchronous.rawValue)])
     }
@@ -48,6 +53,11 @@ public final class SQLiteStore: Store {
     /// `PRAGMA integrity_check`: "ok" when the file is sound.
     public func integrityCheck() async throws -> String {
         try await pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }
+    }
+
+    /// Webhook requests waiting for a commit, and how many were refused as busy.
+    public func ingestBacklog() async -> (waiting: Int, refused: Int) {
+        (await batcher.waiting, await batcher.refused)
     }
 
     public func ping() async throws {
