@@ -5,7 +5,7 @@ SWIFT ?= swift
 CONFIG ?= debug
 ARGS ?=
 
-.PHONY: run test build deps bench-ingest bench-allocation fuzz-api check-config clean
+.PHONY: run test test-faults test-ui build deps bench-ingest bench-allocation fuzz-api check-config clean
 
 ## Installs the Debian packages the build needs (when missing), builds, and
 ## starts omnichatd on 127.0.0.1:8080 with ./omnichat.db and ./adapters.d.
@@ -15,6 +15,17 @@ run: build
 ## The whole test suite (CI runs exactly this).
 test: deps
 	$(SWIFT) test
+
+## The crash-safety proof: 24 SIGKILLs of omnichatd under a stream of webhooks from
+## every network and agent replies; prints the counts (CI runs it).
+test-faults: deps
+	$(SWIFT) build --product omnichatd
+	OMNICHAT_FAULT_KILLS=$${OMNICHAT_FAULT_KILLS:-24} $(SWIFT) test --filter 'FaultTests|BackPressureTests|DeliveryFaultTests'
+
+## The web console in headless Chromium against a real omnichatd and a fake network
+## (installs chromium, chromium-driver and selenium when missing; screenshots in ui-screenshots/).
+test-ui: build
+	bash Tests/UI/run.sh
 
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product omnichatd

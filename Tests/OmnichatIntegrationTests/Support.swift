@@ -130,13 +130,20 @@ final class FakeNetwork: @unchecked Sendable {
         lock.withLock { script = answers }
     }
 
+    /// When set, decides every answer from the call (after the script); runs under the lock.
+    var decide: (@Sendable (Call, Int) -> Answer)?
+
     func answer(_ request: Request, body: Data) -> Answer {
         lock.withLock {
-            recorded.append(
-                Call(
-                    method: request.method.rawValue, path: request.uri.path, query: request.uri.query ?? "",
-                    headers: request.headers.map { ($0.name.rawName, $0.value) }, body: body, at: ContinuousClock().now))
+            let call = Call(
+                method: request.method.rawValue, path: request.uri.path, query: request.uri.query ?? "",
+                headers: request.headers.map { ($0.name.rawName, $0.value) }, body: body, at: ContinuousClock().now)
+            recorded.append(call)
             if !script.isEmpty { return script.removeFirst() }
+            if let decide {
+                counter += 1
+                return decide(call, counter)
+            }
             counter += 1
             return defaultAnswer(request.uri.path, counter)
         }

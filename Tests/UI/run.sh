@@ -46,11 +46,12 @@ OMNICHAT_ADMIN_EMAIL=admin@example.com OMNICHAT_ADMIN_PASSWORD=admin-pass-123 \
   "$BIN" serve --port "$API_PORT" --database "$TMP/omnichat.db" --adapters "$TMP/adapters.d" >"$TMP/daemon.log" 2>&1 &
 PIDS+=($!)
 
+healthy() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "http://127.0.0.1:$API_PORT/healthz" >/dev/null 2>&1; }
 for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$API_PORT/healthz" >/dev/null 2>&1 && break
+  healthy && break
   sleep 0.2
 done
-if ! curl -fsS "http://127.0.0.1:$API_PORT/healthz" >/dev/null 2>&1; then
+if ! healthy; then
   echo "omnichatd did not start"; cat "$TMP/daemon.log"; exit 1
 fi
 

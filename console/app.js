@@ -1,0 +1,176 @@
+// The console's entry point: sign-in or the shell (top bar, navigation, the
+// current page), a hash router (#/inbox, #/inbox/<room>, #/team, #/settings,
+// #/reports) and the invitation page at /invitations/<token>.
+import { t } from './strings.js';
+import * as api from './api.js';
+import { h, clear } from './dom.js';
+import { LiveEvents } from './events.js';
+import { toast } from './toast.js';
+
+const app = document.getElementById('app');
+let live = null;
+let current = null; // { name, view }
+let user = null;
+let notice = null;
+
+const PAGES = {
+  inbox: { module: './views/inbox.js', roles: ['agent', 'supervisor', 'admin'] },
+  team: { module: './views/team.js', roles: ['supervisor', 'admin'] },
+  settings: { module: './views/settings.js', roles: ['admin'] },
+  reports: { module: './views/reports.js', roles: ['supervisor', 'admin'] },
+};
+
+api.onSessionExpired(() => {
+  notice = t('login.expired');
+  teardown();
+  showLogin();
+});
+
+function teardown() {
+  if (current && current.view && current.view.unmount) current.view.unmount();
+  current = null;
+  if (live) live.stop();
+  live = null;
+  user = null;
+}
+
+async function showLogin() {
+  const { renderLogin } = await import('./views/login.js');
+  document.title = t('login.title');
+  renderLogin(app, { notice, onSignedIn: (s) => { notice = null; startShell(s.user); } });
+}
+
+function parseRoute() {
+  const raw = location.hash.replace(/^#\/?/, '');
+  const [path, qs] = raw.split('?');
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  return { page: parts[0] || 'inbox', parts: parts.slice(1), query: new URLSearchParams(qs || '') };
+}
+
+export function navigate(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+let shell = null;
+
+function buildShell() {
+  const main = h('main', { id: 'main', tabindex: '-1', class: 'main' });
+  const links = {};
+  const nav = h('nav', { class: 'sidenav', 'aria-label': t('nav.label') },
+    h('ul', null, Object.keys(PAGES).filter((p) => PAGES[p].roles.includes(user.role)).map((p) => {
+      links[p] = h('a', { href: `#/${p}`, class: 'navlink', 'data-page': p }, t(`nav.${p}`));
+      return h('li', null, links[p]);
+    })));
+  const statusSwitch = h('button', {
+    type: 'button', role: 'switch', class: 'switch', id: 'status-switch',
+    'aria-checked': String(!!user.online), 'aria-label': t('shell.statusLabel'),
+    onclick: async () => {
+      const want = statusSwitch.getAttribute('aria-checked') !== 'true';
+      statusSwitch.disabled = true;
+      try {
+        const r = await api.put('/api/v1/me/status', { online: want });
+        user = r.user;
+        api.updateUser(user);
+        setStatus(user.online);
+      } catch (e) {
+        if (e.status !== 401) toast(t('common.error', { message: e.message }), 'error');
+      } finally { statusSwitch.disabled = false; }
+    },
+  }, h('span', { class: 'switch-track', 'aria-hidden': 'true' }, h('span', { class: 'switch-thumb' })),
+  h('span', { class: 'switch-text' }));
+  function setStatus(online) {
+    statusSwitch.setAttribute('aria-checked', String(online));
+    statusSwitch.querySelector('.switch-text').textContent = online ? t('shell.online') : t('shell.offline');
+  }
+  setStatus(!!user.online);
+  const liveBadge = h('span', { class: 'live-badge', 'aria-live': 'polite' });
+  const header = h('header', { class: 'topbar' },
+    h('a', { class: 'brand', href: '#/inbox' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), t('app.name')),
+    h('div', { class: 'topbar-right' },
+      liveBadge,
+      statusSwitch,
+      h('span', { class: 'whoami', title: t('shell.signedInAs', { name: user.name, role: t(`role.${user.role}`) }) }, user.name),
+      h('button', { type: 'button', class: 'btn btn-ghost', id: 'sign-out', onclick: signOut }, t('shell.signOut'))));
+  const root = h('div', { class: 'shell' },
+    h('a', { class: 'skip-link', href: '#main', onclick: (e) => { e.preventDefault(); main.focus(); } }, t('app.skip')),
+    header, nav, main);
+  clear(app);
+  app.className = '';
+  app.append(root);
+  shell = { main, links, setStatus, liveBadge };
+}
+
+async function signOut() {
+  teardown();
+  await api.logout();
+  notice = t('login.signedOut');
+  history.replaceState(null, '', '/');
+  showLogin();
+}
+
+function startShell(u) {
+  user = u;
+  if (location.pathname !== '/') history.replaceState(null, '', `/${location.hash || '#/inbox'}`);
+  live = new LiveEvents();
+  buildShell();
+  live.onStatus((s) => {
+    shell.liveBadge.textContent = s === 'live' ? t('shell.live') : t('shell.reconnecting');
+    shell.liveBadge.dataset.state = s;
+  });
+  live.subscribe((e) => {
+    if ((e.type === 'agent.online' || e.type === 'agent.offline') && e.data.agent_id === user.id) {
+      user.online = e.type === 'agent.online';
+      shell.setStatus(user.online);
+    }
+  });
+  live.start();
+  route();
+  // Refresh the user in the background (role or name may have changed).
+  api.get('/api/v1/me').then((r) => {
+    if (!r || !user) return;
+    const roleChanged = r.user.role !== user.role;
+    user = r.user;
+    api.updateUser(user);
+    shell.setStatus(!!user.online);
+    if (roleChanged) { if (current && current.view && current.view.unmount) current.view.unmount(); current = null; buildShell(); route(); }
+  }).catch(() => {});
+}
+
+async function route() {
+  if (!user || !shell) return;
+  const r = parseRoute();
+  let page = PAGES[r.page] && PAGES[r.page].roles.includes(user.role) ? r.page : 'inbox';
+  for (const [p, a] of Object.entries(shell.links)) {
+    if (p === page) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+  }
+  if (current && current.name === page && current.view.update) {
+    current.view.update(r);
+    return;
+  }
+  if (current && current.view && current.view.unmount) current.view.unmount();
+  current = { name: page, view: null };
+  const mine = current;
+  const mod = await import(PAGES[page].module);
+  if (current !== mine) return;
+  clear(shell.main);
+  document.title = `${t(`nav.${page}`)} · ${t('app.name')}`;
+  mine.view = mod.mount({ main: shell.main, user, live, navigate, route: r, toast });
+}
+
+window.addEventListener('hashchange', () => route());
+
+function boot() {
+  const m = location.pathname.match(/^\/invitations\/([^/]+)\/?$/);
+  if (m) {
+    import('./views/invitation.js').then(({ renderInvitation }) => {
+      renderInvitation(app, decodeURIComponent(m[1]), { onSignedIn: (s) => startShell(s.user) });
+    });
+    return;
+  }
+  const s = api.currentSession();
+  if (s && s.user) startShell(s.user);
+  else showLogin();
+}
+
+boot();

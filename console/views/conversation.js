@@ -1,0 +1,388 @@
+// One conversation: the whole history (bot part included) with notes between
+// the messages, attachments previewed through the media route, the delivery
+// status of each reply with a retry button, and the reply / note box.
+import { t } from '../strings.js';
+import * as api from '../api.js';
+import { h, clear, field, openDialog, nextId } from '../dom.js';
+import { channelIcon, kindLabel } from '../icons.js';
+import { formatDateTime, formatShort } from '../format.js';
+
+const MEDIA_TYPES = ['image', 'audio', 'video', 'file', 'sticker'];
+
+export function mountConversation(pane, ctx) {
+  const { roomId, user, live, toast, channels } = ctx;
+  const staff = user.role !== 'agent';
+  const rid = encodeURIComponent(roomId);
+  const messages = new Map();
+  const nodes = new Map();
+  const blobs = [];
+  let room = null;
+  let lastCursor = null;
+  let disposed = false;
+  let mode = 'reply';
+
+  const header = h('header', { class: 'conv-head' });
+  const timeline = h('ol', { class: 'timeline', id: 'timeline', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': t('conv.history') });
+  const scroller = h('div', { class: 'timeline-scroll' }, timeline);
+  const composer = h('div', { class: 'composer' });
+  clear(pane).append(h('div', { class: 'conv', 'data-room-id': roomId }, header, scroller, composer));
+
+  // Header and actions
+  function customerName() {
+    const c = (room && (room.customer || room.contact)) || {};
+    return c.name || c.username || t('inbox.customer', { id: c.external_id || roomId });
+  }
+
+  function renderHeader() {
+    const kind = (room.customer && room.customer.channel_kind) || room.channel;
+    const canAct = staff || (room.assignee && room.assignee.id === user.id);
+    const open = room.status !== 'resolved';
+    clear(header).append(
+      h('button', { type: 'button', class: 'btn btn-ghost back', onclick: ctx.onBack, 'aria-label': t('conv.back') }, '←'),
+      channelIcon(kind, kindLabel(kind)),
+      h('div', { class: 'conv-title' },
+        h('h2', { id: 'conv-name' }, customerName()),
+        h('p', { class: 'conv-sub' },
+          h('span', { class: `status status-${room.status}`, id: 'conv-status' }, t(`status.${room.status}`)),
+          ' ',
+          room.assignee ? t('inbox.assignedTo', { name: room.assignee.name }) : t('inbox.unassigned'),
+          room.customer && room.customer.username ? ` · @${room.customer.username}` : '')),
+      h('div', { class: 'conv-actions' },
+        staff && open && !(room.assignee && room.assignee.id === user.id)
+          ? h('button', { type: 'button', class: 'btn', id: 'take-room', onclick: take }, t('conv.take')) : null,
+        canAct && (room.status === 'assigned' || room.status === 'waiting')
+          ? h('button', { type: 'button', class: 'btn', id: 'transfer-room', onclick: transfer }, t('conv.transfer')) : null,
+        canAct && open
+          ? h('button', { type: 'button', class: 'btn btn-primary', id: 'resolve-room', onclick: resolve }, t('conv.resolve')) : null));
+  }
+
+  async function take() {
+    try {
+      const r = await api.post(`/api/v1/rooms/${rid}/assign`, { agent_id: user.id, force: true });
+      room = { ...room, ...r.room };
+      renderHeader();
+      toast(t('conv.taken'));
+    } catch (e) { fail(e); }
+  }
+
+  async function resolve() {
+    try {
+      const r = await api.post(`/api/v1/rooms/${rid}/resolve`);
+      room = { ...room, ...r.room };
+      renderHeader();
+      toast(t('conv.resolved'));
+    } catch (e) { fail(e); }
+  }
+
+  async function transfer() {
+    const [divisions, agents] = await Promise.all([
+      api.get('/api/v1/divisions').then((r) => r.divisions).catch(() => []),
+      staff
+        ? api.get('/api/v1/agents', { active: true }).then((r) => r.agents.filter((a) => a.role !== 'admin' || a.id === user.id)).catch(() => [])
+        : Promise.resolve(((channels.find((c) => c.id === room.channel) || {}).agents) || []),
+    ]);
+    const choice = await openDialog(t('conv.transferTitle'), (close) => {
+      const name = nextId('to');
+      const agentRadio = h('input', { type: 'radio', name, value: 'agent', checked: true });
+      const divRadio = h('input', { type: 'radio', name, value: 'division' });
+      const agentSel = h('select', { 'aria-label': t('conv.transferAgent') },
+        agents.filter((a) => a.id !== user.id).map((a) => h('option', { value: a.id }, a.name + (a.online === false ? ` (${t('shell.offline')})` : ''))));
+      const divSel = h('select', { 'aria-label': t('conv.transferDivision') }, divisions.map((d) => h('option', { value: d.id }, d.name)));
+      const form = h('form', { method: 'dialog', class: 'stack' },
+        h('fieldset', null, h('legend', null, t('conv.transferTo')),
+          h('label', { class: 'check' }, agentRadio, h('span', null, t('conv.transferAgent'))), agentSel,
+          h('label', { class: 'check' }, divRadio, h('span', null, t('conv.transferDivision'))), divSel),
+        h('div', { class: 'row-end' },
+          h('button', { type: 'button', class: 'btn', onclick: () => close(null) }, t('common.cancel')),
+          h('button', { type: 'submit', class: 'btn btn-primary' }, t('conv.transfer'))));
+      form.addEventListener('submit', (e) => {
+        e.preventDefault();
+        if (agentRadio.checked && agentSel.value) close({ agent_id: agentSel.value });
+        else if (divRadio.checked && divSel.value) close({ division_id: divSel.value });
+      });
+      return form;
+    });
+    if (!choice) return;
+    try {
+      const r = await api.post(`/api/v1/rooms/${rid}/transfer`, choice);
+      room = { ...room, ...r.room };
+      renderHeader();
+      toast(t('conv.transferDone'));
+    } catch (e) { fail(e); }
+  }
+
+  function fail(e) {
+    if (e.status !== 401) toast(t('common.error', { message: e.message }), 'error');
+  }
+
+  // Messages
+  function deliveryText(m) {
+    const d = m.delivery || {};
+    if (d.status === 'failed') return d.error ? t('delivery.failedWith', { error: d.error }) : t('delivery.failed');
+    return t(`delivery.${d.status || 'pending'}`);
+  }
+
+  function mediaBlock(m) {
+    const box = h('div', { class: 'media' });
+    if (m.direction === 'inbound' && (m.media_id || MEDIA_TYPES.includes(m.type))) {
+      if (m.type === 'image' || m.type === 'sticker') {
+        const img = h('img', { alt: m.text || t('conv.viewImage'), class: 'media-img', loading: 'lazy' });
+        box.append(img);
+        api.blobUrl(`/api/v1/messages/${encodeURIComponent(m.id)}/media`).then(({ url }) => {
+          if (disposed) { URL.revokeObjectURL(url); return; }
+          blobs.push(url);
+          img.src = url;
+        }).catch(() => { img.replaceWith(h('p', { class: 'muted' }, t('conv.mediaFailed'))); });
+      } else {
+        const name = m.file_name || t(`type.${m.type}`);
+        box.append(h('button', {
+          type: 'button', class: 'btn btn-small',
+          onclick: async () => {
+            try {
+              const { url } = await api.blobUrl(`/api/v1/messages/${encodeURIComponent(m.id)}/media`);
+              blobs.push(url);
+              const a = h('a', { href: url, download: m.file_name || `${m.type}-${m.id}` });
+              document.body.append(a); a.click(); a.remove();
+            } catch (e) { toast(t('conv.mediaFailed'), 'error'); }
+          },
+        }, t('conv.download', { name })));
+      }
+    } else if (m.url) {
+      box.append(h('a', { href: m.url, target: '_blank', rel: 'noopener noreferrer' }, m.file_name || m.url));
+    }
+    return box;
+  }
+
+  function messageBody(m) {
+    const parts = [];
+    if (m.type === 'location' && m.location) {
+      const { latitude, longitude, title, address } = m.location;
+      parts.push(h('a', {
+        href: `https://www.openstreetmap.org/?mlat=${latitude}&mlon=${longitude}#map=16/${latitude}/${longitude}`,
+        target: '_blank', rel: 'noopener noreferrer', class: 'location',
+      }, `📍 ${title || address || `${latitude}, ${longitude}`}`, h('span', { class: 'visually-hidden' }, ` (${t('conv.openMap')})`)));
+    } else if (m.type === 'postback') {
+      parts.push(h('p', { class: 'tapped' }, t('conv.tapped', { label: m.text || m.payload || '' })));
+    } else if (m.type === 'contact' && m.contact) {
+      parts.push(h('p', null, `${t('type.contact')}: ${m.contact.name || ''} ${m.contact.phone_number}`));
+    } else if (MEDIA_TYPES.includes(m.type)) {
+      parts.push(mediaBlock(m));
+      if (m.text) parts.push(h('p', { class: 'text' }, m.text));
+    } else if (m.type === 'unsupported') {
+      parts.push(h('p', { class: 'muted' }, t('type.unsupported')));
+    } else {
+      parts.push(h('p', { class: 'text' }, m.text || ''));
+    }
+    if (m.quick_replies && m.quick_replies.length) {
+      parts.push(h('div', { class: 'offered' }, h('span', { class: 'muted' }, t('conv.offered')), ' ',
+        m.quick_replies.map((q) => h('span', { class: 'qr' }, q.title))));
+    }
+    return parts;
+  }
+
+  function renderMessage(m) {
+    const outbound = m.direction === 'outbound';
+    const byBot = outbound && m.sender_id && !m.sender_id.startsWith('usr_');
+    const meta = h('p', { class: 'msg-meta' },
+      h('time', { datetime: m.created_at, title: formatDateTime(m.created_at) }, formatShort(m.created_at)));
+    if (byBot) meta.prepend(`${t('conv.bot')} · `);
+    if (outbound) {
+      const d = m.delivery || {};
+      meta.append(' · ', h('span', { class: `delivery delivery-${d.status}`, 'data-status': d.status }, deliveryText(m)));
+      if (d.status === 'failed') {
+        meta.append(' ', h('button', {
+          type: 'button', class: 'btn btn-small retry', onclick: async () => {
+            try { const r = await api.post(`/api/v1/messages/${encodeURIComponent(m.id)}/retry`); upsertMessage(r.message); } catch (e) { fail(e); }
+          },
+        }, t('delivery.retry')));
+      }
+    }
+    const li = h('li', {
+      class: `msg ${outbound ? 'msg-out' : 'msg-in'}${byBot ? ' msg-bot' : ''}`, 'data-message-id': m.id, 'data-sort': m.created_at,
+    }, h('div', { class: 'bubble' }, messageBody(m), meta));
+    return li;
+  }
+
+  function renderNote(n) {
+    return h('li', { class: 'msg msg-note', 'data-note-id': n.id, 'data-sort': n.created_at },
+      h('div', { class: 'bubble' },
+        h('p', { class: 'note-label' }, t('conv.noteBy', { name: (n.author && n.author.name) || '?' })),
+        h('p', { class: 'text' }, n.text),
+        h('p', { class: 'msg-meta' }, h('time', { datetime: n.created_at }, formatShort(n.created_at)))));
+  }
+
+  function nearBottom() { return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120; }
+  function toBottom() { scroller.scrollTop = scroller.scrollHeight; }
+
+  // Insert by time (messages keep arriving in order, so this is nearly always an append).
+  function place(li) {
+    const empty = timeline.querySelector('.empty');
+    if (empty) empty.remove();
+    const key = li.dataset.sort;
+    let after = timeline.lastElementChild;
+    while (after && after.dataset.sort > key) after = after.previousElementSibling;
+    if (after) after.after(li); else timeline.prepend(li);
+  }
+
+  function upsertMessage(m) {
+    const old = nodes.get(m.id);
+    messages.set(m.id, m);
+    const li = renderMessage(m);
+    if (old) old.replaceWith(li); else place(li);
+    nodes.set(m.id, li);
+    return !old;
+  }
+
+  async function loadMessages(cursor) {
+    let next = cursor;
+    let added = 0;
+    let lastInbound = false;
+    for (let i = 0; i < 50; i += 1) {
+      const r = await api.get(`/api/v1/rooms/${rid}/messages`, { limit: 200, cursor: next });
+      if (disposed) return { added, lastInbound };
+      for (const m of r.messages) { if (upsertMessage(m)) { added += 1; lastInbound = m.direction === 'inbound'; } }
+      if (!r.next_cursor) { lastCursor = next || null; break; }
+      next = r.next_cursor;
+    }
+    return { added, lastInbound };
+  }
+
+  async function markRead() {
+    try { await api.post(`/api/v1/rooms/${rid}/read`); ctx.onRead(roomId); } catch (e) { /* not important */ }
+  }
+
+  let refetchTimer = null;
+  function refetchSoon() {
+    clearTimeout(refetchTimer);
+    refetchTimer = setTimeout(async () => {
+      const stick = nearBottom();
+      try {
+        const { added, lastInbound } = await loadMessages(lastCursor);
+        if (added && stick) toBottom();
+        if (lastInbound) markRead();
+      } catch (e) { fail(e); }
+    }, 60);
+  }
+
+  let roomTimer = null;
+  function refetchRoom() {
+    clearTimeout(roomTimer);
+    roomTimer = setTimeout(async () => {
+      try { const r = await api.get(`/api/v1/rooms/${rid}`); if (!disposed) { room = r.room; renderHeader(); renderComposer(); } } catch (e) { /* gone */ }
+    }, 80);
+  }
+
+  const unsubscribe = live.subscribe((e) => {
+    if (!e.data || e.data.room_id !== roomId) return;
+    if (e.type === 'message.created') refetchSoon();
+    else if (e.type === 'message.delivery') {
+      const m = messages.get(e.data.message_id);
+      if (m) upsertMessage({ ...m, delivery: { status: e.data.status, attempts: e.data.attempts, error: e.data.error ?? null } });
+    } else if (e.type.startsWith('room.')) refetchRoom();
+  });
+
+  // Composer
+  const textarea = h('textarea', { id: 'reply-text', rows: 3, class: 'reply-text' });
+  const qrInput = h('input', { type: 'text', id: 'reply-buttons' });
+  const urlInput = h('input', { type: 'url', id: 'reply-url', placeholder: 'https://' });
+  const kindSel = h('select', { id: 'reply-kind' }, h('option', { value: 'image' }, t('conv.attachImage')), h('option', { value: 'file' }, t('conv.attachFile')));
+  const nameInput = h('input', { type: 'text', id: 'reply-file-name' });
+  const sendBtn = h('button', { type: 'submit', class: 'btn btn-primary', id: 'reply-send' }, t('conv.send'));
+  const modeReply = h('button', { type: 'button', class: 'seg', 'aria-pressed': 'true', id: 'mode-reply', onclick: () => setMode('reply') }, t('conv.reply'));
+  const modeNote = h('button', { type: 'button', class: 'seg', 'aria-pressed': 'false', id: 'mode-note', onclick: () => setMode('note') }, t('conv.note'));
+  const label = h('label', { for: 'reply-text', class: 'visually-hidden' });
+  const extras = h('details', { class: 'extras' },
+    h('summary', null, `${t('conv.quickReplies')} · ${t('conv.attach')}`),
+    field(t('conv.quickReplies'), qrInput, t('conv.quickRepliesHint')).row,
+    h('div', { class: 'grid-3' },
+      field(t('conv.attachUrl'), urlInput).row,
+      field(t('conv.attachKind'), kindSel).row,
+      field(t('conv.attachName'), nameInput).row));
+  const form = h('form', { class: 'composer-form', id: 'reply-form' },
+    h('div', { class: 'segmented', role: 'group' }, modeReply, modeNote),
+    label, textarea, extras, h('div', { class: 'row-end' }, sendBtn));
+
+  function setMode(m) {
+    mode = m;
+    modeReply.setAttribute('aria-pressed', String(m === 'reply'));
+    modeNote.setAttribute('aria-pressed', String(m === 'note'));
+    form.classList.toggle('note-mode', m === 'note');
+    label.textContent = m === 'note' ? t('conv.noteLabel') : t('conv.replyLabel');
+    textarea.placeholder = m === 'note' ? t('conv.notePlaceholder') : t('conv.replyPlaceholder');
+    sendBtn.textContent = m === 'note' ? t('conv.addNote') : t('conv.send');
+    extras.hidden = m === 'note';
+    textarea.focus();
+  }
+
+  function renderComposer() {
+    const canReply = staff || (room.assignee && room.assignee.id === user.id);
+    if (!canReply) { clear(composer).append(h('p', { class: 'muted' }, t('conv.notYours'))); return; }
+    if (!composer.contains(form)) clear(composer).append(form);
+  }
+
+  textarea.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
+  });
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = textarea.value.trim();
+    const url = urlInput.value.trim();
+    if (!text && !(mode === 'reply' && url)) return;
+    sendBtn.disabled = true;
+    try {
+      if (mode === 'note') {
+        const r = await api.post(`/api/v1/rooms/${rid}/notes`, { text });
+        place(renderNote(r.note));
+      } else {
+        const body = url ? { type: kindSel.value, url } : { type: 'text' };
+        if (text) body.text = text;
+        if (url && nameInput.value.trim()) body.file_name = nameInput.value.trim();
+        const qrs = qrInput.value.split(',').map((s) => s.trim()).filter(Boolean);
+        if (qrs.length) body.quick_replies = qrs;
+        const r = await api.post(`/api/v1/rooms/${rid}/messages`, body);
+        upsertMessage(r.message);
+        urlInput.value = ''; nameInput.value = ''; qrInput.value = '';
+        extras.open = false;
+      }
+      textarea.value = '';
+      toBottom();
+    } catch (err) { fail(err); } finally { sendBtn.disabled = false; textarea.focus(); }
+  });
+
+  // Load everything
+  header.append(h('p', { class: 'muted' }, t('common.loading')));
+  (async () => {
+    try {
+      const [r, notes] = await Promise.all([
+        api.get(`/api/v1/rooms/${rid}`),
+        api.get(`/api/v1/rooms/${rid}/notes`, { limit: 200 }).catch(() => ({ notes: [] })),
+      ]);
+      if (disposed) return;
+      room = r.room;
+      renderHeader();
+      renderComposer();
+      setMode('reply');
+      await loadMessages(null);
+      if (disposed) return;
+      for (const n of notes.notes) place(renderNote(n));
+      if (!timeline.children.length) timeline.append(h('li', { class: 'muted empty' }, t('conv.empty')));
+      toBottom();
+      timeline.dataset.loaded = 'true';
+      if (room.unread_count) markRead();
+      else ctx.onRead(roomId);
+    } catch (e) {
+      if (e.status !== 401) clear(header).append(h('p', { class: 'form-error' }, t('common.error', { message: e.message })));
+    }
+  })();
+
+  return {
+    unmount() {
+      disposed = true;
+      unsubscribe();
+      clearTimeout(refetchTimer);
+      clearTimeout(roomTimer);
+      for (const u of blobs) URL.revokeObjectURL(u);
+    },
+  };
+}
