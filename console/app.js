@@ -3,7 +3,7 @@
 // #/reports) and the invitation page at /invitations/<token>.
 import { t } from './strings.js';
 import * as api from './api.js';
-import { h, clear } from './dom.js';
+import { h, clear, switchButton } from './dom.js';
 import { LiveEvents } from './events.js';
 import { toast } from './toast.js';
 
@@ -62,12 +62,12 @@ function buildShell() {
       links[p] = h('a', { href: `#/${p}`, class: 'navlink', 'data-page': p }, t(`nav.${p}`));
       return h('li', null, links[p]);
     })));
-  const statusSwitch = h('button', {
-    type: 'button', role: 'switch', class: 'switch', id: 'status-switch',
-    'aria-checked': String(!!user.online), 'aria-label': t('shell.statusLabel'),
+  const status = switchButton({
+    id: 'status-switch', checked: !!user.online, title: t('shell.statusLabel'),
+    'aria-label': t('shell.statusLabel'),
     onclick: async () => {
-      const want = statusSwitch.getAttribute('aria-checked') !== 'true';
-      statusSwitch.disabled = true;
+      const want = !status.get();
+      status.el.disabled = true;
       try {
         const r = await api.put('/api/v1/me/status', { online: want });
         user = r.user;
@@ -75,13 +75,13 @@ function buildShell() {
         setStatus(user.online);
       } catch (e) {
         if (e.status !== 401) toast(t('common.error', { message: e.message }), 'error');
-      } finally { statusSwitch.disabled = false; }
+      } finally { status.el.disabled = false; }
     },
-  }, h('span', { class: 'switch-track', 'aria-hidden': 'true' }, h('span', { class: 'switch-thumb' })),
-  h('span', { class: 'switch-text' }));
+  });
+  const statusSwitch = status.el;
   function setStatus(online) {
-    statusSwitch.setAttribute('aria-checked', String(online));
-    statusSwitch.querySelector('.switch-text').textContent = online ? t('shell.online') : t('shell.offline');
+    status.set(online);
+    status.text.textContent = online ? t('shell.online') : t('shell.offline');
   }
   setStatus(!!user.online);
   const liveBadge = h('span', { class: 'live-badge', 'aria-live': 'polite' });

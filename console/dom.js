@@ -55,6 +55,29 @@ export function checkbox(label, checked, attrs = {}) {
   return { row, input };
 }
 
+/**
+ * An on/off switch: a <button role="switch"> whose aria-checked is the one
+ * source of truth (the CSS draws the knob and colour from it). Returns
+ * {el, set(on), get()}; `stateText` adds a visible On/Off word next to the label.
+ */
+export function switchButton({ id, label, checked, stateText, className = '', ...attrs }) {
+  const text = h('span', { class: 'switch-text' }, label || '');
+  const state = stateText ? h('span', { class: 'switch-state', 'aria-hidden': 'true' }) : null;
+  const el = h('button', { type: 'button', role: 'switch', class: `switch ${className}`.trim(), id, ...attrs },
+    h('span', { class: 'switch-track', 'aria-hidden': 'true' }, h('span', { class: 'switch-thumb' })), text, state);
+  const sw = {
+    el,
+    text,
+    get: () => el.getAttribute('aria-checked') === 'true',
+    set(on) {
+      el.setAttribute('aria-checked', String(!!on));
+      if (state) state.textContent = stateText(!!on);
+    },
+  };
+  sw.set(checked);
+  return sw;
+}
+
 const SVGNS = 'http://www.w3.org/2000/svg';
 export function svg(tag, attrs, ...children) {
   const el = document.createElementNS(SVGNS, tag);

@@ -25,3 +25,9 @@ export function channelIcon(kind, label) {
     svg('rect', { x: 0, y: 0, width: 24, height: 24, rx: 6, fill: k.color }),
     svg('path', { d: k.glyph, fill: '#ffffff' }));
 }
+
+/** A map pin (decorative), for location messages. */
+export function pinIcon() {
+  return svg('svg', { class: 'pin-icon', viewBox: '0 0 24 24', width: 16, height: 16, 'aria-hidden': 'true', focusable: 'false' },
+    svg('path', { d: 'M12 2a7 7 0 0 0-7 7c0 5.2 7 13 7 13s7-7.8 7-13a7 7 0 0 0-7-7zm0 9.5A2.5 2.5 0 1 1 12 6.5a2.5 2.5 0 0 1 0 5z', fill: 'currentColor' }));
+}

@@ -30,6 +30,8 @@ export const STRINGS = {
   'common.close': 'Close',
   'common.edit': 'Edit',
   'common.delete': 'Delete',
+  'common.on': 'On',
+  'common.off': 'Off',
   'common.yes': 'Yes',
   'common.no': 'No',
   'common.none': 'None',

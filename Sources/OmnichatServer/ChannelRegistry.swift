@@ -13,6 +13,10 @@ public struct ConfiguredChannel: Sendable {
     public var division: String?
     /// `[bot]` (table, optional): `webhook_url` and `secret` of a bot that takes new sessions first.
     public var bot: (any ChannelAdapter)?
+    /// `max_body_bytes` (integer, optional, 1 KiB to 16 MiB): this channel's webhook body limit
+    /// (default: the daemon's `[limits] max_body_bytes`; each network's own default otherwise
+    /// would be 1 MiB as well, so it is for tightening a channel that only sends small updates).
+    public var maxBodyBytes: Int?
 }
 
 /// Reads `adapters.d/`: one channel per `*.toml` file (`*.example` files and
@@ -73,6 +77,10 @@ public struct ChannelLoader: Sendable {
         let enabled = try settings.bool("enabled") ?? true
         let division = try settings.string("division")
         if let division, division.trimmingCharacters(in: .whitespaces).isEmpty { throw settings.error("division", "must not be empty") }
+        let maxBody = try settings.int("max_body_bytes")
+        if let maxBody, !(1024...(16 << 20)).contains(maxBody) {
+            throw settings.error("max_body_bytes", "must be between 1024 and 16777216, got \(maxBody)")
+        }
         var bot: (any ChannelAdapter)?
         if let table = try settings.table("bot") {
             bot = try BotWebhook(channelID: id, settings: table)
@@ -82,7 +90,7 @@ public struct ChannelLoader: Sendable {
         if let unknown = settings.unreadKeys.first {
             throw settings.error(unknown, "unknown key for kind '\(kind)'")
         }
-        return ConfiguredChannel(id: id, kind: kind, enabled: enabled, file: path, adapter: adapter, division: division, bot: bot)
+        return ConfiguredChannel(id: id, kind: kind, enabled: enabled, file: path, adapter: adapter, division: division, bot: bot, maxBodyBytes: maxBody)
     }
 }
 

@@ -50,6 +50,12 @@ public struct DaemonConfiguration: Sendable {
     /// `[limits] ingest_deadline_seconds` (number, default 1.5): a webhook request not yet in a
     /// commit after this long is answered 503, inside the networks' deadlines (LINE: 2 s).
     public var ingestDeadlineSeconds = 1.5
+    /// `[limits] idle_timeout_seconds` (number, default 30): a connection that sends nothing for
+    /// this long (between requests, or while its request head trickles in) is closed.
+    public var idleTimeoutSeconds = 30.0
+    /// `[limits] body_timeout_seconds` (number, default 10): a webhook body not received in full
+    /// within this long is answered 408 (slow senders cannot hold a request open).
+    public var bodyTimeoutSeconds = 10.0
     /// `[auth] session_hours` (integer, default 168)
     public var sessionHours = 168
     /// `[auth] bcrypt_cost` (integer, default 10)
@@ -140,6 +146,8 @@ public struct DaemonConfiguration: Sendable {
         try take("limits.queue_capacity", int, "an integer") { queueCapacity = $0 }
         try take("limits.ingest_max_pending", int, "an integer") { ingestMaxPending = $0 }
         try take("limits.ingest_deadline_seconds", num, "a number") { ingestDeadlineSeconds = $0 }
+        try take("limits.idle_timeout_seconds", num, "a number") { idleTimeoutSeconds = $0 }
+        try take("limits.body_timeout_seconds", num, "a number") { bodyTimeoutSeconds = $0 }
         try take("limits.max_media_bytes", int, "an integer") { maxMediaBytes = $0 }
         try take("auth.session_hours", int, "an integer") { sessionHours = $0 }
         try take("auth.bcrypt_cost", int, "an integer") { bcryptCost = $0 }
@@ -208,6 +216,8 @@ public struct DaemonConfiguration: Sendable {
         guard maxBodyBytes >= 1024 else { throw bad("limits.max_body_bytes", "must be at least 1024") }
         guard ingestMaxPending >= 1 else { throw bad("limits.ingest_max_pending", "must be at least 1") }
         guard ingestDeadlineSeconds > 0 else { throw bad("limits.ingest_deadline_seconds", "must be positive") }
+        guard idleTimeoutSeconds > 0 else { throw bad("limits.idle_timeout_seconds", "must be positive") }
+        guard bodyTimeoutSeconds > 0 else { throw bad("limits.body_timeout_seconds", "must be positive") }
         guard queueCapacity >= 1 else { throw bad("limits.queue_capacity", "must be at least 1") }
         guard sessionHours >= 1 else { throw bad("auth.session_hours", "must be at least 1") }
         guard (4...31).contains(bcryptCost) else { throw bad("auth.bcrypt_cost", "must be between 4 and 31") }

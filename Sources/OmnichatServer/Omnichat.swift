@@ -148,7 +148,8 @@ public final class Omnichat: Sendable {
             maxBodyBytes: configuration.maxBodyBytes, divisions: DivisionNames(store: store), events: events, live: live,
             // A little after the store's own deadline, which refuses requests still queued
             // (storing nothing); this one covers a commit that itself stalls.
-            deadline: .milliseconds(Int64(configuration.ingestDeadlineSeconds * 1000) + 200)
+            deadline: .milliseconds(Int64(configuration.ingestDeadlineSeconds * 1000) + 200),
+            bodyTimeout: .milliseconds(Int64(configuration.bodyTimeoutSeconds * 1000))
         ).register(on: router)
         let auth = Authenticator(store: store, sessionHours: configuration.sessionHours, bcryptCost: configuration.bcryptCost, appID: configuration.appID)
         let api = APIRoutes(
@@ -198,6 +199,7 @@ public final class Omnichat: Sendable {
         let logger = self.logger
         let app = Application(
             router: router(),
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "omnichatd"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import OmnichatAdapters
 import OmnichatCore
 
 /// `/webhooks/{channel_id}`: verify, parse, commit, answer; route afterwards.
@@ -16,6 +17,8 @@ struct WebhookRoutes: Sendable {
     let live: LiveEvents
     /// How long a webhook may wait for its commit before it is answered 503.
     var deadline: Duration = .milliseconds(1500)
+    /// How long the whole body may take to arrive.
+    var bodyTimeout: Duration = .seconds(10)
 
     func register(on router: Router<some RequestContext>) {
         router.post("/webhooks/:channel_id") { request, context in try await receive(request, context: context) }
@@ -49,17 +52,14 @@ struct WebhookRoutes: Sendable {
     func receive(_ request: Request, context: some RequestContext) async throws -> Response {
         let channel = try channel(context)
         let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: maxBodyBytes)
-        } catch {
-            metrics.webhook(channel: channel.id, outcome: "too_large")
-            throw APIError(.contentTooLarge, "too_large", "webhook body is larger than \(maxBodyBytes) bytes")
-        }
+        let limit = channel.maxBodyBytes ?? maxBodyBytes
+        buffer = try await Self.collect(request.body, upTo: limit, within: bodyTimeout, channel: channel.id, metrics: metrics)
         let webhook = WebhookRequest(method: "POST", headers: Self.headers(request), body: Data(buffer: buffer))
         let events: [InboundEvent]
         do {
             try channel.adapter.verify(webhook)
             events = try channel.adapter.parse(webhook)
+            try WebhookLimits.checkCount(events)
         } catch {
             switch error.kind {
             case .unauthorized:
@@ -81,6 +81,34 @@ struct WebhookRoutes: Sendable {
 }
 
 extension WebhookRoutes {
+    /// The whole body, or 413 past `limit` bytes, or 408 when it has not all arrived within `timeout`.
+    static func collect(
+        _ body: RequestBody, upTo limit: Int, within timeout: Duration, channel: String, metrics: ServerMetrics
+    ) async throws -> ByteBuffer {
+        enum Outcome: Sendable { case body(ByteBuffer), tooLarge, late }
+        let outcome = try await withThrowingTaskGroup(of: Outcome.self) { group in
+            group.addTask {
+                do { return .body(try await body.collect(upTo: limit)) } catch is CancellationError { return .late } catch { return .tooLarge }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return .late
+            }
+            let first = try await group.next() ?? .late
+            group.cancelAll()
+            return first
+        }
+        switch outcome {
+        case .body(let buffer): return buffer
+        case .tooLarge:
+            metrics.webhook(channel: channel, outcome: "too_large")
+            throw APIError(.contentTooLarge, "too_large", "webhook body is larger than \(limit) bytes")
+        case .late:
+            metrics.webhook(channel: channel, outcome: "slow_body")
+            throw APIError(.requestTimeout, "slow_body", "webhook body did not arrive within \(timeout)")
+        }
+    }
+
     /// Stores the events, then publishes what they changed and queues routing.
     func commit(_ events: [InboundEvent], channel: ConfiguredChannel, logger: Logger) async throws -> IngestResult {
         let result: IngestResult

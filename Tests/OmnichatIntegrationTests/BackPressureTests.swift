@@ -28,7 +28,7 @@ struct BackPressureTests {
     @Test("a stalled store: every webhook answered within LINE's 2 s, as 503 + Retry-After; redelivered, each stored once")
     func stalledStore() async throws {
         let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")]) {
-            $0.ingestDeadlineSeconds = 0.8
+            $0.ingestDeadlineSeconds = 0.5
         }
         try await daemon.start()
         defer { daemon.cleanUp() }

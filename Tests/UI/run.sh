@@ -2,12 +2,19 @@
 # make test-ui: the console in headless Chromium against a real omnichatd and a
 # fake Telegram. Installs what is missing, starts both on free ports with a temp
 # database and adapters.d, runs Tests/UI/test_console.py, always stops them.
+# First checks the colour contrast of console/style.css (Tests/UI/contrast.py).
 # Screenshots go to ui-screenshots/ at the repo root.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 BIN=${OMNICHAT_BIN:-.build/debug/omnichatd}
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+
+# WCAG AA contrast of the colour pairs in console/style.css (no browser needed).
+if ! contrast=$(python3 Tests/UI/contrast.py 2>&1); then
+  echo "$contrast"; echo "FAIL: colour pairs under the WCAG AA minimum (Tests/UI/contrast.py)"; exit 1
+fi
+echo "contrast: ${contrast##*$'\n'}"
 
 if ! command -v chromedriver >/dev/null 2>&1; then
   echo "installing chromium and chromium-driver"

@@ -17,11 +17,11 @@ import urllib.parse
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ADMIN = ("admin@example.com", "admin-pass-123")
 WAIT = 15
@@ -80,21 +80,23 @@ def login_api(email, password):
 UPDATE_ID = [int(time.time() * 1000) % 1_000_000_000]
 
 
-def telegram_update(chat_id, first_name, text):
+def telegram_update(chat_id, first_name, text=None, **fields):
+    """A Telegram message update; fields (photo, location, caption...) go into the message."""
     UPDATE_ID[0] += 1
-    return {
-        "update_id": UPDATE_ID[0],
-        "message": {
-            "message_id": UPDATE_ID[0], "date": int(time.time()), "text": text,
-            "chat": {"id": chat_id, "type": "private", "first_name": first_name},
-            "from": {"id": chat_id, "is_bot": False, "first_name": first_name},
-        },
+    message = {
+        "message_id": UPDATE_ID[0], "date": int(time.time()),
+        "chat": {"id": chat_id, "type": "private", "first_name": first_name},
+        "from": {"id": chat_id, "is_bot": False, "first_name": first_name},
     }
+    if text is not None:
+        message["text"] = text
+    message.update(fields)
+    return {"update_id": UPDATE_ID[0], "message": message}
 
 
-def customer_says(chat_id, name, text):
+def customer_says(chat_id, name, text=None, **fields):
     req = urllib.request.Request(
-        args.base + "/webhooks/telegram", data=json.dumps(telegram_update(chat_id, name, text)).encode(), method="POST",
+        args.base + "/webhooks/telegram", data=json.dumps(telegram_update(chat_id, name, text, **fields)).encode(), method="POST",
         headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET})
     with urllib.request.urlopen(req, timeout=10) as r:
         if r.status != 200:
@@ -127,6 +129,25 @@ def network_sent():
         return json.loads(r.read())
 
 
+def network_control(settings):
+    """Tell the fake network how to answer (see fake_network.py: fail_text, status, answer)."""
+    req = urllib.request.Request(args.network + "/control", data=json.dumps(settings).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        r.read()
+
+
+def sends_of(text):
+    return sum(1 for s in network_sent() if s["method"] == "sendMessage" and isinstance(s["body"], dict) and s["body"].get("text") == text)
+
+
+def room_messages(room_id, token):
+    status, body = api("GET", f"/api/v1/rooms/{room_id}/messages?limit=200", token=token)
+    if status != 200:
+        raise Failure(f"listing the messages of {room_id} answered {status}: {body}")
+    return body["messages"]
+
+
 def wait_for(fn, what, timeout=WAIT):
     deadline = time.time() + timeout
     last = None
@@ -154,35 +175,55 @@ def new_driver():
     chromedriver = os.environ.get("CHROMEDRIVER") or "/usr/bin/chromedriver"
     service = Service(chromedriver) if os.path.exists(chromedriver) else Service()
     d = webdriver.Chrome(options=opts, service=service)
-    d.set_page_load_timeout(20)
+    d.set_page_load_timeout(60)  # generous: the machine may be busy building
     d.set_script_timeout(10)
     return d
 
 
 def el(css, timeout=WAIT):
     try:
-        return WebDriverWait(driver, timeout).until(lambda d: d.find_element(By.CSS_SELECTOR, css))
+        return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(lambda d: d.find_element(By.CSS_SELECTOR, css))
     except TimeoutException:
         raise Failure(f"timed out after {timeout}s waiting for {css}")
 
 
 def visible(css, timeout=WAIT):
     try:
-        return WebDriverWait(driver, timeout).until(
+        return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
             lambda d: next((e for e in d.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()), None))
     except TimeoutException:
         raise Failure(f"timed out after {timeout}s waiting for a visible {css}")
 
 
+def click(css, timeout=WAIT):
+    """Click the first visible match, finding it again if the page re-rendered it meanwhile."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            visible(css, max(0.5, deadline - time.time())).click()
+            return
+        except StaleElementReferenceException:
+            if time.time() > deadline:
+                raise Failure(f"{css} kept being re-rendered for {timeout}s")
+            time.sleep(0.1)
+
+
 def element_with_text(css, text, timeout=WAIT):
     try:
-        return WebDriverWait(driver, timeout).until(
+        return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
             lambda d: next((e for e in d.find_elements(By.CSS_SELECTOR, css) if text in e.text), None))
     except TimeoutException:
         raise Failure(f"timed out after {timeout}s waiting for {css} containing {text!r}")
 
 
 def shot(name):
+    """A screenshot of the page, which must not show a stray null, undefined or NaN."""
+    stray = driver.execute_script(
+        "const m = document.body.innerText.match(/\\b(null|undefined|NaN)\\b/);"
+        "return m ? m[0] : null;")
+    if stray:
+        driver.save_screenshot(os.path.join(args.screenshots, "failure.png"))
+        raise Failure(f"page {name} shows {stray!r} (a value that was not filled in)")
     path = os.path.join(args.screenshots, f"{name}.png")
     driver.save_screenshot(path)
     print(f"   screenshot {path}", flush=True)
@@ -203,7 +244,7 @@ def sign_in(email, password):
 
 
 def sign_out():
-    visible("#sign-out").click()
+    click("#sign-out")
     el("#login-form")
     el("#login-notice")
     collect_console()
@@ -211,6 +252,31 @@ def sign_out():
 
 def attr(css, name):
     return driver.find_element(By.CSS_SELECTOR, css).get_attribute(name)
+
+
+def hex_rgb(value):
+    v = value.strip().lstrip("#")
+    return f"rgb({int(v[0:2], 16)}, {int(v[2:4], 16)}, {int(v[4:6], 16)})"
+
+
+def check_switch_looks(css, on, what):
+    """The switch's drawing matches its state: on = knob right on the accent colour, off = knob left, not accent."""
+    look = driver.execute_script("""
+        const sw = document.querySelector(arguments[0]);
+        const track = sw.querySelector('.switch-track'), thumb = sw.querySelector('.switch-thumb');
+        const tr = track.getBoundingClientRect(), th = thumb.getBoundingClientRect();
+        return { checked: sw.getAttribute('aria-checked'), role: sw.getAttribute('role'),
+                 right: th.left + th.width / 2 > tr.left + tr.width / 2,
+                 bg: getComputedStyle(track).backgroundColor,
+                 accent: getComputedStyle(document.documentElement).getPropertyValue('--primary') };
+    """, css)
+    accent = hex_rgb(look["accent"])
+    good = (look["role"] == "switch" and look["checked"] == ("true" if on else "false")
+            and look["right"] == on and (look["bg"] == accent) == on)
+    desc = f"{what}: role=switch, aria-checked={str(on).lower()}, knob {'right on the accent colour' if on else 'left, grey'}"
+    if not good:
+        raise Failure(f"{desc} (found {look})")
+    ok(desc)
 
 
 # --- The scenario -----------------------------------------------------------
@@ -238,10 +304,11 @@ def main():
     # 1. The agent signs in and goes online.
     sign_in("alice@example.com", "alice-pass-123")
     ok("agent signed in through the form; the inbox list rendered")
-    switch = visible("#status-switch")
-    if switch.get_attribute("aria-checked") != "true":
-        switch.click()
+    visible("#status-switch")
+    check_switch_looks("#status-switch", False, "the status switch starts offline")
+    click("#status-switch")
     wait_for(lambda: attr("#status-switch", "aria-checked") == "true", "the status switch to show online")
+    check_switch_looks("#status-switch", True, "the status switch looks online")
     status, body = api("GET", f"/api/v1/agents/{alice_id}", token=admin_token)
     check(status == 200 and body["agent"]["online"] is True, "the online switch stored online=true (API)")
 
@@ -251,7 +318,7 @@ def main():
     room_link = element_with_text("a.room", "Carla Customer")
     check(driver.execute_script("return window.__noReload") == "still-here", "the new conversation appeared live, without a reload")
     room_id = room_link.get_attribute("data-room-id")
-    room_link.click()
+    click(f"a.room[data-room-id='{room_id}']")
     el("#timeline[data-loaded]")
     element_with_text("#timeline .msg-in", f"Where is my order? {nonce}")
     ok("the conversation shows the customer's message")
@@ -275,7 +342,7 @@ def main():
     check(driver.execute_script("return window.__noReload") == "still-here", "a new message appeared in the open conversation live")
 
     # An internal note.
-    visible("#mode-note").click()
+    click("#mode-note")
     note = visible("#reply-text")
     note.send_keys(f"VIP customer {nonce}")
     note.send_keys(Keys.ENTER)
@@ -283,22 +350,79 @@ def main():
     ok("an internal note was added")
     status, body = api("GET", f"/api/v1/rooms/{room_id}/notes", token=admin_token)
     check(status == 200 and any(n["text"] == f"VIP customer {nonce}" for n in body["notes"]), "the note is stored (API)")
+
+    # A reply the network refuses for good: the reason and Retry; Retry sends it again.
+    blocked = f"Are you still there? {nonce}"
+    reason = "Forbidden: bot was blocked by the user"
+    network_control({"fail_text": blocked, "status": 403, "answer": {"ok": False, "error_code": 403, "description": reason}})
+    click("#mode-reply")
+    box = visible("#reply-text")
+    box.send_keys(blocked)
+    box.send_keys(Keys.ENTER)
+    blocked_id, failed_text = wait_for(lambda: next(((e.get_attribute("data-message-id"), e.text)
+                                                     for e in driver.find_elements(By.CSS_SELECTOR, "#timeline .msg-out")
+                                                     if blocked in e.text and e.find_elements(By.CSS_SELECTOR, ".delivery[data-status='failed']")), None),
+                                       "the refused reply to show Failed")
+    check(reason in failed_text, "the failed reply shows the network's reason")
+    stored = next((m for m in room_messages(room_id, admin_token) if m["id"] == blocked_id), None)
+    check(stored is not None and stored["delivery"]["status"] == "failed" and reason in (stored["delivery"].get("error") or ""),
+          "the reply is stored as failed with the reason (API)")
+    retry = driver.find_element(By.CSS_SELECTOR, f"#timeline [data-message-id='{blocked_id}'] button.retry")
+    check(retry.is_displayed(), "the failed reply has a Retry button")
+    shot("02b-delivery-failed")
+    sent_before = sends_of(blocked)
+    network_control({"fail_text": None})
+    click(f"#timeline [data-message-id='{blocked_id}'] button.retry")
+    wait_for(lambda: sends_of(blocked) > sent_before, "the fake network to receive the retried text")
+    ok(f"Retry sent the text to the network again ({sent_before} -> {sends_of(blocked)} sends)")
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, f"#timeline [data-message-id='{blocked_id}'] .delivery[data-status='delivered']"),
+             "the retried reply to show Delivered")
+    check(not driver.find_elements(By.CSS_SELECTOR, f"#timeline [data-message-id='{blocked_id}'] button.retry"),
+          "the retried reply shows Delivered and no Retry button")
+    stored = wait_for(lambda: next((m for m in room_messages(room_id, admin_token)
+                                    if m["id"] == blocked_id and m["delivery"]["status"] == "delivered"), None), "the API to show it delivered")
+    ok("the retried reply is stored as delivered (API)")
+
+    # A photo from the customer: fetched through the media route, shown from a blob: URL.
+    photo_id = f"photo-{nonce}"
+    customer_says(700001, "Carla Customer", caption=f"My receipt {nonce}",
+                  photo=[{"file_id": f"thumb-{nonce}", "width": 12, "height": 8}, {"file_id": photo_id, "width": 24, "height": 16}])
+    element_with_text("#timeline .msg-in", f"My receipt {nonce}")
+    loaded = wait_for(lambda: driver.execute_script("""
+        const li = [...document.querySelectorAll('#timeline .msg-in')].find((e) => e.textContent.includes(arguments[0]));
+        const i = li && li.querySelector('img.media-img');
+        if (!i) return null;
+        i.scrollIntoView({ block: 'center' });
+        return i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0 ? [i.src, i.naturalWidth] : null;""", f"My receipt {nonce}"),
+        "the photo to load from a blob: URL")
+    check(loaded[1] == 160, f"the customer's photo is shown from {loaded[0][:5]}… ({loaded[1]} px wide, as the fake network served it)")
+    check(any(x["method"] == "getFile" and isinstance(x["body"], dict) and x["body"].get("file_id") == photo_id for x in network_sent()),
+          "the media route asked the network for the photo (getFile)")
+
+    # A location: a map link.
+    customer_says(700001, "Carla Customer", location={"latitude": 52.3731, "longitude": 4.8922})
+    link = el("#timeline .msg-in a.location")
+    href = link.get_attribute("href")
+    check("52.3731" in href and "4.8922" in href and link.get_attribute("target") == "_blank", f"the location shows as a map link ({href})")
+    driver.execute_script("const s = document.querySelector('.timeline-scroll'); s.scrollTop = s.scrollHeight;")
     shot("02-inbox-conversation")
 
     # Phone width: the conversation alone, then the list.
     driver.set_window_size(390, 844)
     time.sleep(0.3)
     shot("03-phone-conversation")
-    visible(".conv-head .back").click()
+    overflow = driver.execute_script("const e = document.scrollingElement; return [e.scrollHeight - e.clientHeight, e.scrollWidth - e.clientWidth];")
+    check(overflow[0] <= 1 and overflow[1] <= 1, f"phone width: the page itself does not scroll, only its panes (overflow {overflow})")
+    click(".conv-head .back")
     visible("a.room")
     shot("04-phone-inbox")
     ok("phone width: back from the conversation to the list")
     driver.set_window_size(1280, 900)
-    visible("a.room").click()
+    click("a.room")
     el("#timeline[data-loaded]")
 
     # 4. The agent resolves.
-    visible("#resolve-room").click()
+    click("#resolve-room")
     wait_for(lambda: driver.find_element(By.ID, "conv-status").text == "Resolved", "the header to show Resolved")
     status, body = api("GET", f"/api/v1/rooms/{room_id}", token=admin_token)
     check(status == 200 and body["room"]["status"] == "resolved", "the room is resolved (API)")
@@ -307,7 +431,7 @@ def main():
     ok("the resolved room left the Mine tab live")
     shot("05-resolved")
     # Offline again, so the seeded rooms below wait in the queue.
-    visible("#status-switch").click()
+    click("#status-switch")
     wait_for(lambda: attr("#status-switch", "aria-checked") == "false", "the status switch to show offline")
     sign_out()
     ok("agent signed out")
@@ -319,23 +443,137 @@ def main():
     allocation_url = args.network + "/allocate"
     url_input.clear()
     url_input.send_keys(allocation_url)
-    visible("#custom-allocation-switch").click()
+    check_switch_looks("#custom-allocation-switch", False, "the allocation switch starts off")
+    click("#custom-allocation-switch")
     wait_for(lambda: attr("#custom-allocation-switch", "aria-checked") == "true", "the allocation switch to turn on")
+    check_switch_looks("#custom-allocation-switch", True, "the allocation switch looks on at once")
     status, body = api("GET", "/api/v1/settings", token=admin_token)
     check(status == 200 and body["custom_allocation"]["enabled"] is True and body["custom_allocation"]["webhook_url"] == allocation_url,
           "custom allocation is stored enabled with its webhook URL (API)")
+    driver.refresh()
+    visible("#custom-allocation-switch")
+    check_switch_looks("#custom-allocation-switch", True, "after a reload the allocation switch shows the stored setting")
     shot("06-settings")
-    api("PATCH", "/api/v1/settings", {"custom_allocation": {"enabled": False}}, admin_token)
+    click("#custom-allocation-switch")
+    wait_for(lambda: attr("#custom-allocation-switch", "aria-checked") == "false", "the allocation switch to turn off")
+    check_switch_looks("#custom-allocation-switch", False, "the allocation switch looks off again")
+    status, body = api("GET", "/api/v1/settings", token=admin_token)
+    check(status == 200 and body["custom_allocation"]["enabled"] is False, "custom allocation is stored disabled (API)")
+
+    # Divisions: add, rename, make default (checked through the API).
+    status, body = api("GET", "/api/v1/divisions", token=admin_token)
+    old_default = next(d["id"] for d in body["divisions"] if d["is_default"])
+    driver.get(args.base + "/#/team")
+    visible("#division-name").send_keys(f"Billing {nonce}")
+    click("#add-division-submit")
+    division = wait_for(lambda: next((d for d in api("GET", "/api/v1/divisions", token=admin_token)[1]["divisions"]
+                                      if d["name"] == f"Billing {nonce}"), None), "the new division in the API")
+    ok("team: a division was added (API)")
+    div_id = division["id"]
+    row_css = f"#divisions-table tr[data-division-id='{div_id}']"
+    click(f"{row_css} .rename-division")
+    name_input = visible("#division-new-name")
+    name_input.clear()
+    name_input.send_keys(f"Billing Desk {nonce}")
+    click("#division-rename-save")
+    wait_for(lambda: any(d["id"] == div_id and d["name"] == f"Billing Desk {nonce}"
+                         for d in api("GET", "/api/v1/divisions", token=admin_token)[1]["divisions"]), "the renamed division in the API")
+    element_with_text(row_css, f"Billing Desk {nonce}")
+    ok("team: the division was renamed (API and page)")
+    click(f"{row_css} .make-default")
+    wait_for(lambda: any(d["id"] == div_id and d["is_default"] for d in api("GET", "/api/v1/divisions", token=admin_token)[1]["divisions"]),
+             "the division to become the default in the API")
+    wait_for(lambda: not driver.find_elements(By.CSS_SELECTOR, f"{row_css} .make-default"), "the page to show the new default")
+    ok("team: the division was made the default (API and page)")
+    shot("06b-team-divisions")
+    api("POST", f"/api/v1/divisions/{old_default}/default", token=admin_token)
+
+    # Transfer: a room of Bob's to Alice, then back to a division's queue.
+    status, body = api("POST", "/api/v1/agents", {"name": "Bob Backup", "email": "bob@example.com",
+                                                  "password": "bob-pass-1234", "max_open_rooms": 3}, admin_token)
+    check(status == 201, "API: created agent bob")
+    bob_id = body["agent"]["id"]
+    bob_token, _ = login_api("bob@example.com", "bob-pass-1234")
+    alice_token, _ = login_api("alice@example.com", "alice-pass-123")
+    api("PUT", "/api/v1/me/status", {"online": True}, bob_token)
+    customer_says(700002, "Dora Customer", f"Can someone help me? {nonce}")
+    dora = wait_for(lambda: next((r for r in api("GET", "/api/v1/rooms?assignee=me", token=bob_token)[1]["rooms"]
+                                  if "Dora" in json.dumps(r)), None), "Dora's room to be assigned to Bob")
+    dora_id = dora["id"]
+    api("PUT", "/api/v1/me/status", {"online": True}, alice_token)
+    driver.get(args.base + f"/#/inbox/{dora_id}")
+    el("#timeline[data-loaded]")
+    click("#transfer-room")
+    offered = [o.get_attribute("value") for o in Select(visible("#transfer-agent")).options]
+    check(alice_id in offered and bob_id not in offered, "the transfer dialog offers Alice, not Bob who has the room already")
+    Select(visible("#transfer-agent")).select_by_value(alice_id)
+    shot("06c-transfer-dialog")
+    click("#transfer-submit")
+    wait_for(lambda: (api("GET", f"/api/v1/rooms/{dora_id}", token=admin_token)[1]["room"].get("assignee") or {}).get("id") == alice_id,
+             "the room to be Alice's in the API")
+    ok("transfer to an agent: the room is now Alice's (API)")
+    element_with_text(".conv-head", "Alice Agent")
+    api("PUT", "/api/v1/me/status", {"online": False}, alice_token)
+    api("PUT", "/api/v1/me/status", {"online": False}, bob_token)
+    click("#transfer-room")
+    Select(visible("#transfer-division")).select_by_value(div_id)
+    check(driver.find_element(By.ID, "transfer-to-division").is_selected(), "choosing a division selects 'A division'")
+    click("#transfer-submit")
+    moved = wait_for(lambda: (lambda r: r if r["division_id"] == div_id and r["status"] == "waiting" else None)(
+        api("GET", f"/api/v1/rooms/{dora_id}", token=admin_token)[1]["room"]), "the room to wait in the new division (API)")
+    ok(f"transfer to a division: the room waits in {moved['division_id']} (API)")
+
+    # Team: edit Bob's capacity and role, then deactivate him (checked through the API).
+    driver.get(args.base + "/#/team")
+    agent_row = f"#agents-table tr[data-agent-id='{bob_id}']"
+    click(f"{agent_row} .edit-agent")
+    capacity_input = visible("#edit-agent-capacity")
+    capacity_input.clear()
+    capacity_input.send_keys("7")
+    Select(visible("#edit-agent-role")).select_by_value("supervisor")
+    click("#edit-agent-save")
+    wait_for(lambda: (lambda a: a["max_open_rooms"] == 7 and a["role"] == "supervisor")(
+        api("GET", f"/api/v1/agents/{bob_id}", token=admin_token)[1]["agent"]), "Bob's new capacity and role in the API")
+    ok("team: the edit dialog stored capacity 7 and role supervisor (API)")
+    element_with_text(agent_row, "/ 7")
+    click(f"{agent_row} .deactivate-agent")
+    click("#confirm-deactivate")
+    wait_for(lambda: api("GET", f"/api/v1/agents/{bob_id}", token=admin_token)[1]["agent"]["active"] is False, "Bob to be inactive in the API")
+    visible(f"{agent_row} .reactivate-agent")
+    ok("team: Bob was deactivated (API), the page offers Reactivate")
 
     # Reports: the table, sorting and the chart.
     driver.get(args.base + "/#/reports")
     el("#agents-report tbody tr")
     el("#volume-chart svg.chart polyline")
-    visible("#agents-report [data-sort='messages_sent']").click()
+    click("#agents-report [data-sort='messages_sent']")
     wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#agents-report th[aria-sort='descending'] [data-sort='messages_sent']"),
              "the table to sort by messages sent")
     ok("reports: agent table sorts, the SVG chart is drawn")
     shot("07-reports")
+    # CSV: the button fetches the report with the token and hands the browser a blob: link to save.
+    # The page's CSP (connect-src 'self') forbids fetching blob: URLs, so the test keeps the Blob objects themselves.
+    driver.execute_script("""
+        window.__downloads = [];
+        window.__blobs = {};
+        const create = URL.createObjectURL;
+        URL.createObjectURL = (blob) => { const u = create(blob); window.__blobs[u] = blob; return u; };
+        const click = HTMLAnchorElement.prototype.click;
+        HTMLAnchorElement.prototype.click = function () {
+          if (this.hasAttribute('download')) { window.__downloads.push({ href: this.href, name: this.download }); return; }
+          return click.call(this);
+        };""")
+    for which, header, expect in (("agents", "agent_id,agent_name,agent_email,rooms_assigned", "Alice Agent"),
+                                  ("channels", "date,channel,inbound,outbound,rooms_opened", "telegram")):
+        click(f"#csv-{which}")
+        dl = wait_for(lambda: driver.execute_script("return window.__downloads.pop() || null"), f"the {which} CSV download")
+        csv_text = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "const b = window.__blobs[arguments[0]]; if (!b) { done(['no blob', '']); return; }"
+            "b.text().then((t) => done([b.type, t]), (e) => done(['error', String(e)]));",
+            dl["href"])
+        check(dl["href"].startswith("blob:") and dl["name"].endswith(".csv") and csv_text[1].startswith(header) and expect in csv_text[1],
+              f"the {which} CSV link gives {dl['name']} ({csv_text[0]}, {len(csv_text[1].splitlines())} lines, header {header.split(',')[0]}…)")
     sign_out()
 
     # 6. A supervisor invites an agent; the invitation page sets the password.
@@ -343,7 +581,7 @@ def main():
     driver.get(args.base + "/#/team")
     visible("#agent-name").send_keys("Ivy Invited")
     visible("#agent-email").send_keys("ivy@example.com")
-    visible("#add-agent-submit").click()
+    click("#add-agent-submit")
     link = wait_for(lambda: driver.find_element(By.ID, "invitation-url").text.strip(), "the invitation link")
     check("/invitations/" in link, f"the supervisor got an invitation link")
     shot("08-team-invited")
@@ -399,6 +637,8 @@ def main():
         if e.get("level") in ("SEVERE", "WARNING"):
             print(f"   console {e['level']}: {e['message']}", flush=True)
     check(not severe, f"no SEVERE browser console entries ({len(console_entries)} entries in all)")
+    missing = [e["message"] for e in console_entries if "missing string" in e.get("message", "")]
+    check(not missing, f"every string shown came from strings.js (no 'missing string' warnings{': ' + str(missing) if missing else ''})")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 import { t } from '../strings.js';
 import * as api from '../api.js';
 import { h, clear, field, openDialog, nextId } from '../dom.js';
-import { channelIcon, kindLabel } from '../icons.js';
+import { channelIcon, kindLabel, pinIcon } from '../icons.js';
 import { formatDateTime, formatShort } from '../format.js';
 
 const MEDIA_TYPES = ['image', 'audio', 'video', 'file', 'sticker'];
@@ -83,18 +83,18 @@ export function mountConversation(pane, ctx) {
     ]);
     const choice = await openDialog(t('conv.transferTitle'), (close) => {
       const name = nextId('to');
-      const agentRadio = h('input', { type: 'radio', name, value: 'agent', checked: true });
-      const divRadio = h('input', { type: 'radio', name, value: 'division' });
-      const agentSel = h('select', { 'aria-label': t('conv.transferAgent') },
-        agents.filter((a) => a.id !== user.id).map((a) => h('option', { value: a.id }, a.name + (a.online === false ? ` (${t('shell.offline')})` : ''))));
-      const divSel = h('select', { 'aria-label': t('conv.transferDivision') }, divisions.map((d) => h('option', { value: d.id }, d.name)));
+      const agentRadio = h('input', { type: 'radio', name, value: 'agent', checked: true, id: 'transfer-to-agent' });
+      const divRadio = h('input', { type: 'radio', name, value: 'division', id: 'transfer-to-division' });
+      const agentSel = h('select', { id: 'transfer-agent', 'aria-label': t('conv.transferAgent'), onchange: () => { agentRadio.checked = true; } },
+        agents.filter((a) => a.id !== user.id && !(room.assignee && a.id === room.assignee.id)).map((a) => h('option', { value: a.id }, a.name + (a.online === false ? ` (${t('shell.offline')})` : ''))));
+      const divSel = h('select', { id: 'transfer-division', 'aria-label': t('conv.transferDivision'), onchange: () => { divRadio.checked = true; } }, divisions.map((d) => h('option', { value: d.id }, d.name)));
       const form = h('form', { method: 'dialog', class: 'stack' },
         h('fieldset', null, h('legend', null, t('conv.transferTo')),
           h('label', { class: 'check' }, agentRadio, h('span', null, t('conv.transferAgent'))), agentSel,
           h('label', { class: 'check' }, divRadio, h('span', null, t('conv.transferDivision'))), divSel),
         h('div', { class: 'row-end' },
           h('button', { type: 'button', class: 'btn', onclick: () => close(null) }, t('common.cancel')),
-          h('button', { type: 'submit', class: 'btn btn-primary' }, t('conv.transfer'))));
+          h('button', { type: 'submit', class: 'btn btn-primary', id: 'transfer-submit' }, t('conv.transfer'))));
       form.addEventListener('submit', (e) => {
         e.preventDefault();
         if (agentRadio.checked && agentSel.value) close({ agent_id: agentSel.value });
@@ -131,6 +131,8 @@ export function mountConversation(pane, ctx) {
         api.blobUrl(`/api/v1/messages/${encodeURIComponent(m.id)}/media`).then(({ url }) => {
           if (disposed) { URL.revokeObjectURL(url); return; }
           blobs.push(url);
+          const stick = nearBottom();
+          img.addEventListener('load', () => { if (stick) toBottom(); }, { once: true });
           img.src = url;
         }).catch(() => { img.replaceWith(h('p', { class: 'muted' }, t('conv.mediaFailed'))); });
       } else {
@@ -160,7 +162,7 @@ export function mountConversation(pane, ctx) {
       parts.push(h('a', {
         href: `https://www.openstreetmap.org/?mlat=${latitude}&mlon=${longitude}#map=16/${latitude}/${longitude}`,
         target: '_blank', rel: 'noopener noreferrer', class: 'location',
-      }, `📍 ${title || address || `${latitude}, ${longitude}`}`, h('span', { class: 'visually-hidden' }, ` (${t('conv.openMap')})`)));
+      }, pinIcon(), ` ${title || address || `${latitude}, ${longitude}`}`, h('span', { class: 'visually-hidden' }, ` (${t('conv.openMap')})`)));
     } else if (m.type === 'postback') {
       parts.push(h('p', { class: 'tapped' }, t('conv.tapped', { label: m.text || m.payload || '' })));
     } else if (m.type === 'contact' && m.contact) {
@@ -192,7 +194,8 @@ export function mountConversation(pane, ctx) {
       if (d.status === 'failed') {
         meta.append(' ', h('button', {
           type: 'button', class: 'btn btn-small retry', onclick: async () => {
-            try { const r = await api.post(`/api/v1/messages/${encodeURIComponent(m.id)}/retry`); upsertMessage(r.message); } catch (e) { fail(e); }
+            const since = deliverySeq;
+            try { const r = await api.post(`/api/v1/messages/${encodeURIComponent(m.id)}/retry`); upsertMessage(r.message, since); } catch (e) { fail(e); }
           },
         }, t('delivery.retry')));
       }
@@ -224,8 +227,20 @@ export function mountConversation(pane, ctx) {
     if (after) after.after(li); else timeline.prepend(li);
   }
 
-  function upsertMessage(m) {
+  // Delivery events can overtake the HTTP answer that created or retried a reply
+  // (the network answers before our request returns). Each event is kept with a
+  // sequence number; an answer to a request started before that event gets the
+  // event's (newer) delivery state laid over it.
+  let deliverySeq = 0;
+  const deliveryEvents = new Map();
+
+  function upsertMessage(m, since) {
+    const ev = deliveryEvents.get(m.id);
+    if (since !== undefined && ev && ev.seq > since) m = { ...m, delivery: { ...(m.delivery || {}), ...ev.delivery } };
     const old = nodes.get(m.id);
+    // Re-reading the last page brings the same messages again: leave those alone
+    // (no re-render, no new media download).
+    if (old && JSON.stringify(messages.get(m.id)) === JSON.stringify(m)) return false;
     messages.set(m.id, m);
     const li = renderMessage(m);
     if (old) old.replaceWith(li); else place(li);
@@ -238,9 +253,10 @@ export function mountConversation(pane, ctx) {
     let added = 0;
     let lastInbound = false;
     for (let i = 0; i < 50; i += 1) {
+      const since = deliverySeq;
       const r = await api.get(`/api/v1/rooms/${rid}/messages`, { limit: 200, cursor: next });
       if (disposed) return { added, lastInbound };
-      for (const m of r.messages) { if (upsertMessage(m)) { added += 1; lastInbound = m.direction === 'inbound'; } }
+      for (const m of r.messages) { if (upsertMessage(m, since)) { added += 1; lastInbound = m.direction === 'inbound'; } }
       if (!r.next_cursor) { lastCursor = next || null; break; }
       next = r.next_cursor;
     }
@@ -276,8 +292,11 @@ export function mountConversation(pane, ctx) {
     if (!e.data || e.data.room_id !== roomId) return;
     if (e.type === 'message.created') refetchSoon();
     else if (e.type === 'message.delivery') {
+      const delivery = { status: e.data.status, attempts: e.data.attempts, error: e.data.error ?? null };
+      deliverySeq += 1;
+      deliveryEvents.set(e.data.message_id, { seq: deliverySeq, delivery });
       const m = messages.get(e.data.message_id);
-      if (m) upsertMessage({ ...m, delivery: { status: e.data.status, attempts: e.data.attempts, error: e.data.error ?? null } });
+      if (m) upsertMessage({ ...m, delivery });
     } else if (e.type.startsWith('room.')) refetchRoom();
   });
 
@@ -340,8 +359,9 @@ export function mountConversation(pane, ctx) {
         if (url && nameInput.value.trim()) body.file_name = nameInput.value.trim();
         const qrs = qrInput.value.split(',').map((s) => s.trim()).filter(Boolean);
         if (qrs.length) body.quick_replies = qrs;
+        const since = deliverySeq;
         const r = await api.post(`/api/v1/rooms/${rid}/messages`, body);
-        upsertMessage(r.message);
+        upsertMessage(r.message, since);
         urlInput.value = ''; nameInput.value = ''; qrInput.value = '';
         extras.open = false;
       }

@@ -3,7 +3,7 @@
 // default capacity and offline behaviour.
 import { t } from '../strings.js';
 import * as api from '../api.js';
-import { h, field, checkbox } from '../dom.js';
+import { h, field, checkbox, switchButton } from '../dom.js';
 
 export function mount(ctx) {
   const { main, toast } = ctx;
@@ -17,11 +17,12 @@ export function mount(ctx) {
 
   function render(s) {
     const ca = s.custom_allocation;
-    const sw = h('button', {
-      type: 'button', role: 'switch', class: 'switch big-switch', id: 'custom-allocation-switch',
-      'aria-checked': String(ca.enabled), 'aria-describedby': 'custom-allocation-help',
-    }, h('span', { class: 'switch-track', 'aria-hidden': 'true' }, h('span', { class: 'switch-thumb' })),
-    h('span', { class: 'switch-text' }, t('settings.customAllocation')));
+    const toggle = switchButton({
+      id: 'custom-allocation-switch', className: 'big-switch', label: t('settings.customAllocation'),
+      checked: ca.enabled, stateText: (on) => (on ? t('common.on') : t('common.off')),
+      'aria-describedby': 'custom-allocation-help',
+    });
+    const sw = toggle.el;
     const url = field(t('settings.webhookUrl'), h('input', { type: 'url', id: 'allocation-url', value: ca.webhook_url || '', placeholder: 'https://' }));
     const fallback = field(t('settings.fallback'), h('select', { id: 'allocation-fallback' },
       h('option', { value: 'automatic', selected: ca.fallback === 'automatic' }, t('settings.fallbackAutomatic')),
@@ -37,7 +38,7 @@ export function mount(ctx) {
     const error = h('p', { class: 'form-error', role: 'alert', id: 'settings-error' });
 
     sw.addEventListener('click', async () => {
-      const want = sw.getAttribute('aria-checked') !== 'true';
+      const want = !toggle.get();
       error.textContent = '';
       if (want && !url.input.value.trim()) { error.textContent = t('settings.needsUrl'); url.input.focus(); return; }
       sw.disabled = true;
@@ -45,7 +46,7 @@ export function mount(ctx) {
         const body = { custom_allocation: { enabled: want } };
         if (want) body.custom_allocation.webhook_url = url.input.value.trim();
         const r = await api.patch('/api/v1/settings', body);
-        sw.setAttribute('aria-checked', String(r.custom_allocation.enabled));
+        toggle.set(r.custom_allocation.enabled);
         status.textContent = r.custom_allocation.enabled ? t('settings.enabled') : t('settings.disabled');
         toast(status.textContent);
       } catch (e) {
@@ -83,7 +84,7 @@ export function mount(ctx) {
       try {
         const r = await api.patch('/api/v1/settings', body);
         secret.input.value = '';
-        sw.setAttribute('aria-checked', String(r.custom_allocation.enabled));
+        toggle.set(r.custom_allocation.enabled);
         status.textContent = t('settings.saved');
         toast(t('settings.saved'));
       } catch (err) {

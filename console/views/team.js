@@ -3,7 +3,7 @@
 // rename, set default) and channels (status from adapters.d, who serves them).
 import { t } from '../strings.js';
 import * as api from '../api.js';
-import { h, clear, field, checkbox, openDialog } from '../dom.js';
+import { h, append, clear, field, checkbox, openDialog } from '../dom.js';
 import { channelIcon, kindLabel } from '../icons.js';
 import { formatDateTime } from '../format.js';
 
@@ -135,10 +135,10 @@ export function mount(ctx) {
         h('td', null, a.channels === null ? t('team.allChannels') : (a.channels.length ? a.channels.map((c) => h('span', { class: 'tag' }, c)) : t('common.none'))),
         h('td', { class: 'num' }, `${a.open_rooms} / ${a.max_open_rooms ?? t('team.capacityDefault')}`),
         h('td', null, manageable ? h('div', { class: 'actions-cell' },
-          h('button', { type: 'button', class: 'btn btn-small', onclick: () => edit(a) }, t('common.edit')),
+          h('button', { type: 'button', class: 'btn btn-small edit-agent', onclick: () => edit(a) }, t('common.edit')),
           a.invitation_pending && a.active ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => reinvite(a) }, t('team.newInvite')) : null,
-          !self && a.active ? h('button', { type: 'button', class: 'btn btn-small btn-danger', onclick: () => deactivate(a) }, t('team.deactivate')) : null,
-          !a.active ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => reactivate(a) }, t('team.reactivate')) : null) : null));
+          !self && a.active ? h('button', { type: 'button', class: 'btn btn-small btn-danger deactivate-agent', onclick: () => deactivate(a) }, t('team.deactivate')) : null,
+          !a.active ? h('button', { type: 'button', class: 'btn btn-small reactivate-agent', onclick: () => reactivate(a) }, t('team.reactivate')) : null) : null));
     });
     clear(agentsSection).append(h('h2', { id: 'agents-h' }, t('team.agents')),
       h('div', { class: 'table-wrap' }, h('table', { id: 'agents-table' },
@@ -149,15 +149,15 @@ export function mount(ctx) {
 
   async function edit(a) {
     const body = await openDialog(t('team.editAgent', { name: a.name }), (close) => {
-      const name = field(t('team.name'), h('input', { type: 'text', value: a.name, maxlength: 100 }));
-      const role = admin && a.id !== user.id ? field(t('team.role'), h('select', null,
+      const name = field(t('team.name'), h('input', { type: 'text', id: 'edit-agent-name', value: a.name, maxlength: 100 }));
+      const role = admin && a.id !== user.id ? field(t('team.role'), h('select', { id: 'edit-agent-role' },
         ['agent', 'supervisor', 'admin'].map((r) => h('option', { value: r, selected: a.role === r }, t(`role.${r}`))))) : null;
-      const capacity = field(t('team.capacity'), h('input', { type: 'number', min: 1, max: 10000, value: a.max_open_rooms == null ? '' : String(a.max_open_rooms), placeholder: t('team.capacityDefault') }));
+      const capacity = field(t('team.capacity'), h('input', { type: 'number', id: 'edit-agent-capacity', min: 1, max: 10000, value: a.max_open_rooms == null ? '' : String(a.max_open_rooms), placeholder: t('team.capacityDefault') }));
       const pick = pickers(a);
-      const form = h('form', { method: 'dialog' }, name.row, role && role.row, capacity.row, pick.rows,
+      const form = h('form', { method: 'dialog', id: 'edit-agent-form' }, name.row, role && role.row, capacity.row, pick.rows,
         h('div', { class: 'row-end' },
           h('button', { type: 'button', class: 'btn', onclick: () => close(null) }, t('common.cancel')),
-          h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.save'))));
+          h('button', { type: 'submit', class: 'btn btn-primary', id: 'edit-agent-save' }, t('common.save'))));
       form.addEventListener('submit', (e) => {
         e.preventDefault();
         const b = { name: name.input.value.trim(), max_open_rooms: capacityValue(capacity.input), divisions: pick.divisions(), channels: pick.channels() };
@@ -175,7 +175,7 @@ export function mount(ctx) {
       h('p', null, t('team.confirmDeactivate', { name: a.name })),
       h('div', { class: 'row-end' },
         h('button', { type: 'button', class: 'btn', onclick: () => close(false) }, t('common.cancel')),
-        h('button', { type: 'button', class: 'btn btn-danger', onclick: () => close(true) }, t('team.deactivate')))));
+        h('button', { type: 'button', class: 'btn btn-danger', id: 'confirm-deactivate', onclick: () => close(true) }, t('team.deactivate')))));
     if (!ok) return;
     try { await api.post(`/api/v1/agents/${encodeURIComponent(a.id)}/deactivate`); load(); } catch (e) { fail(e); }
   }
@@ -195,18 +195,18 @@ export function mount(ctx) {
   function renderDivisions() {
     const input = h('input', { type: 'text', id: 'division-name', maxlength: 100, required: true });
     const form = h('form', { class: 'filters', id: 'add-division-form' }, field(t('team.divisionName'), input).row,
-      h('button', { type: 'submit', class: 'btn' }, t('team.addDivision')));
+      h('button', { type: 'submit', class: 'btn', id: 'add-division-submit' }, t('team.addDivision')));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       if (!input.value.trim()) return;
       try { await api.post('/api/v1/divisions', { name: input.value.trim() }); load(); } catch (err) { fail(err); }
     });
-    const rows = data.divisions.map((d) => h('tr', null,
+    const rows = data.divisions.map((d) => h('tr', { 'data-division-id': d.id },
       h('td', null, d.name), h('td', null, d.is_default ? t('team.default') : ''),
       h('td', null, h('div', { class: 'actions-cell' },
-        h('button', { type: 'button', class: 'btn btn-small', onclick: () => rename(d) }, t('team.rename')),
-        admin && !d.is_default ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => makeDefault(d) }, t('team.makeDefault')) : null,
-        !d.is_default ? h('button', { type: 'button', class: 'btn btn-small btn-danger', onclick: () => removeDivision(d) }, t('common.delete')) : null))));
+        h('button', { type: 'button', class: 'btn btn-small rename-division', onclick: () => rename(d) }, t('team.rename')),
+        admin && !d.is_default ? h('button', { type: 'button', class: 'btn btn-small make-default', onclick: () => makeDefault(d) }, t('team.makeDefault')) : null,
+        !d.is_default ? h('button', { type: 'button', class: 'btn btn-small btn-danger delete-division', onclick: () => removeDivision(d) }, t('common.delete')) : null))));
     clear(divisionsSection).append(h('h2', { id: 'divisions-h' }, t('team.divisions')),
       h('table', { id: 'divisions-table' }, h('thead', null, h('tr', null, h('th', { scope: 'col' }, t('team.name')), h('th', { scope: 'col' }, t('team.default')), h('th', { scope: 'col' }, t('team.actions')))),
         h('tbody', null, rows)), h('div', { class: 'stack' }), form);
@@ -214,10 +214,10 @@ export function mount(ctx) {
 
   async function rename(d) {
     const name = await openDialog(t('team.rename'), (close) => {
-      const f = field(t('team.newName', { name: d.name }), h('input', { type: 'text', value: d.name, maxlength: 100 }));
+      const f = field(t('team.newName', { name: d.name }), h('input', { type: 'text', id: 'division-new-name', value: d.name, maxlength: 100 }));
       const form = h('form', { method: 'dialog' }, f.row, h('div', { class: 'row-end' },
         h('button', { type: 'button', class: 'btn', onclick: () => close(null) }, t('common.cancel')),
-        h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.save'))));
+        h('button', { type: 'submit', class: 'btn btn-primary', id: 'division-rename-save' }, t('common.save'))));
       form.addEventListener('submit', (e) => { e.preventDefault(); close(f.input.value.trim() || null); });
       return form;
     });
@@ -248,12 +248,12 @@ export function mount(ctx) {
       h('td', null, c.agents.map((a) => h('span', { class: 'tag' }, a.name)),
         h('button', { type: 'button', class: 'btn btn-small', onclick: () => editChannelAgents(c) }, t('team.editAgents')))));
     const cfg = data.config;
-    clear(channelsSection).append(h('h2', { id: 'channels-h' }, t('team.channels')),
+    append(clear(channelsSection), [h('h2', { id: 'channels-h' }, t('team.channels')),
       cfg ? h('p', { class: 'muted' }, t('team.configLoaded', { time: formatDateTime(cfg.loaded_at) })) : null,
       cfg && cfg.reload_error ? h('p', { class: 'form-error' }, t('team.reloadError', { error: cfg.reload_error })) : null,
       h('div', { class: 'table-wrap' }, h('table', { id: 'channels-table' },
         h('thead', null, h('tr', null, [t('team.channels'), t('team.kind'), t('team.enabled'), t('team.division'), t('team.lastWebhook'), t('team.lastError'), t('team.assignedAgents')].map((c) => h('th', { scope: 'col' }, c)))),
-        h('tbody', null, rows))));
+        h('tbody', null, rows)))]);
   }
 
   async function editChannelAgents(c) {

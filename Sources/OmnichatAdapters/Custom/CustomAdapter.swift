@@ -58,6 +58,7 @@ public struct CustomAdapter: ChannelAdapter {
     }
 
     public func parse(_ request: WebhookRequest) throws(WebhookError) -> [InboundEvent] {
+        try WebhookLimits.checkDepth(request.body)
         let envelope: CustomEnvelope
         do {
             envelope = try JSONDecoder().decode(CustomEnvelope.self, from: request.body)

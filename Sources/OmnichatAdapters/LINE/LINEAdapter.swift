@@ -44,6 +44,7 @@ public struct LINEAdapter: ChannelAdapter {
     }
 
     public func parse(_ request: WebhookRequest) throws(WebhookError) -> [InboundEvent] {
+        try WebhookLimits.checkDepth(request.body)
         let webhook: LINEWebhook
         do {
             webhook = try JSONDecoder().decode(LINEWebhook.self, from: request.body)

@@ -36,6 +36,7 @@ public struct MessengerAdapter: ChannelAdapter {
     }
 
     public func parse(_ request: WebhookRequest) throws(WebhookError) -> [InboundEvent] {
+        try WebhookLimits.checkDepth(request.body)
         let webhook: MessengerWebhook
         do {
             webhook = try JSONDecoder().decode(MessengerWebhook.self, from: request.body)

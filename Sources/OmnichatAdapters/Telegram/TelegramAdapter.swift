@@ -38,6 +38,7 @@ public struct TelegramAdapter: ChannelAdapter {
     }
 
     public func parse(_ request: WebhookRequest) throws(WebhookError) -> [InboundEvent] {
+        try WebhookLimits.checkDepth(request.body)
         let update: TelegramUpdate
         do {
             update = try JSONDecoder().decode(TelegramUpdate.self, from: request.body)

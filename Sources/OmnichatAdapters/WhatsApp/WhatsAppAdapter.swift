@@ -36,6 +36,7 @@ public struct WhatsAppAdapter: ChannelAdapter {
     }
 
     public func parse(_ request: WebhookRequest) throws(WebhookError) -> [InboundEvent] {
+        try WebhookLimits.checkDepth(request.body)
         let webhook: WhatsAppWebhook
         do {
             webhook = try JSONDecoder().decode(WhatsAppWebhook.self, from: request.body)

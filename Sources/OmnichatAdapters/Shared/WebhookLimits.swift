@@ -1,0 +1,46 @@
+import Foundation
+import OmnichatCore
+
+/// Limits every adapter applies to a webhook body before decoding it, so a
+/// hostile (or broken) sender cannot make a decoder recurse without bound.
+/// No network nests its payloads more than a dozen levels deep.
+public enum WebhookLimits {
+    /// Deepest nesting of JSON arrays and objects accepted.
+    public static let maxDepth = 32
+    /// Most events one request may carry (Meta batches up to 1,000).
+    public static let maxEvents = 1000
+
+    /// One pass over the bytes, strings skipped: refuses nesting deeper than `maxDepth`.
+    public static func checkDepth(_ body: Data) throws(WebhookError) {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        for byte in body {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > maxDepth { throw WebhookError(.malformed, "JSON nested deeper than \(maxDepth) levels") }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+    }
+
+    /// Refuses a request carrying more than `maxEvents` events.
+    public static func checkCount(_ events: [InboundEvent]) throws(WebhookError) {
+        guard events.count <= maxEvents else {
+            throw WebhookError(.malformed, "\(events.count) events in one request; at most \(maxEvents) are accepted")
+        }
+    }
+}

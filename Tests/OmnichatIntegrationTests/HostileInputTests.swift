@@ -1,0 +1,171 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plain blocking socket, for requests no well-behaved client would send.
+final class RawConnection: @unchecked Sendable {
+    let fd: Int32
+
+    init(port: Int, receiveTimeout: Double = 5) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw CancellationError() }
+        var timeout = timeval(tv_sec: Int(receiveTimeout), tv_usec: Int((receiveTimeout - Double(Int(receiveTimeout))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    @discardableResult
+    func write(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBytes { send(fd, $0.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) } == bytes.count
+    }
+
+    /// Everything until the peer closes or the receive timeout passes.
+    func readAll() -> (text: String, closed: Bool) {
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n == 0 { return (String(decoding: out, as: UTF8.self), true) }
+            if n < 0 { return (String(decoding: out, as: UTF8.self), false) }
+            out += buffer[0..<n]
+        }
+    }
+
+    deinit { close(fd) }
+}
+
+@Suite("Hostile input over HTTP", .serialized)
+struct HostileInputTests {
+    static let secret = [(name: "X-Telegram-Bot-Api-Secret-Token", value: "test-secret")]
+
+    @Test("limits: nesting depth, events per request and a channel's own body limit answer 4xx naming the problem")
+    func limits() async throws {
+        let lineDropIn = "kind = \"line\"\nchannel_access_token = \"LINE-TOKEN-123\"\nchannel_secret = \"line-secret\"\napi_base = \"http://127.0.0.1:9\"\n"
+        let daemon = try TestDaemon(channels: [
+            "tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9"),
+            "small": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9") + "\nmax_body_bytes = 2048\n",
+            "line": lineDropIn,
+        ])
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+
+        let deep = Data((#"{"update_id":1,"x":"# + String(repeating: "[", count: 200) + String(repeating: "]", count: 200) + "}").utf8)
+        let nested = try await call("POST", daemon.base + "/webhooks/tg", body: deep, headers: Self.secret)
+        #expect(nested.status == 400)
+        #expect(nested.text.contains("nested deeper than 32 levels"), "\(nested.text)")
+
+        let event: [String: Any] = [
+            "type": "message", "mode": "active", "timestamp": 1_700_000_000_000, "source": ["type": "user", "userId": "U1"],
+            "webhookEventId": "E", "deliveryContext": ["isRedelivery": false], "message": ["id": "1", "type": "text", "text": "hi"],
+        ]
+        let many = (0...1000).map { i -> [String: Any] in
+            var copy = event
+            copy["webhookEventId"] = "E\(i)"
+            return copy
+        }
+        let body = jsonData(["destination": "Ubot", "events": many])
+        let batch = try await call("POST", daemon.base + "/webhooks/line", body: body, headers: [("X-Line-Signature", hmacBase64("line-secret", body))])
+        #expect(batch.status == 400)
+        #expect(batch.text.contains("1001 events in one request"), "\(batch.text)")
+        #expect(try await daemon.store.countMessages() == 0)
+
+        let big = telegramUpdate(7, text: String(repeating: "a", count: 4000))
+        let tooLarge = try await call("POST", daemon.base + "/webhooks/small", body: big, headers: Self.secret)
+        #expect(tooLarge.status == 413)
+        #expect(tooLarge.text.contains("larger than 2048 bytes"))
+        #expect(try await call("POST", daemon.base + "/webhooks/tg", body: big, headers: Self.secret).status == 200, "the global limit is larger")
+        await daemon.stop()
+    }
+
+    @Test("slow senders: a trickling body gets 408, a trickling head is cut off; others are served meanwhile")
+    func slowSenders() async throws {
+        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")]) {
+            $0.bodyTimeoutSeconds = 1
+            $0.idleTimeoutSeconds = 2.5
+        }
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        let port = daemon.port
+        let clock = ContinuousClock()
+
+        // Slow body: the head in full, then a byte every 200 ms.
+        let slowBody = try RawConnection(port: port)
+        slowBody.write("POST /webhooks/tg HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Telegram-Bot-Api-Secret-Token: test-secret\r\nContent-Length: 500\r\n\r\n{")
+        let trickle = Task.detached {
+            for _ in 0..<40 {
+                guard slowBody.write(" ") else { return }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        // Slow head: a header line that never ends.
+        let slowHead = try RawConnection(port: port)
+        slowHead.write("POST /webhooks/tg HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        let headTrickle = Task.detached {
+            for _ in 0..<40 {
+                guard slowHead.write("a") else { return }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        // Meanwhile the server answers others at once.
+        let started = clock.now
+        #expect(try await call("POST", daemon.base + "/webhooks/tg", body: telegramUpdate(1), headers: Self.secret).status == 200)
+        #expect(clock.now - started < .milliseconds(900))
+
+        let bodyAnswer = await Task.detached { slowBody.readAll() }.value
+        #expect(bodyAnswer.text.hasPrefix("HTTP/1.1 408"), "\(bodyAnswer.text.prefix(200))")
+        #expect(bodyAnswer.text.contains("did not arrive within"))
+        #expect(clock.now - started < .seconds(4), "the slow body held its request \(clock.now - started)")
+        let headAnswer = await Task.detached { slowHead.readAll() }.value
+        #expect(headAnswer.closed, "the trickling head's connection was closed")
+        #expect(clock.now - started < .seconds(8))
+        trickle.cancel()
+        headTrickle.cancel()
+        #expect(try await daemon.store.countMessages() == 1)
+        await daemon.stop()
+    }
+
+    @Test("request smuggling: Content-Length with Transfer-Encoding is refused; nothing hidden in the body is run")
+    func smuggling() async throws {
+        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")])
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        let inner = String(decoding: telegramUpdate(2), as: UTF8.self)
+        let smuggled = "POST /webhooks/tg HTTP/1.1\r\nHost: x\r\nX-Telegram-Bot-Api-Secret-Token: test-secret\r\nContent-Type: application/json\r\nContent-Length: \(inner.utf8.count)\r\n\r\n\(inner)"
+        let connection = try RawConnection(port: daemon.port)
+        connection.write(
+            "POST /webhooks/tg HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nX-Telegram-Bot-Api-Secret-Token: test-secret\r\n\r\n0\r\n\r\n"
+                + smuggled)
+        let answer = await Task.detached { connection.readAll() }.value
+        #expect(answer.text.hasPrefix("HTTP/1.1 400") || answer.text.isEmpty, "\(answer.text.prefix(200))")
+        #expect(!answer.text.contains("\"stored\""), "the smuggled request was not served")
+        #expect(try await daemon.store.countMessages() == 0)
+        await daemon.stop()
+    }
+
+    @Test("a custom-channel request replayed outside the timestamp window is refused")
+    func replay() async throws {
+        let daemon = try TestDaemon(channels: ["acme": "kind = \"custom\"\nsecret = \"custom-secret\"\nwebhook_url = \"http://127.0.0.1:9/hook\"\n"])
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        let body = jsonData(["event_id": "evt-1", "user": ["id": "u1"], "message": ["type": "text", "text": "hi"]])
+        let old = String(Int(Date().timeIntervalSince1970) - 3600)
+        let signature = "sha256=" + hmacHex("custom-secret", Data("\(old).".utf8) + body)
+        let answer = try await call(
+            "POST", daemon.base + "/webhooks/acme", body: body,
+            headers: [("X-Omnichat-Timestamp", old), ("X-Omnichat-Signature", signature), ("Content-Type", "application/json")])
+        #expect(answer.status == 401)
+        #expect(answer.text.contains("timestamp"), "\(answer.text)")
+        #expect(try await daemon.store.countMessages() == 0)
+        await daemon.stop()
+    }
+}
