@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import OmnichatCore
 import OmnichatServer
 import Testing
@@ -110,12 +111,34 @@ struct RoleMatrixTests {
             _ = try await daemon.store.createAPIKey(name: scope.rawValue, scope: scope, keyHash: Authenticator.tokenHash(secret))
             world.keys[scope] = secret
         }
+        // Credentials that were good once: a deactivated admin's token, an expired admin
+        // session, a revoked API key of every scope, and a token nobody issued.
+        let (_, expiredToken) = try await world.user(.admin)
+        let (deactivatedAdmin, deactivatedToken) = try await world.user(.admin)
+        _ = try await daemon.store.setActive(userID: deactivatedAdmin.id, active: false)
+        try await DatabaseQueue(path: daemon.configuration.database).write { db in
+            try db.execute(sql: "UPDATE sessions SET expires_at = ? WHERE token_hash = ?", arguments: [Date().timeIntervalSince1970 - 1, Authenticator.tokenHash(expiredToken)])
+        }
+        var revoked: [String] = []
+        for scope in APIKey.Scope.allCases {
+            let secret = Authenticator.newAPIKey()
+            let key = try await daemon.store.createAPIKey(name: "revoked-\(scope.rawValue)", scope: scope, keyHash: Authenticator.tokenHash(secret))
+            _ = try await daemon.store.revokeAPIKey(id: key.id, at: Date())
+            revoked.append(secret)
+        }
+        let stale = [("a deactivated admin", deactivatedToken), ("an expired session", expiredToken), ("an unknown token", "not-a-token")]
+            + revoked.map { ("a revoked key", $0) }
         var checked = 0
         for row in try Self.table() where row.cells["admin"] != "—" {
             let where_ = "\(row.method) \(row.path)"
             // No credentials: 401.
             let anonymous = try await world.send(row.method, try await world.path(row.path, caller: nil, ownTarget: false), token: nil)
             #expect(anonymous == 401, "\(where_) without a token answered \(anonymous)")
+            for (what, token) in stale {
+                let status = try await world.send(row.method, try await world.path(row.path, caller: nil, ownTarget: false), token: token)
+                #expect(status == 401, "\(where_) with \(what) answered \(status), expected 401")
+                checked += 1
+            }
             for role in [Role.admin, .supervisor, .agent] {
                 let expected = row.cells[role.rawValue] ?? "?"
                 let (user, token) = try await world.user(role)
@@ -148,7 +171,7 @@ struct RoleMatrixTests {
                 checked += 1
             }
         }
-        #expect(checked > 250)
+        #expect(checked > 550)
         await daemon.stop()
     }
 }
