@@ -16,11 +16,14 @@ run: build
 test: deps
 	$(SWIFT) test
 
-## The crash-safety proof: 24 SIGKILLs of omnichatd under a stream of webhooks from
-## every network and agent replies; prints the counts (CI runs it).
+## Faults, proven: 24 SIGKILLs of omnichatd under a stream of webhooks from every
+## network and agent replies, SIGTERM under load, outbound faults, a stalled store,
+## 4,000 fuzzed requests per adapter, slow and smuggled requests, the access
+## matrix; prints the counts (CI runs it).
 test-faults: deps
 	$(SWIFT) build --product omnichatd
-	OMNICHAT_FAULT_KILLS=$${OMNICHAT_FAULT_KILLS:-24} $(SWIFT) test --filter 'FaultTests|BackPressureTests|DeliveryFaultTests'
+	OMNICHAT_FAULT_KILLS=$${OMNICHAT_FAULT_KILLS:-24} OMNICHAT_FUZZ_ITERATIONS=$${OMNICHAT_FUZZ_ITERATIONS:-4000} \
+		$(SWIFT) test --filter 'FaultTests|BackPressureTests|HostileInputTests|FuzzTests|RoleMatrixTests'
 
 ## The web console in headless Chromium against a real omnichatd and a fake network
 ## (installs chromium, chromium-driver and selenium when missing; screenshots in ui-screenshots/).
