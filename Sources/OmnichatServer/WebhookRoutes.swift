@@ -59,7 +59,7 @@ struct WebhookRoutes: Sendable {
         do {
             try channel.adapter.verify(webhook)
             events = try channel.adapter.parse(webhook)
-            try WebhookLimits.checkCount(events)
+            try WebhookLimits.checkEvents(events)
         } catch {
             switch error.kind {
             case .unauthorized:

@@ -79,7 +79,7 @@ public struct LINEAdapter: ChannelAdapter {
         let occurredAt = e.timestamp.map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) } ?? receivedAt
         // Redeliveries carry the same webhookEventId. Payloads from before
         // LINE added it have none: a digest of the raw event stands in.
-        let eventID = e.webhookEventID ?? "raw-" + HMACSHA256.uuid(seed: raw)
+        let eventID = e.webhookEventID.flatMap { $0.isEmpty ? nil : $0 } ?? "raw-" + HMACSHA256.uuid(seed: raw)
         var replyContext: [String: String]?
         if let token = e.replyToken, !token.isEmpty {
             let at = e.timestamp ?? Int64((receivedAt.timeIntervalSince1970 * 1000).rounded())

@@ -37,10 +37,18 @@ public enum WebhookLimits {
         }
     }
 
-    /// Refuses a request carrying more than `maxEvents` events.
-    public static func checkCount(_ events: [InboundEvent]) throws(WebhookError) {
+    /// Refuses a request carrying more than `maxEvents` events, or an event the
+    /// store could not keep apart from others: no id to deduplicate on, or a
+    /// message with no conversation (it would land in a room shared by strangers).
+    public static func checkEvents(_ events: [InboundEvent]) throws(WebhookError) {
         guard events.count <= maxEvents else {
             throw WebhookError(.malformed, "\(events.count) events in one request; at most \(maxEvents) are accepted")
+        }
+        for (index, event) in events.enumerated() {
+            if event.eventID.isEmpty { throw WebhookError(.malformed, "event \(index) has an empty id") }
+            if case .message = event.kind, event.conversationID.isEmpty {
+                throw WebhookError(.malformed, "event \(index) names no sender or conversation")
+            }
         }
     }
 }

@@ -91,7 +91,7 @@ public struct WhatsAppAdapter: ChannelAdapter {
         let profile = value.contact(from)
         let (content, kind) = Self.content(of: message)
         return InboundEvent(
-            eventID: message.id ?? "message:\(from):\(HMACSHA256.uuid(seed: raw))",
+            eventID: message.id.flatMap { $0.isEmpty ? nil : $0 } ?? "message:\(from):\(HMACSHA256.uuid(seed: raw))",
             conversationID: from,
             contact: ContactProfile(externalID: from, displayName: profile?.name, username: profile?.username),
             content: content,
