@@ -56,6 +56,9 @@ public struct DaemonConfiguration: Sendable {
     /// `[limits] body_timeout_seconds` (number, default 10): a webhook body not received in full
     /// within this long is answered 408 (slow senders cannot hold a request open).
     public var bodyTimeoutSeconds = 10.0
+    /// `[limits] max_connections` (integer, default 2048): connections beyond this many are
+    /// closed on accept (networks retry), so those already open keep their deadlines.
+    public var maxConnections = 2048
     /// `[auth] session_hours` (integer, default 168)
     public var sessionHours = 168
     /// `[auth] bcrypt_cost` (integer, default 10)
@@ -148,6 +151,7 @@ public struct DaemonConfiguration: Sendable {
         try take("limits.ingest_deadline_seconds", num, "a number") { ingestDeadlineSeconds = $0 }
         try take("limits.idle_timeout_seconds", num, "a number") { idleTimeoutSeconds = $0 }
         try take("limits.body_timeout_seconds", num, "a number") { bodyTimeoutSeconds = $0 }
+        try take("limits.max_connections", int, "an integer") { maxConnections = $0 }
         try take("limits.max_media_bytes", int, "an integer") { maxMediaBytes = $0 }
         try take("auth.session_hours", int, "an integer") { sessionHours = $0 }
         try take("auth.bcrypt_cost", int, "an integer") { bcryptCost = $0 }
@@ -218,6 +222,7 @@ public struct DaemonConfiguration: Sendable {
         guard ingestDeadlineSeconds > 0 else { throw bad("limits.ingest_deadline_seconds", "must be positive") }
         guard idleTimeoutSeconds > 0 else { throw bad("limits.idle_timeout_seconds", "must be positive") }
         guard bodyTimeoutSeconds > 0 else { throw bad("limits.body_timeout_seconds", "must be positive") }
+        guard maxConnections >= 1 else { throw bad("limits.max_connections", "must be at least 1") }
         guard queueCapacity >= 1 else { throw bad("limits.queue_capacity", "must be at least 1") }
         guard sessionHours >= 1 else { throw bad("auth.session_hours", "must be at least 1") }
         guard (4...31).contains(bcryptCost) else { throw bad("auth.bcrypt_cost", "must be between 4 and 31") }

@@ -22,6 +22,8 @@ public final class Omnichat: Sendable {
     public let events: EventBus
     public let live: LiveEvents
     public let logger: Logger
+    /// Open HTTP connections, capped at `[limits] max_connections`.
+    let connections: ConnectionLimiter
     private let ownedTransport: CurlTransport?
     private let loader: ChannelLoader
 
@@ -49,6 +51,7 @@ public final class Omnichat: Sendable {
         self.configuration = configuration
         self.store = store
         self.logger = logger
+        self.connections = ConnectionLimiter(limit: configuration.maxConnections)
         self.channels = ChannelRegistry(channels)
         self.metrics = ServerMetrics()
         self.events = EventBus()
@@ -177,8 +180,10 @@ public final class Omnichat: Sendable {
                 throw APIError(.serviceUnavailable, "unavailable", "store is not reachable")
             }
         }
+        let connections = self.connections
         router.get("/metrics") { _, _ in
             metrics.setQueueDepth(queue.depth)
+            metrics.setConnections(open: connections.current, refused: connections.refusedCount)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))
@@ -197,9 +202,13 @@ public final class Omnichat: Sendable {
 
     public func makeServiceGroup(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }, signals: Bool = true) -> ServiceGroup {
         let logger = self.logger
+        let limiter = self.connections
         let app = Application(
             router: router(),
-            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000)))),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [limiter.handler()],
+                    idleTimeout: .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "omnichatd"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

@@ -45,6 +45,14 @@ public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
         queueDepth.set(Int64(depth))
     }
 
+    /// Open HTTP connections, and those closed on accept past `max_connections`.
+    public func setConnections(open: Int, refused: Int) {
+        registry.makeGauge(name: "omnichat_http_connections", help: "Open HTTP connections").set(Int64(open))
+        registry.makeGauge(
+            name: "omnichat_http_connections_refused", help: "Connections closed on accept because max_connections were open (since start)"
+        ).set(Int64(refused))
+    }
+
     public func roomAssigned() {
         registry.makeCounter(name: "omnichat_rooms_assigned_total", help: "Rooms assigned to an agent").increment()
     }

@@ -36,12 +36,20 @@ final class RawConnection: @unchecked Sendable {
         while true {
             let n = recv(fd, &buffer, buffer.count, 0)
             if n == 0 { return (String(decoding: out, as: UTF8.self), true) }
-            if n < 0 { return (String(decoding: out, as: UTF8.self), false) }
+            // A reset is the peer closing too (abruptly); a timeout is not.
+            if n < 0 { return (String(decoding: out, as: UTF8.self), errno == ECONNRESET) }
             out += buffer[0..<n]
         }
     }
 
-    deinit { close(fd) }
+    private var closed = false
+    func hangUp() {
+        guard !closed else { return }
+        closed = true
+        close(fd)
+    }
+
+    deinit { hangUp() }
 }
 
 @Suite("Hostile input over HTTP", .serialized)
@@ -131,6 +139,31 @@ struct HostileInputTests {
         trickle.cancel()
         headTrickle.cancel()
         #expect(try await daemon.store.countMessages() == 1)
+        await daemon.stop()
+    }
+
+    @Test("past max_connections a new connection is closed on accept; the open ones are still served")
+    func connectionCap() async throws {
+        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")]) {
+            $0.maxConnections = 3
+        }
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        let held = try (0..<3).map { _ in try RawConnection(port: daemon.port, receiveTimeout: 3) }
+        try await Task.sleep(for: .milliseconds(200))
+        let extra = try RawConnection(port: daemon.port, receiveTimeout: 3)
+        extra.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        let refused = await Task.detached { extra.readAll() }.value
+        #expect(refused.closed && refused.text.isEmpty, "the fourth connection was served: \(refused.text.prefix(100))")
+        // An open one is still answered.
+        held[0].write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let answer = await Task.detached { held[0].readAll() }.value
+        #expect(answer.text.hasPrefix("HTTP/1.1 200"))
+        // Once a connection closes (the server half-closed it; the client hangs up), a new one is admitted.
+        held[0].hangUp()
+        try await eventually("a slot frees") { (try? await call("GET", daemon.base + "/healthz"))?.status == 200 }
+        let metrics = try await call("GET", daemon.base + "/metrics").text
+        #expect(metrics.contains("omnichat_http_connections_refused"))
         await daemon.stop()
     }
 
