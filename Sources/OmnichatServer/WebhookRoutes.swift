@@ -74,8 +74,10 @@ struct WebhookRoutes: Sendable {
         // The commit and what follows it run in their own task: when the store
         // is slower than the networks' deadline, the answer is a 503 on time
         // while the work still finishes (a redelivery is then a duplicate).
-        let work = Task { try await commit(events, channel: channel, logger: context.logger) }
-        let result = try await Self.within(deadline, work, channel: channel.id, metrics: metrics)
+        let logger = context.logger
+        let result = try await Self.within(deadline, channel: channel.id, metrics: metrics) { committed in
+            try await commit(events, channel: channel, logger: logger, committed: committed)
+        }
         return JSONBody.response(["ok": true, "stored": result.stored, "duplicates": result.duplicates])
     }
 }
@@ -110,7 +112,11 @@ extension WebhookRoutes {
     }
 
     /// Stores the events, then publishes what they changed and queues routing.
-    func commit(_ events: [InboundEvent], channel: ConfiguredChannel, logger: Logger) async throws -> IngestResult {
+    /// `committed` is called as soon as the transaction holds the events, before
+    /// the publishing that follows (the webhook's answer waits for the commit only).
+    func commit(
+        _ events: [InboundEvent], channel: ConfiguredChannel, logger: Logger, committed: @Sendable (IngestResult) -> Void = { _ in }
+    ) async throws -> IngestResult {
         let result: IngestResult
         do {
             let division = try await channel.division.asyncMap { try await divisions.id(named: $0) } ?? nil
@@ -127,6 +133,7 @@ extension WebhookRoutes {
             throw APIError(.serviceUnavailable, "unavailable", "could not store the events; retry later", headers: [.retryAfter: "1"])
         }
         // Committed: everything from here on happens after the answer could have been sent.
+        committed(result)
         metrics.webhook(channel: channel.id, outcome: result.stored == 0 && result.duplicates > 0 ? "duplicate" : "accepted")
         metrics.events(channel: channel.id, stored: result.stored, duplicates: result.duplicates)
         self.events.publish(result.transitions)
@@ -140,10 +147,13 @@ extension WebhookRoutes {
         return result
     }
 
-    /// The work's result, or a 503 when it takes longer than `deadline`
-    /// (the work goes on: it is not cancelled half-way through a commit).
+    /// The commit's result, or a 503 when it does not come within `deadline`.
+    /// The work runs in its own task and is never cancelled half-way: when it
+    /// commits after the 503, it still publishes and routes (and the network's
+    /// redelivery is a duplicate).
     static func within(
-        _ deadline: Duration, _ work: Task<IngestResult, any Error>, channel: String, metrics: ServerMetrics
+        _ deadline: Duration, channel: String, metrics: ServerMetrics,
+        _ work: @escaping @Sendable (_ committed: @escaping @Sendable (IngestResult) -> Void) async throws -> IngestResult
     ) async throws -> IngestResult {
         let race = FirstOf<Result<IngestResult, any Error>>()
         let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Result<IngestResult, any Error>?, Never>) in
@@ -153,9 +163,15 @@ extension WebhookRoutes {
                 race.finish(nil)
             }
             Task {
-                let result = await work.result
-                timer.cancel()
-                race.finish(result)
+                do {
+                    _ = try await work { result in
+                        timer.cancel()
+                        race.finish(.success(result))
+                    }
+                } catch {
+                    timer.cancel()
+                    race.finish(.failure(error))
+                }
             }
         }
         guard let outcome else {

@@ -98,9 +98,18 @@ def customer_says(chat_id, name, text=None, **fields):
     req = urllib.request.Request(
         args.base + "/webhooks/telegram", data=json.dumps(telegram_update(chat_id, name, text, **fields)).encode(), method="POST",
         headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        if r.status != 200:
-            raise Failure(f"webhook answered {r.status}")
+    for _ in range(30):
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                if r.status != 200:
+                    raise Failure(f"webhook answered {r.status}")
+                return
+        except urllib.error.HTTPError as e:
+            # As networks do: a 503 (the store busy) is retried after Retry-After.
+            if e.code != 503:
+                raise Failure(f"webhook answered {e.code}")
+            time.sleep(float(e.headers.get("Retry-After") or "1"))
+    raise Failure("webhook answered 503 thirty times")
 
 
 def seed_rooms(count):
@@ -112,10 +121,15 @@ def seed_rooms(count):
     def send(chunk):
         conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
         for u in chunk:
-            conn.request("POST", "/webhooks/telegram", json.dumps(u),
-                         {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET})
-            r = conn.getresponse()
-            r.read()
+            # As networks do: a 503 (the store busy) is retried after Retry-After.
+            for _ in range(30):
+                conn.request("POST", "/webhooks/telegram", json.dumps(u),
+                             {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET})
+                r = conn.getresponse()
+                r.read()
+                if r.status != 503:
+                    break
+                time.sleep(float(r.getheader("Retry-After") or "1"))
             if r.status != 200:
                 raise Failure(f"seeding webhook answered {r.status}")
         conn.close()
