@@ -53,8 +53,11 @@ public struct ChannelLoader: Sendable {
     }
 
     public func load(file path: String) throws -> ConfiguredChannel {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigurationError(file: path, key: nil, problem: "cannot be read")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(file: path, key: nil, problem: "cannot be read (missing, a folder, or no permission)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(file: path, key: nil, problem: "cannot be read as UTF-8 text")
         }
         let table: TOMLTable
         do {

@@ -50,6 +50,33 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("a drop-in that cannot be read (a folder, or not UTF-8) is named with the problem")
+    func unreadable() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("folder.toml"), withIntermediateDirectories: true)
+        do {
+            _ = try loader().load(directory: directory.path)
+            Issue.record("accepted a folder as a drop-in")
+        } catch let error as ConfigurationError {
+            #expect(error.file.hasSuffix("folder.toml") && error.problem.contains("cannot be read"), "\(error)")
+        }
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("folder.toml"))
+        try Data([0x6B, 0x69, 0x6E, 0x64, 0x20, 0x3D, 0x20, 0x22, 0xFF, 0xFE, 0x22, 0x0A]).write(to: directory.appendingPathComponent("latin.toml"))
+        do {
+            _ = try loader().load(directory: directory.path)
+            Issue.record("accepted a file that is not UTF-8")
+        } catch let error as ConfigurationError {
+            #expect(error.file.hasSuffix("latin.toml") && error.problem.contains("UTF-8"), "\(error)")
+        }
+        do {
+            _ = try loader().load(directory: directory.appendingPathComponent("missing").path)
+            Issue.record("accepted a missing folder")
+        } catch let error as ConfigurationError {
+            #expect(error.problem.contains("does not exist"), "\(error)")
+        }
+    }
+
     @Test func badFilesNameFileKeyAndProblem() throws {
         try expectError(["a.toml": "kind = \"telegram\"\ntoken = \n"], file: "a.toml", key: nil, problem: "invalid TOML at line 2")
         try expectError(["b.toml": "token = \"1:a\"\n"], file: "b.toml", key: "kind", problem: "is required")
