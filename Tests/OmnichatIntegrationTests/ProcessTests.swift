@@ -227,7 +227,7 @@ struct ProcessTests {
         #expect(await daemon.wait() == 0)
     }
 
-    @Test("secrets never reach the logs, even at trace level")
+    @Test("secrets never reach the logs (even at trace level), the metrics, errors or API answers")
     func noSecretsInLogs() async throws {
         let fake = FakeNetwork()
         try await fake.start()
@@ -263,6 +263,19 @@ struct ProcessTests {
         _ = try await call("POST", "\(base)/api/v1/rooms/\(roomID)/messages", json: ["text": "refused"], token: token)
         try await eventually("refused") { fake.calls(to: "sendMessage").count == 2 }
         try await Task.sleep(for: .milliseconds(300))
+        // What the API, the errors and the metrics show.
+        var shown: [String] = []
+        for path in ["/metrics", "/api/v1/channels", "/api/v1/settings", "/api/v1/rooms/\(roomID)/messages", "/api/v1/deliveries", "/api/v1/me", "/api/v1/audit"] {
+            shown.append(try await call("GET", base + path, token: token).text)
+        }
+        shown.append(try await call("POST", "\(base)/webhooks/tg", body: telegramUpdate(3), headers: [("X-Telegram-Bot-Api-Secret-Token", "guess-XYZ")]).text)
+        shown.append(try await call("POST", "\(base)/api/v1/auth/login", json: ["email": "root@example.com", "password": "wrong-password-XYZ"]).text)
+        for text in shown {
+            for secret in ["123456:TEST-token", "TEST-token", "webhook-secret-XYZ", "admin-password-XYZ", "wrong-password-XYZ", "guess-XYZ"] {
+                #expect(!text.contains(secret), "an API answer or the metrics contain a secret: \(text.prefix(200))")
+            }
+        }
+        #expect(shown[0].contains("omnichat_"), "the metrics were read")
         daemon.signal(SIGTERM)
         #expect(await daemon.wait() == 0)
         let logs = daemon.text
