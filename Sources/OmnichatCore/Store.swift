@@ -257,6 +257,9 @@ public protocol Store: TeamStore, InboxStore, Sendable {
     /// Online agents who serve the channel and belong to the division (`nil`:
     /// the default division) and are below capacity, least loaded first.
     func eligibleAgents(channelID: String, divisionID: String?, defaultCapacity: Int) async throws -> [AgentLoad]
+    /// Whether any agent is online and below capacity (whatever they serve): when
+    /// none is, routing has nothing to try and skips reading the queue.
+    func hasFreeAgent(defaultCapacity: Int) async throws -> Bool
     /// Assigns a waiting room (or, with `replace`, takes an assigned room from
     /// its agent) to an online agent below `capacity` (`force` ignores capacity).
     /// Returns nil when any condition no longer holds.

@@ -185,6 +185,8 @@ public final class RoutingService: Service, Sendable {
     /// Routes one room now (the queue calls this; so can tools and benchmarks).
     public func route(roomID: String) async {
         do {
+            // Nobody free and nobody else to ask: the room waits (it is served when an agent comes online).
+            if !settings().customAllocation.enabled, try await !store.hasFreeAgent(defaultCapacity: defaultCapacity()) { return }
             guard let room = try await store.room(id: roomID), room.status == .waiting, room.assignee == nil else { return }
             _ = try await allocate(room)
         } catch {
@@ -290,6 +292,7 @@ public final class RoutingService: Service, Sendable {
         do {
             var full: Set<String> = []  // channel+division pairs with nobody free in this pass
             let custom = settings().customAllocation.enabled
+            if !custom, try await !store.hasFreeAgent(defaultCapacity: defaultCapacity()) { return }
             var offset = 0
             while true {
                 let rooms = try await store.waitingRooms(limit: Self.rescanPage, offset: offset)

@@ -22,6 +22,17 @@ extension SQLiteStore {
         try await agents(channelID: channelID, divisionID: divisionID, defaultCapacity: defaultCapacity, includeFull: false)
     }
 
+    public func hasFreeAgent(defaultCapacity: Int) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(
+                db,
+                sql: """
+                    SELECT EXISTS (SELECT 1 FROM users INDEXED BY users_by_load
+                                   WHERE online = 1 AND open_rooms < coalesce(max_open_rooms, ?))
+                    """, arguments: [defaultCapacity]) ?? false
+        }
+    }
+
     public func candidateAgents(channelID: String, divisionID: String?, defaultCapacity: Int) async throws -> [AgentLoad] {
         try await agents(channelID: channelID, divisionID: divisionID, defaultCapacity: defaultCapacity, includeFull: true)
     }
