@@ -53,8 +53,8 @@ public struct DaemonConfiguration: Sendable {
     /// `[limits] idle_timeout_seconds` (number, default 30): a connection that sends nothing for
     /// this long (between requests, or while its request head trickles in) is closed.
     public var idleTimeoutSeconds = 30.0
-    /// `[limits] body_timeout_seconds` (number, default 10): a webhook body not received in full
-    /// within this long is answered 408 (slow senders cannot hold a request open).
+    /// `[limits] body_timeout_seconds` (number, default 10): a request body not received in full
+    /// within this long of its head has its connection closed (slow senders cannot hold a request open).
     public var bodyTimeoutSeconds = 10.0
     /// `[limits] max_connections` (integer, default 2048): connections beyond this many are
     /// closed on accept (networks retry), so those already open keep their deadlines.

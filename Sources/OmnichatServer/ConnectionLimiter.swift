@@ -1,23 +1,33 @@
 import Foundation
+import HTTPTypes
 import NIOCore
+import NIOHTTPTypes
 
-/// Sheds load at the cheapest point: a connection beyond `limit` open ones is
-/// closed as soon as it is accepted, before any byte is parsed. Networks treat
-/// that as a failed delivery and retry later; the connections already open
-/// keep being answered inside their deadlines instead of queueing behind a
-/// crowd the two cores cannot serve.
+/// Guards every HTTP connection at the cheapest point, on its event loop:
+/// - a connection beyond `limit` open ones is closed as soon as it is
+///   accepted, before any byte is parsed (networks treat that as a failed
+///   delivery and retry later), so the connections already open keep being
+///   answered inside their deadlines instead of queueing behind a crowd;
+/// - a request whose body has not arrived in full within `bodyTimeout` of its
+///   head has its connection closed (slow-body senders cannot pin a request).
+/// Both use the event loop's own timers: no task, no thread hop per request.
 final class ConnectionLimiter: @unchecked Sendable {
     let limit: Int
+    let bodyTimeout: TimeAmount
     private let lock = NSLock()
     private var open = 0
-    private(set) var refused = 0
+    private var refused = 0
+    private var slowBodies = 0
 
-    init(limit: Int) {
+    init(limit: Int, bodyTimeout: Duration = .seconds(10)) {
         self.limit = limit
+        let parts = bodyTimeout.components
+        self.bodyTimeout = .nanoseconds(parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000)
     }
 
     var current: Int { lock.withLock { open } }
     var refusedCount: Int { lock.withLock { refused } }
+    var slowBodyCount: Int { lock.withLock { slowBodies } }
 
     /// True when the connection may stay.
     func admit() -> Bool {
@@ -35,12 +45,18 @@ final class ConnectionLimiter: @unchecked Sendable {
         lock.withLock { open -= 1 }
     }
 
+    func slowBody() {
+        lock.withLock { slowBodies += 1 }
+    }
+
     func handler() -> Handler { Handler(limiter: self) }
 
     final class Handler: ChannelInboundHandler, RemovableChannelHandler {
-        typealias InboundIn = NIOAny
+        typealias InboundIn = HTTPRequestPart
+        typealias InboundOut = HTTPRequestPart
         let limiter: ConnectionLimiter
         private var admitted = false
+        private var bodyTimer: Scheduled<Void>?
 
         init(limiter: ConnectionLimiter) {
             self.limiter = limiter
@@ -64,12 +80,82 @@ final class ConnectionLimiter: @unchecked Sendable {
             }
         }
 
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head:
+                bodyTimer?.cancel()
+                let limiter = self.limiter
+                let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                bodyTimer = context.eventLoop.scheduleTask(in: limiter.bodyTimeout) {
+                    limiter.slowBody()
+                    loopBound.value.close(promise: nil)
+                }
+            case .end:
+                bodyTimer?.cancel()
+                bodyTimer = nil
+            case .body:
+                break
+            }
+            context.fireChannelRead(data)
+        }
+
         func channelInactive(context: ChannelHandlerContext) {
+            bodyTimer?.cancel()
+            bodyTimer = nil
             if admitted {
                 admitted = false
                 limiter.release()
             }
             context.fireChannelInactive()
         }
+    }
+}
+
+/// One ticking task for every pending deadline, instead of a sleeping task
+/// per request: `schedule` returns a key, `cancel` forgets it, and whatever
+/// is past due when the ticker runs (every `tick`) is fired once.
+final class DeadlineWheel: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [UInt64: (due: ContinuousClock.Instant, fire: @Sendable () -> Void)] = [:]
+    private var next: UInt64 = 0
+    private var ticker: Task<Void, Never>?
+    let tick: Duration
+
+    init(tick: Duration = .milliseconds(50)) {
+        self.tick = tick
+    }
+
+    func schedule(after delay: Duration, _ fire: @escaping @Sendable () -> Void) -> UInt64 {
+        lock.withLock {
+            next += 1
+            entries[next] = (ContinuousClock.now + delay, fire)
+            if ticker == nil {
+                let tick = self.tick
+                ticker = Task.detached { [weak self] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: tick)
+                        guard let self, self.fireDue() else { return }
+                    }
+                }
+            }
+            return next
+        }
+    }
+
+    func cancel(_ key: UInt64) {
+        lock.withLock { _ = entries.removeValue(forKey: key) }
+    }
+
+    /// Fires what is due; false (and the ticker stops) when nothing is left.
+    private func fireDue() -> Bool {
+        let now = ContinuousClock.now
+        let (due, more): ([@Sendable () -> Void], Bool) = lock.withLock {
+            let keys = entries.filter { $0.value.due <= now }.map(\.key)
+            let fired = keys.compactMap { entries.removeValue(forKey: $0)?.fire }
+            if entries.isEmpty { ticker = nil }
+            return (fired, !entries.isEmpty)
+        }
+        for fire in due { fire() }
+        return more
     }
 }

@@ -51,7 +51,8 @@ public final class Omnichat: Sendable {
         self.configuration = configuration
         self.store = store
         self.logger = logger
-        self.connections = ConnectionLimiter(limit: configuration.maxConnections)
+        self.connections = ConnectionLimiter(
+            limit: configuration.maxConnections, bodyTimeout: .milliseconds(Int64(configuration.bodyTimeoutSeconds * 1000)))
         self.channels = ChannelRegistry(channels)
         self.metrics = ServerMetrics()
         self.events = EventBus()
@@ -151,8 +152,7 @@ public final class Omnichat: Sendable {
             maxBodyBytes: configuration.maxBodyBytes, divisions: DivisionNames(store: store), events: events, live: live,
             // A little after the store's own deadline, which refuses requests still queued
             // (storing nothing); this one covers a commit that itself stalls.
-            deadline: .milliseconds(Int64(configuration.ingestDeadlineSeconds * 1000) + 200),
-            bodyTimeout: .milliseconds(Int64(configuration.bodyTimeoutSeconds * 1000))
+            deadline: .milliseconds(Int64(configuration.ingestDeadlineSeconds * 1000) + 200)
         ).register(on: router)
         let auth = Authenticator(store: store, sessionHours: configuration.sessionHours, bcryptCost: configuration.bcryptCost, appID: configuration.appID)
         let api = APIRoutes(
@@ -183,7 +183,7 @@ public final class Omnichat: Sendable {
         let connections = self.connections
         router.get("/metrics") { _, _ in
             metrics.setQueueDepth(queue.depth)
-            metrics.setConnections(open: connections.current, refused: connections.refusedCount)
+            metrics.setConnections(open: connections.current, refused: connections.refusedCount, slowBodies: connections.slowBodyCount)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))

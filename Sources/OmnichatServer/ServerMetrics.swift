@@ -46,7 +46,10 @@ public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
     }
 
     /// Open HTTP connections, and those closed on accept past `max_connections`.
-    public func setConnections(open: Int, refused: Int) {
+    public func setConnections(open: Int, refused: Int, slowBodies: Int) {
+        registry.makeGauge(
+            name: "omnichat_http_slow_bodies", help: "Connections closed because a request body did not arrive within body_timeout_seconds (since start)"
+        ).set(Int64(slowBodies))
         registry.makeGauge(name: "omnichat_http_connections", help: "Open HTTP connections").set(Int64(open))
         registry.makeGauge(
             name: "omnichat_http_connections_refused", help: "Connections closed on accept because max_connections were open (since start)"

@@ -17,8 +17,6 @@ struct WebhookRoutes: Sendable {
     let live: LiveEvents
     /// How long a webhook may wait for its commit before it is answered 503.
     var deadline: Duration = .milliseconds(1500)
-    /// How long the whole body may take to arrive.
-    var bodyTimeout: Duration = .seconds(10)
 
     func register(on router: Router<some RequestContext>) {
         router.post("/webhooks/:channel_id") { request, context in try await receive(request, context: context) }
@@ -53,7 +51,13 @@ struct WebhookRoutes: Sendable {
         let channel = try channel(context)
         let buffer: ByteBuffer
         let limit = channel.maxBodyBytes ?? maxBodyBytes
-        buffer = try await Self.collect(request.body, upTo: limit, within: bodyTimeout, channel: channel.id, metrics: metrics)
+        // (A body that trickles in is cut off by the connection guard's body timer.)
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            metrics.webhook(channel: channel.id, outcome: "too_large")
+            throw APIError(.contentTooLarge, "too_large", "webhook body is larger than \(limit) bytes")
+        }
         let webhook = WebhookRequest(method: "POST", headers: Self.headers(request), body: Data(buffer: buffer))
         let events: [InboundEvent]
         do {
@@ -83,34 +87,6 @@ struct WebhookRoutes: Sendable {
 }
 
 extension WebhookRoutes {
-    /// The whole body, or 413 past `limit` bytes, or 408 when it has not all arrived within `timeout`.
-    static func collect(
-        _ body: RequestBody, upTo limit: Int, within timeout: Duration, channel: String, metrics: ServerMetrics
-    ) async throws -> ByteBuffer {
-        enum Outcome: Sendable { case body(ByteBuffer), tooLarge, late }
-        let outcome = try await withThrowingTaskGroup(of: Outcome.self) { group in
-            group.addTask {
-                do { return .body(try await body.collect(upTo: limit)) } catch is CancellationError { return .late } catch { return .tooLarge }
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return .late
-            }
-            let first = try await group.next() ?? .late
-            group.cancelAll()
-            return first
-        }
-        switch outcome {
-        case .body(let buffer): return buffer
-        case .tooLarge:
-            metrics.webhook(channel: channel, outcome: "too_large")
-            throw APIError(.contentTooLarge, "too_large", "webhook body is larger than \(limit) bytes")
-        case .late:
-            metrics.webhook(channel: channel, outcome: "slow_body")
-            throw APIError(.requestTimeout, "slow_body", "webhook body did not arrive within \(timeout)")
-        }
-    }
-
     /// Stores the events, then publishes what they changed and queues routing.
     /// `committed` is called as soon as the transaction holds the events, before
     /// the publishing that follows (the webhook's answer waits for the commit only).
@@ -151,6 +127,8 @@ extension WebhookRoutes {
     /// The work runs in its own task and is never cancelled half-way: when it
     /// commits after the 503, it still publishes and routes (and the network's
     /// redelivery is a duplicate).
+    static let deadlines = DeadlineWheel()
+
     static func within(
         _ deadline: Duration, channel: String, metrics: ServerMetrics,
         _ work: @escaping @Sendable (_ committed: @escaping @Sendable (IngestResult) -> Void) async throws -> IngestResult
@@ -158,18 +136,15 @@ extension WebhookRoutes {
         let race = FirstOf<Result<IngestResult, any Error>>()
         let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Result<IngestResult, any Error>?, Never>) in
             race.arm(continuation)
-            let timer = Task {
-                try? await Task.sleep(for: deadline)
-                race.finish(nil)
-            }
+            let timer = deadlines.schedule(after: deadline) { race.finish(nil) }
             Task {
                 do {
                     _ = try await work { result in
-                        timer.cancel()
+                        deadlines.cancel(timer)
                         race.finish(.success(result))
                     }
                 } catch {
-                    timer.cancel()
+                    deadlines.cancel(timer)
                     race.finish(.failure(error))
                 }
             }

@@ -95,7 +95,7 @@ struct HostileInputTests {
         await daemon.stop()
     }
 
-    @Test("slow senders: a trickling body gets 408, a trickling head is cut off; others are served meanwhile")
+    @Test("slow senders: a trickling body or head has its connection closed; others are served meanwhile")
     func slowSenders() async throws {
         let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")]) {
             $0.bodyTimeoutSeconds = 1
@@ -130,9 +130,10 @@ struct HostileInputTests {
         #expect(clock.now - started < .milliseconds(900))
 
         let bodyAnswer = await Task.detached { slowBody.readAll() }.value
-        #expect(bodyAnswer.text.hasPrefix("HTTP/1.1 408"), "\(bodyAnswer.text.prefix(200))")
-        #expect(bodyAnswer.text.contains("did not arrive within"))
+        #expect(bodyAnswer.closed, "the trickling body's connection was closed")
+        #expect(!bodyAnswer.text.contains("200 OK"), "\(bodyAnswer.text.prefix(200))")
         #expect(clock.now - started < .seconds(4), "the slow body held its request \(clock.now - started)")
+        #expect(try await call("GET", daemon.base + "/metrics").text.contains("omnichat_http_slow_bodies 1"))
         let headAnswer = await Task.detached { slowHead.readAll() }.value
         #expect(headAnswer.closed, "the trickling head's connection was closed")
         #expect(clock.now - started < .seconds(8))
