@@ -163,6 +163,7 @@ public final class Omnichat: Sendable {
         TeamRoutes(api: api, settings: TeamSettings(configuration: configuration)).register(on: router)
         InboxRoutes(api: api).register(on: router)
         EventRoutes(api: api).register(on: router)
+        QuickReplyRoutes(api: api).register(on: router)
         if let console = ConsoleRoutes(directory: configuration.consoleDir) {
             console.register(on: router)
         } else {
