@@ -106,6 +106,21 @@ let package = Package(
             path: "Benchmarks/AllocationBench",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "bare-server",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/BareServer",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "omnichat-bench",
+            dependencies: [
+                "OmnichatCore", "OmnichatDelivery",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Benchmarks/OmnichatBench",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "OmnichatCoreTests",
             dependencies: ["OmnichatCore"],

@@ -14,17 +14,25 @@ import OmnichatCore
 /// `StoreError.busy` having stored nothing, so the network redelivers later
 /// and the answer still comes within its deadline (LINE: 2 s).
 actor IngestBatcher {
-    typealias Waiter = CheckedContinuation<IngestResult, any Error>
-
     struct Limits: Sendable {
         var maxPending = 4096
         var deadline: Duration = .milliseconds(1500)
     }
 
+    /// One caller's work: run inside its own savepoint, then told the outcome
+    /// once the transaction holding it has committed (or failed).
     private struct Entry {
-        var batch: IngestBatch
-        var waiter: Waiter
+        var perform: @Sendable (Database) -> Bool
+        var finish: @Sendable ((any Error)?) -> Void
         var since: ContinuousClock.Instant
+        /// Webhook ingests may be refused under back-pressure (the network
+        /// redelivers); agents' replies and delivery records always wait.
+        var sheddable: Bool
+    }
+
+    /// Where a caller's value waits between its savepoint and the commit.
+    private final class Slot<T>: @unchecked Sendable {
+        var result: Result<T, any Error> = .failure(StoreError(.invalid, "not run"))
     }
 
     private let pool: DatabasePool
@@ -43,13 +51,36 @@ actor IngestBatcher {
     var waiting: Int { pending.count }
 
     func submit(_ batch: IngestBatch) async throws -> IngestResult {
-        try await withCheckedThrowingContinuation { continuation in
-            guard pending.count < limits.maxPending else {
+        try await write(sheddable: true) { db in try IngestWriter.write(batch, db: db) }
+    }
+
+    /// Runs `body` in the next group commit, in its own savepoint: an error
+    /// rolls back this caller's statements only and is thrown to it.
+    func write<T: Sendable>(sheddable: Bool = false, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            if sheddable && pending.count >= limits.maxPending {
                 refused += 1
                 continuation.resume(throwing: StoreError(.busy, "the store is behind: \(pending.count) webhook requests are waiting for a commit"))
                 return
             }
-            pending.append(Entry(batch: batch, waiter: continuation, since: .now))
+            let slot = Slot<T>()
+            pending.append(
+                Entry(
+                    perform: { db in
+                        do {
+                            slot.result = .success(try body(db))
+                            return true
+                        } catch let error as StoreError {
+                            slot.result = .failure(error)
+                        } catch {
+                            slot.result = .failure(sheddable ? StoreError(.invalid, "could not store events: \(error)") : error)
+                        }
+                        return false
+                    },
+                    finish: { error in
+                        if let error { continuation.resume(throwing: error) } else { continuation.resume(with: slot.result) }
+                    },
+                    since: .now, sheddable: sheddable))
             if !committing {
                 committing = true
                 Task { await self.drain() }
@@ -60,19 +91,23 @@ actor IngestBatcher {
         }
     }
 
-    /// While requests wait behind a commit, refuses those past the deadline.
+    /// While requests wait behind a commit, refuses webhooks past the deadline.
     private func sweep() async {
         let tick = min(limits.deadline / 4, .milliseconds(100))
         while !pending.isEmpty {
             try? await Task.sleep(for: tick)
             let limit = ContinuousClock.now - limits.deadline
-            guard let first = pending.first, first.since < limit else { continue }
-            let stale = pending.prefix { $0.since < limit }.count
-            for entry in pending.prefix(stale) {
-                entry.waiter.resume(throwing: StoreError(.busy, "the store is behind: no commit within \(limits.deadline)"))
+            guard pending.contains(where: { $0.sheddable && $0.since < limit }) else { continue }
+            var kept: [Entry] = []
+            for entry in pending {
+                if entry.sheddable && entry.since < limit {
+                    entry.finish(StoreError(.busy, "the store is behind: no commit within \(limits.deadline)"))
+                    refused += 1
+                } else {
+                    kept.append(entry)
+                }
             }
-            pending.removeFirst(stale)
-            refused += stale
+            pending = kept
         }
         sweeping = false
     }
@@ -80,31 +115,17 @@ actor IngestBatcher {
     private func drain() async {
         while !pending.isEmpty {
             let take = min(pending.count, Self.maxRequestsPerCommit)
-            let group = Array(pending.prefix(take)).map { ($0.batch, $0.waiter) }
+            let group = Array(pending.prefix(take))
             pending.removeFirst(take)
-            let batches = group.map(\.0)
             do {
-                let outcomes = try await pool.write { db in
-                    try batches.map { batch -> Result<IngestResult, StoreError> in
-                        var result: Result<IngestResult, StoreError> = .failure(StoreError(.invalid, "not run"))
-                        try db.inSavepoint {
-                            do {
-                                result = .success(try IngestWriter.write(batch, db: db))
-                                return .commit
-                            } catch let error as StoreError {
-                                result = .failure(error)
-                                return .rollback
-                            } catch {
-                                result = .failure(StoreError(.invalid, "could not store events: \(error)"))
-                                return .rollback
-                            }
-                        }
-                        return result
+                try await pool.write { db in
+                    for entry in group {
+                        try db.inSavepoint { entry.perform(db) ? .commit : .rollback }
                     }
                 }
-                for ((_, waiter), outcome) in zip(group, outcomes) { waiter.resume(with: outcome) }
+                for entry in group { entry.finish(nil) }
             } catch {
-                for (_, waiter) in group { waiter.resume(throwing: error) }
+                for entry in group { entry.finish(error) }
             }
         }
         committing = false

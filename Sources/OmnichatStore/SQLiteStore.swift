@@ -239,7 +239,7 @@ public final class SQLiteStore: Store {
     public func addOutbound(roomID: String, content: MessageContent, senderUserID: String) async throws -> StoredMessage {
         let now = Date()
         let id = Identifier.make("msg")
-        return try await pool.write { db in
+        return try await batcher.write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM rooms WHERE id = ?", arguments: [roomID]) != nil else {
                 throw StoreError(.notFound, "no room \(roomID)")
             }
@@ -365,14 +365,14 @@ public final class SQLiteStore: Store {
     }
 
     public func recordPartDelivered(outboxID: Int64, partsDone: Int) async throws {
-        try await pool.write { db in
+        try await batcher.write { db in
             try db.execute(sql: "UPDATE outbox SET parts_done = ? WHERE id = ?", arguments: [partsDone, outboxID])
         }
     }
 
     public func markDelivered(outboxID: Int64, attempts: Int, networkMessageID: String?) async throws {
         let now = Date().timeIntervalSince1970
-        try await pool.write { db in
+        try await batcher.write { db in
             try db.execute(
                 sql: "UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL WHERE id = ?",
                 arguments: [attempts, now, outboxID])
@@ -387,7 +387,7 @@ public final class SQLiteStore: Store {
     }
 
     public func scheduleRetry(outboxID: Int64, attempts: Int, at: Date, error: String) async throws {
-        try await pool.write { db in
+        try await batcher.write { db in
             try db.execute(
                 sql: "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
                 arguments: [attempts, at.timeIntervalSince1970, error, outboxID])
@@ -398,7 +398,7 @@ public final class SQLiteStore: Store {
     }
 
     public func markFailed(outboxID: Int64, attempts: Int, error: String) async throws {
-        try await pool.write { db in
+        try await batcher.write { db in
             try db.execute(
                 sql: "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE id = ?",
                 arguments: [attempts, error, outboxID])

@@ -55,6 +55,12 @@ PAIRS = [
     ("invitation box", "--text", ".invite-box|background", TEXT),
     ("chart labels", ".chart text|fill", "--panel", TEXT),
     ("composer details summary", ".extras summary|color", "--panel", TEXT),
+    ("saved reply shortcut", ".saved-shortcut|color", "--panel", TEXT),
+    ("saved reply shortcut, chosen option", ".saved-shortcut|color", ".saved-option[aria-selected=\"true\"]|background", TEXT),
+    ("saved reply text, chosen option", ".saved-text|color", ".saved-option[aria-selected=\"true\"]|background", TEXT),
+    ("saved reply shortcut, option hover", ".saved-shortcut|color", ".saved-option:hover|background", TEXT),
+    ("muted text in the saved replies picker", "--muted", ".saved-popup|background", TEXT),
+    ("the '/' before a shortcut field", ".slash-input|color", "--panel", TEXT),
     ("switch state word (off)", ".switch-state|color", "--bg", TEXT),
     ("switch state word (on)", ".switch[aria-checked=\"true\"] .switch-state|color", "--bg", TEXT),
     ("primary button", ".btn-primary|color", ".btn-primary|background", TEXT),
@@ -78,6 +84,9 @@ PAIRS = [
     # surface around the element: the page, a card, or a selected row or link.
     ("focus ring on a selected row or link", "--focus", "--primary-soft", UI),
     ("selected chip border", ".chip[aria-pressed=\"true\"]|border-color", "--panel", UI),
+    ("chosen saved reply border", ".saved-option[aria-selected=\"true\"]|border-color", "--panel", UI),
+    ("saved replies picker border", ".saved-popup|border-color", "--panel", UI),
+    ("invalid field border", "[aria-invalid=\"true\"]|border-color", "--panel", UI),
 ]
 
 NAMED = {"white": "#ffffff", "black": "#000000"}

@@ -599,6 +599,53 @@ def main():
     link = wait_for(lambda: driver.find_element(By.ID, "invitation-url").text.strip(), "the invitation link")
     check("/invitations/" in link, f"the supervisor got an invitation link")
     shot("08-team-invited")
+
+    # Saved replies: the supervisor saves two through the Team page's editor.
+    greet_text = f"Hello! How can I help you today? {nonce}"
+    ship_text = f"Your parcel leaves our warehouse today. {nonce}"
+    sam_token, _ = login_api("sam@example.com", "sam-pass-1234")
+    click("#to-saved-replies")
+    visible("#saved-rows-empty")
+    for i, (shortcut, text) in enumerate((("greet", greet_text), ("ship-today", ship_text)), start=1):
+        click("#saved-add")
+        visible(f"#saved-rows > li:nth-child({i}) .saved-shortcut-input").send_keys(shortcut)
+        visible(f"#saved-rows > li:nth-child({i}) .saved-text-input").send_keys(text)
+    check(driver.find_element(By.ID, "saved-dirty").text == "Unsaved changes", "saved replies editor: two rows added, marked unsaved")
+    click("#saved-replies-save")
+    expected = [{"shortcut": "greet", "text": greet_text}, {"shortcut": "ship-today", "text": ship_text}]
+    wait_for(lambda: api("GET", "/api/v1/quick-replies", token=sam_token)[1]["quick_replies"] == expected, "the two saved replies in the API")
+    ok("saved replies editor: Save stored both replies, in order (GET /quick-replies)")
+    element_with_text("#saved-dirty", "Saved (2)")
+    driver.execute_script("document.getElementById('saved-replies').scrollIntoView({ block: 'start' });")
+    shot("08b-saved-replies-editor")
+    # An invalid shortcut: the page shows the API's own 422 message and marks the field.
+    bad = {"shortcut": "Bad Shortcut!", "text": "Not stored"}
+    status, body = api("PUT", "/api/v1/quick-replies", {"quick_replies": expected + [bad]}, sam_token)
+    check(status == 422 and body["error"]["message"], f"API: an invalid shortcut is refused (422: {body['error']['message']})")
+    api_message = body["error"]["message"]
+    click("#saved-add")
+    visible("#saved-rows > li:nth-child(3) .saved-shortcut-input").send_keys(bad["shortcut"])
+    visible("#saved-rows > li:nth-child(3) .saved-text-input").send_keys(bad["text"])
+    click("#saved-replies-save")
+    shown = element_with_text("#saved-replies-error", api_message).text
+    check(api_message in shown, f"saved replies editor: the page shows the API's message ({shown!r})")
+    check(attr("#saved-rows > li:nth-child(3) .saved-shortcut-input", "aria-invalid") == "true"
+          and driver.switch_to.active_element.get_attribute("id") == attr("#saved-rows > li:nth-child(3) .saved-shortcut-input", "id"),
+          "the entry the message names is marked invalid and focused")
+    check(api("GET", "/api/v1/quick-replies", token=sam_token)[1]["quick_replies"] == expected, "the invalid list was not stored (API)")
+    # Chromium logs that expected 422 as a SEVERE "Failed to load resource"; it is the one allowed.
+    collect_console()
+    refused = [e for e in console_entries if e.get("level") == "SEVERE" and "/api/v1/quick-replies" in e.get("message", "") and "422" in e.get("message", "")]
+    check(len(refused) == 1, "the browser saw the one expected 422 for the invalid list")
+    console_entries.remove(refused[0])
+    shot("08c-saved-replies-error")
+    click("#saved-rows > li:nth-child(3) .saved-delete")
+    wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#saved-rows > li")) == 2, "the invalid row to be deleted")
+    click("#saved-replies-save")
+    element_with_text("#saved-dirty", "Saved (2)")
+    check(not driver.find_element(By.ID, "saved-replies-error").text
+          and api("GET", "/api/v1/quick-replies", token=sam_token)[1]["quick_replies"] == expected,
+          "deleting the invalid row and saving again stores the two replies, no error")
     sign_out()
     driver.get(link)
     el("#invite-form")
@@ -611,6 +658,67 @@ def main():
     status, _ = api("POST", "/api/v1/auth/login", {"email": "ivy@example.com", "password": "ivy-new-pass-1"})
     check(status == 200, "the invited agent can sign in with the new password (API)")
     sign_out()
+
+    # Saved replies in the reply box: the agent inserts one with the button, one with "/", and sends them.
+    api("PUT", "/api/v1/me/status", {"online": True}, alice_token)
+    customer_says(700003, "Erin Customer", f"Hi, is anyone there? {nonce}")
+    erin = wait_for(lambda: next((r for r in api("GET", "/api/v1/rooms?assignee=me", token=alice_token)[1]["rooms"]
+                                  if "Erin" in json.dumps(r)), None), "Erin's room to be assigned to Alice")
+    sign_in("alice@example.com", "alice-pass-123")
+    driver.get(args.base + f"/#/inbox/{erin['id']}")
+    el("#timeline[data-loaded]")
+    check(visible("#saved-replies-btn").text == "Saved replies" and el("#reply-extras summary").text.startswith("Buttons for the customer"),
+          "the reply box has 'Saved replies' and, apart, 'Buttons for the customer'")
+    box = visible("#reply-text")
+    options = lambda css: [o.get_attribute("data-shortcut") for o in driver.find_elements(By.CSS_SELECTOR, f"{css} [role='option']") if o.is_displayed()]
+    click("#saved-replies-btn")
+    visible("#saved-picker")
+    wait_for(lambda: options("#saved-picker") == ["greet", "ship-today"], "the picker to list both saved replies")
+    check(driver.switch_to.active_element.get_attribute("id") == "saved-filter" and attr("#saved-replies-btn", "aria-expanded") == "true",
+          "the Saved replies button opens the list with the focus in its filter")
+    shot("09b-saved-replies-picker")
+    driver.switch_to.active_element.send_keys(Keys.ARROW_DOWN)
+    active = attr("#saved-filter", "aria-activedescendant")
+    check(attr(f"#{active}", "data-shortcut") == "ship-today" and attr(f"#{active}", "aria-selected") == "true",
+          "Arrow Down moves to the second saved reply (aria-activedescendant, aria-selected)")
+    driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    check(not driver.find_element(By.ID, "saved-picker").is_displayed() and driver.switch_to.active_element.get_attribute("id") == "saved-replies-btn"
+          and box.get_attribute("value") == "", "Escape closes the list, the focus goes back to the button, the box is unchanged")
+    click("#saved-replies-btn")
+    visible("#saved-filter").send_keys("parcel")
+    wait_for(lambda: options("#saved-picker") == ["ship-today"], "typing to filter the list to one reply")
+    ok("typing in the filter narrows the list (by text too)")
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    wait_for(lambda: box.get_attribute("value") == ship_text, "the chosen text in the reply box")
+    check(not driver.find_element(By.ID, "saved-picker").is_displayed() and driver.switch_to.active_element.get_attribute("id") == "reply-text",
+          "Enter put the saved reply's text in the reply box and closed the list")
+    time.sleep(0.5)
+    check(sends_of(ship_text) == 0, "inserting a saved reply does not send it")
+    box.send_keys(Keys.ENTER)
+    wait_for(lambda: sends_of(ship_text) == 1, "the fake network to receive the inserted text")
+    element_with_text("#timeline .msg-out", ship_text)
+    ok("sent with Enter: the fake network received exactly the saved reply's text, once")
+    # "/" at the start of the box suggests saved replies.
+    box.send_keys("/")
+    wait_for(lambda: options("#slash-suggestions") == ["greet", "ship-today"], "'/' to suggest both saved replies")
+    box.send_keys(Keys.ESCAPE)
+    check(not driver.find_element(By.ID, "slash-suggestions").is_displayed() and box.get_attribute("value") == "/",
+          "'/' suggests the saved replies; Escape closes the suggestions and keeps the text")
+    box.send_keys(Keys.BACKSPACE, "/gr")
+    wait_for(lambda: options("#slash-suggestions") == ["greet"], "'/gr' to suggest only greet")
+    check(attr(f"#{attr('#reply-text', 'aria-activedescendant')}", "data-shortcut") == "greet", "'/gr' suggests /greet, chosen")
+    shot("09c-slash-suggestions")
+    box.send_keys(Keys.ENTER)
+    wait_for(lambda: box.get_attribute("value") == greet_text, "Enter to replace '/gr' with the saved text")
+    time.sleep(0.5)
+    check(sends_of(greet_text) == 0 and not driver.find_element(By.ID, "slash-suggestions").is_displayed(),
+          "Enter on a suggestion inserts its text (not sent)")
+    box.send_keys(Keys.ENTER)
+    wait_for(lambda: sends_of(greet_text) == 1, "the fake network to receive the greeting")
+    element_with_text("#timeline .msg-out", greet_text)
+    check(sends_of(greet_text) == 1 and sends_of("/gr") == 0, "sent: the fake network received exactly the greeting, once")
+    sign_out()
+    api("PUT", "/api/v1/me/status", {"online": False}, alice_token)
 
     # 7. First paint of the inbox with 1,000 rooms.
     started = time.time()

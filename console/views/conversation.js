@@ -6,6 +6,7 @@ import * as api from '../api.js';
 import { h, clear, field, openDialog, nextId } from '../dom.js';
 import { channelIcon, kindLabel, pinIcon } from '../icons.js';
 import { formatDateTime, formatShort } from '../format.js';
+import { savedRepliesComposer } from './saved-replies.js';
 
 const MEDIA_TYPES = ['image', 'audio', 'video', 'file', 'sticker'];
 
@@ -310,15 +311,19 @@ export function mountConversation(pane, ctx) {
   const modeReply = h('button', { type: 'button', class: 'seg', 'aria-pressed': 'true', id: 'mode-reply', onclick: () => setMode('reply') }, t('conv.reply'));
   const modeNote = h('button', { type: 'button', class: 'seg', 'aria-pressed': 'false', id: 'mode-note', onclick: () => setMode('note') }, t('conv.note'));
   const label = h('label', { for: 'reply-text', class: 'visually-hidden' });
-  const extras = h('details', { class: 'extras' },
-    h('summary', null, `${t('conv.quickReplies')} · ${t('conv.attach')}`),
-    field(t('conv.quickReplies'), qrInput, t('conv.quickRepliesHint')).row,
+  // Saved replies put a text in the box; "Buttons for the customer" (below) are
+  // sent with the reply for the customer to tap. Two different things.
+  const saved = savedRepliesComposer(textarea, { onError: (e) => fail(e) });
+  const extras = h('details', { class: 'extras', id: 'reply-extras' },
+    h('summary', null, `${t('conv.customerButtons')} · ${t('conv.attach')}`),
+    field(t('conv.customerButtons'), qrInput, t('conv.customerButtonsHint')).row,
     h('div', { class: 'grid-3' },
       field(t('conv.attachUrl'), urlInput).row,
       field(t('conv.attachKind'), kindSel).row,
       field(t('conv.attachName'), nameInput).row));
   const form = h('form', { class: 'composer-form', id: 'reply-form' },
-    h('div', { class: 'segmented', role: 'group' }, modeReply, modeNote),
+    h('div', { class: 'composer-tools' }, h('div', { class: 'segmented', role: 'group' }, modeReply, modeNote), saved.button),
+    saved.popup, saved.suggestions, saved.live,
     label, textarea, extras, h('div', { class: 'row-end' }, sendBtn));
 
   function setMode(m) {
@@ -340,6 +345,7 @@ export function mountConversation(pane, ctx) {
   }
 
   textarea.addEventListener('keydown', (e) => {
+    if (saved.onKeydown(e)) return;
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
   });
 
@@ -366,6 +372,7 @@ export function mountConversation(pane, ctx) {
         extras.open = false;
       }
       textarea.value = '';
+      saved.reset();
       toBottom();
     } catch (err) { fail(err); } finally { sendBtn.disabled = false; textarea.focus(); }
   });
@@ -403,6 +410,7 @@ export function mountConversation(pane, ctx) {
       clearTimeout(refetchTimer);
       clearTimeout(roomTimer);
       for (const u of blobs) URL.revokeObjectURL(u);
+      saved.close();
     },
   };
 }

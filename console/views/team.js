@@ -1,11 +1,13 @@
 // Team (supervisors and admins): agents (add with or without an invitation,
 // edit role, divisions, channels, capacity; deactivate), divisions (add,
-// rename, set default) and channels (status from adapters.d, who serves them).
+// rename, set default), the team's saved replies (saved-replies.js) and
+// channels (status from adapters.d, who serves them).
 import { t } from '../strings.js';
 import * as api from '../api.js';
 import { h, append, clear, field, checkbox, openDialog } from '../dom.js';
 import { channelIcon, kindLabel } from '../icons.js';
 import { formatDateTime } from '../format.js';
+import { mountSavedRepliesEditor } from './saved-replies.js';
 
 export function mount(ctx) {
   const { main, user, toast } = ctx;
@@ -17,9 +19,13 @@ export function mount(ctx) {
   const divisionsSection = h('section', { class: 'card', 'aria-labelledby': 'divisions-h' });
   const channelsSection = h('section', { class: 'card', 'aria-labelledby': 'channels-h' });
   const addSection = h('section', { class: 'card', 'aria-labelledby': 'add-h' });
+  const savedSection = h('section', { class: 'card', id: 'saved-replies', 'aria-labelledby': 'saved-replies-h' });
   main.append(h('div', { class: 'page' },
-    h('div', { class: 'page-head' }, h('h1', null, t('team.title'))),
-    addSection, agentsSection, divisionsSection, channelsSection));
+    h('div', { class: 'page-head' }, h('h1', null, t('team.title')),
+      h('button', { type: 'button', class: 'btn btn-small', id: 'to-saved-replies', onclick: () => { savedSection.scrollIntoView({ block: 'start' }); const f = savedSection.querySelector('input, button'); if (f) f.focus({ preventScroll: true }); } }, t('saved.title'))),
+    addSection, agentsSection, divisionsSection, savedSection, channelsSection));
+  // Its own load, so that reloading the agents does not drop unsaved edits.
+  mountSavedRepliesEditor(savedSection, { toast });
 
   function fail(e) { if (e.status !== 401) toast(t('common.error', { message: e.message }), 'error'); }
 
