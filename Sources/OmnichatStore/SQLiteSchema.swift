@@ -151,6 +151,12 @@ enum SQLiteSchema {
         }
         migrator.registerMigration("v4: team management") { db in try TeamSchema.migrate(db) }
         migrator.registerMigration("v5: inbox") { db in try InboxSchema.migrate(db) }
+        migrator.registerMigration("v6: outbox in due order") { db in
+            // The worker reads the due rows in order and stops at its limit,
+            // instead of grouping every pending row on each pass.
+            try db.execute(sql: "CREATE INDEX outbox_due ON outbox(status, next_attempt_at, id)")
+            try db.execute(sql: "CREATE INDEX outbox_room_order ON outbox(room_id, target, status, id)")
+        }
         return migrator
     }
 }

@@ -327,12 +327,16 @@ public final class SQLiteStore: Store {
                 db,
                 sql: """
                     SELECT outbox.*, rooms.conversation_id, rooms.last_inbound_at, messages.content, users.name AS sender_name
-                    FROM outbox
+                    FROM outbox INDEXED BY outbox_due
                     JOIN rooms ON rooms.id = outbox.room_id
                     LEFT JOIN messages ON messages.id = outbox.message_id
                     LEFT JOIN users ON users.id = messages.sender_user_id
-                    WHERE outbox.id IN (SELECT min(id) FROM outbox WHERE status = 'pending' GROUP BY room_id, target)
-                      AND outbox.next_attempt_at <= ?\(channelClause)
+                    WHERE outbox.status = 'pending' AND outbox.next_attempt_at <= ?\(channelClause)
+                      -- each room's rows in order: only the oldest pending one is due
+                      AND NOT EXISTS (
+                          SELECT 1 FROM outbox AS earlier INDEXED BY outbox_room_order
+                          WHERE earlier.room_id = outbox.room_id AND earlier.target = outbox.target
+                            AND earlier.status = 'pending' AND earlier.id < outbox.id)
                     ORDER BY outbox.next_attempt_at, outbox.id
                     LIMIT ?
                     """,

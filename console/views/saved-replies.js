@@ -122,7 +122,7 @@ export function savedRepliesComposer(textarea, { onError } = {}) {
   const pickerList = optionList('saved-list', (r) => choose(r));
   pickerList.setOwner(filter);
   const pickerEmpty = h('p', { class: 'muted saved-empty', id: 'saved-empty', hidden: true });
-  const popup = h('div', { class: 'saved-popup', id: 'saved-picker', role: 'dialog', 'aria-label': t('saved.pickerTitle'), hidden: true },
+  const popup = h('div', { class: 'saved-popup saved-picker', id: 'saved-picker', role: 'dialog', 'aria-label': t('saved.pickerTitle'), hidden: true },
     filterLabel, filter, h('p', { class: 'hint' }, t('saved.pickerHint')), pickerList.el, pickerEmpty);
   let list = cache || [];
   let selection = [0, 0];
