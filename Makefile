@@ -5,7 +5,7 @@ SWIFT ?= swift
 CONFIG ?= debug
 ARGS ?=
 
-.PHONY: run test test-faults test-ui build deps bench-ingest bench-allocation fuzz-api check-config clean
+.PHONY: run test test-faults test-ui bench bench-smoke build deps bench-ingest bench-allocation fuzz-api check-config clean
 
 ## Installs the Debian packages the build needs (when missing), builds, and
 ## starts omnichatd on 127.0.0.1:8080 with ./omnichat.db and ./adapters.d.
@@ -35,6 +35,14 @@ build: deps
 
 check-config: build
 	.build/$(CONFIG)/omnichatd check-config $(ARGS)
+
+## Every benchmark (release builds; figures with their same-run baselines; see BENCHMARKS.md).
+bench: deps
+	bash Benchmarks/run.sh
+
+## A short run of every benchmark, to prove the programs work (CI runs it).
+bench-smoke: deps
+	SMOKE=1 bash Benchmarks/run.sh
 
 ## First ingest figure: durable Telegram webhooks/s vs a bare route of the same server.
 bench-ingest: deps

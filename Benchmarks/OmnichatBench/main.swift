@@ -237,8 +237,8 @@ case "e2e":
     let port = Int(daemon.split(separator: ":").last ?? "0") ?? 0
     let events = try EventReader(port: port, token: token)
     try await Task.sleep(for: .milliseconds(300))
-    // Inbound: Telegram webhooks at the rate; the sample is webhook sent → event read.
-    let inbound = await openLoop(rate: rate, duration: seconds) { n in webhook(daemon, n * 5, text: "in t=\(nowNanos())") }
+    // Inbound: webhooks of every network in turn at the rate; the sample is webhook sent → event read.
+    let inbound = await openLoop(rate: rate, duration: seconds) { n in webhook(daemon, n, text: "in t=\(nowNanos())") }
     try await Task.sleep(for: .milliseconds(500))
     report("e2e webhook acknowledged", inbound, seconds: seconds)
     report("e2e webhook → live event", events.stats, seconds: seconds)

@@ -93,7 +93,8 @@ public final class OutboxWorker: Service, @unchecked Sendable {
             await withDiscardingTaskGroup { group in
                 group.addTask { [self] in
                     // The poll ticker: finds retries that became due.
-                    while !(await state.isStopping) {
+                    // (Cancelled when the service group fails, say the port is taken: stop, don't spin.)
+                    while !Task.isCancelled, !(await state.isStopping) {
                         try? await Task.sleep(for: settings.pollInterval)
                         wake()
                     }

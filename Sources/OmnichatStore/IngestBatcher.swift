@@ -95,7 +95,7 @@ actor IngestBatcher {
     private func sweep() async {
         let tick = min(limits.deadline / 4, .milliseconds(100))
         while !pending.isEmpty {
-            try? await Task.sleep(for: tick)
+            do { try await Task.sleep(for: tick) } catch { break }
             let limit = ContinuousClock.now - limits.deadline
             guard pending.contains(where: { $0.sheddable && $0.since < limit }) else { continue }
             var kept: [Entry] = []

@@ -285,6 +285,25 @@ struct ProcessTests {
         }
     }
 
+    @Test("a port already taken: the second daemon exits non-zero at once, saying so (no spinning)")
+    func portTaken() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try DaemonProcess(
+            ["serve", "--port", "0", "--adapters", repositoryRoot.appendingPathComponent("adapters.d").path, "--database", directory.appendingPathComponent("a.db").path])
+        let port = try await first.waitForPort()
+        let second = try DaemonProcess(
+            ["serve", "--port", "\(port)", "--adapters", repositoryRoot.appendingPathComponent("adapters.d").path, "--database", directory.appendingPathComponent("b.db").path])
+        let clock = ContinuousClock()
+        let started = clock.now
+        let code = await second.wait()
+        #expect(code != 0)
+        #expect(clock.now - started < .seconds(15))
+        #expect(second.text.contains("Address already in use"), "\(second.text.suffix(300))")
+        first.signal(SIGTERM)
+        #expect(await first.wait() == 0)
+    }
+
     @Test("check-config accepts the samples and rejects a bad drop-in naming file and key")
     func checkConfig() async throws {
         let good = try DaemonProcess(["check-config", "--adapters", repositoryRoot.appendingPathComponent("adapters.d").path])

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark of BENCHMARKS.md in one run, release builds,
+# each figure printed beside its baseline measured in the same run.
+# SMOKE=1 (CI) runs each for a moment to prove the programs work; the figures
+# of a smoke run mean nothing. Ports 18200-18203 on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SMOKE=${SMOKE:-0}
+if [ "$SMOKE" = 1 ]; then SECS=2; RATE_SECS=2; ROOMS=2000; MESSAGES=20000; AGENTS=200; OPEN=2000; DECISIONS=200; CONCS="1 100"
+else SECS=10; RATE_SECS=10; ROOMS=100000; MESSAGES=1000000; AGENTS=10000; OPEN=100000; DECISIONS=2000; CONCS="1 10 100 1000"; fi
+ulimit -n 65536 2>/dev/null || true
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+
+swift build -c release --product omnichatd >/dev/null
+swift build -c release --product bare-server >/dev/null
+swift build -c release --product omnichat-bench >/dev/null
+swift build -c release --product allocation-bench >/dev/null
+BIN=.build/release
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+wait_http() { for _ in $(seq 1 200); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done; echo "no answer from $1"; exit 1; }
+ratio() { python3 -c "print(f'{$1/$2:.1%}')"; }
+rate_of() { sed -n 's/.* rate=\([0-9.]*\)\/s.*/\1/p' <<<"$1"; }
+
+$BIN/bare-server 18200 --record >"$WORK/bare.log" 2>&1 & PIDS+=($!)
+wait_http http://127.0.0.1:18200/stats
+start_daemon() {  # port database
+  OMNICHAT_LOG_LEVEL=error OMNICHAT_ADMIN_PASSWORD=bench-password \
+    $BIN/omnichatd serve --port "$1" --database "$2" --adapters Benchmarks/adapters.d >>"$WORK/daemon.log" 2>&1 &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$1/healthz"
+}
+start_daemon 18201 "$WORK/ingest.db"
+
+echo "== ingest: signed webhooks of all five channels in turn, 64 connections, ${SECS}s (SQLite synchronous=FULL)"
+BASE=$($BIN/omnichat-bench ingest http://127.0.0.1:18200 --concurrency 64 --seconds "$SECS" --run 1); echo "bare server:  $BASE"
+DAEMON=$($BIN/omnichat-bench ingest http://127.0.0.1:18201 --concurrency 64 --seconds "$SECS" --run 2); echo "omnichatd:    $DAEMON"
+echo "ratio (omnichatd / bare server, same client): $(ratio "$(rate_of "$DAEMON")" "$(rate_of "$BASE")")"
+echo "== ingest at a fixed 2,000 webhooks/s for ${RATE_SECS}s (open loop)"
+$BIN/omnichat-bench ingest http://127.0.0.1:18200 --rate 2000 --seconds "$RATE_SECS" --run 3 | sed 's/^/bare server:  /'
+$BIN/omnichat-bench ingest http://127.0.0.1:18201 --rate 2000 --seconds "$RATE_SECS" --run 4 | sed 's/^/omnichatd:    /'
+
+echo "== end to end at 1,000 messages/s for ${RATE_SECS}s: webhook → live event (SSE); agent reply → network"
+start_daemon 18202 "$WORK/e2e.db"
+$BIN/omnichat-bench e2e http://127.0.0.1:18202 http://127.0.0.1:18200 --rate 1000 --seconds "$RATE_SECS" --run 5
+
+echo "== outbound: POSTs through libcurl (keep-alive) vs wrk, same fake API, ${SECS}s each"
+for c in $CONCS; do
+  W=$(wrk -t2 -c"$c" -d"${SECS}s" -s Benchmarks/post.lua http://127.0.0.1:18200/bot123:abc/sendMessage | awk '/Requests\/sec/ {print $2}')
+  O=$($BIN/omnichat-bench outbound http://127.0.0.1:18200 --concurrency "$c" --seconds "$SECS")
+  echo "c=$c  wrk: $W/s  libcurl: $(rate_of "$O")/s  ratio: $(ratio "$(rate_of "$O")" "$W")   ($O)"
+done
+
+echo "== allocation: $AGENTS agents, $OPEN open rooms"
+$BIN/allocation-bench "$AGENTS" "$OPEN" "$DECISIONS" | tail -8
+
+echo "== memory and start-up: $ROOMS open rooms, $MESSAGES stored messages"
+rm -f "$WORK/big.db"*
+start_daemon 18203 "$WORK/big.db"   # creates and migrates the file
+IDLE_EMPTY=$(ps -o rss= -p "${PIDS[-1]}")
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+python3 Benchmarks/populate.py "$WORK/big.db" "$ROOMS" "$MESSAGES"
+T0=$(date +%s.%N)
+OMNICHAT_LOG_LEVEL=error $BIN/omnichatd serve --port 18203 --database "$WORK/big.db" --adapters Benchmarks/adapters.d >>"$WORK/daemon.log" 2>&1 &
+PIDS+=($!)
+wait_http http://127.0.0.1:18203/healthz
+T1=$(date +%s.%N)
+sleep 2
+IDLE_BIG=$(ps -o rss= -p "${PIDS[-1]}")
+echo "start-up to first answer: $(python3 -c "print(f'{$T1-$T0:.3f} s')") (baseline: the same daemon on an empty store is the 'idle, empty' line)"
+echo "RSS idle, empty store: $((IDLE_EMPTY / 1024)) MiB; idle with $ROOMS open rooms and $MESSAGES messages: $((IDLE_BIG / 1024)) MiB"
