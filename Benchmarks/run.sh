@@ -48,7 +48,7 @@ $BIN/omnichat-bench e2e http://127.0.0.1:18202 http://127.0.0.1:18200 --rate 100
 
 echo "== outbound: POSTs through libcurl (keep-alive) vs wrk, same fake API, ${SECS}s each"
 for c in $CONCS; do
-  W=$(wrk -t2 -c"$c" -d"${SECS}s" -s Benchmarks/post.lua http://127.0.0.1:18200/bot123:abc/sendMessage | awk '/Requests\/sec/ {print $2}')
+  T=$(( c < 2 ? 1 : 2 )); W=$(wrk -t"$T" -c"$c" -d"${SECS}s" -s Benchmarks/post.lua http://127.0.0.1:18200/bot123:abc/sendMessage | awk '/Requests\/sec/ {print $2}')
   O=$($BIN/omnichat-bench outbound http://127.0.0.1:18200 --concurrency "$c" --seconds "$SECS")
   echo "c=$c  wrk: $W/s  libcurl: $(rate_of "$O")/s  ratio: $(ratio "$(rate_of "$O")" "$W")   ($O)"
 done

@@ -12,6 +12,14 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     private let lock = NSLock()
     private var incoming: [Transfer] = []
     private var stopping = false
+    /// True while the loop waits in curl_multi_poll: only then does a new
+    /// request need a wakeup (a syscall); otherwise the loop will see it.
+    private var polling = false
+    /// Easy handles kept for reuse (reset between transfers), so a request
+    /// does not pay for a fresh handle; the connections live in the multi
+    /// handle's pool either way.
+    private var idleHandles: [UnsafeMutableRawPointer] = []
+    private static let maxIdleHandles = 256
     private let stopped = DispatchSemaphore(value: 0)
     private let userAgent: String
 
@@ -55,8 +63,10 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
                 return
             }
             incoming.append(transfer)
+            let wake = polling
+            polling = false
             lock.unlock()
-            curl_multi_wakeup(multi)
+            if wake { curl_multi_wakeup(multi) }
         }
     }
 
@@ -85,16 +95,31 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
                 if let transfer = active.removeValue(forKey: easy) {
                     transfer.finish(easy: easy, code: code)
                 }
-                curl_easy_cleanup(easy)
+                if idleHandles.count < Self.maxIdleHandles {
+                    curl_easy_reset(easy)
+                    idleHandles.append(easy)
+                } else {
+                    curl_easy_cleanup(easy)
+                }
             }
+            // Sleep only when no request arrived meanwhile; senders wake us while we do.
+            lock.lock()
+            let idle = incoming.isEmpty && !stopping
+            polling = idle
+            lock.unlock()
             var fds: Int32 = 0
-            curl_multi_poll(multi, nil, 0, 1000, &fds)
+            curl_multi_poll(multi, nil, 0, idle ? 1000 : 0, &fds)
+            lock.lock()
+            polling = false
+            lock.unlock()
         }
+        for easy in idleHandles { curl_easy_cleanup(easy) }
+        idleHandles.removeAll()
         stopped.signal()
     }
 
     private func start(_ transfer: Transfer) {
-        guard let easy = curl_easy_init() else {
+        guard let easy = idleHandles.popLast() ?? curl_easy_init() else {
             transfer.fail(TransportError(.invalidRequest, "curl_easy_init failed"))
             return
         }
