@@ -50,7 +50,7 @@ bench-ingest: deps
 
 ## Allocation decisions with 10,000 agents and 100,000 open rooms, and a 1,000-room queue drain.
 bench-allocation: deps
-	$(SWIFT) run -c release allocation-bench 10000 100000 2000
+	$(SWIFT) run -c release allocation-bench 10000 100000 2000 10000
 
 ## Fuzz the API with its OpenAPI document (schemathesis from PyPI): no 5xx allowed.
 fuzz-api: build

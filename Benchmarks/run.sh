@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SMOKE=${SMOKE:-0}
-if [ "$SMOKE" = 1 ]; then SECS=2; RATE_SECS=2; ROOMS=2000; MESSAGES=20000; AGENTS=200; OPEN=2000; DECISIONS=200; CONCS="1 100"
-else SECS=10; RATE_SECS=10; ROOMS=100000; MESSAGES=1000000; AGENTS=10000; OPEN=100000; DECISIONS=2000; CONCS="1 10 100 1000"; fi
+if [ "$SMOKE" = 1 ]; then SECS=2; RATE_SECS=2; ROOMS=2000; MESSAGES=20000; AGENTS=200; OPEN=2000; DECISIONS=200; DRAIN=500; CONCS="1 100"
+else SECS=10; RATE_SECS=10; ROOMS=100000; MESSAGES=1000000; AGENTS=10000; OPEN=100000; DECISIONS=2000; DRAIN=10000; CONCS="1 10 100 1000"; fi
 ulimit -n 65536 2>/dev/null || true
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 
@@ -54,7 +54,7 @@ for c in $CONCS; do
 done
 
 echo "== allocation: $AGENTS agents, $OPEN open rooms"
-$BIN/allocation-bench "$AGENTS" "$OPEN" "$DECISIONS" | tail -8
+$BIN/allocation-bench "$AGENTS" "$OPEN" "$DECISIONS" "$DRAIN" | tail -8
 
 echo "== memory and start-up: $ROOMS open rooms, $MESSAGES stored messages"
 rm -f "$WORK/big.db"*

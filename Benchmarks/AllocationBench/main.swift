@@ -1,9 +1,9 @@
 // Allocation benchmark: decisions per second and latency percentiles with
 // 10,000 agents and 100,000 open rooms, and the cost of draining a queue of
-// 1,000 waiting rooms. Baseline in the same run: reading one room by id
+// 10,000 waiting rooms. Baseline in the same run: reading one room by id
 // through the same store (the floor under any decision).
 //
-//   swift run -c release allocation-bench [agents] [open-rooms] [decisions]
+//   swift run -c release allocation-bench [agents] [open-rooms] [decisions] [drain-rooms]
 import Foundation
 import GRDB
 import Logging
@@ -15,6 +15,7 @@ let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let agentCount = arguments.count > 0 ? arguments[0] : 10_000
 let openRooms = arguments.count > 1 ? arguments[1] : 100_000
 let decisions = arguments.count > 2 ? arguments[2] : 2_000
+let drainCount = arguments.count > 3 ? arguments[3] : 10_000
 
 var logger = Logger(label: "bench")
 logger.logLevel = .critical
@@ -94,14 +95,29 @@ print("allocation decisions:      \(String(format: "%.0f", rate)) decisions/s  p
 print("ratio decisions / baseline: \(String(format: "%.1f%%", rate / baseRate * 100))")
 print("rooms assigned: \(assigned - openRooms) of \(rooms.count) decided, with \(agentCount) agents and \(openRooms) open rooms")
 
-// Queue drain: 1,000 rooms wait with every agent offline; agents come back; one pass serves them.
+// The decision itself: the policy choosing among the eligible agents the
+// store returned (no I/O), timed call by call.
+let candidates = try await store.eligibleAgents(channelID: "tg", divisionID: nil, defaultCapacity: 10)
+let policy = LeastBusyPolicy()
+var choices: [Double] = []
+choices.reserveCapacity(100_000)
+var chosen = 0
+for _ in 0..<100_000 {
+    let t = ContinuousClock.now
+    if policy.choose(among: candidates) != nil { chosen += 1 }
+    choices.append(seconds(t.duration(to: .now)))
+}
+choices.sort()
+print("the decision itself (policy over \(candidates.count) eligible agents, no I/O): p50 \(String(format: "%.2f", percentile(choices, 0.5) * 1e6)) µs  p99 \(String(format: "%.2f", percentile(choices, 0.99) * 1e6)) µs  (\(chosen) of 100000 chose)")
+
+// Queue drain: rooms wait with every agent offline; agents come back; passes serve them.
 let queue2 = try DatabaseQueue(path: path)
 try await queue2.write { db in try db.execute(sql: "UPDATE users SET online = 0") }
-let waiting = try await newWaitingRooms(1_000, tag: "drain")
+let waiting = try await newWaitingRooms(drainCount, tag: "drain")
 try await queue2.write { db in try db.execute(sql: "UPDATE users SET online = 1") }
 let drainStart = ContinuousClock.now
 var passes = 0
-while try await store.countRooms(status: .waiting) > 0 && passes < 10 {
+while try await store.countRooms(status: .waiting) > 0 && passes < 100 {
     await routing.serveWaiting()
     passes += 1
 }
