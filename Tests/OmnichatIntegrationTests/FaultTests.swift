@@ -91,34 +91,24 @@ struct FaultTests {
         let networks = Networks()
         try await networks.start()
         defer { Task { await networks.fake.stop() } }
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let adapters = directory.appendingPathComponent("adapters.d")
-        try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
         let base = networks.fake.baseURL
-        try TestDaemon.telegramChannel(apiBase: base).write(to: adapters.appendingPathComponent("telegram.toml"), atomically: true, encoding: .utf8)
+        var dropIns = ["telegram": TestDaemon.telegramChannel(apiBase: base)]
         for network in networkCases {
-            var dropIn = network.dropIn(base)
             // Exactly once on LINE: pushes carry a retry key (the reply token is single-use and has none).
-            if network.name == "line" { dropIn += "reply_token_lifetime_seconds = 0\n" }
-            try dropIn.write(to: adapters.appendingPathComponent("\(network.name).toml"), atomically: true, encoding: .utf8)
+            dropIns[network.name] = network.dropIn(base) + (network.name == "line" ? "reply_token_lifetime_seconds = 0\n" : "")
         }
-        let database = directory.appendingPathComponent("omnichat.db").path
-        let common = ["--adapters", adapters.path, "--database", database]
+        let folder = try await DaemonFolder(dropIns: dropIns)
+        defer { folder.remove() }
+        let database = folder.database
+        let common = folder.common
         let env = [
             "OMNICHAT_ADMIN_EMAIL": "root@example.com", "OMNICHAT_ADMIN_PASSWORD": "root-password",
             "OMNICHAT_DEFAULT_MAX_OPEN_ROOMS": "100000", "OMNICHAT_LOG_LEVEL": "warning",
         ]
-        let add = try DaemonProcess(
-            ["users", "add", "--email", "agent@example.com", "--name", "Agent", "--role", "agent"] + common, stdin: "agent-password\n")
-        #expect(await add.wait() == 0, "users add: \(add.text)")
-
         var daemon = try DaemonProcess(["serve", "--port", "0"] + common, environment: env)
         let port = try await daemon.waitForPort()
         let url = "http://127.0.0.1:\(port)"
-        let login = try await call("POST", "\(url)/api/v1/auth/login", json: ["email": "agent@example.com", "password": "agent-password"])
-        let token = try #require(login["token"] as? String)
-        #expect(try await call("PUT", "\(url)/api/v1/me/status", json: ["online": true], token: token).status == 200)
+        let token = try await DaemonFolder.onlineAgent(url)
 
         // Webhooks: 4 senders work through the events; whatever is not answered 2xx goes back in the queue.
         let total = 60 + kills * 25
@@ -270,26 +260,16 @@ extension FaultTests {
             answer.delay = .milliseconds(400)
             return answer
         }
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let adapters = directory.appendingPathComponent("adapters.d")
-        try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
-        try TestDaemon.telegramChannel(apiBase: networks.fake.baseURL).write(
-            to: adapters.appendingPathComponent("telegram.toml"), atomically: true, encoding: .utf8)
-        let config = directory.appendingPathComponent("omnichat.toml")
-        try "shutdown_grace_seconds = 2\n".write(to: config, atomically: true, encoding: .utf8)
-        let database = directory.appendingPathComponent("omnichat.db").path
-        let common = ["--adapters", adapters.path, "--database", database, "--config", config.path]
+        let folder = try await DaemonFolder(
+            dropIns: ["telegram": TestDaemon.telegramChannel(apiBase: networks.fake.baseURL)], config: "shutdown_grace_seconds = 2\n")
+        defer { folder.remove() }
+        let database = folder.database
+        let common = folder.common
         let env = ["OMNICHAT_DEFAULT_MAX_OPEN_ROOMS": "100000", "OMNICHAT_LOG_LEVEL": "warning"]
-        let add = try DaemonProcess(
-            ["users", "add", "--email", "agent@example.com", "--name", "Agent", "--role", "agent"] + common, stdin: "agent-password\n")
-        #expect(await add.wait() == 0, "users add: \(add.text)")
         var daemon = try DaemonProcess(["serve", "--port", "0"] + common, environment: env)
         let port = try await daemon.waitForPort()
         let url = "http://127.0.0.1:\(port)"
-        let token = try #require(
-            try await call("POST", "\(url)/api/v1/auth/login", json: ["email": "agent@example.com", "password": "agent-password"])["token"] as? String)
-        #expect(try await call("PUT", "\(url)/api/v1/me/status", json: ["online": true], token: token).status == 200)
+        let token = try await DaemonFolder.onlineAgent(url)
 
         // Customers write; the agent answers each room once it is assigned.
         let acknowledged = AckSet()
@@ -360,6 +340,45 @@ extension FaultTests {
         print(
             "graceful shutdown: exit=\(code) took=\(took) acknowledged=\(acknowledged.count) lost=\(lost.count) "
                 + "replies_acknowledged=\(acked.count) delivered=\(acked.filter { (networks.deliveries[$0]?.delivered ?? 0) >= 1 }.count) resent=\(resent)")
+    }
+}
+
+/// A daemon's folder for process tests: adapters.d with the given drop-ins,
+/// a database path, optionally an omnichat.toml, and an agent added through
+/// the CLI (agent@example.com / agent-password).
+struct DaemonFolder {
+    let directory: URL
+    let database: String
+    let common: [String]
+
+    init(dropIns: [String: String], config: String? = nil) async throws {
+        directory = try temporaryDirectory()
+        let adapters = directory.appendingPathComponent("adapters.d")
+        try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+        for (name, text) in dropIns {
+            try text.write(to: adapters.appendingPathComponent("\(name).toml"), atomically: true, encoding: .utf8)
+        }
+        database = directory.appendingPathComponent("omnichat.db").path
+        var common = ["--adapters", adapters.path, "--database", database]
+        if let config {
+            let file = directory.appendingPathComponent("omnichat.toml")
+            try config.write(to: file, atomically: true, encoding: .utf8)
+            common += ["--config", file.path]
+        }
+        self.common = common
+        let add = try DaemonProcess(
+            ["users", "add", "--email", "agent@example.com", "--name", "Agent", "--role", "agent"] + common, stdin: "agent-password\n")
+        #expect(await add.wait() == 0, "users add: \(add.text)")
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+
+    /// Signs the agent in and puts them online; returns their token.
+    static func onlineAgent(_ url: String) async throws -> String {
+        let login = try await call("POST", "\(url)/api/v1/auth/login", json: ["email": "agent@example.com", "password": "agent-password"])
+        let token = try #require(login["token"] as? String)
+        #expect(try await call("PUT", "\(url)/api/v1/me/status", json: ["online": true], token: token).status == 200)
+        return token
     }
 }
 

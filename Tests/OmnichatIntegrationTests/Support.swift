@@ -8,6 +8,10 @@ import OmnichatStore
 import ServiceLifecycle
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One libcurl client for all tests: requests go through a real socket.
 let client = CurlTransport()
 
@@ -263,4 +267,22 @@ final class TestDaemon: @unchecked Sendable {
         if let secret { headers.append(("X-Telegram-Bot-Api-Secret-Token", secret)) }
         return try await call("POST", "\(base)/webhooks/\(channel)", body: body, headers: headers)
     }
+}
+
+/// A plain TCP socket connected to 127.0.0.1:`port` (tests that must write
+/// what no HTTP client would); nil when the connection is refused.
+func connectLoopback(port: Int) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+        close(fd)
+        return nil
+    }
+    return fd
 }
