@@ -151,7 +151,10 @@ export function mountConversation(pane, ctx) {
         }, t('conv.download', { name })));
       }
     } else if (m.url) {
-      box.append(h('a', { href: m.url, target: '_blank', rel: 'noopener noreferrer' }, m.file_name || m.url));
+      // A link from the customer or a network: only http(s) becomes a link, anything else stays text.
+      box.append(/^https?:\/\//i.test(m.url)
+        ? h('a', { href: m.url, target: '_blank', rel: 'noopener noreferrer' }, m.file_name || m.url)
+        : h('p', { class: 'muted' }, m.file_name || m.url));
     }
     return box;
   }
@@ -161,7 +164,7 @@ export function mountConversation(pane, ctx) {
     if (m.type === 'location' && m.location) {
       const { latitude, longitude, title, address } = m.location;
       parts.push(h('a', {
-        href: `https://www.openstreetmap.org/?mlat=${latitude}&mlon=${longitude}#map=16/${latitude}/${longitude}`,
+        href: `https://www.openstreetmap.org/?mlat=${encodeURIComponent(latitude)}&mlon=${encodeURIComponent(longitude)}#map=16/${encodeURIComponent(latitude)}/${encodeURIComponent(longitude)}`,
         target: '_blank', rel: 'noopener noreferrer', class: 'location',
       }, pinIcon(), ` ${title || address || `${latitude}, ${longitude}`}`, h('span', { class: 'visually-hidden' }, ` (${t('conv.openMap')})`)));
     } else if (m.type === 'postback') {
