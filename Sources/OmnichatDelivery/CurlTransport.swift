@@ -165,10 +165,7 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         _ = omc_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, context in
             let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
             let length = size * count
-            if let data {
-                let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
-                transfer.header(line: line)
-            }
+            if let data { transfer.header(bytes: UnsafeRawBufferPointer(start: data, count: length)) }
             return length
         }
         _ = omc_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, context)
@@ -194,14 +191,23 @@ final class Transfer: @unchecked Sendable {
         self.timeoutMilliseconds = max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
     }
 
-    func header(line: String) {
-        if line.hasPrefix("HTTP/") {
+    /// One header line as libcurl hands it over (CRLF included), parsed as
+    /// bytes: no Foundation string trimming on the hot path.
+    func header(bytes: UnsafeRawBufferPointer) {
+        if bytes.starts(with: "HTTP/".utf8) {
             responseHeaders.removeAll()  // a new response (after 100 Continue or a redirect)
             return
         }
-        guard let colon = line.firstIndex(of: ":") else { return }
-        let name = line[..<colon].trimmingCharacters(in: .whitespaces)
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return }
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A }
+        var nameEnd = colon
+        while nameEnd > 0, isSpace(bytes[nameEnd - 1]) { nameEnd -= 1 }
+        var valueStart = colon + 1
+        var valueEnd = bytes.count
+        while valueStart < valueEnd, isSpace(bytes[valueStart]) { valueStart += 1 }
+        while valueEnd > valueStart, isSpace(bytes[valueEnd - 1]) { valueEnd -= 1 }
+        let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<nameEnd]), as: UTF8.self)
+        let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
         responseHeaders.append((name, value))
     }
 
