@@ -196,3 +196,66 @@ struct HostileInputTests {
         await daemon.stop()
     }
 }
+
+/// The adapters' fuzzing (`FuzzTests`) through the real route: mutated bodies
+/// of every network, signed so they reach the parser, POSTed to the daemon.
+/// Every answer is 2xx or a 4xx whose JSON error names the problem; never a
+/// 5xx, never a hang, and the daemon still answers afterwards.
+@Suite("Fuzz over HTTP")
+struct HTTPFuzzTests {
+    static var cases: Int { Int(ProcessInfo.processInfo.environment["OMNICHAT_FUZZ_ITERATIONS"] ?? "").map { $0 / 10 } ?? 40 }
+
+    @Test("mutated, signed webhooks of every network: 2xx or a 4xx with a message", arguments: networkCases.map(\.name) + ["telegram"])
+    func fuzz(_ name: String) async throws {
+        let fake = FakeNetwork()
+        try await fake.start()
+        defer { Task { await fake.stop() } }
+        let network = networkCases.first { $0.name == name }
+        let dropIn = network?.dropIn(fake.baseURL) ?? TestDaemon.telegramChannel(apiBase: fake.baseURL)
+        let daemon = try TestDaemon(channels: [name: dropIn])
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        var rng = SystemRandomNumberGenerator()
+        var statuses: [Int: Int] = [:]
+        for i in 0..<Self.cases {
+            let (seed, baseHeaders) = network?.inbound("fuzz \(i)", "cust-\(i % 7)", i)
+                ?? (telegramUpdate(i), [(name: "X-Telegram-Bot-Api-Secret-Token", value: "test-secret")])
+            var body = [UInt8](seed)
+            for _ in 0..<Int.random(in: 1...4, using: &rng) where !body.isEmpty {
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0: body[Int.random(in: 0..<body.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                case 1: body.removeSubrange(Int.random(in: 0..<body.count, using: &rng)..<body.count)
+                case 2: body.insert(contentsOf: Array(["null", "[[[[", "\"\\u0000\"", "-1e999", "{}"].randomElement(using: &rng)!.utf8), at: Int.random(in: 0...body.count, using: &rng))
+                default: body = String(decoding: body, as: UTF8.self).replacingOccurrences(of: "\"text\"", with: "\"text\":{},\"x\"").utf8.map { $0 }
+                }
+            }
+            let data = Data(body)
+            // Re-sign the mutated bytes as the network would, so the parser is reached.
+            let headers = resign(name, data, baseHeaders)
+            let answer = try await call("POST", "\(daemon.base)/webhooks/\(name)", body: data, headers: headers)
+            statuses[answer.status, default: 0] += 1
+            #expect(answer.status < 500, "\(name) case \(i) answered \(answer.status): \(answer.text.prefix(200))")
+            if answer.status >= 400 {
+                let message = (answer["error"] as? [String: Any])?["message"] as? String ?? ""
+                #expect(!message.isEmpty, "\(name) case \(i): a \(answer.status) without a message")
+            }
+        }
+        #expect(try await call("GET", daemon.base + "/healthz").status == 200)
+        print("http fuzz \(name): \(statuses.sorted { $0.key < $1.key })")
+        await daemon.stop()
+    }
+
+    func resign(_ name: String, _ body: Data, _ headers: [(name: String, value: String)]) -> [(name: String, value: String)] {
+        var out = headers.filter { !["x-hub-signature-256", "x-line-signature", "x-omnichat-signature", "x-omnichat-timestamp"].contains($0.name.lowercased()) }
+        switch name {
+        case "messenger", "whatsapp": out.append(("X-Hub-Signature-256", "sha256=" + hmacHex("meta-secret", body)))
+        case "line": out.append(("X-Line-Signature", hmacBase64("line-secret", body)))
+        case "custom":
+            let timestamp = String(Int(Date().timeIntervalSince1970))
+            out.append(("X-Omnichat-Timestamp", timestamp))
+            out.append(("X-Omnichat-Signature", "sha256=" + hmacHex("custom-secret", Data("\(timestamp).".utf8) + body)))
+        default: break
+        }
+        return out
+    }
+}
