@@ -72,6 +72,7 @@ export const STRINGS = {
   'inbox.title': 'Inbox',
   'inbox.tabs': 'Conversation status',
   'inbox.tab.waiting': 'Waiting',
+  'inbox.tab.unanswered': 'Waiting on me',
   'inbox.tab.mine': 'Mine',
   'inbox.tab.all': 'All open',
   'inbox.tab.resolved': 'Resolved',

@@ -332,10 +332,17 @@ def main():
     room_link = element_with_text("a.room", "Carla Customer")
     check(driver.execute_script("return window.__noReload") == "still-here", "the new conversation appeared live, without a reload")
     room_id = room_link.get_attribute("data-room-id")
+    # The agent's "Waiting on me" tab: their rooms with unread customer messages.
+    click("#tab-unanswered")
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, f"#room-list a.room[data-room-id='{room_id}']"),
+             "the unread conversation under 'Waiting on me'")
+    ok("the agent's 'Waiting on me' tab lists the conversation with an unread message")
     click(f"a.room[data-room-id='{room_id}']")
     el("#timeline[data-loaded]")
     element_with_text("#timeline .msg-in", f"Where is my order? {nonce}")
     ok("the conversation shows the customer's message")
+    click("#tab-mine")
+    el(f"#room-list a.room[data-room-id='{room_id}']")
 
     # 3. The agent replies with Enter; the fake network receives it.
     reply = f"Your order ships today {nonce}"

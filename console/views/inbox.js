@@ -13,7 +13,9 @@ const OPEN = ['bot', 'waiting', 'assigned'];
 export function mount(ctx) {
   const { main, user, live, navigate, toast } = ctx;
   const staff = user.role !== 'agent';
-  const tabs = staff ? ['waiting', 'mine', 'all', 'resolved'] : ['mine', 'resolved'];
+  // Agents see only their own rooms (the API's rule), so their "waiting" is the
+  // customers waiting on them: their rooms with unread messages.
+  const tabs = staff ? ['waiting', 'mine', 'all', 'resolved'] : ['unanswered', 'mine', 'resolved'];
   const state = {
     tab: ctx.route.query.get('tab') && tabs.includes(ctx.route.query.get('tab')) ? ctx.route.query.get('tab') : (staff ? 'waiting' : 'mine'),
     channels: new Set(),
@@ -101,6 +103,7 @@ export function mount(ctx) {
     const p = { limit: PAGE, cursor };
     if (state.tab === 'waiting') p.status = 'waiting';
     if (state.tab === 'mine') { p.status = 'assigned'; p.assignee = 'me'; }
+    if (state.tab === 'unanswered') { p.status = 'assigned'; p.assignee = 'me'; p.unread = 'true'; }
     if (state.tab === 'all') p.status = OPEN;
     if (state.tab === 'resolved') p.status = 'resolved';
     if (state.channels.size) p.channel = [...state.channels];
@@ -111,6 +114,8 @@ export function mount(ctx) {
   function matches(room) {
     if (state.tab === 'waiting' && room.status !== 'waiting') return false;
     if (state.tab === 'mine' && !(room.status === 'assigned' && room.assignee && room.assignee.id === user.id)) return false;
+    if (state.tab === 'unanswered' && !(room.status === 'assigned' && room.assignee && room.assignee.id === user.id
+      && (room.unread_count > 0 || room.id === state.selected))) return false;
     if (state.tab === 'all' && !OPEN.includes(room.status)) return false;
     if (state.tab === 'resolved' && room.status !== 'resolved') return false;
     if (state.channels.size && !state.channels.has(room.channel)) return false;
