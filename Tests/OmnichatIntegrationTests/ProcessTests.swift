@@ -19,6 +19,7 @@ final class DaemonProcess: @unchecked Sendable {
     let process = Process()
     private let lock = NSLock()
     private var output = ""
+    private let outputFinished = DispatchSemaphore(value: 0)
 
     init(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws {
         let binary = try #require(Self.binary, "omnichatd is not built: run `swift build` (make test does)")
@@ -30,11 +31,20 @@ final class DaemonProcess: @unchecked Sendable {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
-        }
+        // A reader thread until EOF, so `wait()` can return only once every
+        // byte the process wrote has been read (a readability handler may
+        // still be behind when the process has exited).
+        let reader = pipe.fileHandleForReading
+        let finished = self.outputFinished
+        Thread { [weak self] in
+            while true {
+                let data = reader.availableData
+                if data.isEmpty { break }
+                guard let self else { continue }
+                self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
+            }
+            finished.signal()
+        }.start()
         if let stdin {
             let input = Pipe()
             process.standardInput = input
@@ -68,9 +78,15 @@ final class DaemonProcess: @unchecked Sendable {
         kill(process.processIdentifier, signal)
     }
 
+    /// The exit status, once the process has exited and its output is read to the end.
     func wait() async -> Int32 {
         let process = self.process
-        await Task.detached { process.waitUntilExit() }.value
+        let finished = self.outputFinished
+        await Task.detached {
+            process.waitUntilExit()
+            _ = finished.wait(timeout: .now() + 5)
+            finished.signal()  // later waits return at once
+        }.value
         return process.terminationStatus
     }
 }
