@@ -160,3 +160,138 @@ enum SQLiteSchema {
         return migrator
     }
 }
+
+extension TeamSchema {
+    /// Migration v4: team management tables.
+    static func migrate(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                ALTER TABLE users ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+                ALTER TABLE users ADD COLUMN deactivated_at REAL;
+                CREATE INDEX sessions_by_user ON sessions(user_id);
+                CREATE TABLE invitations (
+                    token_hash TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    created_by TEXT,
+                    created_at REAL NOT NULL,
+                    expires_at REAL NOT NULL,
+                    used_at REAL
+                ) WITHOUT ROWID;
+                CREATE INDEX invitations_by_user ON invitations(user_id);
+                CREATE TABLE audit_log (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    actor TEXT NOT NULL,
+                    actor_role TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target_type TEXT NOT NULL,
+                    target_id TEXT,
+                    details TEXT NOT NULL DEFAULT '{}',
+                    at REAL NOT NULL
+                );
+                CREATE TABLE channel_activity (
+                    channel_id TEXT PRIMARY KEY,
+                    last_webhook_at REAL,
+                    last_delivery_error TEXT,
+                    last_delivery_error_at REAL
+                ) WITHOUT ROWID;
+                INSERT INTO channel_activity (channel_id, last_webhook_at)
+                    SELECT channel_id, max(received_at) FROM processed_events GROUP BY channel_id;
+                INSERT INTO channel_activity (channel_id, last_delivery_error, last_delivery_error_at)
+                    SELECT channel_id, last_error, max(next_attempt_at) FROM outbox
+                    WHERE last_error IS NOT NULL AND target = 'channel' GROUP BY channel_id
+                    ON CONFLICT (channel_id) DO UPDATE
+                        SET last_delivery_error = excluded.last_delivery_error, last_delivery_error_at = excluded.last_delivery_error_at;
+                -- The channel listing's status, kept current by the store itself: the
+                -- latest webhook event (processed_events.received_at) and the latest
+                -- delivery error of a reply (outbox.last_error), one small row per channel.
+                CREATE TRIGGER channel_activity_webhook AFTER INSERT ON processed_events
+                BEGIN
+                    INSERT INTO channel_activity (channel_id, last_webhook_at) VALUES (NEW.channel_id, NEW.received_at)
+                    ON CONFLICT (channel_id) DO UPDATE SET last_webhook_at = max(coalesce(last_webhook_at, 0), excluded.last_webhook_at);
+                END;
+                CREATE TRIGGER channel_activity_delivery_error AFTER UPDATE OF last_error ON outbox
+                WHEN NEW.last_error IS NOT NULL AND NEW.target = 'channel'
+                BEGIN
+                    INSERT INTO channel_activity (channel_id, last_delivery_error, last_delivery_error_at)
+                    VALUES (NEW.channel_id, NEW.last_error, (julianday('now') - 2440587.5) * 86400.0)
+                    ON CONFLICT (channel_id) DO UPDATE
+                        SET last_delivery_error = excluded.last_delivery_error, last_delivery_error_at = excluded.last_delivery_error_at;
+                END;
+                """)
+    }
+}
+
+enum InboxSchema {
+    /// Migration v5: inbox tables (read marks, notes, tags), presence periods
+    /// for reports, and the indexes the reports' window queries read.
+    static func migrate(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE room_reads (
+                    room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    last_read_seq INTEGER NOT NULL,
+                    read_at REAL NOT NULL,
+                    PRIMARY KEY (room_id, user_id)
+                ) WITHOUT ROWID;
+                CREATE TABLE notes (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL UNIQUE,
+                    room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+                    author_id TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                CREATE INDEX notes_by_room ON notes(room_id, seq);
+                CREATE TABLE room_tags (
+                    room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+                    tag TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    PRIMARY KEY (room_id, tag)
+                ) WITHOUT ROWID;
+                CREATE INDEX room_tags_by_tag ON room_tags(tag, room_id);
+                CREATE TABLE agent_presence (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    user_id TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    ended_at REAL
+                );
+                CREATE INDEX agent_presence_by_user ON agent_presence(user_id, started_at);
+                CREATE INDEX agent_presence_by_end ON agent_presence(ended_at);
+                CREATE INDEX messages_by_time ON messages(created_at);
+                CREATE INDEX room_events_by_time ON room_events(at);
+                """)
+        // Presence periods follow users.online whatever changes it (going
+        // online or offline through the API, a deactivation, an operator's
+        // UPDATE): a period opens when it turns 1 and closes when it turns 0.
+        try db.execute(
+            sql: """
+                CREATE TRIGGER users_presence_insert AFTER INSERT ON users WHEN NEW.online
+                BEGIN
+                    INSERT INTO agent_presence (user_id, started_at) VALUES (NEW.id, \(nowSQL));
+                END;
+                CREATE TRIGGER users_presence_online AFTER UPDATE OF online ON users WHEN NEW.online AND NOT OLD.online
+                BEGIN
+                    INSERT INTO agent_presence (user_id, started_at) VALUES (NEW.id, \(nowSQL));
+                END;
+                CREATE TRIGGER users_presence_offline AFTER UPDATE OF online ON users WHEN OLD.online AND NOT NEW.online
+                BEGIN
+                    UPDATE agent_presence SET ended_at = max(started_at, \(nowSQL)) WHERE user_id = NEW.id AND ended_at IS NULL;
+                END;
+                """)
+        // Whoever is online when the migration runs is online from now on.
+        try db.execute(
+            sql: "INSERT INTO agent_presence (user_id, started_at) SELECT id, ? FROM users WHERE online = 1",
+            arguments: [Date().timeIntervalSince1970])
+    }
+
+    /// SQLite's clock as Unix seconds with milliseconds (`unixepoch('subsec')` needs 3.42).
+    static let nowSQL = "((julianday('now') - 2440587.5) * 86400.0)"
+}
+
+extension SQLiteStore {
+    /// `lower()` for all of Unicode (SQLite's folds ASCII only), for `q` searches.
+    static let fold = DatabaseFunction("omnichat_fold", argumentCount: 1, pure: true) { values in
+        String.fromDatabaseValue(values[0])?.lowercased()
+    }
+}

@@ -1,72 +1,16 @@
 import Foundation
+#if !OMNICHAT_POSTGRES
 import GRDB
+#endif
 import OmnichatCore
 
 enum TeamSchema {
     /// The password hash of a user invited who has not chosen a password yet
     /// (no bcrypt hash is empty, so nothing verifies against it).
     static let noPassword = ""
-
-    /// Migration v4: team management tables.
-    static func migrate(_ db: Database) throws {
-        try db.execute(
-            sql: """
-                ALTER TABLE users ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
-                ALTER TABLE users ADD COLUMN deactivated_at REAL;
-                CREATE INDEX sessions_by_user ON sessions(user_id);
-                CREATE TABLE invitations (
-                    token_hash TEXT PRIMARY KEY,
-                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                    created_by TEXT,
-                    created_at REAL NOT NULL,
-                    expires_at REAL NOT NULL,
-                    used_at REAL
-                ) WITHOUT ROWID;
-                CREATE INDEX invitations_by_user ON invitations(user_id);
-                CREATE TABLE audit_log (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    actor TEXT NOT NULL,
-                    actor_role TEXT NOT NULL,
-                    action TEXT NOT NULL,
-                    target_type TEXT NOT NULL,
-                    target_id TEXT,
-                    details TEXT NOT NULL DEFAULT '{}',
-                    at REAL NOT NULL
-                );
-                CREATE TABLE channel_activity (
-                    channel_id TEXT PRIMARY KEY,
-                    last_webhook_at REAL,
-                    last_delivery_error TEXT,
-                    last_delivery_error_at REAL
-                ) WITHOUT ROWID;
-                INSERT INTO channel_activity (channel_id, last_webhook_at)
-                    SELECT channel_id, max(received_at) FROM processed_events GROUP BY channel_id;
-                INSERT INTO channel_activity (channel_id, last_delivery_error, last_delivery_error_at)
-                    SELECT channel_id, last_error, max(next_attempt_at) FROM outbox
-                    WHERE last_error IS NOT NULL AND target = 'channel' GROUP BY channel_id
-                    ON CONFLICT (channel_id) DO UPDATE
-                        SET last_delivery_error = excluded.last_delivery_error, last_delivery_error_at = excluded.last_delivery_error_at;
-                -- The channel listing's status, kept current by the store itself: the
-                -- latest webhook event (processed_events.received_at) and the latest
-                -- delivery error of a reply (outbox.last_error), one small row per channel.
-                CREATE TRIGGER channel_activity_webhook AFTER INSERT ON processed_events
-                BEGIN
-                    INSERT INTO channel_activity (channel_id, last_webhook_at) VALUES (NEW.channel_id, NEW.received_at)
-                    ON CONFLICT (channel_id) DO UPDATE SET last_webhook_at = max(coalesce(last_webhook_at, 0), excluded.last_webhook_at);
-                END;
-                CREATE TRIGGER channel_activity_delivery_error AFTER UPDATE OF last_error ON outbox
-                WHEN NEW.last_error IS NOT NULL AND NEW.target = 'channel'
-                BEGIN
-                    INSERT INTO channel_activity (channel_id, last_delivery_error, last_delivery_error_at)
-                    VALUES (NEW.channel_id, NEW.last_error, (julianday('now') - 2440587.5) * 86400.0)
-                    ON CONFLICT (channel_id) DO UPDATE
-                        SET last_delivery_error = excluded.last_delivery_error, last_delivery_error_at = excluded.last_delivery_error_at;
-                END;
-                """)
-    }
 }
 
-extension SQLiteStore {
+extension EngineStore {
     // MARK: Sessions and passwords
 
     public func rotateSession(oldTokenHash: String, newTokenHash: String, expiresAt: Date, now: Date) async throws -> User? {

@@ -1,12 +1,14 @@
 import Foundation
+#if !OMNICHAT_POSTGRES
 import GRDB
+#endif
 import OmnichatCore
 
 /// Allocation's effects. Every change of who has a room is one conditional
 /// statement plus the agents' load counters in the same transaction, so no
 /// interleaving of decisions (here or in another process) can put an agent
 /// above capacity or give a room two agents.
-extension SQLiteStore {
+extension EngineStore {
     public func waitingRooms(limit: Int, offset: Int) async throws -> [Room] {
         try await pool.read { db in
             try Row.fetchAll(
@@ -260,7 +262,7 @@ extension SQLiteStore {
     }
 }
 
-extension SQLiteStore {
+extension EngineStore {
     public func enqueueWebhook(roomID: String, target: OutboxTarget, action: AdapterAction) async throws {
         let now = Date().timeIntervalSince1970
         try await pool.write { db in

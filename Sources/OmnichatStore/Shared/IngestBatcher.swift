@@ -1,5 +1,7 @@
 import Foundation
+#if !OMNICHAT_POSTGRES
 import GRDB
+#endif
 import OmnichatCore
 
 /// Group commit for webhook ingests. The first request to arrive while no
@@ -218,7 +220,7 @@ enum IngestWriter {
                         WHERE id = ?
                         """,
                     arguments: [opening.rawValue, batch.divisionID, now, now, inboundAt, context, roomID])
-                try SQLiteStore.recordTransition(db, roomID: roomID, from: .resolved, to: opening, assignee: nil, actor: "customer", at: now)
+                try EngineStore.recordTransition(db, roomID: roomID, from: .resolved, to: opening, assignee: nil, actor: "customer", at: now)
                 transitions.append(
                     RoomTransition(
                         roomID: roomID, channelID: batch.channelID, from: .resolved, to: opening, assigneeID: nil, divisionID: batch.divisionID,
@@ -245,7 +247,7 @@ enum IngestWriter {
                 arguments: [
                     roomID, batch.channelID, event.conversationID, contactID, opening.rawValue, batch.divisionID, now, now, now, inboundAt, context,
                 ])
-            try SQLiteStore.recordTransition(db, roomID: roomID, from: nil, to: opening, assignee: nil, actor: "customer", at: now)
+            try EngineStore.recordTransition(db, roomID: roomID, from: nil, to: opening, assignee: nil, actor: "customer", at: now)
             transitions.append(
                 RoomTransition(
                     roomID: roomID, channelID: batch.channelID, from: nil, to: opening, assigneeID: nil, divisionID: batch.divisionID,

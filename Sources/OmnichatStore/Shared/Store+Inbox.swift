@@ -1,81 +1,10 @@
 import Foundation
+#if !OMNICHAT_POSTGRES
 import GRDB
+#endif
 import OmnichatCore
 
-enum InboxSchema {
-    /// Migration v5: inbox tables (read marks, notes, tags), presence periods
-    /// for reports, and the indexes the reports' window queries read.
-    static func migrate(_ db: Database) throws {
-        try db.execute(
-            sql: """
-                CREATE TABLE room_reads (
-                    room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
-                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                    last_read_seq INTEGER NOT NULL,
-                    read_at REAL NOT NULL,
-                    PRIMARY KEY (room_id, user_id)
-                ) WITHOUT ROWID;
-                CREATE TABLE notes (
-                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                    id TEXT NOT NULL UNIQUE,
-                    room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
-                    author_id TEXT NOT NULL,
-                    text TEXT NOT NULL,
-                    created_at REAL NOT NULL
-                );
-                CREATE INDEX notes_by_room ON notes(room_id, seq);
-                CREATE TABLE room_tags (
-                    room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
-                    tag TEXT NOT NULL,
-                    created_at REAL NOT NULL,
-                    PRIMARY KEY (room_id, tag)
-                ) WITHOUT ROWID;
-                CREATE INDEX room_tags_by_tag ON room_tags(tag, room_id);
-                CREATE TABLE agent_presence (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    user_id TEXT NOT NULL,
-                    started_at REAL NOT NULL,
-                    ended_at REAL
-                );
-                CREATE INDEX agent_presence_by_user ON agent_presence(user_id, started_at);
-                CREATE INDEX agent_presence_by_end ON agent_presence(ended_at);
-                CREATE INDEX messages_by_time ON messages(created_at);
-                CREATE INDEX room_events_by_time ON room_events(at);
-                """)
-        // Presence periods follow users.online whatever changes it (going
-        // online or offline through the API, a deactivation, an operator's
-        // UPDATE): a period opens when it turns 1 and closes when it turns 0.
-        try db.execute(
-            sql: """
-                CREATE TRIGGER users_presence_insert AFTER INSERT ON users WHEN NEW.online
-                BEGIN
-                    INSERT INTO agent_presence (user_id, started_at) VALUES (NEW.id, \(nowSQL));
-                END;
-                CREATE TRIGGER users_presence_online AFTER UPDATE OF online ON users WHEN NEW.online AND NOT OLD.online
-                BEGIN
-                    INSERT INTO agent_presence (user_id, started_at) VALUES (NEW.id, \(nowSQL));
-                END;
-                CREATE TRIGGER users_presence_offline AFTER UPDATE OF online ON users WHEN OLD.online AND NOT NEW.online
-                BEGIN
-                    UPDATE agent_presence SET ended_at = max(started_at, \(nowSQL)) WHERE user_id = NEW.id AND ended_at IS NULL;
-                END;
-                """)
-        // Whoever is online when the migration runs is online from now on.
-        try db.execute(
-            sql: "INSERT INTO agent_presence (user_id, started_at) SELECT id, ? FROM users WHERE online = 1",
-            arguments: [Date().timeIntervalSince1970])
-    }
-
-    /// SQLite's clock as Unix seconds with milliseconds (`unixepoch('subsec')` needs 3.42).
-    static let nowSQL = "((julianday('now') - 2440587.5) * 86400.0)"
-}
-
-extension SQLiteStore {
-    /// `lower()` for all of Unicode (SQLite's folds ASCII only), for `q` searches.
-    static let fold = DatabaseFunction("omnichat_fold", argumentCount: 1, pure: true) { values in
-        String.fromDatabaseValue(values[0])?.lowercased()
-    }
-
+extension EngineStore {
     /// The `WHERE` clauses of the inbox filters (everything but assignee,
     /// channel, status and cursor, which `rooms(_:)` writes itself).
     static func inboxClauses(_ filter: RoomFilter, clauses: inout [String], arguments: inout StatementArguments) throws {
@@ -411,7 +340,7 @@ extension SQLiteStore {
 
 // MARK: Seeding (tests)
 
-extension SQLiteStore {
+extension EngineStore {
     /// A room with its contact, as it would be after ingest, without events or messages.
     func seedRoom(
         id: String, channelID: String, status: RoomStatus, assigneeID: String? = nil, divisionID: String? = nil, createdAt: Date,

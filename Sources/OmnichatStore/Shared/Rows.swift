@@ -1,5 +1,7 @@
 import Foundation
+#if !OMNICHAT_POSTGRES
 import GRDB
+#endif
 import OmnichatCore
 
 /// Row ⇄ domain conversions shared by the store's queries.

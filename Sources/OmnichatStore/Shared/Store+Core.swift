@@ -1,0 +1,382 @@
+import Foundation
+#if !OMNICHAT_POSTGRES
+import GRDB
+#endif
+import OmnichatCore
+
+struct Credentials: Sendable {
+    var user: User
+    var passwordHash: String
+}
+
+// The store's logic, shared by both engines (SQLite: OmnichatStore; PostgreSQL:
+// OmnichatPostgres compiles these same files against its own `Database`).
+extension EngineStore {
+    public func ping() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    // MARK: Ingest
+
+    public func ingest(_ batch: IngestBatch) async throws -> IngestResult {
+        try await batcher.submit(batch)
+    }
+
+    // MARK: Users and sessions
+
+    public func createUser(_ new: NewUser) async throws -> User {
+        let user = User(
+            id: Identifier.make("usr"), email: new.email, name: new.name, role: new.role, online: false,
+            channels: new.channels, maxOpenRooms: new.maxOpenRooms, createdAt: Date())
+        do {
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO users (id, email, name, role, password_hash, online, channels, max_open_rooms, created_at)
+                        VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)
+                        """,
+                    arguments: [
+                        user.id, user.email, user.name, user.role.rawValue, new.passwordHash,
+                        user.channels.map(Rows.encodeList), user.maxOpenRooms, user.createdAt.timeIntervalSince1970,
+                    ])
+            }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw StoreError(.conflict, "a user with email \(new.email) already exists")
+        }
+        return user
+    }
+
+    public func user(id: String) async throws -> User? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: Self.userSelect + " WHERE id = ?", arguments: [id]).map(Rows.user)
+        }
+    }
+
+    public func credentials(email: String) async throws -> (User, String)? {
+        let found = try await pool.read { db in
+            try Row.fetchOne(db, sql: Self.userSelect + " WHERE email = ?", arguments: [email])
+                .map { Credentials(user: Rows.user($0), passwordHash: $0["password_hash"]) }
+        }
+        return found.map { ($0.user, $0.passwordHash) }
+    }
+
+    public func countUsers(role: Role) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE role = ?", arguments: [role.rawValue]) ?? 0
+        }
+    }
+
+    public func createSession(tokenHash: String, userID: String, expiresAt: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                arguments: [tokenHash, userID, Date().timeIntervalSince1970, expiresAt.timeIntervalSince1970])
+            // Housekeeping: expired sessions go.
+            try db.execute(sql: "DELETE FROM sessions WHERE expires_at < ?", arguments: [Date().timeIntervalSince1970])
+        }
+    }
+
+    public func user(sessionTokenHash: String, now: Date) async throws -> User? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT users.*, (SELECT group_concat(division_id) FROM user_divisions WHERE user_id = users.id) AS division_ids
+                    FROM sessions JOIN users ON users.id = sessions.user_id
+                    WHERE sessions.token_hash = ? AND sessions.expires_at > ?
+                    """,
+                arguments: [sessionTokenHash, now.timeIntervalSince1970]
+            ).map(Rows.user)
+        }
+    }
+
+    public func deleteSession(tokenHash: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [tokenHash])
+        }
+    }
+
+    public func setOnline(userID: String, online: Bool) async throws -> User {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE users SET online = ? WHERE id = ?", arguments: [online, userID])
+            guard let row = try Row.fetchOne(db, sql: Self.userSelect + " WHERE id = ?", arguments: [userID]) else {
+                throw StoreError(.notFound, "no user \(userID)")
+            }
+            return Rows.user(row)
+        }
+    }
+
+    // MARK: Rooms and messages
+
+    static let userSelect = "SELECT users.*, (SELECT group_concat(division_id) FROM user_divisions WHERE user_id = users.id) AS division_ids FROM users"
+
+    static func fetchUser(_ db: Database, id: String) throws -> User? {
+        try Row.fetchOne(db, sql: userSelect + " WHERE id = ?", arguments: [id]).map(Rows.user)
+    }
+
+    static let roomSelect = """
+        SELECT rooms.*,
+               contacts.id AS c_id, contacts.channel_id AS c_channel_id, contacts.external_id AS c_external_id,
+               contacts.display_name AS c_display_name, contacts.username AS c_username,
+               users.id AS u_id, users.email AS u_email, users.name AS u_name, users.role AS u_role,
+               users.online AS u_online, users.channels AS u_channels, users.max_open_rooms AS u_max_open_rooms,
+               users.created_at AS u_created_at, users.open_rooms AS u_open_rooms
+        FROM rooms
+        JOIN contacts ON contacts.id = rooms.contact_id
+        LEFT JOIN users ON users.id = rooms.assignee_id
+        """
+
+    public func rooms(_ filter: RoomFilter) async throws -> Page<Room> {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        if let assignee = filter.assigneeID {
+            clauses.append("rooms.assignee_id = ?")
+            arguments += [assignee]
+        }
+        if !filter.channelIDs.isEmpty {
+            clauses.append("rooms.channel_id IN (\(filter.channelIDs.map { _ in "?" }.joined(separator: ",")))")
+            arguments += StatementArguments(filter.channelIDs)
+        }
+        if !filter.statuses.isEmpty {
+            clauses.append("rooms.status IN (\(filter.statuses.map { _ in "?" }.joined(separator: ",")))")
+            arguments += StatementArguments(filter.statuses.map(\.rawValue))
+        }
+        try Self.inboxClauses(filter, clauses: &clauses, arguments: &arguments)
+        if let cursor = filter.cursor {
+            guard let (time, id) = Rows.decodeRoomCursor(cursor) else {
+                throw StoreError(.invalid, "cursor is not one this server gave")
+            }
+            clauses.append("(rooms.last_message_at < ? OR (rooms.last_message_at = ? AND rooms.id < ?))")
+            arguments += [time, time, id]
+        }
+        let limit = max(1, min(filter.limit, 500))
+        let sql = Self.roomSelect + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
+            + " ORDER BY rooms.last_message_at DESC, rooms.id DESC LIMIT \(limit + 1)"
+        let finalArguments = arguments
+        let rows = try await pool.read { db in
+            db.add(function: Self.fold)  // for `text`
+            return try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Rows.room)
+        }
+        let items = Array(rows.prefix(limit))
+        let next = rows.count > limit ? items.last.map(Rows.roomCursor) : nil
+        return Page(items: items, nextCursor: next)
+    }
+
+    public func room(id: String) async throws -> Room? {
+        try await pool.read { db in try Self.fetchRoom(db, id: id) }
+    }
+
+    static func fetchRoom(_ db: Database, id: String) throws -> Room? {
+        try Row.fetchOne(db, sql: roomSelect + " WHERE rooms.id = ?", arguments: [id]).map(Rows.room)
+    }
+
+    public func messages(roomID: String, cursor: String?, limit: Int) async throws -> Page<StoredMessage> {
+        var start: Int64 = 0
+        if let cursor {
+            guard let value = Int64(cursor), value >= 0 else { throw StoreError(.invalid, "cursor is not one this server gave") }
+            start = value
+        }
+        let after = start
+        let limit = max(1, min(limit, 500))
+        let rows = try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM messages WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                arguments: [roomID, after, limit + 1]
+            ).map(Rows.message)
+        }
+        let items = Array(rows.prefix(limit))
+        return Page(items: items, nextCursor: rows.count > limit ? items.last.map { String($0.sequence) } : nil)
+    }
+
+    public func addOutbound(roomID: String, content: MessageContent, senderUserID: String) async throws -> StoredMessage {
+        let now = Date()
+        let id = Identifier.make("msg")
+        return try await batcher.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM rooms WHERE id = ?", arguments: [roomID]) != nil else {
+                throw StoreError(.notFound, "no room \(roomID)")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO messages (id, room_id, direction, type, text, url, content, sender_user_id, created_at, delivery_status)
+                    VALUES (?, ?, 'outbound', ?, ?, ?, ?, ?, ?, 'pending')
+                    """,
+                arguments: [
+                    id, roomID, content.type.rawValue, content.text, content.url, Rows.encode(content), senderUserID,
+                    now.timeIntervalSince1970,
+                ])
+            let seq = db.lastInsertedRowID
+            try db.execute(
+                sql: """
+                    INSERT INTO outbox (room_id, channel_id, message_id, next_attempt_at, created_at)
+                    SELECT id, channel_id, ?, ?, ? FROM rooms WHERE id = ?
+                    """,
+                arguments: [id, now.timeIntervalSince1970, now.timeIntervalSince1970, roomID])
+            return StoredMessage(
+                id: id, roomID: roomID, direction: .outbound, content: content, senderUserID: senderUserID,
+                networkMessageID: nil, createdAt: now, deliveryStatus: .pending, attempts: 0, deliveryError: nil, sequence: seq)
+        }
+    }
+
+    public func message(id: String) async throws -> (StoredMessage, Room)? {
+        let found = try await pool.read { db -> MessageInRoom? in
+            guard let message = try Row.fetchOne(db, sql: "SELECT * FROM messages WHERE id = ?", arguments: [id]).map(Rows.message),
+                let room = try Self.fetchRoom(db, id: message.roomID)
+            else { return nil }
+            return MessageInRoom(message: message, room: room)
+        }
+        return found.map { ($0.message, $0.room) }
+    }
+
+    private struct MessageInRoom: Sendable {
+        var message: StoredMessage
+        var room: Room
+    }
+
+    public func takeReplyContext(roomID: String) async throws -> [String: String]? {
+        try await pool.write { db in
+            let text = try String.fetchOne(db, sql: "SELECT reply_context FROM rooms WHERE id = ?", arguments: [roomID])
+            guard let text else { return nil }
+            try db.execute(sql: "UPDATE rooms SET reply_context = NULL WHERE id = ?", arguments: [roomID])
+            return Rows.decode([String: String].self, text)
+        }
+    }
+
+    public func resolve(roomID: String, by userID: String) async throws -> Room {
+        let now = Date().timeIntervalSince1970
+        return try await pool.write { db in
+            guard let room = try Self.fetchRoom(db, id: roomID) else { throw StoreError(.notFound, "no room \(roomID)") }
+            if room.status == .resolved { return room }
+            try db.execute(
+                sql: "UPDATE rooms SET status = 'resolved', resolved_at = ?, waiting_since = NULL, last_agent_id = coalesce(assignee_id, last_agent_id) WHERE id = ?",
+                arguments: [now, roomID])
+            if room.status == .assigned, let agent = room.assignee?.id {
+                try db.execute(sql: "UPDATE users SET open_rooms = max(open_rooms - 1, 0) WHERE id = ?", arguments: [agent])
+            }
+            try Self.recordTransition(db, roomID: roomID, from: room.status, to: .resolved, assignee: room.assignee?.id, actor: userID, at: now)
+            return try Self.fetchRoom(db, id: roomID)!
+        }
+    }
+
+    static func recordTransition(
+        _ db: Database, roomID: String, from: RoomStatus?, to: RoomStatus, assignee: String?, actor: String, at: TimeInterval
+    ) throws {
+        try db.execute(
+            sql: "INSERT INTO room_events (room_id, from_status, to_status, assignee_id, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [roomID, from?.rawValue, to.rawValue, assignee, actor, at])
+    }
+
+    // MARK: Outbox
+
+    public func nextOutboxDue() async throws -> Date? {
+        try await pool.read { db in
+            try Double.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'")
+                .map(Date.init(timeIntervalSince1970:))
+        }
+    }
+
+    public func recordPartDelivered(outboxID: Int64, partsDone: Int) async throws {
+        try await batcher.write { db in
+            try db.execute(sql: "UPDATE outbox SET parts_done = ? WHERE id = ?", arguments: [partsDone, outboxID])
+        }
+    }
+
+    public func markDelivered(outboxID: Int64, attempts: Int, networkMessageID: String?) async throws {
+        let now = Date().timeIntervalSince1970
+        try await batcher.write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL WHERE id = ?",
+                arguments: [attempts, now, outboxID])
+            try db.execute(
+                sql: """
+                    UPDATE messages SET delivery_status = 'delivered', attempts = ?, delivery_error = NULL,
+                        network_message_id = coalesce(?, network_message_id)
+                    WHERE id = (SELECT message_id FROM outbox WHERE id = ?)
+                    """,
+                arguments: [attempts, networkMessageID, outboxID])
+        }
+    }
+
+    public func scheduleRetry(outboxID: Int64, attempts: Int, at: Date, error: String) async throws {
+        try await batcher.write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                arguments: [attempts, at.timeIntervalSince1970, error, outboxID])
+            try db.execute(
+                sql: "UPDATE messages SET attempts = ?, delivery_error = ? WHERE id = (SELECT message_id FROM outbox WHERE id = ?)",
+                arguments: [attempts, error, outboxID])
+        }
+    }
+
+    public func markFailed(outboxID: Int64, attempts: Int, error: String) async throws {
+        try await batcher.write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE id = ?",
+                arguments: [attempts, error, outboxID])
+            try db.execute(
+                sql: """
+                    UPDATE messages SET delivery_status = 'failed', attempts = ?, delivery_error = ?
+                    WHERE id = (SELECT message_id FROM outbox WHERE id = ?)
+                    """,
+                arguments: [attempts, error, outboxID])
+        }
+    }
+
+    // MARK: Test and operations helpers
+
+    /// Number of stored messages in all rooms (for tests and reports).
+    public func countMessages(direction: MessageDirection? = nil) async throws -> Int {
+        try await pool.read { db in
+            if let direction {
+                return try Int.fetchOne(db, sql: "SELECT count(*) FROM messages WHERE direction = ?", arguments: [direction.rawValue]) ?? 0
+            }
+            return try Int.fetchOne(db, sql: "SELECT count(*) FROM messages") ?? 0
+        }
+    }}
+
+// MARK: Dead letters
+
+extension EngineStore {
+    public func failedDeliveries(channelIDs: [String], cursor: Int64?, limit: Int) async throws -> Page<FailedDelivery> {
+        let limit = max(1, min(limit, 500))
+        var sql = "SELECT * FROM outbox WHERE status = 'failed'"
+        var arguments: StatementArguments = []
+        if !channelIDs.isEmpty {
+            sql += " AND channel_id IN (\(channelIDs.map { _ in "?" }.joined(separator: ",")))"
+            arguments += StatementArguments(channelIDs)
+        }
+        if let cursor {
+            sql += " AND id < ?"
+            arguments += [cursor]
+        }
+        sql += " ORDER BY id DESC LIMIT \(limit + 1)"
+        let finalSQL = sql
+        let finalArguments = arguments
+        let items = try await pool.read { db in
+            try Row.fetchAll(db, sql: finalSQL, arguments: finalArguments).map { row in
+                FailedDelivery(
+                    id: row["id"], roomID: row["room_id"], channelID: row["channel_id"], messageID: row["message_id"],
+                    target: OutboxTarget(rawValue: row["target"]) ?? .channel, attempts: row["attempts"], error: row["last_error"],
+                    createdAt: Date(timeIntervalSince1970: row["created_at"]))
+            }
+        }
+        let page = Array(items.prefix(limit))
+        return Page(items: page, nextCursor: items.count > limit ? page.last.map { String($0.id) } : nil)
+    }
+
+    public func retryDelivery(messageID: String) async throws -> Bool {
+        let now = Date().timeIntervalSince1970
+        return try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL
+                    WHERE message_id = ? AND status = 'failed'
+                    """,
+                arguments: [now, messageID])
+            guard db.changesCount > 0 else { return false }
+            try db.execute(
+                sql: "UPDATE messages SET delivery_status = 'pending', attempts = 0, delivery_error = NULL WHERE id = ?",
+                arguments: [messageID])
+            return true
+        }
+    }
+}
