@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", exact: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
     ],
     targets: [
         .target(
@@ -48,6 +49,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "OmnichatPostgres",
+            dependencies: [
+                "OmnichatCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            // Shared/ is a link to OmnichatStore/Shared: the store's logic,
+            // compiled here against this engine's `Database`.
+            swiftSettings: swiftSettings + [.define("OMNICHAT_POSTGRES")]
+        ),
         .systemLibrary(
             name: "CCurl",
             path: "Sources/CCurl",
@@ -71,6 +83,7 @@ let package = Package(
                 "OmnichatCore",
                 "OmnichatAdapters",
                 "OmnichatStore",
+                "OmnichatPostgres",
                 "OmnichatDelivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -135,7 +148,7 @@ let package = Package(
         .testTarget(
             name: "OmnichatIntegrationTests",
             dependencies: [
-                "OmnichatServer", "OmnichatStore", "OmnichatDelivery", "OmnichatCore", "OmnichatAdapters",
+                "OmnichatServer", "OmnichatStore", "OmnichatPostgres", "OmnichatDelivery", "OmnichatCore", "OmnichatAdapters",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

@@ -355,3 +355,45 @@ extension Store {
         try await eligibleAgents(channelID: channelID, divisionID: nil, defaultCapacity: defaultCapacity)
     }
 }
+
+/// What the daemon needs of a store beyond `Store`; both engines provide it.
+public protocol DaemonStore: Store {
+    /// This daemon's name (outbox leases, `delivered_by`).
+    var nodeName: String { get }
+    /// Webhook requests waiting for a commit, and how many were refused as busy.
+    func ingestBacklog() async -> (waiting: Int, refused: Int)
+    /// Stored messages, all or one direction (tests, reports).
+    func countMessages(direction: MessageDirection?) async throws -> Int
+    /// The cluster-wide live event log; `nil` when this daemon is the only one
+    /// (SQLite): its events stay in memory.
+    var eventLog: (any LiveEventLog)? { get }
+    /// Releases connections (the daemon is stopping).
+    func close() async
+}
+
+/// Live events shared by every daemon on one database, in one order.
+public protocol LiveEventLog: Sendable {
+    /// Appends events (JSON texts) in order; returns their ids.
+    func append(_ bodies: [String]) async throws -> [Int64]
+    /// Events after `id`, oldest first.
+    func events(after id: Int64, limit: Int) async throws -> [LoggedEvent]
+    /// The id of the newest event older than `seconds` ago (where a fresh
+    /// daemon starts reading), or 0.
+    func horizon(olderThan seconds: Double) async throws -> Int64
+    /// Wakes when another daemon (or this one) appended events.
+    func notifications() -> AsyncStream<Void>
+    /// Drops events older than `seconds`.
+    func prune(olderThan seconds: Double) async throws
+}
+
+public struct LoggedEvent: Sendable, Equatable {
+    public var id: Int64
+    public var body: String
+    public var at: Date
+
+    public init(id: Int64, body: String, at: Date) {
+        self.id = id
+        self.body = body
+        self.at = at
+    }
+}

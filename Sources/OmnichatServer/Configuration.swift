@@ -1,6 +1,7 @@
 import Foundation
 import OmnichatCore
 import OmnichatDelivery
+import OmnichatPostgres
 import TOMLKit
 
 /// The daemon's settings: defaults, then `omnichat.toml`, then `OMNICHAT_*`
@@ -10,8 +11,25 @@ public struct DaemonConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// `port` (integer, default 8080; 0 picks a free port)
     public var port = 8080
-    /// `database` (string, default `./omnichat.db`): the SQLite file.
+    /// `database` (string, default `./omnichat.db`): the SQLite file, or a
+    /// `postgres://user:password@host:port/database` URL (several daemons, one database).
     public var database = "./omnichat.db"
+    /// `node_name` (string, default `<hostname>:<port>`): this daemon's name in outbox
+    /// leases, logs and PostgreSQL's `application_name`.
+    public var nodeName: String?
+    /// `[postgres] pool_size` (integer, default 10): connections to PostgreSQL per daemon.
+    public var postgresPoolSize = 10
+    /// `[postgres] connect_timeout_seconds` (number, default 10)
+    public var postgresConnectTimeoutSeconds = 10.0
+    /// `[postgres] outbox_lease_seconds` (number, default 30): how long a daemon holds an
+    /// outbox row it is delivering; a dead daemon's rows go to another after this.
+    public var postgresOutboxLeaseSeconds = 30.0
+
+    /// Whether `database` names a PostgreSQL server rather than a SQLite file.
+    public var usesPostgres: Bool { database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") }
+
+    /// This daemon's name (configured, or host name and port).
+    public var resolvedNodeName: String { nodeName ?? "\(ProcessInfo.processInfo.hostName):\(port)" }
     /// `adapters` (string, default `./adapters.d`): the drop-in folder.
     public var adapters = "./adapters.d"
     /// `public_base_url` (string, default `http://<host>:<port>`): where networks reach us.
@@ -138,6 +156,10 @@ public struct DaemonConfiguration: Sendable {
         try take("shutdown_grace_seconds", num, "a number") { shutdownGraceSeconds = $0 }
         try take("events_retention_seconds", int, "an integer") { eventsRetentionSeconds = $0 }
         try take("store.synchronous", str, "a string") { synchronous = $0 }
+        try take("node_name", str, "a string") { nodeName = $0 }
+        try take("postgres.pool_size", int, "an integer") { postgresPoolSize = $0 }
+        try take("postgres.connect_timeout_seconds", num, "a number") { postgresConnectTimeoutSeconds = $0 }
+        try take("postgres.outbox_lease_seconds", num, "a number") { postgresOutboxLeaseSeconds = $0 }
         try take("delivery.max_attempts", int, "an integer") { deliveryMaxAttempts = $0 }
         try take("delivery.timeout_seconds", num, "a number") { deliveryTimeoutSeconds = $0 }
         try take("delivery.concurrency", int, "an integer") { deliveryConcurrency = $0 }
@@ -171,7 +193,7 @@ public struct DaemonConfiguration: Sendable {
         }
         // Unknown keys are typos until proven otherwise.
         for (key, value) in values {
-            if case .table(let inner) = value, ["store", "delivery", "limits", "auth", "smtp"].contains(key) {
+            if case .table(let inner) = value, ["store", "delivery", "limits", "auth", "smtp", "postgres"].contains(key) {
                 for sub in inner.keys where !known.contains("\(key).\(sub)") {
                     throw ConfigurationError(file: path, key: "\(key).\(sub)", problem: "unknown key")
                 }
@@ -198,6 +220,8 @@ public struct DaemonConfiguration: Sendable {
         if let v = try int("OMNICHAT_DEFAULT_MAX_OPEN_ROOMS") { defaultMaxOpenRooms = v }
         if let v = env["OMNICHAT_LOG_LEVEL"] { logLevel = v }
         if let v = env["OMNICHAT_SYNCHRONOUS"] { synchronous = v }
+        if let v = env["OMNICHAT_NODE_NAME"], !v.isEmpty { nodeName = v }
+        if let v = try int("OMNICHAT_POSTGRES_POOL_SIZE") { postgresPoolSize = v }
         if let v = try int("OMNICHAT_DELIVERY_MAX_ATTEMPTS") { deliveryMaxAttempts = v }
     }
 
@@ -224,6 +248,16 @@ public struct DaemonConfiguration: Sendable {
         guard bodyTimeoutSeconds > 0 else { throw bad("limits.body_timeout_seconds", "must be positive") }
         guard maxConnections >= 1 else { throw bad("limits.max_connections", "must be at least 1") }
         guard queueCapacity >= 1 else { throw bad("limits.queue_capacity", "must be at least 1") }
+        guard (1...500).contains(postgresPoolSize) else { throw bad("postgres.pool_size", "must be between 1 and 500") }
+        guard postgresConnectTimeoutSeconds > 0 else { throw bad("postgres.connect_timeout_seconds", "must be positive") }
+        guard postgresOutboxLeaseSeconds >= 1 else { throw bad("postgres.outbox_lease_seconds", "must be at least 1") }
+        if usesPostgres {
+            do {
+                _ = try PostgresStore.Location(url: database)
+            } catch {
+                throw bad("database", "\(error)".replacingOccurrences(of: "database: ", with: ""))
+            }
+        }
         guard sessionHours >= 1 else { throw bad("auth.session_hours", "must be at least 1") }
         guard (4...31).contains(bcryptCost) else { throw bad("auth.bcrypt_cost", "must be between 4 and 31") }
         guard (1...8760).contains(invitationHours) else { throw bad("auth.invitation_hours", "must be between 1 and 8760") }

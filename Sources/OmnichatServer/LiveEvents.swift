@@ -15,6 +15,8 @@ public struct LiveEvent: Sendable {
     public var audience: String?
     public var data: [String: any Sendable]
     public var at: Date
+    /// `data` as JSON, when the event came from the cluster's event log.
+    var dataJSON: String? = nil
 }
 
 /// The live event hub: keeps the events of the last `retention` for
@@ -31,23 +33,45 @@ public final class LiveEvents: Service, @unchecked Sendable {
     let retention: TimeInterval
     let maxBuffered: Int
     let store: any Store
+    /// Several daemons on one database: events go through the database's log
+    /// (ids from one sequence) and every daemon, this one included, delivers
+    /// them from there. `nil`: one daemon, events stay in memory.
+    let log: (any LiveEventLog)?
+    private var outgoing: [String] = []
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakes: AsyncStream<Void>
 
-    public init(store: any Store, retention: TimeInterval = 300, maxBuffered: Int = 50_000) {
+    public init(store: any Store, retention: TimeInterval = 300, maxBuffered: Int = 50_000, log: (any LiveEventLog)? = nil) {
         self.store = store
         self.retention = retention
         self.maxBuffered = maxBuffered
         self.nextID = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        self.log = log
+        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     // MARK: Publishing
 
     func emit(_ type: String, roomID: String?, audience: String?, data: [String: any Sendable]) {
-        let subscribers: [AsyncStream<LiveEvent>.Continuation]
-        let event: LiveEvent
+        if log != nil {
+            let body = LiveEvent(id: 0, type: type, roomID: roomID, audience: audience, data: data, at: Date()).logBody
+            lock.withLock { outgoing.append(body) }
+            wake.yield()
+            return
+        }
         lock.lock()
         nextID += 1
-        event = LiveEvent(id: nextID, type: type, roomID: roomID, audience: audience, data: data, at: Date())
-        buffer.append(event)
+        let event = LiveEvent(id: nextID, type: type, roomID: roomID, audience: audience, data: data, at: Date())
+        lock.unlock()
+        deliver([event])
+    }
+
+    /// Buffers events (for resumes) and hands them to the subscribers.
+    private func deliver(_ events: [LiveEvent]) {
+        guard !events.isEmpty else { return }
+        let subscribers: [AsyncStream<LiveEvent>.Continuation]
+        lock.lock()
+        buffer.append(contentsOf: events)
         let horizon = Date().addingTimeInterval(-retention)
         if buffer.count > maxBuffered || (buffer.first?.at ?? Date()) < horizon {
             let drop = buffer.firstIndex { $0.at >= horizon } ?? buffer.count
@@ -55,7 +79,9 @@ public final class LiveEvents: Service, @unchecked Sendable {
         }
         subscribers = Array(self.subscribers.values)
         lock.unlock()
-        for subscriber in subscribers { subscriber.yield(event) }
+        for subscriber in subscribers {
+            for event in events { subscriber.yield(event) }
+        }
     }
 
     /// A room changed state.
@@ -193,23 +219,128 @@ public final class LiveEvents: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
-        try? await gracefulShutdown()
+        if let log {
+            await withGracefulShutdownHandler {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await self.relay(log) }
+                    group.addTask {
+                        for await _ in log.notifications() { self.wake.yield() }
+                    }
+                    group.addTask {
+                        // A poll a second even if a notification is lost.
+                        while !Task.isCancelled {
+                            try? await Task.sleep(for: .seconds(1))
+                            self.wake.yield()
+                        }
+                    }
+                    try? await gracefulShutdown()
+                    group.cancelAll()
+                }
+            } onGracefulShutdown: {
+                self.wake.finish()
+            }
+        } else {
+            try? await gracefulShutdown()
+        }
         stop()
+    }
+
+    /// Writes this daemon's events to the log and delivers everyone's from it.
+    /// A fresh daemon starts `retention` back, so a client resuming with a
+    /// `Last-Event-ID` another daemon gave finds its events here too.
+    private func relay(_ log: any LiveEventLog) async {
+        var settled = (try? await log.horizon(olderThan: retention)) ?? 0
+        var seen = Set<Int64>()
+        var lastPrune = Date.distantPast
+        var iterator = wakes.makeAsyncIterator()
+        repeat {
+            let bodies = lock.withLock { () -> [String] in
+                defer { outgoing.removeAll() }
+                return outgoing
+            }
+            if !bodies.isEmpty {
+                do {
+                    _ = try await log.append(bodies)
+                } catch {
+                    // The database is unreachable: keep them for the next try.
+                    lock.withLock { outgoing.insert(contentsOf: bodies, at: 0) }
+                }
+            }
+            // Ids are taken before commit: one taken earlier may become visible
+            // later. Read from the last id known settled (older than 2 s),
+            // skipping what was delivered already.
+            while let page = try? await log.events(after: settled, limit: 2_000) {
+                let fresh = page.filter { !seen.contains($0.id) }.compactMap(LiveEvent.init(logged:))
+                for event in fresh where event.type.hasPrefix("room.") { noteAssignee(event) }
+                deliver(fresh)
+                seen.formUnion(fresh.map(\.id))
+                let horizon = Date().addingTimeInterval(-2)
+                if let newestSettled = page.last(where: { $0.at < horizon })?.id, newestSettled > settled {
+                    settled = newestSettled
+                    seen = seen.filter { $0 > settled }
+                }
+                if page.count < 2_000 { break }
+            }
+            if Date().timeIntervalSince(lastPrune) > 60 {
+                lastPrune = Date()
+                try? await log.prune(olderThan: max(retention, 3_600))
+            }
+            if await iterator.next() == nil { return }
+        } while !Task.isCancelled
+    }
+
+    /// Keeps the room → agent map current with transitions made on other daemons.
+    private func noteAssignee(_ event: LiveEvent) {
+        guard let roomID = event.roomID, let json = event.dataJSON,
+            let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        else { return }
+        let status = object["status"] as? String
+        let agent = status == "assigned" ? (object["assignee_id"] as? String ?? "") : ""
+        lock.withLock { assignees[roomID] = agent }
     }
 }
 
 extension LiveEvent {
     /// The event as Server-Sent Events lines.
     var sse: String {
-        var object: [String: Any] = ["id": String(id), "type": type, "at": at.iso8601]
+        let payload: Any
+        if let dataJSON, let decoded = try? JSONSerialization.jsonObject(with: Data(dataJSON.utf8)) {
+            payload = decoded
+        } else {
+            payload = plainData
+        }
+        let object: [String: Any] = ["id": String(id), "type": type, "at": at.iso8601, "data": payload]
+        let json = (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return "id: \(id)\nevent: \(type)\ndata: \(String(decoding: json, as: UTF8.self))\n\n"
+    }
+
+    private var plainData: [String: Any] {
         var payload: [String: Any] = [:]
         for (key, value) in data {
             let plain = Self.unwrap(value)
             if !(plain is NSNull) { payload[key] = plain }
         }
-        object["data"] = payload
+        return payload
+    }
+
+    /// The event as the cluster's event log keeps it.
+    var logBody: String {
+        var object: [String: Any] = ["type": type, "at": at.timeIntervalSince1970, "data": plainData]
+        if let roomID { object["room_id"] = roomID }
+        if let audience { object["audience"] = audience }
         let json = (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return "id: \(id)\nevent: \(type)\ndata: \(String(decoding: json, as: UTF8.self))\n\n"
+        return String(decoding: json, as: UTF8.self)
+    }
+
+    init?(logged: LoggedEvent) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(logged.body.utf8)) as? [String: Any],
+            let type = object["type"] as? String
+        else { return nil }
+        let data = object["data"].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.withoutEscapingSlashes]) }
+        self.init(
+            id: logged.id, type: type, roomID: object["room_id"] as? String, audience: object["audience"] as? String, data: [:],
+            at: (object["at"] as? Double).map(Date.init(timeIntervalSince1970:)) ?? logged.at,
+            dataJSON: data.map { String(decoding: $0, as: UTF8.self) } ?? "{}")
     }
 
     static func unwrap(_ value: any Sendable) -> Any {

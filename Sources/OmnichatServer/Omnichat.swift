@@ -4,6 +4,7 @@ import Logging
 import OmnichatAdapters
 import OmnichatCore
 import OmnichatDelivery
+import OmnichatPostgres
 import OmnichatStore
 import ServiceLifecycle
 import UnixSignals
@@ -12,7 +13,7 @@ import UnixSignals
 /// `omnichatd serve` and the end-to-end tests build it the same way.
 public final class Omnichat: Sendable {
     public let configuration: DaemonConfiguration
-    public let store: SQLiteStore
+    public let store: any DaemonStore
     public let channels: ChannelRegistry
     public let queue: WorkQueue
     public let routing: RoutingService
@@ -44,7 +45,7 @@ public final class Omnichat: Sendable {
     }
 
     init(
-        configuration: DaemonConfiguration, store: SQLiteStore, channels: [ConfiguredChannel], loader: ChannelLoader,
+        configuration: DaemonConfiguration, store: any DaemonStore, channels: [ConfiguredChannel], loader: ChannelLoader,
         transport: (any HTTPTransport)?, logger: Logger
     ) {
         self.loader = loader
@@ -56,7 +57,7 @@ public final class Omnichat: Sendable {
         self.channels = ChannelRegistry(channels)
         self.metrics = ServerMetrics()
         self.events = EventBus()
-        self.live = LiveEvents(store: store, retention: TimeInterval(configuration.eventsRetentionSeconds))
+        self.live = LiveEvents(store: store, retention: TimeInterval(configuration.eventsRetentionSeconds), log: store.eventLog)
         self.queue = WorkQueue(capacity: configuration.queueCapacity)
         let capacity = configuration.defaultMaxOpenRooms
         let registry = self.channels
@@ -243,11 +244,22 @@ extension Omnichat {
     public static var defaultFactories: [AdapterFactory] { BuiltinAdapters.all }
 
     /// Opens (and migrates) the configured store, for commands that need no daemon.
-    public static func openStore(_ configuration: DaemonConfiguration, logger: Logger = Logger(label: "omnichatd")) async throws -> SQLiteStore {
+    public static func openStore(_ configuration: DaemonConfiguration, logger: Logger = Logger(label: "omnichatd")) async throws -> any DaemonStore {
+        if configuration.usesPostgres {
+            var options = PostgresStore.Options()
+            options.poolSize = configuration.postgresPoolSize
+            options.connectTimeout = .milliseconds(Int64(configuration.postgresConnectTimeoutSeconds * 1000))
+            options.outboxLease = .milliseconds(Int64(configuration.postgresOutboxLeaseSeconds * 1000))
+            options.nodeName = configuration.resolvedNodeName
+            options.ingestMaxPending = configuration.ingestMaxPending
+            options.ingestDeadline = .milliseconds(Int64(configuration.ingestDeadlineSeconds * 1000))
+            return try await PostgresStore(url: configuration.database, options: options, logger: logger)
+        }
         let synchronous = SQLiteStore.Synchronous(rawValue: configuration.synchronous.uppercased()) ?? .full
         return try await SQLiteStore(
             path: configuration.database, synchronous: synchronous, ingestMaxPending: configuration.ingestMaxPending,
-            ingestDeadline: .milliseconds(Int64(configuration.ingestDeadlineSeconds * 1000)), logger: logger)
+            ingestDeadline: .milliseconds(Int64(configuration.ingestDeadlineSeconds * 1000)), nodeName: configuration.resolvedNodeName,
+            logger: logger)
     }
 }
 

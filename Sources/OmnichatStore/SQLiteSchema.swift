@@ -157,6 +157,11 @@ enum SQLiteSchema {
             try db.execute(sql: "CREATE INDEX outbox_due ON outbox(status, next_attempt_at, id)")
             try db.execute(sql: "CREATE INDEX outbox_room_order ON outbox(room_id, target, status, id)")
         }
+        migrator.registerMigration("v7: outbox leases (the PostgreSQL engine's columns, for one shared logic)") { db in
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN lease_owner TEXT")
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN lease_until REAL")
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN delivered_by TEXT")
+        }
         return migrator
     }
 }

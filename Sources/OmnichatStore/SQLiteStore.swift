@@ -14,15 +14,18 @@ public final class SQLiteStore: Store {
 
     let pool: DatabasePool
     let path: String
+    /// This daemon's name, recorded on the outbox rows it delivers.
+    public let nodeName: String
     let batcher: IngestBatcher
 
     /// `ingestMaxPending` and `ingestDeadline`: the back-pressure limits of
     /// group commit (see `IngestBatcher`).
     public init(
         path: String, synchronous: Synchronous = .full, ingestMaxPending: Int = 4096, ingestDeadline: Duration = .milliseconds(1500),
-        logger: Logger = Logger(label: "omnichat.store")
+        nodeName: String = ProcessInfo.processInfo.hostName, logger: Logger = Logger(label: "omnichat.store")
     ) async throws {
         self.path = path
+        self.nodeName = nodeName
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -81,23 +84,7 @@ public final class SQLiteStore: Store {
                     LIMIT ?
                     """,
                 arguments: finalArguments)
-            return rows.compactMap { row -> OutboxItem? in
-            let id: Int64 = row["id"]
-            if excluding.contains(id) { return nil }
-            let payload: OutboxItem.Payload
-            if let messageID = row["message_id"] as String?, let content = Rows.decode(MessageContent.self, row["content"] as String?) {
-                payload = .message(id: messageID, content: content)
-            } else if let action = Rows.decode(AdapterAction.self, row["action"] as String?) {
-                payload = .action(action)
-            } else {
-                return nil
-            }
-            return OutboxItem(
-                id: id, channelID: row["channel_id"], roomID: row["room_id"], conversationID: row["conversation_id"],
-                payload: payload, partsDone: row["parts_done"], attempts: row["attempts"],
-                lastInboundAt: (row["last_inbound_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                senderName: row["sender_name"], target: OutboxTarget(rawValue: row["target"]) ?? .channel)
-            }.prefix(limit).map { $0 }
+            return rows.filter { !excluding.contains($0["id"]) }.compactMap(Rows.outboxItem).prefix(limit).map { $0 }
         }
     }
 
@@ -105,3 +92,15 @@ public final class SQLiteStore: Store {
 
 /// The shared logic's name for this engine's store.
 typealias EngineStore = SQLiteStore
+
+/// SQLite has one writer: no transaction is ever asked to run again.
+func isRetryableConflict(_ error: any Error) -> Bool { false }
+
+extension SQLiteStore: DaemonStore {
+    /// One daemon per SQLite file: live events stay in its memory.
+    public var eventLog: (any LiveEventLog)? { nil }
+
+    public func close() async {
+        try? pool.close()
+    }
+}

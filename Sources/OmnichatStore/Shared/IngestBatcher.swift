@@ -24,7 +24,7 @@ actor IngestBatcher {
     /// One caller's work: run inside its own savepoint, then told the outcome
     /// once the transaction holding it has committed (or failed).
     private struct Entry {
-        var perform: @Sendable (Database) -> Bool
+        var perform: @Sendable (Database) throws -> Bool
         var finish: @Sendable ((any Error)?) -> Void
         var since: ContinuousClock.Instant
         /// Webhook ingests may be refused under back-pressure (the network
@@ -72,6 +72,8 @@ actor IngestBatcher {
                         do {
                             slot.result = .success(try body(db))
                             return true
+                        } catch let error where isRetryableConflict(error) {
+                            throw error  // the engine reruns the whole transaction
                         } catch let error as StoreError {
                             slot.result = .failure(error)
                         } catch {
@@ -122,7 +124,7 @@ actor IngestBatcher {
             do {
                 try await pool.write { db in
                     for entry in group {
-                        try db.inSavepoint { entry.perform(db) ? .commit : .rollback }
+                        try db.inSavepoint { try entry.perform(db) ? .commit : .rollback }
                     }
                 }
                 for entry in group { entry.finish(nil) }

@@ -54,6 +54,23 @@ enum Rows {
             attempts: row["attempts"], deliveryError: row["delivery_error"], sequence: row["seq"])
     }
 
+    /// A due outbox row (joined with its room, message and sender).
+    static func outboxItem(_ row: Row) -> OutboxItem? {
+        let payload: OutboxItem.Payload
+        if let messageID = row["message_id"] as String?, let content = Rows.decode(MessageContent.self, row["content"] as String?) {
+            payload = .message(id: messageID, content: content)
+        } else if let action = Rows.decode(AdapterAction.self, row["action"] as String?) {
+            payload = .action(action)
+        } else {
+            return nil
+        }
+        return OutboxItem(
+            id: row["id"], channelID: row["channel_id"], roomID: row["room_id"], conversationID: row["conversation_id"],
+            payload: payload, partsDone: row["parts_done"], attempts: row["attempts"],
+            lastInboundAt: (row["last_inbound_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            senderName: row["sender_name"], target: OutboxTarget(rawValue: row["target"]) ?? .channel)
+    }
+
     static func roomCursor(_ room: Room) -> String {
         let time = room.lastMessageAt?.timeIntervalSince1970 ?? 0
         return Data("\(time)|\(room.id)".utf8).base64EncodedString()

@@ -282,10 +282,15 @@ extension EngineStore {
 
     public func markDelivered(outboxID: Int64, attempts: Int, networkMessageID: String?) async throws {
         let now = Date().timeIntervalSince1970
+        let node = nodeName
         try await batcher.write { db in
             try db.execute(
-                sql: "UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL WHERE id = ?",
-                arguments: [attempts, now, outboxID])
+                sql: """
+                    UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL,
+                        lease_owner = NULL, lease_until = NULL, delivered_by = ?
+                    WHERE id = ?
+                    """,
+                arguments: [attempts, now, node, outboxID])
             try db.execute(
                 sql: """
                     UPDATE messages SET delivery_status = 'delivered', attempts = ?, delivery_error = NULL,
@@ -299,7 +304,7 @@ extension EngineStore {
     public func scheduleRetry(outboxID: Int64, attempts: Int, at: Date, error: String) async throws {
         try await batcher.write { db in
             try db.execute(
-                sql: "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                sql: "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
                 arguments: [attempts, at.timeIntervalSince1970, error, outboxID])
             try db.execute(
                 sql: "UPDATE messages SET attempts = ?, delivery_error = ? WHERE id = (SELECT message_id FROM outbox WHERE id = ?)",
@@ -310,7 +315,7 @@ extension EngineStore {
     public func markFailed(outboxID: Int64, attempts: Int, error: String) async throws {
         try await batcher.write { db in
             try db.execute(
-                sql: "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE id = ?",
+                sql: "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
                 arguments: [attempts, error, outboxID])
             try db.execute(
                 sql: """

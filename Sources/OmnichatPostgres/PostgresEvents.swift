@@ -1,0 +1,120 @@
+import Foundation
+import Logging
+import NIOCore
+import OmnichatCore
+import PostgresNIO
+
+extension PostgresStore: DaemonStore {
+    public var eventLog: (any LiveEventLog)? { self }
+}
+
+extension PostgresStore: LiveEventLog {
+    public func append(_ bodies: [String]) async throws -> [Int64] {
+        guard !bodies.isEmpty else { return [] }
+        let node = nodeName
+        return try await pool.writeWithoutTransaction { db in
+            var arguments: StatementArguments = []
+            let now = Date().timeIntervalSince1970
+            for body in bodies { arguments += [node, body, now] }
+            return try Int64.fetchAll(
+                db,
+                sql: "INSERT INTO live_events (node, body, at) VALUES " + bodies.map { _ in "(?, ?, ?)" }.joined(separator: ", ")
+                    + " RETURNING id",
+                arguments: arguments)
+        }
+    }
+
+    public func events(after id: Int64, limit: Int) async throws -> [LoggedEvent] {
+        try await pool.writeWithoutTransaction { db in
+            try Row.fetchAll(
+                db, sql: "SELECT id, body, at FROM live_events WHERE id > ? ORDER BY id LIMIT ?", arguments: [id, limit]
+            ).map { LoggedEvent(id: $0["id"], body: $0["body"], at: Date(timeIntervalSince1970: $0["at"])) }
+        }
+    }
+
+    public func horizon(olderThan seconds: Double) async throws -> Int64 {
+        let before = Date().timeIntervalSince1970 - seconds
+        return try await pool.writeWithoutTransaction { db in
+            try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM live_events WHERE at < ?", arguments: [before]) ?? 0
+        }
+    }
+
+    public func notifications() -> AsyncStream<Void> { listener.subscribe() }
+
+    public func prune(olderThan seconds: Double) async throws {
+        let before = Date().timeIntervalSince1970 - seconds
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "DELETE FROM live_events WHERE at < ?", arguments: [before])
+        }
+    }
+}
+
+/// One connection that LISTENs, reconnecting when it drops; wakes its
+/// subscribers on every notification (and once after each reconnect, so
+/// nothing sent while it was away is missed).
+final class NotificationListener: @unchecked Sendable {
+    private let pool: PostgresPool
+    private let channel: String
+    private let logger: Logger
+    private let lock = NSLock()
+    private var subscribers: [Int: AsyncStream<Void>.Continuation] = [:]
+    private var next = 0
+    private var task: Task<Void, Never>?
+
+    init(pool: PostgresPool, channel: String, logger: Logger) {
+        self.pool = pool
+        self.channel = channel
+        self.logger = logger
+    }
+
+    func subscribe() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        lock.withLock {
+            next += 1
+            subscribers[next] = continuation
+            if task == nil { task = Task { await self.loop() } }
+        }
+        return stream
+    }
+
+    private func wake() {
+        for subscriber in lock.withLock({ Array(subscribers.values) }) { subscriber.yield() }
+    }
+
+    func stop() {
+        let (task, all) = lock.withLock { () -> (Task<Void, Never>?, [AsyncStream<Void>.Continuation]) in
+            defer {
+                self.task = nil
+                subscribers.removeAll()
+            }
+            return (self.task, Array(subscribers.values))
+        }
+        task?.cancel()
+        for subscriber in all { subscriber.finish() }
+    }
+
+    private func loop() async {
+        var delay: UInt64 = 100_000_000
+        while !Task.isCancelled {
+            do {
+                let connection = try await PostgresConnection.connect(
+                    on: MultiThreadedEventLoopGroup.singleton.next(), configuration: pool.configuration, id: 0, logger: logger
+                ).get()
+                defer { _ = connection.close() as EventLoopFuture<Void> }
+                let notifications = try await connection.listen(channel)
+                delay = 100_000_000
+                wake()
+                try await withTaskCancellationHandler {
+                    for try await _ in notifications { wake() }
+                } onCancel: {
+                    _ = connection.close() as EventLoopFuture<Void>
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("live events: LISTEN connection lost, reconnecting", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(nanoseconds: delay)
+            delay = min(delay * 2, 5_000_000_000)
+        }
+    }
+}

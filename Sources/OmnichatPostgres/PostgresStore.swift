@@ -1,0 +1,229 @@
+import Foundation
+import Logging
+import NIOCore
+import OmnichatCore
+import PostgresNIO
+
+/// The shared store on PostgreSQL, for several daemons on one database.
+/// Everything the daemons must agree on is decided by the database:
+/// webhook events are unique by (channel, event id); state changes are
+/// SERIALIZABLE transactions (retried on conflict), so an agent's capacity
+/// holds whichever daemon assigns; outbox rows are claimed with
+/// `FOR UPDATE SKIP LOCKED` and a lease that another daemon takes over when
+/// the owner dies; live events get their ids from one sequence.
+public final class PostgresStore: Store, @unchecked Sendable {
+    public struct Options: Sendable {
+        /// Connections (and threads running transactions) per daemon.
+        public var poolSize = 10
+        public var connectTimeout: Duration = .seconds(10)
+        /// How long a daemon holds an outbox row it is delivering.
+        public var outboxLease: Duration = .seconds(30)
+        /// This daemon's name in leases and logs.
+        public var nodeName = ProcessInfo.processInfo.hostName
+        public var ingestMaxPending = 4096
+        public var ingestDeadline: Duration = .milliseconds(1500)
+
+        public init() {}
+    }
+
+    /// A parsed `postgres://user:password@host:port/database?schema=…&sslmode=…`.
+    public struct Location: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var user: String
+        public var password: String?
+        public var database: String
+        public var schema: String?
+
+        /// The URL with the password hidden (for logs and errors).
+        public var redacted: String {
+            "postgres://\(user)\(password == nil ? "" : ":***")@\(host):\(port)/\(database)" + (schema.map { "?schema=\($0)" } ?? "")
+        }
+
+        public static func isPostgresURL(_ text: String) -> Bool {
+            text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+        }
+
+        public init(url text: String) throws {
+            guard Self.isPostgresURL(text), let url = URLComponents(string: text) else {
+                throw StorePostgresError.invalidURL("database: not a postgres://user:password@host:port/database URL")
+            }
+            guard let host = url.host, !host.isEmpty else { throw StorePostgresError.invalidURL("database: the PostgreSQL URL has no host") }
+            self.host = host
+            self.port = url.port ?? 5432
+            self.user = url.percentEncodedUser.flatMap { $0.removingPercentEncoding } ?? "postgres"
+            self.password = url.percentEncodedPassword.flatMap { $0.removingPercentEncoding }
+            let path = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+            self.database = path.isEmpty ? self.user : path
+            self.schema = nil
+            for item in url.queryItems ?? [] {
+                switch item.name {
+                case "schema", "search_path":
+                    guard let value = item.value, !value.isEmpty,
+                        value.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }), value.first?.isNumber == false
+                    else {
+                        throw StorePostgresError.invalidURL("database: schema must be letters, digits and _ (got \(item.value ?? ""))")
+                    }
+                    self.schema = value.lowercased()
+                case "sslmode":
+                    guard item.value == "disable" || item.value == "prefer" || item.value == nil else {
+                        throw StorePostgresError.invalidURL(
+                            "database: sslmode=\(item.value ?? "") is not supported by this build; use sslmode=disable on a trusted network")
+                    }
+                case "application_name", "connect_timeout":
+                    break
+                default:
+                    throw StorePostgresError.invalidURL("database: unknown PostgreSQL URL parameter \(item.name)")
+                }
+            }
+        }
+    }
+
+    let pool: PostgresPool
+    let batcher: IngestBatcher
+    public let location: Location
+    public let options: Options
+    public var nodeName: String { options.nodeName }
+    let logger: Logger
+    let listener: NotificationListener
+
+    public init(url: String, options: Options = Options(), logger: Logger = Logger(label: "omnichat.store")) async throws {
+        let location = try Location(url: url)
+        self.location = location
+        self.options = options
+        self.logger = logger
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: .disable)
+        configuration.options.connectTimeout = TimeAmount.nanoseconds(
+            Int64(options.connectTimeout.components.seconds) * 1_000_000_000 + options.connectTimeout.components.attoseconds / 1_000_000_000)
+        var startup: [(String, String)] = [("application_name", "omnichatd " + options.nodeName)]
+        if let schema = location.schema { startup.append(("search_path", "\(schema), public")) }
+        configuration.options.additionalStartupParameters = startup
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .notice)
+        pool = PostgresPool(configuration: configuration, size: options.poolSize, logger: quiet)
+        listener = NotificationListener(
+            pool: pool, channel: "omnichat_events_" + (location.schema ?? "public"), logger: quiet)
+        batcher = IngestBatcher(pool: pool, limits: .init(maxPending: options.ingestMaxPending, deadline: options.ingestDeadline))
+        do {
+            try await migrate()
+        } catch {
+            pool.shutdown()
+            throw error
+        }
+        logger.info(
+            "store opened",
+            metadata: ["omnichat.database": .string(location.redacted), "omnichat.pool_size": .stringConvertible(options.poolSize)])
+    }
+
+    deinit { pool.shutdown() }
+
+    public func close() async {
+        listener.stop()
+        pool.shutdown()
+    }
+
+    /// Runs the migrations not applied yet, under an advisory lock: daemons
+    /// starting together take turns, and the later ones find nothing to do.
+    func migrate() async throws {
+        let schema = location.schema
+        try await pool.writeWithoutTransaction { db in
+            if let schema { try db.raw("CREATE SCHEMA IF NOT EXISTS \(schema)") }
+            try db.raw("SELECT pg_advisory_lock(7262005118)")
+            defer { try? db.raw("SELECT pg_advisory_unlock(7262005118)") }
+            try db.raw("CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public")
+            try db.raw(
+                "CREATE TABLE IF NOT EXISTS omnichat_migrations (version TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)")
+            let applied = Set(try String.fetchAll(db, sql: "SELECT version FROM omnichat_migrations"))
+            for (version, sql) in PostgresSchema.migrations where !applied.contains(version) {
+                try db.raw("BEGIN")
+                do {
+                    try db.raw(sql)
+                    if version.hasPrefix("v1:") { try db.raw(PostgresSchema.seed) }
+                    try db.execute(
+                        sql: "INSERT INTO omnichat_migrations (version, applied_at) VALUES (?, ?)",
+                        arguments: [version, Date().timeIntervalSince1970])
+                    try db.raw("COMMIT")
+                } catch {
+                    try? db.raw("ROLLBACK")
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Webhook requests waiting for a commit, and how many were refused as busy.
+    public func ingestBacklog() async -> (waiting: Int, refused: Int) {
+        (await batcher.waiting, await batcher.refused)
+    }
+
+    /// Transactions run again after a serialization failure or a deadlock.
+    public var conflictRetries: Int { pool.retries }
+
+    // MARK: Outbox claims
+
+    /// Claims the due rows: each room's oldest pending row, not leased by a
+    /// live daemon, locked with SKIP LOCKED so two daemons never claim the
+    /// same row, leased to this daemon until the lease runs out.
+    public func dueOutbox(now: Date, limit: Int, excluding: Set<Int64>, excludingChannels: Set<String>) async throws -> [OutboxItem] {
+        let channelClause =
+            excludingChannels.isEmpty ? "" : " AND outbox.channel_id NOT IN (\(excludingChannels.map { _ in "?" }.joined(separator: ",")))"
+        let nowSeconds = now.timeIntervalSince1970
+        var arguments: StatementArguments = [nowSeconds, nowSeconds]
+        arguments += StatementArguments(Array(excludingChannels))
+        arguments += [limit + excluding.count]
+        let claimArguments: StatementArguments = [options.nodeName, nowSeconds + options.outboxLease.seconds]
+        let finalArguments = arguments
+        return try await pool.write { db in
+            let candidates = try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT outbox.id FROM outbox
+                    WHERE outbox.status = 'pending' AND outbox.next_attempt_at <= ?
+                      AND (outbox.lease_until IS NULL OR outbox.lease_until < ?)\(channelClause)
+                      AND NOT EXISTS (
+                          SELECT 1 FROM outbox AS earlier
+                          WHERE earlier.room_id = outbox.room_id AND earlier.target = outbox.target
+                            AND earlier.status = 'pending' AND earlier.id < outbox.id)
+                    ORDER BY outbox.next_attempt_at, outbox.id
+                    LIMIT ?
+                    FOR UPDATE OF outbox SKIP LOCKED
+                    """,
+                arguments: finalArguments
+            ).filter { !excluding.contains($0) }.prefix(limit)
+            guard !candidates.isEmpty else { return [] }
+            let ids = Array(candidates)
+            try db.execute(
+                sql: "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ",")))",
+                arguments: claimArguments + StatementArguments(ids))
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT outbox.*, rooms.conversation_id, rooms.last_inbound_at, messages.content, users.name AS sender_name
+                    FROM outbox
+                    JOIN rooms ON rooms.id = outbox.room_id
+                    LEFT JOIN messages ON messages.id = outbox.message_id
+                    LEFT JOIN users ON users.id = messages.sender_user_id
+                    WHERE outbox.id IN (\(ids.map { _ in "?" }.joined(separator: ",")))
+                    ORDER BY outbox.next_attempt_at, outbox.id
+                    """,
+                arguments: StatementArguments(ids))
+            return rows.compactMap(Rows.outboxItem)
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension PostgresStore {
+    /// `omnichat_fold` is a SQL function in the PostgreSQL schema.
+    static let fold = DatabaseFunction("omnichat_fold", argumentCount: 1, pure: true) { _ in nil }
+}
+
+/// The shared logic's name for this engine's store.
+typealias EngineStore = PostgresStore
+
+func isRetryableConflict(_ error: any Error) -> Bool { PostgresPool.isRetryable(error) }

@@ -1,0 +1,372 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+// The store's transactional logic (Sources/OmnichatStore/Shared) is written
+// once, against GRDB's synchronous API, and compiled into both engines. This
+// file gives PostgreSQL the small part of that API the logic uses: a
+// transaction is a closure run on a dedicated thread holding one pooled
+// connection, each statement a round trip the thread waits for. SQL written
+// in SQLite's dialect is translated once per distinct statement
+// (`SQLDialect`).
+
+/// A value as the shared logic binds and reads it.
+public enum SQLValue: Sendable, Equatable {
+    case null
+    case int(Int64)
+    case double(Double)
+    case text(String)
+    case bool(Bool)
+}
+
+public protocol DatabaseValueConvertible: Sendable {
+    var sqlValue: SQLValue { get }
+    static func fromSQL(_ value: SQLValue) -> Self?
+}
+
+extension String: DatabaseValueConvertible {
+    public var sqlValue: SQLValue { .text(self) }
+    public static func fromSQL(_ value: SQLValue) -> String? {
+        switch value {
+        case .text(let s): return s
+        case .int(let i): return String(i)
+        case .double(let d): return String(d)
+        case .bool(let b): return b ? "1" : "0"
+        case .null: return nil
+        }
+    }
+}
+
+extension Int64: DatabaseValueConvertible {
+    public var sqlValue: SQLValue { .int(self) }
+    public static func fromSQL(_ value: SQLValue) -> Int64? {
+        switch value {
+        case .int(let i): return i
+        case .double(let d): return Int64(d)
+        case .bool(let b): return b ? 1 : 0
+        case .text(let s): return Int64(s)
+        case .null: return nil
+        }
+    }
+}
+
+extension Int: DatabaseValueConvertible {
+    public var sqlValue: SQLValue { .int(Int64(self)) }
+    public static func fromSQL(_ value: SQLValue) -> Int? { Int64.fromSQL(value).map(Int.init) }
+}
+
+extension Double: DatabaseValueConvertible {
+    public var sqlValue: SQLValue { .double(self) }
+    public static func fromSQL(_ value: SQLValue) -> Double? {
+        switch value {
+        case .double(let d): return d
+        case .int(let i): return Double(i)
+        case .bool(let b): return b ? 1 : 0
+        case .text(let s): return Double(s)
+        case .null: return nil
+        }
+    }
+}
+
+extension Bool: DatabaseValueConvertible {
+    public var sqlValue: SQLValue { .bool(self) }
+    public static func fromSQL(_ value: SQLValue) -> Bool? {
+        switch value {
+        case .bool(let b): return b
+        case .int(let i): return i != 0
+        case .double(let d): return d != 0
+        case .text(let s): return s == "1" || s == "t" || s == "true"
+        case .null: return nil
+        }
+    }
+}
+
+/// Statement arguments, in order (`?`, or `?N` for the N-th).
+public struct StatementArguments: ExpressibleByArrayLiteral, Sendable {
+    var values: [SQLValue]
+
+    public init(arrayLiteral elements: (any DatabaseValueConvertible)?...) {
+        values = elements.map { $0?.sqlValue ?? .null }
+    }
+
+    public init<S: Sequence>(_ sequence: S) where S.Element: DatabaseValueConvertible {
+        values = sequence.map(\.sqlValue)
+    }
+
+    init(values: [SQLValue]) { self.values = values }
+
+    public static func += (lhs: inout StatementArguments, rhs: StatementArguments) { lhs.values += rhs.values }
+    public static func + (lhs: StatementArguments, rhs: StatementArguments) -> StatementArguments {
+        StatementArguments(values: lhs.values + rhs.values)
+    }
+}
+
+/// A result row: columns by name, as GRDB's `Row` reads them.
+public struct Row: Sendable {
+    let names: [String]
+    let values: [SQLValue]
+
+    var firstValue: SQLValue? { values.first }
+
+    func value(_ name: String) -> SQLValue? {
+        for (i, n) in names.enumerated() where n == name { return values[i] }
+        return nil
+    }
+
+    public subscript<T: DatabaseValueConvertible>(_ name: String) -> T {
+        guard let value = value(name), let converted = T.fromSQL(value) else {
+            fatalError("column \(name) is missing or null in \(names)")
+        }
+        return converted
+    }
+
+    public subscript<T: DatabaseValueConvertible>(_ name: String) -> T? {
+        value(name).flatMap(T.fromSQL)
+    }
+
+    public static func fetchAll(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> [Row] {
+        try db.run(sql, arguments).rows
+    }
+
+    public static func fetchOne(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> Row? {
+        try db.run(sql, arguments).rows.first
+    }
+
+    public static func fetchAll(_ statement: Statement, arguments: StatementArguments = []) throws -> [Row] {
+        try fetchAll(statement.db, sql: statement.sql, arguments: arguments)
+    }
+
+    public static func fetchOne(_ statement: Statement, arguments: StatementArguments = []) throws -> Row? {
+        try fetchOne(statement.db, sql: statement.sql, arguments: arguments)
+    }
+}
+
+extension DatabaseValueConvertible {
+    public static func fetchOne(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> Self? {
+        guard let row = try db.run(sql, arguments).rows.first, let value = row.firstValue else { return nil }
+        return fromSQL(value)
+    }
+
+    public static func fetchAll(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> [Self] {
+        try db.run(sql, arguments).rows.compactMap { $0.firstValue.flatMap(fromSQL) }
+    }
+
+    public static func fetchOne(_ statement: Statement, arguments: StatementArguments = []) throws -> Self? {
+        try fetchOne(statement.db, sql: statement.sql, arguments: arguments)
+    }
+
+    public static func fetchAll(_ statement: Statement, arguments: StatementArguments = []) throws -> [Self] {
+        try fetchAll(statement.db, sql: statement.sql, arguments: arguments)
+    }
+}
+
+/// A prepared statement, as the shared logic holds one.
+public struct Statement {
+    let db: Database
+    let sql: String
+
+    public func execute(arguments: StatementArguments = []) throws {
+        try db.execute(sql: sql, arguments: arguments)
+    }
+}
+
+/// SQLite's error codes the shared logic tests for, mapped from PostgreSQL's.
+public struct ResultCode: Equatable, Sendable {
+    let raw: String
+    public static let SQLITE_CONSTRAINT_UNIQUE = ResultCode(raw: "23505")
+    public static let SQLITE_CONSTRAINT_FOREIGNKEY = ResultCode(raw: "23503")
+    public static let SQLITE_CONSTRAINT = ResultCode(raw: "23")
+}
+
+public struct DatabaseError: Error, CustomStringConvertible {
+    public var extendedResultCode: ResultCode
+    public var message: String
+    public var description: String { "PostgreSQL error \(extendedResultCode.raw): \(message)" }
+}
+
+/// SQLite user functions exist as SQL functions in the PostgreSQL schema.
+public struct DatabaseFunction: Sendable {
+    public init(_ name: String, argumentCount: Int, pure: Bool, function: @escaping @Sendable ([SQLValue]) -> (any DatabaseValueConvertible)?) {}
+}
+
+/// One connection inside one transaction (or one read).
+public final class Database {
+    public enum TransactionCompletion { case commit, rollback }
+
+    let connection: PostgresConnection
+    let logger: Logger
+    let dialect: SQLDialect
+    public private(set) var changesCount = 0
+    private var savepoints = 0
+
+    init(connection: PostgresConnection, logger: Logger, dialect: SQLDialect) {
+        self.connection = connection
+        self.logger = logger
+        self.dialect = dialect
+    }
+
+    public var lastInsertedRowID: Int64 {
+        (try? Int64.fetchOne(self, sql: "SELECT lastval()")) ?? 0
+    }
+
+    public func execute(sql: String, arguments: StatementArguments = []) throws {
+        _ = try run(sql, arguments)
+    }
+
+    public func cachedStatement(sql: String) throws -> Statement { Statement(db: self, sql: sql) }
+
+    public func add(function: DatabaseFunction) {}
+
+    public func inSavepoint(_ body: () throws -> TransactionCompletion) throws {
+        savepoints += 1
+        let name = "s\(savepoints)"
+        try raw("SAVEPOINT \(name)")
+        let completion: TransactionCompletion
+        do {
+            completion = try body()
+        } catch {
+            if !PostgresPool.isRetryable(error) { try raw("ROLLBACK TO SAVEPOINT \(name)") }
+            throw error
+        }
+        if completion == .rollback { try raw("ROLLBACK TO SAVEPOINT \(name)") }
+        try raw("RELEASE SAVEPOINT \(name)")
+    }
+
+    struct Result {
+        var rows: [Row]
+        var affected: Int
+    }
+
+    /// Runs SQL with no arguments, untranslated (transaction control, DDL).
+    func raw(_ sql: String) throws {
+        // The extended protocol takes one statement at a time.
+        for statement in Self.statements(sql) {
+            _ = try send(PostgresQuery(unsafeSQL: statement))
+        }
+    }
+
+    /// Splits a script at the semicolons outside quotes, `$$` bodies and comments.
+    static func statements(_ script: String) -> [String] {
+        var out: [String] = []
+        var current = ""
+        var inQuote = false
+        var inDollar = false
+        var inComment = false
+        let chars = Array(script)
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            let next: Character? = i + 1 < chars.count ? chars[i + 1] : nil
+            if inComment {
+                if c == "\n" { inComment = false }
+                i += 1
+                continue
+            }
+            if !inQuote && !inDollar && c == "-" && next == "-" {
+                inComment = true
+                i += 2
+                continue
+            }
+            if !inDollar && c == "'" { inQuote.toggle() }
+            if !inQuote && c == "$" && next == "$" {
+                inDollar.toggle()
+                current += "$$"
+                i += 2
+                continue
+            }
+            if c == ";" && !inQuote && !inDollar {
+                let trimmed = current.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !trimmed.isEmpty { out.append(trimmed) }
+                current = ""
+            } else {
+                current.append(c)
+            }
+            i += 1
+        }
+        let trimmed = current.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !trimmed.isEmpty { out.append(trimmed) }
+        return out
+    }
+
+    @discardableResult
+    func run(_ sql: String, _ arguments: StatementArguments) throws -> Result {
+        let translated = dialect.translate(sql)
+        var binds = PostgresBindings(capacity: arguments.values.count)
+        for value in arguments.values {
+            switch value {
+            case .null: binds.appendNull()
+            case .int(let i): binds.append(i)
+            case .double(let d): binds.append(d)
+            // Text goes untyped, as a literal would: PostgreSQL infers its type
+            // from where it is used (text, citext, a number, a boolean).
+            case .text(let s): binds.append(UntypedText(s))
+            case .bool(let b): binds.append(UntypedText(b ? "1" : "0"))
+            }
+        }
+        let result = try send(PostgresQuery(unsafeSQL: translated, binds: binds))
+        changesCount = result.affected
+        return result
+    }
+
+    private func send(_ query: PostgresQuery) throws -> Result {
+        do {
+            let result = try connection.query(query, logger: logger).wait()
+            let rows = result.rows.map(Self.decode)
+            return Result(rows: rows, affected: result.metadata.rows ?? rows.count)
+        } catch let error as PSQLError {
+            throw Self.mapped(error)
+        }
+    }
+
+    static func mapped(_ error: PSQLError) -> any Error {
+        if let code = error.serverInfo?[.sqlState] {
+            let message = error.serverInfo?[.message] ?? "\(error.code)"
+            let detail = error.serverInfo?[.detail].map { " (\($0))" } ?? ""
+            return DatabaseError(extendedResultCode: ResultCode(raw: code), message: message + detail)
+        }
+        return error
+    }
+
+    static func decode(_ row: PostgresRow) -> Row {
+        var names: [String] = []
+        var values: [SQLValue] = []
+        for cell in row {
+            names.append(cell.columnName)
+            values.append(value(cell))
+        }
+        return Row(names: names, values: values)
+    }
+
+    static func value(_ cell: PostgresCell) -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8, .oid:
+            return (try? cell.decode(Int64.self)).map(SQLValue.int) ?? .null
+        case .float4, .float8:
+            return (try? cell.decode(Double.self)).map(SQLValue.double) ?? .null
+        case .numeric:
+            if let text = try? cell.decode(String.self), let d = Double(text) { return .double(d) }
+            if let d = try? cell.decode(Decimal.self) { return .double(NSDecimalNumber(decimal: d).doubleValue) }
+            return .null
+        case .bool:
+            return (try? cell.decode(Bool.self)).map(SQLValue.bool) ?? .null
+        default:
+            var bytes = cell.bytes!
+            return .text(bytes.readString(length: bytes.readableBytes) ?? "")
+        }
+    }
+}
+
+/// A string bound with no type, in text format: PostgreSQL types it from
+/// context as it would a quoted literal.
+struct UntypedText: PostgresDynamicTypeEncodable {
+    let value: String
+    init(_ value: String) { self.value = value }
+    var psqlType: PostgresDataType { PostgresDataType(0) }
+    var psqlFormat: PostgresFormat { .text }
+    func encode<JSONEncoder: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        byteBuffer.writeString(value)
+    }
+}
