@@ -397,3 +397,8 @@ public struct LoggedEvent: Sendable, Equatable {
         self.at = at
     }
 }
+
+extension DaemonStore {
+    /// Every stored message.
+    public func countMessages() async throws -> Int { try await countMessages(direction: nil) }
+}

@@ -100,14 +100,14 @@ final class NotificationListener: @unchecked Sendable {
                 let connection = try await PostgresConnection.connect(
                     on: MultiThreadedEventLoopGroup.singleton.next(), configuration: pool.configuration, id: 0, logger: logger
                 ).get()
-                defer { _ = connection.close() as EventLoopFuture<Void> }
+                defer { closeLater(connection) }
                 let notifications = try await connection.listen(channel)
                 delay = 100_000_000
                 wake()
                 try await withTaskCancellationHandler {
                     for try await _ in notifications { wake() }
                 } onCancel: {
-                    _ = connection.close() as EventLoopFuture<Void>
+                    closeLater(connection)
                 }
             } catch {
                 if Task.isCancelled { return }

@@ -35,12 +35,13 @@ final class PostgresPool: @unchecked Sendable {
 
     func shutdown() {
         let connections = lock.withLock { () -> [PostgresConnection] in
+            if shutDown { return [] }
             shutDown = true
             defer { idle = [] }
             return idle
         }
-        for connection in connections { try? (connection.close() as EventLoopFuture<Void>).wait() }
-        try? threads.syncShutdownGracefully()
+        for connection in connections { closeLater(connection) }
+        threads.shutdownGracefully { _ in }
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -130,7 +131,7 @@ final class PostgresPool: @unchecked Sendable {
             idle.append(connection)
             return false
         }
-        if close { _ = connection.close() as EventLoopFuture<Void> }
+        if close { closeLater(connection) }
     }
 }
 
@@ -147,3 +148,9 @@ public enum StorePostgresError: Error, CustomStringConvertible {
 
 /// The shared logic's name for the pool type.
 typealias DatabasePool = PostgresPool
+
+/// Closes a connection without waiting, keeping it referenced until the close
+/// completes (PostgresNIO requires a connection to be closed before it goes).
+func closeLater(_ connection: PostgresConnection) {
+    (connection.close() as EventLoopFuture<Void>).whenComplete { _ in withExtendedLifetime(connection) {} }
+}

@@ -535,8 +535,8 @@ class Cluster:
         stalled_at = time.time()
         self.burst.set()
         time.sleep(0.3)
-        sql = ("SELECT id, coalesce(message_id, '') FROM outbox WHERE lease_owner = 'node2' AND status = 'pending' "
-               "AND lease_until > {now}")
+        sql = ("SELECT id, coalesce(message_id, '') FROM outbox WHERE lease_owner = 'node2' "
+               "AND status NOT IN ('delivered', 'failed') AND lease_until > {now}")
         rows, error = [], None
         # Kill before the first stalled call could be answered (stall seconds after it began).
         while time.time() < stalled_at + self.args.stall - 0.3:
@@ -630,7 +630,7 @@ class Cluster:
         pending = None
         while time.time() < deadline:
             try:
-                pending = int(self.db.scalar("SELECT count(*) FROM outbox WHERE status = 'pending'"))
+                pending = int(self.db.scalar("SELECT count(*) FROM outbox WHERE status NOT IN ('delivered', 'failed')"))
             except (RuntimeError, TypeError, ValueError) as e:
                 self.daemon_side.append(f"cannot count pending outbox rows: {e}")
                 break
@@ -729,6 +729,19 @@ class Cluster:
         if unexpected:
             p.append(f"{len(unexpected)} send(s) at the networks match no reply the agents sent: {unexpected[:3]}")
 
+        ids = [r["id"] for r in self.replies.values() if r.get("id")]
+        not_delivered = []
+        for start in range(0, len(ids), 200):
+            chunk = ",".join("'" + str(i).replace("'", "''") + "'" for i in ids[start:start + 200])
+            try:
+                not_delivered += self.db.query(
+                    f"SELECT id, delivery_status FROM messages WHERE id IN ({chunk}) AND delivery_status NOT IN ('delivered', 'read')")
+            except RuntimeError as e:
+                p.append(f"cannot read the replies' delivery status: {e}")
+                break
+        if not_delivered:
+            p.append(f"{len(not_delivered)} acknowledged repl(ies) not marked delivered in messages: {not_delivered[:5]}")
+
         # 4. Outbox: nothing pending or failed; delivered rows name their node; node2's leases taken over.
         outbox_status, delivered_by = {}, {}
         try:
@@ -741,8 +754,9 @@ class Cluster:
                 delivered_by[row[0]] = int(row[1])
         except RuntimeError as e:
             self.daemon_side.append(f"outbox.delivered_by unreadable: {e}")
-        if outbox_status.get("pending", 0):
-            p.append(f"{outbox_status['pending']} outbox row(s) still pending {self.args.outbox_wait:.0f} s after the traffic")
+        left = sum(n for k, n in outbox_status.items() if k not in ("delivered", "failed"))
+        if left:
+            p.append(f"{left} outbox row(s) still not delivered {self.args.outbox_wait:.0f} s after the traffic: {outbox_status}")
         if outbox_status.get("failed", 0):
             try:
                 why = self.db.query("SELECT id, channel_id, last_error FROM outbox WHERE status = 'failed' LIMIT 3")
@@ -784,18 +798,24 @@ class Cluster:
         # Report.
         s = self.stats
         log("details:")
-        print(f"  webhooks: posts={s.get('webhook_posts')} transport_errors={s.get('webhook_transport_errors')} "
-              + " ".join(f"{k}={v}" for k, v in sorted(s.c.items()) if k.startswith("webhook_http_"))
-              + f" nginx_failovers={s.get('webhook_lb_failovers')} acks_as_duplicate={first_ack_dupes}")
-        print(f"  redeliveries: cross_daemon={s.get('redelivered_cross_daemon')} stored_again={len(self.redelivery_stored)} "
-              + " ".join(f"{k}={v}" for k, v in sorted(s.c.items()) if k.startswith("redelivery_http_")))
+        print(" ".join([f"  webhooks: posts={s.get('webhook_posts')} transport_errors={s.get('webhook_transport_errors')}"]
+                       + [f"{k}={v}" for k, v in sorted(s.c.items()) if k.startswith("webhook_http_")]
+                       + [f"nginx_failovers={s.get('webhook_lb_failovers')} first_acks_as_duplicate={first_ack_dupes}"]))
+        print(" ".join([f"  redeliveries: cross_daemon={s.get('redelivered_cross_daemon')} stored_again={len(self.redelivery_stored)}"]
+                       + [f"{k}={v}" for k, v in sorted(s.c.items()) if k.startswith("redelivery_http_")]))
+        by_node, by_network = {}, {}
+        for r in self.replies.values():
+            by_node[r["node"]] = by_node.get(r["node"], 0) + 1
+        for call in calls:
+            by_network[call["network"]] = by_network.get(call["network"], 0) + 1
         print(f"  agents: replies_201={len(self.replies)} replies_no_answer={len(self.replies_unknown)} "
               f"refused={dict(self.reply_refusals)} resolves={s.get('resolves')} failovers={s.get('agent_failovers')} "
-              f"relogins={s.get('agent_relogins')}")
+              f"relogins={s.get('agent_relogins')} burst_replies_on_node2={s.get('burst_replies')} "
+              f"replies_by_node={dict(sorted(by_node.items()))}")
         print(f"  load: samples={self.samples} errors={self.sample_errors} max_load={dict(sorted(self.max_load.items()))} "
               f"capacities={dict((a.email, a.cap) for a in self.agents)}")
         print(f"  network: sends={len(calls)} same_identity_resends={same_identity_resends} crash_window_resends={crash_window} "
-              f"stalled={stalled} dropped_after_kill={dropped} other_calls={len(other)}")
+              f"stalled={stalled} dropped_after_kill={dropped} other_calls={len(other)} by_network={dict(sorted(by_network.items()))}")
         print(f"  outbox: {dict(sorted(outbox_status.items()))} delivered_by={dict(sorted(delivered_by.items()))} "
               f"leased_by_node2_at_kill={[i for i, _ in self.leased_at_kill]}")
         print(f"  sse via nginx: events={self.sse_events} reconnects={self.sse_reconnects}")
@@ -806,7 +826,7 @@ class Cluster:
             f"duplicates={duplicates} redelivered_cross_daemon={s.get('redelivered_cross_daemon')} "
             f"replies={len(self.replies)} delivered={delivered} duplicate_deliveries={duplicate_deliveries} "
             f"max_load_over_capacity={len(self.over_capacity)} leases_taken_over={taken_over} "
-            f"pending_left={outbox_status.get('pending', 0)}")
+            f"pending_left={left}")
 
 
 class Agent:
@@ -867,6 +887,8 @@ class Agent:
         node = self.node
         status, answer = self.call("POST", f"/api/v1/rooms/{room['id']}/messages", {"type": "text", "text": text})
         if status == 201 and isinstance(answer.get("message"), dict):
+            if why:
+                self.cluster.stats.add("burst_replies")
             with self.cluster.lock:
                 self.cluster.replies[text] = {"id": answer["message"].get("id"), "room": room["id"],
                                               "channel": room.get("channel"), "node": NODES[node], "at": time.time()}

@@ -80,6 +80,8 @@ cleanup() {
   fi
   if [ -n "$DB_NAME" ] && [ -n "$ADMIN_URL" ] && [ -z "$PG_STARTED" ]; then
     psql -X -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 \
+      || { psql -X -q "$ADMIN_URL" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$DB_NAME'" >/dev/null 2>&1
+           psql -X -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB_NAME" >/dev/null 2>&1; } \
       || echo "cluster: could not drop database $DB_NAME" >&2
   fi
   if [ -n "$PG_STARTED" ]; then

@@ -3,12 +3,13 @@ import OmnichatCore
 import OmnichatStore
 import Testing
 
-@Suite("SQLite store: receipts, echoes, reply contexts")
+@Suite("Store: receipts, echoes, reply contexts")
 struct ReceiptStoreTests {
-    func withRoom(_ body: (SQLiteStore, String, User) async throws -> Void) async throws {
+    func withRoom(_ body: (any TestStore, String, User) async throws -> Void) async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLiteStore(path: directory.appendingPathComponent("r.db").path, logger: quietLogger())
+        let store = try await TestEngine.makeStore(in: directory, file: "r.db")
+        defer { Task { await store.close() } }
         let agent = try await store.createUser(NewUser(email: "a@x", name: "Ann", role: .agent, passwordHash: "x"))
         let inbound = InboundEvent(
             eventID: "in1", conversationID: "cust", contact: ContactProfile(externalID: "cust"), content: .text("hi"),
@@ -24,14 +25,14 @@ struct ReceiptStoreTests {
     }
 
     /// Sends a reply and marks it accepted by the network with `networkID`.
-    func sent(_ store: SQLiteStore, _ room: String, _ agent: User, _ text: String, _ networkID: String) async throws -> String {
+    func sent(_ store: any TestStore, _ room: String, _ agent: User, _ text: String, _ networkID: String) async throws -> String {
         let message = try await store.addOutbound(roomID: room, content: .text(text), senderUserID: agent.id)
         let item = try #require(try await store.dueOutbox(now: Date(), limit: 10, excluding: []).first)
         try await store.markDelivered(outboxID: item.id, attempts: 1, networkMessageID: networkID)
         return message.id
     }
 
-    func status(_ store: SQLiteStore, _ room: String, _ id: String) async throws -> (DeliveryStatus, String?) {
+    func status(_ store: any TestStore, _ room: String, _ id: String) async throws -> (DeliveryStatus, String?) {
         let message = try #require(try await store.messages(roomID: room, cursor: nil, limit: 50).items.first { $0.id == id })
         return (message.deliveryStatus, message.deliveryError)
     }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import OmnichatCore
 import OmnichatServer
 import Testing
@@ -113,12 +112,13 @@ struct RoleMatrixTests {
         }
         // Credentials that were good once: a deactivated admin's token, an expired admin
         // session, a revoked API key of every scope, and a token nobody issued.
-        let (_, expiredToken) = try await world.user(.admin)
+        let (expiredAdmin, _) = try await world.user(.admin)
+        let expiredToken = "oc_" + String(Authenticator.newAPIKey().dropFirst(4))
+        try await daemon.store.createSession(
+            tokenHash: Authenticator.tokenHash(expiredToken), userID: expiredAdmin.id, expiresAt: Date().addingTimeInterval(1))
+        #expect(try await world.send("GET", "/api/v1/me", token: expiredToken) == 200, "valid until it expires")
         let (deactivatedAdmin, deactivatedToken) = try await world.user(.admin)
         _ = try await daemon.store.setActive(userID: deactivatedAdmin.id, active: false)
-        try await DatabaseQueue(path: daemon.configuration.database).write { db in
-            try db.execute(sql: "UPDATE sessions SET expires_at = ? WHERE token_hash = ?", arguments: [Date().timeIntervalSince1970 - 1, Authenticator.tokenHash(expiredToken)])
-        }
         var revoked: [String] = []
         for scope in APIKey.Scope.allCases {
             let secret = Authenticator.newAPIKey()
@@ -126,6 +126,7 @@ struct RoleMatrixTests {
             _ = try await daemon.store.revokeAPIKey(id: key.id, at: Date())
             revoked.append(secret)
         }
+        try await Task.sleep(for: .milliseconds(1_100))  // the session above has expired
         let stale = [("a deactivated admin", deactivatedToken), ("an expired session", expiredToken), ("an unknown token", "not-a-token")]
             + revoked.map { ("a revoked key", $0) }
         var checked = 0

@@ -32,13 +32,13 @@ struct RoutingPropertyTests {
     }
 
     final class World {
-        let store: SQLiteStore
+        let store: any TestStore
         let routing: RoutingService
         let divisions: [String]
         var agents: [Agent] = []
         var eventCounter = 0
 
-        init(store: SQLiteStore, routing: RoutingService, divisions: [String]) {
+        init(store: any TestStore, routing: RoutingService, divisions: [String]) {
             self.store = store
             self.routing = routing
             self.divisions = divisions
@@ -47,7 +47,7 @@ struct RoutingPropertyTests {
 
     func makeWorld(_ rng: inout SeededGenerator) async throws -> (World, URL) {
         let directory = try temporaryDirectory()
-        let store = try await SQLiteStore(path: directory.appendingPathComponent("p.db").path, synchronous: .off, logger: quietLogger())
+        let store = try await TestEngine.makeStore(in: directory, file: "p.db")
         let second = try await store.createDivision(name: "Second")
         let defaultID = try #require(try await store.divisions().first { $0.isDefault }?.id)
         let routing = RoutingService(
@@ -140,6 +140,7 @@ struct RoutingPropertyTests {
         var rng = SeededGenerator(seed: UInt64(seed))
         let (world, directory) = try await makeWorld(&rng)
         defer { try? FileManager.default.removeItem(at: directory) }
+        defer { Task { [store = world.store] in await store.close() } }
         for stepIndex in 0..<70 {
             let before = try await snapshot(world)
             let choice = Int.random(in: 0..<100, using: &rng)
@@ -184,7 +185,7 @@ struct RoutingPropertyTests {
     func concurrentStress() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLiteStore(path: directory.appendingPathComponent("s.db").path, synchronous: .off, logger: quietLogger())
+        let store = try await TestEngine.makeStore(in: directory, file: "s.db")
         let routing = RoutingService(queue: WorkQueue(capacity: 100), store: store, defaultCapacity: { 3 }, metrics: nil, logger: quietLogger())
         var agents: [User] = []
         for index in 0..<6 {
@@ -251,7 +252,8 @@ struct RoutingPropertyTests {
             total += count
         }
         #expect(total == 18, "every agent full while rooms wait")
-        #expect(try await store.integrityCheck() == "ok")
+        if let sqlite = store as? SQLiteStore { #expect(try await sqlite.integrityCheck() == "ok") }
+        await store.close()
     }
 }
 

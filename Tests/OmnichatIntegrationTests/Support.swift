@@ -197,7 +197,7 @@ final class TestDaemon: @unchecked Sendable {
     private(set) var port = 0
 
     var base: String { "http://127.0.0.1:\(port)" }
-    var store: SQLiteStore { daemon.store }
+    var store: any TestStore { daemon.store as! any TestStore }
 
     init(directory: URL? = nil, channels: [String: String], configure: (inout DaemonConfiguration) -> Void = { _ in }) throws {
         self.directory = try directory ?? temporaryDirectory()
@@ -208,10 +208,11 @@ final class TestDaemon: @unchecked Sendable {
         }
         var configuration = DaemonConfiguration()
         configuration.port = 0
-        configuration.database = self.directory.appendingPathComponent("omnichat.db").path
+        configuration.database = TestEngine.database(in: self.directory)
         configuration.adapters = adapters.path
         configuration.bcryptCost = 4
         configuration.deliveryBackoffBaseSeconds = 0.05
+        configuration.postgresPoolSize = 4
         configure(&configuration)
         self.configuration = configuration
     }
@@ -241,6 +242,7 @@ final class TestDaemon: @unchecked Sendable {
         await group?.triggerGracefulShutdown()
         _ = try? await task?.value
         daemon?.close()
+        await daemon?.store.close()
     }
 
     func cleanUp() {

@@ -193,8 +193,8 @@ enum IngestWriter {
                     INSERT INTO contacts (id, channel_id, external_id, display_name, username, created_at, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (channel_id, external_id) DO UPDATE SET
-                        display_name = coalesce(excluded.display_name, display_name),
-                        username = coalesce(excluded.username, username),
+                        display_name = coalesce(excluded.display_name, contacts.display_name),
+                        username = coalesce(excluded.username, contacts.username),
                         updated_at = excluded.updated_at
                     RETURNING id
                     """),

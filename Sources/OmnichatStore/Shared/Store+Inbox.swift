@@ -94,7 +94,7 @@ extension EngineStore {
                 sql: """
                     INSERT INTO room_reads (room_id, user_id, last_read_seq, read_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT (room_id, user_id) DO UPDATE SET
-                        last_read_seq = max(last_read_seq, excluded.last_read_seq), read_at = excluded.read_at
+                        last_read_seq = max(room_reads.last_read_seq, excluded.last_read_seq), read_at = excluded.read_at
                     """,
                 arguments: [roomID, userID, seq, now])
         }
@@ -310,7 +310,8 @@ extension EngineStore {
                 db,
                 sql: """
                     SELECT date(m.created_at, 'unixepoch') AS day, r.channel_id AS channel,
-                        sum(m.direction = 'inbound') AS inbound, sum(m.direction = 'outbound') AS outbound
+                        sum(CASE WHEN m.direction = 'inbound' THEN 1 ELSE 0 END) AS inbound,
+                        sum(CASE WHEN m.direction = 'outbound' THEN 1 ELSE 0 END) AS outbound
                     FROM messages m JOIN rooms r ON r.id = m.room_id
                     WHERE m.created_at >= ? AND m.created_at < ?\(channels)
                     GROUP BY day, channel

@@ -205,7 +205,7 @@ extension EngineStore {
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM divisions WHERE id = ?", arguments: [id]) != nil else {
                 throw StoreError(.notFound, "no division \(id)")
             }
-            try db.execute(sql: "UPDATE divisions SET is_default = (id = ?)", arguments: [id])
+            try db.execute(sql: "UPDATE divisions SET is_default = CASE WHEN id = ? THEN 1 ELSE 0 END", arguments: [id])
         }
     }
 

@@ -35,7 +35,7 @@ extension EngineStore {
     public func deleteSessions(userID: String, except tokenHash: String?) async throws {
         try await pool.write { db in
             try db.execute(
-                sql: "DELETE FROM sessions WHERE user_id = ? AND token_hash IS NOT ?", arguments: [userID, tokenHash])
+                sql: "DELETE FROM sessions WHERE user_id = ? AND token_hash IS DISTINCT FROM ?", arguments: [userID, tokenHash])
         }
     }
 

@@ -1,0 +1,132 @@
+import Foundation
+import OmnichatCore
+@testable import OmnichatPostgres
+@testable import OmnichatStore
+import Testing
+
+/// Which store engine this test run uses. `make test` runs the suite on
+/// SQLite, then (when `OMNICHAT_TEST_POSTGRES` names a server) the store and
+/// end-to-end suites again with `OMNICHAT_TEST_ENGINE=postgres`: every
+/// daemon and store then gets a fresh schema on that server.
+enum TestEngine {
+    static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// The throw-away PostgreSQL server, e.g. `postgres://postgres@127.0.0.1:5433/omnichat_test`.
+    static var postgresURL: String? { environment["OMNICHAT_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 } }
+
+    static var usesPostgres: Bool { environment["OMNICHAT_TEST_ENGINE"] == "postgres" }
+
+    /// A URL for a schema of its own on the test server.
+    static func freshPostgresURL() -> String {
+        guard let base = postgresURL else {
+            fatalError("OMNICHAT_TEST_ENGINE=postgres needs OMNICHAT_TEST_POSTGRES (a postgres:// URL of a throw-away server)")
+        }
+        let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        let name = "t_" + String((0..<14).map { _ in letters.randomElement()! })
+        return base + (base.contains("?") ? "&" : "?") + "schema=" + name
+    }
+
+    /// The database setting for a daemon under test: a SQLite file in
+    /// `directory`, or a fresh PostgreSQL schema.
+    /// A daemon restarted on the same directory finds the same schema.
+    static func database(in directory: URL, file: String = "omnichat.db") -> String {
+        guard usesPostgres else { return directory.appendingPathComponent(file).path }
+        let saved = directory.appendingPathComponent(file + ".postgres-url")
+        if let url = try? String(contentsOf: saved, encoding: .utf8), !url.isEmpty { return url }
+        let url = freshPostgresURL()
+        try? url.write(to: saved, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    /// A store of the engine under test.
+    static func makeStore(in directory: URL, file: String = "t.db", nodeName: String = "test") async throws -> any TestStore {
+        if usesPostgres {
+            var options = PostgresStore.Options()
+            options.nodeName = nodeName
+            options.poolSize = 4
+            return try await PostgresStore(url: freshPostgresURL(), options: options, logger: quietLogger())
+        }
+        return try await SQLiteStore(
+            path: directory.appendingPathComponent(file).path, synchronous: .normal, nodeName: nodeName, logger: quietLogger())
+    }
+}
+
+/// What tests use of either engine beyond `DaemonStore`: fixtures written
+/// straight into the tables.
+protocol TestStore: DaemonStore {
+    func seedRoomRow(
+        id: String, channelID: String, status: RoomStatus, assigneeID: String?, divisionID: String?, createdAt: Date, customerName: String
+    ) async throws
+    func seedTransitionRow(roomID: String, from: RoomStatus?, to: RoomStatus, assigneeID: String?, actor: String, at: Date) async throws
+    func seedMessageRow(roomID: String, direction: MessageDirection, senderUserID: String?, text: String, at: Date) async throws
+    func seedPresenceRow(userID: String, from: Date, until: Date?) async throws
+    func presence(userID: String) async throws -> [(Date, Date?)]
+    func setInvitationExpiry(userID: String, expiresAt: Date) async throws
+}
+
+extension TestStore {
+    func seedRoom(
+        id: String, channelID: String, status: RoomStatus, assigneeID: String? = nil, divisionID: String? = nil, createdAt: Date,
+        customerName: String = "Customer"
+    ) async throws {
+        try await seedRoomRow(
+            id: id, channelID: channelID, status: status, assigneeID: assigneeID, divisionID: divisionID, createdAt: createdAt,
+            customerName: customerName)
+    }
+
+    func seedTransition(
+        roomID: String, from: RoomStatus?, to: RoomStatus, assigneeID: String? = nil, actor: String = "routing", at: Date
+    ) async throws {
+        try await seedTransitionRow(roomID: roomID, from: from, to: to, assigneeID: assigneeID, actor: actor, at: at)
+    }
+
+    func seedMessage(roomID: String, direction: MessageDirection, senderUserID: String? = nil, text: String = "seeded", at: Date) async throws {
+        try await seedMessageRow(roomID: roomID, direction: direction, senderUserID: senderUserID, text: text, at: at)
+    }
+
+    func seedPresence(userID: String, from: Date, until: Date?) async throws {
+        try await seedPresenceRow(userID: userID, from: from, until: until)
+    }
+
+    func presencePeriods(userID: String) async throws -> [(Date, Date?)] { try await presence(userID: userID) }
+}
+
+extension SQLiteStore: TestStore {
+    func seedRoomRow(
+        id: String, channelID: String, status: RoomStatus, assigneeID: String?, divisionID: String?, createdAt: Date, customerName: String
+    ) async throws {
+        try await seedRoom(
+            id: id, channelID: channelID, status: status, assigneeID: assigneeID, divisionID: divisionID, createdAt: createdAt,
+            customerName: customerName)
+    }
+    func seedTransitionRow(roomID: String, from: RoomStatus?, to: RoomStatus, assigneeID: String?, actor: String, at: Date) async throws {
+        try await seedTransition(roomID: roomID, from: from, to: to, assigneeID: assigneeID, actor: actor, at: at)
+    }
+    func seedMessageRow(roomID: String, direction: MessageDirection, senderUserID: String?, text: String, at: Date) async throws {
+        try await seedMessage(roomID: roomID, direction: direction, senderUserID: senderUserID, text: text, at: at)
+    }
+    func seedPresenceRow(userID: String, from: Date, until: Date?) async throws {
+        try await seedPresence(userID: userID, from: from, until: until)
+    }
+    func presence(userID: String) async throws -> [(Date, Date?)] { try await presencePeriods(userID: userID) }
+}
+
+extension PostgresStore: TestStore {
+    func seedRoomRow(
+        id: String, channelID: String, status: RoomStatus, assigneeID: String?, divisionID: String?, createdAt: Date, customerName: String
+    ) async throws {
+        try await seedRoom(
+            id: id, channelID: channelID, status: status, assigneeID: assigneeID, divisionID: divisionID, createdAt: createdAt,
+            customerName: customerName)
+    }
+    func seedTransitionRow(roomID: String, from: RoomStatus?, to: RoomStatus, assigneeID: String?, actor: String, at: Date) async throws {
+        try await seedTransition(roomID: roomID, from: from, to: to, assigneeID: assigneeID, actor: actor, at: at)
+    }
+    func seedMessageRow(roomID: String, direction: MessageDirection, senderUserID: String?, text: String, at: Date) async throws {
+        try await seedMessage(roomID: roomID, direction: direction, senderUserID: senderUserID, text: text, at: at)
+    }
+    func seedPresenceRow(userID: String, from: Date, until: Date?) async throws {
+        try await seedPresence(userID: userID, from: from, until: until)
+    }
+    func presence(userID: String) async throws -> [(Date, Date?)] { try await presencePeriods(userID: userID) }
+}
