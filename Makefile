@@ -5,16 +5,34 @@ SWIFT ?= swift
 CONFIG ?= debug
 ARGS ?=
 
-.PHONY: run test test-faults test-ui bench bench-smoke build deps bench-ingest bench-allocation fuzz-api check-config clean
+.PHONY: run test test-cluster test-faults test-ui bench bench-smoke build deps bench-ingest bench-allocation fuzz-api check-config clean
 
 ## Installs the Debian packages the build needs (when missing), builds, and
 ## starts omnichatd on 127.0.0.1:8080 with ./omnichat.db and ./adapters.d.
 run: build
 	.build/$(CONFIG)/omnichatd serve $(ARGS)
 
-## The whole test suite (CI runs exactly this).
+## Suites that are not about the store engine (process, HTTP parsing, faults of
+## the SQLite file): the PostgreSQL pass leaves them to the SQLite pass.
+PG_SKIP := FaultTests|BackPressureTests|HostileInputTests|ProcessTests|ConfigurationTests|OpenAPITests|ConsoleTests|ClusterTests
+
+## The whole test suite (CI runs exactly this): everything on SQLite, then, when
+## OMNICHAT_TEST_POSTGRES names a PostgreSQL server (scripts/postgres-test-server.sh
+## starts a throw-away one), the store and end-to-end suites again on PostgreSQL,
+## plus the several-daemons suite (ClusterTests) in the first pass.
 test: deps
 	$(SWIFT) test
+	@if [ -n "$$OMNICHAT_TEST_POSTGRES" ]; then \
+		echo "== the store and end-to-end suites on PostgreSQL ($$OMNICHAT_TEST_POSTGRES)"; \
+		OMNICHAT_TEST_ENGINE=postgres $(SWIFT) test --skip-build --filter OmnichatIntegrationTests --skip '$(PG_SKIP)'; \
+	else \
+		echo "note: OMNICHAT_TEST_POSTGRES is not set: the PostgreSQL pass did not run (eval \"\$$(scripts/postgres-test-server.sh start)\" starts a throw-away server)"; \
+	fi
+
+## Three daemons on one PostgreSQL behind nginx, one SIGKILLed mid-run; prints the counts (CI runs it).
+test-cluster: deps
+	$(SWIFT) build --product omnichatd
+	OMNICHAT_BIN=$(CURDIR)/.build/debug/omnichatd bash Tests/Cluster/run.sh
 
 ## Faults, proven: 24 SIGKILLs of omnichatd under a stream of webhooks from every
 ## network and agent replies, SIGTERM under load, outbound faults, a stalled store,

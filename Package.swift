@@ -102,6 +102,7 @@ let package = Package(
             name: "omnichatd",
             dependencies: [
                 "OmnichatServer",
+                "OmnichatPostgres",
                 "OmnichatCore",
                 "OmnichatDelivery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -306,6 +306,10 @@ public protocol Store: TeamStore, InboxStore, Sendable {
     func markDelivered(outboxID: Int64, attempts: Int, networkMessageID: String?) async throws
     func scheduleRetry(outboxID: Int64, attempts: Int, at: Date, error: String) async throws
     func markFailed(outboxID: Int64, attempts: Int, error: String) async throws
+    /// Gives back rows `dueOutbox` returned that this daemon will not deliver
+    /// now (its per-channel share is full, a circuit is open), so another
+    /// daemon need not wait for a lease to run out. SQLite: nothing to do.
+    func releaseOutbox(_ ids: [Int64]) async throws
     /// Dead letters: outbox rows that gave up, newest first.
     func failedDeliveries(channelIDs: [String], cursor: Int64?, limit: Int) async throws -> Page<FailedDelivery>
     /// Puts a failed reply back in the outbox with a fresh set of attempts.
@@ -339,6 +343,8 @@ public struct FailedDelivery: Sendable, Equatable {
 }
 
 extension Store {
+    public func releaseOutbox(_ ids: [Int64]) async throws {}
+
     public func dueOutbox(now: Date, limit: Int, excluding: Set<Int64>) async throws -> [OutboxItem] {
         try await dueOutbox(now: now, limit: limit, excluding: excluding, excludingChannels: [])
     }

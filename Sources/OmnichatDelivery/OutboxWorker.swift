@@ -112,14 +112,19 @@ public final class OutboxWorker: Service, @unchecked Sendable {
                         logger.error("outbox read failed", metadata: ["omnichat.error": "\(error)"])
                         continue
                     }
+                    var skipped: [Int64] = []
                     for item in items {
-                        guard await state.claim(item.id, channel: item.channelID, now: Date()) else { continue }
+                        guard await state.claim(item.id, channel: item.channelID, now: Date()) else {
+                            skipped.append(item.id)
+                            continue
+                        }
                         group.addTask { [self] in
                             await deliver(item)
                             await state.remove(item.id, channel: item.channelID)
                             wake()
                         }
                     }
+                    if !skipped.isEmpty { try? await store.releaseOutbox(skipped) }
                 }
                 // Shutting down: stop taking new rows; the group waits for those in flight.
             }

@@ -249,8 +249,14 @@ enum PostgresSchema {
         CREATE TRIGGER users_presence_update AFTER UPDATE OF online ON users FOR EACH ROW EXECUTE FUNCTION users_presence();
 
         -- The channel listing's status: latest webhook, latest delivery error.
+        -- Written at most every 5 s per channel: daemons ingesting one channel
+        -- would otherwise all update one row in every transaction (conflicts).
         CREATE FUNCTION channel_activity_webhook() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
+            IF EXISTS (SELECT 1 FROM channel_activity
+                       WHERE channel_id = NEW.channel_id AND last_webhook_at > NEW.received_at - 5) THEN
+                RETURN NULL;
+            END IF;
             INSERT INTO channel_activity (channel_id, last_webhook_at) VALUES (NEW.channel_id, NEW.received_at)
             ON CONFLICT (channel_id) DO UPDATE
                 SET last_webhook_at = greatest(coalesce(channel_activity.last_webhook_at, 0), excluded.last_webhook_at);

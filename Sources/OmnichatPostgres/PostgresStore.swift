@@ -86,6 +86,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
     public var nodeName: String { options.nodeName }
     let logger: Logger
     let listener: NotificationListener
+    private var renewal: Task<Void, Never>?
 
     public init(url: String, options: Options = Options(), logger: Logger = Logger(label: "omnichat.store")) async throws {
         let location = try Location(url: url)
@@ -112,14 +113,19 @@ public final class PostgresStore: Store, @unchecked Sendable {
             pool.shutdown()
             throw error
         }
+        startLeaseRenewal()
         logger.info(
             "store opened",
             metadata: ["omnichat.database": .string(location.redacted), "omnichat.pool_size": .stringConvertible(options.poolSize)])
     }
 
-    deinit { pool.shutdown() }
+    deinit {
+        renewal?.cancel()
+        pool.shutdown()
+    }
 
     public func close() async {
+        renewal?.cancel()
         listener.stop()
         pool.shutdown()
     }
@@ -129,9 +135,10 @@ public final class PostgresStore: Store, @unchecked Sendable {
     func migrate() async throws {
         let schema = location.schema
         try await pool.writeWithoutTransaction { db in
-            if let schema { try db.raw("CREATE SCHEMA IF NOT EXISTS \(schema)") }
+            // One migrator at a time in this database (the lock is the database's, not the schema's).
             try db.raw("SELECT pg_advisory_lock(7262005118)")
             defer { try? db.raw("SELECT pg_advisory_unlock(7262005118)") }
+            if let schema { try db.raw("CREATE SCHEMA IF NOT EXISTS \(schema)") }
             try db.raw("CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public")
             try db.raw(
                 "CREATE TABLE IF NOT EXISTS omnichat_migrations (version TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)")
@@ -170,10 +177,11 @@ public final class PostgresStore: Store, @unchecked Sendable {
         let channelClause =
             excludingChannels.isEmpty ? "" : " AND outbox.channel_id NOT IN (\(excludingChannels.map { _ in "?" }.joined(separator: ",")))"
         let nowSeconds = now.timeIntervalSince1970
-        var arguments: StatementArguments = [nowSeconds, nowSeconds]
+        var arguments: StatementArguments = [nowSeconds]
         arguments += StatementArguments(Array(excludingChannels))
         arguments += [limit + excluding.count]
-        let claimArguments: StatementArguments = [options.nodeName, nowSeconds + options.outboxLease.seconds]
+        // Leases run on the database's clock: daemons' clocks may differ.
+        let claimArguments: StatementArguments = [options.nodeName, options.outboxLease.seconds]
         let finalArguments = arguments
         return try await pool.write { db in
             let candidates = try Int64.fetchAll(
@@ -181,7 +189,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
                 sql: """
                     SELECT outbox.id FROM outbox
                     WHERE outbox.status = 'pending' AND outbox.next_attempt_at <= ?
-                      AND (outbox.lease_until IS NULL OR outbox.lease_until < ?)\(channelClause)
+                      AND (outbox.lease_until IS NULL OR outbox.lease_until < omnichat_now())\(channelClause)
                       AND NOT EXISTS (
                           SELECT 1 FROM outbox AS earlier
                           WHERE earlier.room_id = outbox.room_id AND earlier.target = outbox.target
@@ -195,7 +203,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
             guard !candidates.isEmpty else { return [] }
             let ids = Array(candidates)
             try db.execute(
-                sql: "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ",")))",
+                sql: "UPDATE outbox SET lease_owner = ?, lease_until = omnichat_now() + ? WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ",")))",
                 arguments: claimArguments + StatementArguments(ids))
             let rows = try Row.fetchAll(
                 db,
@@ -210,6 +218,45 @@ public final class PostgresStore: Store, @unchecked Sendable {
                     """,
                 arguments: StatementArguments(ids))
             return rows.compactMap(Rows.outboxItem)
+        }
+    }
+}
+
+extension PostgresStore {
+    public func releaseOutbox(_ ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        let node = nodeName
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(
+                sql: "UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND id IN (\(ids.map { _ in "?" }.joined(separator: ",")))",
+                arguments: [node] + StatementArguments(ids))
+        }
+    }
+
+    /// Extends this daemon's leases on rows it is still delivering (a long
+    /// reply in several calls may outlast one lease); a daemon that died
+    /// stops renewing, and its rows go to another when the lease runs out.
+    func renewLeases() async throws {
+        let node = nodeName
+        let lease = options.outboxLease.seconds
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(
+                sql: """
+                    UPDATE outbox SET lease_until = omnichat_now() + ?
+                    WHERE lease_owner = ? AND status = 'pending' AND lease_until IS NOT NULL
+                    """,
+                arguments: [lease, node])
+        }
+    }
+
+    func startLeaseRenewal() {
+        let every = max(0.2, options.outboxLease.seconds / 3)
+        renewal = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int64(every * 1000)))
+                guard let self else { return }
+                try? await self.renewLeases()
+            }
         }
     }
 }

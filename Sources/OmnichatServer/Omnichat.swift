@@ -131,9 +131,13 @@ public final class Omnichat: Sendable {
         let email = environment["OMNICHAT_ADMIN_EMAIL"].flatMap { $0.isEmpty ? nil : $0 } ?? "admin@localhost"
         let given = environment["OMNICHAT_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
         let password = given ?? Self.randomPassword()
-        _ = try await store.createUser(
-            NewUser(email: email, name: "Administrator", role: .admin,
-                    passwordHash: Authenticator.hashPassword(password, cost: configuration.bcryptCost)))
+        do {
+            _ = try await store.createUser(
+                NewUser(email: email, name: "Administrator", role: .admin,
+                        passwordHash: Authenticator.hashPassword(password, cost: configuration.bcryptCost)))
+        } catch let error as StoreError where error.kind == .conflict {
+            return nil  // another daemon on the same database created it first
+        }
         if given != nil { return "created admin \(email) with the password from OMNICHAT_ADMIN_PASSWORD" }
         return "created admin \(email) with password \(password) (shown once; change it)"
     }
@@ -224,6 +228,7 @@ public final class Omnichat: Sendable {
                 .init(service: outbox, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "delivery"),
                 .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "http"),
                 .init(service: ReloadService(daemon: self, signals: signals), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "reload"),
+                .init(service: ClusterSync(daemon: self), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "cluster-sync"),
                 // Last, so it stops first: open event streams end before the HTTP server drains.
                 .init(service: live, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "live-events"),
             ],
@@ -273,6 +278,30 @@ final class WakeBox: @unchecked Sendable {
     }
 
     func wake() { worker?.wake() }
+}
+
+/// Several daemons on one database: what one daemon changes in memory
+/// (routing settings) and capacity freed on another daemon reach this one
+/// within `interval`: the settings are reloaded and the waiting rooms
+/// rescanned (cheap when no agent is free). One daemon: nothing to do.
+struct ClusterSync: Service {
+    let daemon: Omnichat
+    var interval: Duration = .seconds(2)
+
+    func run() async throws {
+        guard daemon.store.eventLog != nil else {
+            try? await gracefulShutdown()
+            return
+        }
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { break }
+                try? await daemon.loadSettings()
+                daemon.queue.offer(.rescan)
+            }
+        }
+    }
 }
 
 /// Reloads `adapters.d` on SIGHUP.

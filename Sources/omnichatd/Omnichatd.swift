@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OmnichatCore
 import OmnichatDelivery
+import OmnichatPostgres
 import OmnichatServer
 
 @main
@@ -22,7 +23,7 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: "The folder of channel drop-in files (default: ./adapters.d).")
     var adapters: String?
 
-    @Option(name: .long, help: "The SQLite database file (default: ./omnichat.db).")
+    @Option(name: .long, help: "The SQLite database file (default: ./omnichat.db), or postgres://user:password@host:port/database for several daemons on one PostgreSQL.")
     var database: String?
 
     func load(host: String? = nil, port: Int? = nil) throws -> DaemonConfiguration {
@@ -79,7 +80,10 @@ struct Serve: AsyncParsableCommand {
         daemon.logger.info(
             "starting",
             metadata: [
-                "omnichat.database": .string(configuration.database),
+                "omnichat.database": .string(
+                    configuration.usesPostgres
+                        ? ((try? PostgresStore.Location(url: configuration.database).redacted) ?? "postgres") : configuration.database),
+                "omnichat.node": .string(configuration.resolvedNodeName),
                 "omnichat.channels": .string(daemon.channels.all.map(\.id).joined(separator: ",")),
             ])
         try await daemon.run(onServerRunning: { port in
@@ -101,10 +105,16 @@ struct CheckConfig: AsyncParsableCommand {
         try await withConfigurationErrors {
             let configuration = try options.load()
             let channels = try ChannelLoader(factories: Omnichat.defaultFactories).load(directory: configuration.adapters)
-            let folder = ((configuration.database as NSString).deletingLastPathComponent as String)
-            let directory = folder.isEmpty ? "." : folder
-            guard FileManager.default.isWritableFile(atPath: directory) else {
-                throw ConfigurationError(file: "configuration", key: "database", problem: "folder \(directory) is not writable")
+            if configuration.usesPostgres {
+                // The URL was validated with the configuration; the server is not contacted here.
+                let location = try PostgresStore.Location(url: configuration.database)
+                print("database: PostgreSQL \(location.redacted)")
+            } else {
+                let folder = ((configuration.database as NSString).deletingLastPathComponent as String)
+                let directory = folder.isEmpty ? "." : folder
+                guard FileManager.default.isWritableFile(atPath: directory) else {
+                    throw ConfigurationError(file: "configuration", key: "database", problem: "folder \(directory) is not writable")
+                }
             }
             print("configuration ok: \(channels.count) channel(s)")
             for channel in channels {

@@ -44,6 +44,7 @@ import threading
 import time
 import urllib.parse
 
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_networks import FakeNetworks  # noqa: E402
 
@@ -305,7 +306,7 @@ class Cluster:
     def live_nodes(self):
         return [i for i in range(3) if i not in self.dead]
 
-    def log_tail(self, i, n=25):
+    def log_tail(self, i, n=12):
         try:
             with open(os.path.join(self.tmp, f"{NODES[i]}.log"), "rb") as f:
                 lines = f.read().decode("utf-8", "replace").splitlines()
@@ -988,7 +989,7 @@ def main():
     if failures:
         for i in range(3):
             if cluster.procs[i] is not None:
-                print(f"--- {NODES[i]} log (last 25 lines) ---\n{cluster.log_tail(i)}")
+                print(f"--- {NODES[i]} log (last 12 lines) ---\n{cluster.log_tail(i)}")
     summary = getattr(cluster, "summary", "daemons=3 killed=node2 (run did not reach the checks)")
     print(f"cluster: {summary} seconds={time.time() - started:.0f} seed={args.seed}")
     print("cluster test: " + ("FAILED" if failures else "passed"))

@@ -212,4 +212,7 @@ wait "$DRIVER_PID"
 rc=$?
 DRIVER_PID=
 if [ "$rc" = 124 ]; then echo "cluster: FAIL: the run took longer than 240 s"; fi
+if [ "$rc" != 0 ] && [ -s "$TMP/nginx/error.log" ]; then
+  echo "--- nginx error log (last 10 lines) ---"; tail -n 10 "$TMP/nginx/error.log"
+fi
 exit "$rc"

@@ -269,7 +269,7 @@ extension EngineStore {
 
     public func nextOutboxDue() async throws -> Date? {
         try await pool.read { db in
-            try Double.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'")
+            try Double.fetchOne(db, sql: "SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM outbox WHERE status = 'pending'")
                 .map(Date.init(timeIntervalSince1970:))
         }
     }
