@@ -5,7 +5,7 @@ SWIFT ?= swift
 CONFIG ?= debug
 ARGS ?=
 
-.PHONY: run test test-cluster test-faults test-ui bench bench-smoke build deps bench-ingest bench-allocation fuzz-api check-config clean
+.PHONY: run test test-cluster test-faults test-ui bench bench-smoke bench-cluster build deps bench-ingest bench-allocation fuzz-api check-config clean
 
 ## Installs the Debian packages the build needs (when missing), builds, and
 ## starts omnichatd on 127.0.0.1:8080 with ./omnichat.db and ./adapters.d.
@@ -61,6 +61,11 @@ bench: deps
 ## A short run of every benchmark, to prove the programs work (CI runs it).
 bench-smoke: deps
 	SMOKE=1 bash Benchmarks/run.sh
+	SMOKE=1 bash Benchmarks/cluster.sh
+
+## Ingest and end-to-end latency with 1, 2 and 3 daemons on one PostgreSQL, beside SQLite (release builds).
+bench-cluster: deps
+	bash Benchmarks/cluster.sh
 
 ## First ingest figure: durable Telegram webhooks/s vs a bare route of the same server.
 bench-ingest: deps

@@ -23,6 +23,7 @@ start)
     fi
     if [ -f "$STATE/data/postmaster.pid" ] && as_postgres "$BIN/pg_ctl -D $STATE/data status" >/dev/null 2>&1; then
         echo "export OMNICHAT_TEST_POSTGRES=postgres://postgres@127.0.0.1:$PORT/omnichat_test"
+        [ -f "$STATE/ca.crt" ] && echo "export OMNICHAT_TEST_POSTGRES_CA=$STATE/ca.crt"
         exit 0
     fi
     rm -rf "$STATE"
@@ -30,11 +31,24 @@ start)
     [ "$(id -u)" = 0 ] && chown postgres "$STATE"
     as_postgres "$BIN/initdb -D $STATE/data -U postgres --auth=trust -E UTF8 --locale=C.UTF-8" >"$STATE.init.log" 2>&1 \
         || { cat "$STATE.init.log" >&2; exit 1; }
+    # TLS too (a self-signed certificate for 127.0.0.1), so sslmode is tested.
+    SSL=""
+    if command -v openssl >/dev/null; then
+        openssl req -new -x509 -days 7 -nodes -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+            -keyout "$STATE/data/server.key" -out "$STATE/data/server.crt" >/dev/null 2>&1
+        cp "$STATE/data/server.crt" "$STATE/ca.crt"
+        chmod 600 "$STATE/data/server.key"
+        [ "$(id -u)" = 0 ] && chown postgres "$STATE/data/server.key" "$STATE/data/server.crt"
+        chmod 644 "$STATE/ca.crt"
+        SSL="-c ssl=on"
+    fi
     # Many test daemons connect at once: room for them. The rest are defaults
     # (fsync on: the durability the tests assert is the real one).
-    as_postgres "$BIN/pg_ctl -D $STATE/data -l $STATE/log -w -o '-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$STATE -c max_connections=600 -c shared_buffers=256MB' start" >&2
+    as_postgres "$BIN/pg_ctl -D $STATE/data -l $STATE/log -w -o '-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$STATE -c max_connections=600 -c shared_buffers=256MB $SSL' start" >&2
     "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -qc 'CREATE DATABASE omnichat_test' >&2
     echo "export OMNICHAT_TEST_POSTGRES=postgres://postgres@127.0.0.1:$PORT/omnichat_test"
+    [ -n "$SSL" ] && echo "export OMNICHAT_TEST_POSTGRES_CA=$STATE/ca.crt"
+    true
     ;;
 stop)
     if [ -n "$BIN" ] && [ -d "$STATE/data" ]; then

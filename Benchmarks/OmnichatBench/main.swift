@@ -148,6 +148,14 @@ func openLoop(rate: Double, duration: Double, make: @escaping @Sendable (Int) ->
     return stats
 }
 
+final class PerBase: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counts: [Int]
+    init(count: Int) { counts = Array(repeating: 0, count: count) }
+    func add(_ index: Int) { lock.withLock { counts[index] += 1 } }
+    var values: [Int] { lock.withLock { counts } }
+}
+
 final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var n = 0
@@ -209,13 +217,20 @@ final class EventReader: @unchecked Sendable {
 
 switch mode {
 case "ingest":
-    let base = positional.first ?? "http://127.0.0.1:18080"
+    // Several daemons: comma-separated bases, requests spread over them in turn.
+    let bases = (positional.first ?? "http://127.0.0.1:18080").split(separator: ",").map(String.init)
+    let sent = PerBase(count: bases.count)
+    let make: @Sendable (Int) -> HTTPRequestDescription = { n in
+        sent.add(n % bases.count)
+        return webhook(bases[n % bases.count], n, text: "bench \(n)")
+    }
     if rate > 0 {
-        let stats = await openLoop(rate: rate, duration: seconds) { webhook(base, $0, text: "bench \($0)") }
-        report("ingest fixed-rate \(Int(rate))/s", stats, seconds: seconds)
+        let stats = await openLoop(rate: rate, duration: seconds, make: make)
+        report("ingest fixed-rate \(Int(rate))/s" + (bases.count > 1 ? " over \(bases.count) daemons" : ""), stats, seconds: seconds)
     } else {
-        let (stats, elapsed) = await closedLoop(workers: max(1, concurrency), duration: seconds) { webhook(base, $0, text: "bench \($0)") }
-        report("ingest saturation c=\(concurrency)", stats, seconds: elapsed)
+        let (stats, elapsed) = await closedLoop(workers: max(1, concurrency), duration: seconds, make: make)
+        report("ingest saturation c=\(concurrency)" + (bases.count > 1 ? " over \(bases.count) daemons" : ""), stats, seconds: elapsed)
+        if bases.count > 1 { print("per daemon (requests sent): \(sent.values.map { format(Double($0) / elapsed) + "/s" }.joined(separator: " "))") }
     }
 case "outbound":
     let base = positional.first ?? "http://127.0.0.1:18200"
@@ -225,7 +240,10 @@ case "outbound":
     }
     report("outbound c=\(concurrency)", stats, seconds: elapsed)
 case "e2e":
-    let daemon = positional.first ?? "http://127.0.0.1:18080"
+    // Several daemons: comma-separated; the live events are read on the first,
+    // webhooks and replies go to each in turn (most events cross daemons).
+    let daemons = (positional.first ?? "http://127.0.0.1:18080").split(separator: ",").map(String.init)
+    let daemon = daemons[0]
     let fake = positional.dropFirst().first ?? "http://127.0.0.1:18200"
     let password = option("password") ?? "bench-password"
     let login = try await transport.send(
@@ -238,7 +256,7 @@ case "e2e":
     let events = try EventReader(port: port, token: token)
     try await Task.sleep(for: .milliseconds(300))
     // Inbound: webhooks of every network in turn at the rate; the sample is webhook sent → event read.
-    let inbound = await openLoop(rate: rate, duration: seconds) { n in webhook(daemon, n, text: "in t=\(nowNanos())") }
+    let inbound = await openLoop(rate: rate, duration: seconds) { n in webhook(daemons[n % daemons.count], n, text: "in t=\(nowNanos())") }
     try await Task.sleep(for: .milliseconds(500))
     report("e2e webhook acknowledged", inbound, seconds: seconds)
     report("e2e webhook → live event", events.stats, seconds: seconds)
@@ -248,7 +266,7 @@ case "e2e":
     guard !ids.isEmpty else { print("e2e: no rooms"); exit(1) }
     _ = try? await transport.send(.init(method: "POST", url: fake + "/stats/reset"), timeout: .seconds(5))
     let replies = await openLoop(rate: rate, duration: seconds) { n in
-        .init(method: "POST", url: daemon + "/api/v1/rooms/\(ids[n % ids.count])/messages",
+        .init(method: "POST", url: daemons[n % daemons.count] + "/api/v1/rooms/\(ids[n % ids.count])/messages",
               headers: [("Content-Type", "application/json"), ("Authorization", "Bearer \(token)")], body: json(["text": "r t=\(nowNanos())"]))
     }
     try await Task.sleep(for: .seconds(2))

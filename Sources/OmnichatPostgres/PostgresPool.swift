@@ -91,6 +91,15 @@ final class PostgresPool: @unchecked Sendable {
         }
     }
 
+    /// What went wrong, without the generic text PostgresNIO gives (and without
+    /// anything from the configuration: no password).
+    static func describe(_ error: PSQLError) -> String {
+        if let message = error.serverInfo?[.message] {
+            return "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))"
+        }
+        return "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
+    }
+
     static func isRetryable(_ error: any Error) -> Bool {
         guard let error = error as? DatabaseError else { return false }
         // serialization_failure, deadlock_detected
@@ -119,7 +128,7 @@ final class PostgresPool: @unchecked Sendable {
                 on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: id, logger: logger
             ).wait()
         } catch let error as PSQLError {
-            throw StorePostgresError.unavailable("cannot connect to PostgreSQL: \(Database.mapped(error))")
+            throw StorePostgresError.unavailable("cannot connect to PostgreSQL at \(configuration.host ?? "?"): \(Self.describe(error))")
         } catch {
             throw StorePostgresError.unavailable("cannot connect to PostgreSQL: \(error)")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 import OmnichatCore
 import PostgresNIO
 
@@ -34,10 +35,18 @@ public final class PostgresStore: Store, @unchecked Sendable {
         public var password: String?
         public var database: String
         public var schema: String?
+        /// `sslmode`, as libpq spells it: `disable` (the default), `prefer` and
+        /// `require` (encrypted, certificate not checked), `verify-ca` (signed
+        /// by a trusted authority), `verify-full` (and issued for this host).
+        public var sslMode = "disable"
+        /// `sslrootcert`: a PEM file of authorities to trust (default: the system's).
+        public var sslRootCert: String?
 
         /// The URL with the password hidden (for logs and errors).
         public var redacted: String {
-            "postgres://\(user)\(password == nil ? "" : ":***")@\(host):\(port)/\(database)" + (schema.map { "?schema=\($0)" } ?? "")
+            let query = [schema.map { "schema=\($0)" }, sslMode == "disable" ? nil : "sslmode=\(sslMode)"].compactMap { $0 }
+            return "postgres://\(user)\(password == nil ? "" : ":***")@\(host):\(port)/\(database)"
+                + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         }
 
         public static func isPostgresURL(_ text: String) -> Bool {
@@ -66,10 +75,17 @@ public final class PostgresStore: Store, @unchecked Sendable {
                     }
                     self.schema = value.lowercased()
                 case "sslmode":
-                    guard item.value == "disable" || item.value == "prefer" || item.value == nil else {
+                    let modes = ["disable", "prefer", "require", "verify-ca", "verify-full"]
+                    guard let value = item.value, modes.contains(value) else {
                         throw StorePostgresError.invalidURL(
-                            "database: sslmode=\(item.value ?? "") is not supported by this build; use sslmode=disable on a trusted network")
+                            "database: sslmode must be one of \(modes.joined(separator: ", ")) (got \(item.value ?? ""))")
                     }
+                    self.sslMode = value
+                case "sslrootcert":
+                    guard let value = item.value, !value.isEmpty else {
+                        throw StorePostgresError.invalidURL("database: sslrootcert needs a file path")
+                    }
+                    self.sslRootCert = value
                 case "application_name", "connect_timeout":
                     break
                 default:
@@ -95,7 +111,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
         self.logger = logger
         var configuration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password,
-            database: location.database, tls: .disable)
+            database: location.database, tls: try Self.tls(location))
         configuration.options.connectTimeout = TimeAmount.nanoseconds(
             Int64(options.connectTimeout.components.seconds) * 1_000_000_000 + options.connectTimeout.components.attoseconds / 1_000_000_000)
         var startup: [(String, String)] = [("application_name", "omnichatd " + options.nodeName)]
@@ -117,6 +133,30 @@ public final class PostgresStore: Store, @unchecked Sendable {
         logger.info(
             "store opened",
             metadata: ["omnichat.database": .string(location.redacted), "omnichat.pool_size": .stringConvertible(options.poolSize)])
+    }
+
+    static func tls(_ location: Location) throws -> PostgresConnection.Configuration.TLS {
+        guard location.sslMode != "disable" else { return .disable }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch location.sslMode {
+        case "verify-full": tls.certificateVerification = .fullVerification
+        case "verify-ca": tls.certificateVerification = .noHostnameVerification
+        default: tls.certificateVerification = .none
+        }
+        if let path = location.sslRootCert {
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
+            } catch {
+                throw StorePostgresError.invalidURL("database: cannot read sslrootcert \(path): \(error)")
+            }
+        }
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: tls)
+        } catch {
+            throw StorePostgresError.invalidURL("database: TLS setup failed: \(error)")
+        }
+        return location.sslMode == "prefer" ? .prefer(context) : .require(context)
     }
 
     deinit {

@@ -17,6 +17,8 @@ struct APIRoutes: Sendable {
     let configuredCapacity: Int
     var defaultCapacity: Int { channels.webhooks.current.defaultMaxOpenRooms ?? configuredCapacity }
     let live: LiveEvents
+    /// Load balancers whose `X-Forwarded-For` names the client (`trusted_proxies`).
+    var trustedProxies: Set<String> = []
 
     static let outboundTypes: [MessageType] = [.text, .image, .file, .audio, .video, .location, .contact, .sticker]
     static let maxTextLength = 65_536
@@ -122,7 +124,7 @@ struct APIRoutes: Sendable {
         guard let email = try body.string("email"), let password = try body.string("password") else {
             throw APIError.unprocessable("'email' and 'password' are required")
         }
-        let client = AccountRoutes.clientAddress(context)
+        let client = AccountRoutes.clientAddress(request, context, trustedProxies: trustedProxies)
         guard let (user, token, expires) = try await auth.login(email: email, password: password, client: client) else {
             throw APIError(.unauthorized, "invalid_credentials", "email or password is wrong")
         }

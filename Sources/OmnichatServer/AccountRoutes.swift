@@ -35,10 +35,19 @@ struct AccountRoutes: Sendable {
     }
 
     /// The caller's IP address as the connection shows it ("unknown" when the
-    /// context does not carry one). Behind a reverse proxy this is the proxy's.
-    static func clientAddress(_ context: some RequestContext) -> String {
-        guard let context = context as? any RemoteAddressRequestContext, let address = context.remoteAddress else { return "unknown" }
-        return address.ipAddress ?? "unknown"
+    /// context does not carry one). When the connection comes from one of
+    /// `trustedProxies` (a load balancer in front of several daemons), the
+    /// address is read from `X-Forwarded-For`: the right-most entry that is not
+    /// itself a trusted proxy (entries further left are the client's to forge).
+    static func clientAddress(_ request: Request, _ context: some RequestContext, trustedProxies: Set<String>) -> String {
+        guard let context = context as? any RemoteAddressRequestContext, let peer = context.remoteAddress?.ipAddress else { return "unknown" }
+        guard trustedProxies.contains(peer) else { return peer }
+        let forwarded = request.headers.filter { $0.name.canonicalName == "x-forwarded-for" }
+            .flatMap { $0.value.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        for hop in forwarded.reversed() where !trustedProxies.contains(hop) { return hop }
+        return peer
     }
 
     /// A new password from the body's `field`: a string of 8 to 1024 characters.
@@ -81,7 +90,7 @@ struct AccountRoutes: Sendable {
         let body = try await JSONBody.object(request)
         guard let current = try body.string("current_password") else { throw APIError.unprocessable("'current_password' is required") }
         let new = try Self.newPassword(body, "new_password")
-        let keys = LoginThrottle.keys(email: user.email, client: Self.clientAddress(context))
+        let keys = LoginThrottle.keys(email: user.email, client: Self.clientAddress(request, context, trustedProxies: api.trustedProxies))
         if let wait = auth.throttle.retryAfter(keys) { throw APIError.throttled(retryAfter: wait) }
         guard let hash = try await store.passwordHash(userID: user.id), !hash.isEmpty, Bcrypt.verify(current, hash: hash) else {
             auth.throttle.recordFailure(keys)

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import OmnichatCore
 import OmnichatDelivery
 import OmnichatPostgres
@@ -24,6 +25,10 @@ public struct DaemonConfiguration: Sendable {
     /// `[postgres] outbox_lease_seconds` (number, default 30): how long a daemon holds an
     /// outbox row it is delivering; a dead daemon's rows go to another after this.
     public var postgresOutboxLeaseSeconds = 30.0
+
+    /// `trusted_proxies` (array of IP addresses, default none): load balancers whose
+    /// `X-Forwarded-For` is believed for the client's address (sign-in throttling).
+    public var trustedProxies: [String] = []
 
     /// Whether `database` names a PostgreSQL server rather than a SQLite file.
     public var usesPostgres: Bool { database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") }
@@ -157,6 +162,12 @@ public struct DaemonConfiguration: Sendable {
         try take("events_retention_seconds", int, "an integer") { eventsRetentionSeconds = $0 }
         try take("store.synchronous", str, "a string") { synchronous = $0 }
         try take("node_name", str, "a string") { nodeName = $0 }
+        let strings: (SettingValue) -> [String]? = {
+            guard case .array(let items) = $0 else { return nil }
+            let texts = items.compactMap { item -> String? in if case .string(let s) = item { s } else { nil } }
+            return texts.count == items.count ? texts : nil
+        }
+        try take("trusted_proxies", strings, "an array of IP address strings") { trustedProxies = $0 }
         try take("postgres.pool_size", int, "an integer") { postgresPoolSize = $0 }
         try take("postgres.connect_timeout_seconds", num, "a number") { postgresConnectTimeoutSeconds = $0 }
         try take("postgres.outbox_lease_seconds", num, "a number") { postgresOutboxLeaseSeconds = $0 }
@@ -221,6 +232,9 @@ public struct DaemonConfiguration: Sendable {
         if let v = env["OMNICHAT_LOG_LEVEL"] { logLevel = v }
         if let v = env["OMNICHAT_SYNCHRONOUS"] { synchronous = v }
         if let v = env["OMNICHAT_NODE_NAME"], !v.isEmpty { nodeName = v }
+        if let v = env["OMNICHAT_TRUSTED_PROXIES"] {
+            trustedProxies = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         if let v = try int("OMNICHAT_POSTGRES_POOL_SIZE") { postgresPoolSize = v }
         if let v = try int("OMNICHAT_DELIVERY_MAX_ATTEMPTS") { deliveryMaxAttempts = v }
     }
@@ -248,6 +262,9 @@ public struct DaemonConfiguration: Sendable {
         guard bodyTimeoutSeconds > 0 else { throw bad("limits.body_timeout_seconds", "must be positive") }
         guard maxConnections >= 1 else { throw bad("limits.max_connections", "must be at least 1") }
         guard queueCapacity >= 1 else { throw bad("limits.queue_capacity", "must be at least 1") }
+        for proxy in trustedProxies where (try? SocketAddress(ipAddress: proxy, port: 0)) == nil {
+            throw bad("trusted_proxies", "'\(proxy)' is not an IP address")
+        }
         guard (1...500).contains(postgresPoolSize) else { throw bad("postgres.pool_size", "must be between 1 and 500") }
         guard postgresConnectTimeoutSeconds > 0 else { throw bad("postgres.connect_timeout_seconds", "must be positive") }
         guard postgresOutboxLeaseSeconds >= 1 else { throw bad("postgres.outbox_lease_seconds", "must be at least 1") }

@@ -162,7 +162,8 @@ public final class Omnichat: Sendable {
         let auth = Authenticator(store: store, sessionHours: configuration.sessionHours, bcryptCost: configuration.bcryptCost, appID: configuration.appID)
         let api = APIRoutes(
             store: store, auth: auth, channels: channels, queue: queue, wakeOutbox: wake, transport: transport,
-            maxMediaBytes: configuration.maxMediaBytes, events: events, configuredCapacity: configuration.defaultMaxOpenRooms, live: live)
+            maxMediaBytes: configuration.maxMediaBytes, events: events, configuredCapacity: configuration.defaultMaxOpenRooms, live: live,
+            trustedProxies: Set(configuration.trustedProxies))
         api.register(on: router)
         RoutingRoutes(api: api).register(on: router)
         TeamRoutes(api: api, settings: TeamSettings(configuration: configuration)).register(on: router)

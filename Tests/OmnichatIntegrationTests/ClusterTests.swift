@@ -178,4 +178,27 @@ struct ClusterTests {
         await a.stop()
         await b.stop()
     }
+
+    @Test(
+        "TLS: sslmode=verify-full trusts only the given authority; the error names the cause, never the password",
+        .enabled(if: ProcessInfo.processInfo.environment["OMNICHAT_TEST_POSTGRES_CA"] != nil, "the test server has no certificate"))
+    func tls() async throws {
+        let ca = try #require(ProcessInfo.processInfo.environment["OMNICHAT_TEST_POSTGRES_CA"])
+        let base = TestEngine.freshPostgresURL().replacingOccurrences(of: "postgres://postgres@", with: "postgres://postgres:s3cret-pw@")
+        let verified = try await PostgresStore(url: base + "&sslmode=verify-full&sslrootcert=" + ca, logger: quietLogger())
+        let encrypted = try await verified.pool.read { db in try Bool.fetchOne(db, sql: "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") }
+        #expect(encrypted == true)
+        #expect(!verified.location.redacted.contains("s3cret"))
+        await verified.close()
+        // Without the authority, the self-signed certificate is refused.
+        do {
+            let store = try await PostgresStore(url: base + "&sslmode=verify-full", logger: quietLogger())
+            await store.close()
+            Issue.record("an unverifiable certificate was accepted")
+        } catch {
+            #expect("\(error)".contains("CERTIFICATE_VERIFY_FAILED"), "\(error)")
+            #expect(!"\(error)".contains("s3cret"))
+        }
+        #expect(throws: StorePostgresError.self) { try PostgresStore.Location(url: base + "&sslmode=sometimes") }
+    }
 }

@@ -87,6 +87,40 @@ struct TeamTests {
         }
     }
 
+    @Test("behind a trusted balancer the throttle counts the forwarded client address; from anyone else X-Forwarded-For is ignored")
+    func throttlingBehindProxy() async throws {
+        try await withDaemon(configure: { $0.trustedProxies = ["127.0.0.1"] }) { daemon, _ in
+            _ = try await daemon.signIn(email: "ann@example.com", online: false)
+            _ = try await daemon.store.createUser(
+                NewUser(email: "bo@example.com", name: "Bo", role: .agent, passwordHash: Authenticator.hashPassword("password-bo", cost: 4)))
+            func login(_ email: String, _ password: String, from client: String) async throws -> HTTPResult {
+                try await call(
+                    "POST", "\(daemon.base)/api/v1/auth/login", json: ["email": email, "password": password],
+                    headers: [("X-Forwarded-For", "203.0.113.9, \(client)")])
+            }
+            // Five wrong passwords for Ann from one client (the left-most entry is the client's to forge).
+            for _ in 0..<5 { #expect(try await login("ann@example.com", "wrong-password", from: "198.51.100.7").status == 401) }
+            // That client is throttled, for Bo as well; another client behind the same balancer is not.
+            #expect(try await login("bo@example.com", "password-bo", from: "198.51.100.7").status == 429)
+            #expect(try await login("bo@example.com", "password-bo", from: "198.51.100.8").status == 200)
+        }
+        // Without trusted_proxies the header is the client's word: the connection's address counts.
+        try await withDaemon { daemon, _ in
+            _ = try await daemon.store.createUser(
+                NewUser(email: "bo@example.com", name: "Bo", role: .agent, passwordHash: Authenticator.hashPassword("password-bo", cost: 4)))
+            for n in 0..<5 {
+                let wrong = try await call(
+                    "POST", "\(daemon.base)/api/v1/auth/login", json: ["email": "bo@example.com", "password": "wrong-password"],
+                    headers: [("X-Forwarded-For", "198.51.100.\(n)")])
+                #expect(wrong.status == 401)
+            }
+            let next = try await call(
+                "POST", "\(daemon.base)/api/v1/auth/login", json: ["email": "nobody@example.com", "password": "x"],
+                headers: [("X-Forwarded-For", "198.51.100.99")])
+            #expect(next.status == 429, "a forged header does not escape the address throttle")
+        }
+    }
+
     @Test("the throttle: per account and per address, a success clears the account, failures age out")
     func throttleRules() {
         let throttle = LoginThrottle(maxFailures: 5, window: 900)
