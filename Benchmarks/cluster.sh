@@ -58,7 +58,12 @@ for n in $DAEMONS; do
   R=$($BIN/omnichat-bench ingest "$URLS" --concurrency 64 --seconds "$SECS" --run $((10 + n)))
   echo "ingest:  $R"
   echo "ingest total vs SQLite single node: $(ratio "$(rate_of "$R")" "$(rate_of "$SQLITE")")   per daemon: $(python3 -c "print(f'{$(rate_of "$R")/$n:.0f}/s')")"
-  echo "serialization retries: $($PSQL -d bench_$n -c "SELECT 0" >/dev/null; grep -c 'serializ' "$WORK/daemon.log" || true) logged; stored events: $($PSQL -d bench_$n -c 'SELECT count(*) FROM processed_events')"
+  RETRIES=0
+  for i in $(seq 1 "$n"); do
+    R_I=$(curl -s "http://127.0.0.1:$((18220 + i))/metrics" | awk '/^omnichat_store_conflict_retries / {print int($2)}')
+    RETRIES=$((RETRIES + ${R_I:-0}))
+  done
+  echo "transactions retried after a conflict (all daemons): $RETRIES; events stored: $($PSQL -d bench_$n -c 'SELECT count(*) FROM processed_events')"
   $BIN/omnichat-bench e2e "$URLS" http://127.0.0.1:18200 --rate "$RATE" --seconds "$SECS" --run $((20 + n)) | sed 's/^/  /'
   stop_daemons
 done

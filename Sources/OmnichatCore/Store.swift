@@ -375,6 +375,9 @@ public protocol DaemonStore: Store {
     var eventLog: (any LiveEventLog)? { get }
     /// Releases connections (the daemon is stopping).
     func close() async
+    /// Transactions run again after a serialization failure or a deadlock
+    /// (several daemons on PostgreSQL; always 0 on SQLite).
+    var conflictRetries: Int { get }
 }
 
 /// Live events shared by every daemon on one database, in one order.

@@ -52,6 +52,13 @@ final class PostgresPool: @unchecked Sendable {
         try await run(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE", body)
     }
 
+    /// A READ COMMITTED write, for work whose statements are safe at that
+    /// level by construction (webhook ingest: unique keys, upserts, and a lock
+    /// per conversation), so unrelated conversations never conflict.
+    func writeReadCommitted<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await run(begin: "BEGIN ISOLATION LEVEL READ COMMITTED", body)
+    }
+
     func writeWithoutTransaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await run(begin: nil, body)
     }

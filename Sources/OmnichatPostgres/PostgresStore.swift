@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import OmnichatCore
@@ -102,6 +103,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
     public var nodeName: String { options.nodeName }
     let logger: Logger
     let listener: NotificationListener
+    private let ingestGate = NIOLockedValueBox((pending: 0, refused: 0))
     private var renewal: Task<Void, Never>?
 
     public init(url: String, options: Options = Options(), logger: Logger = Logger(label: "omnichat.store")) async throws {
@@ -202,7 +204,37 @@ public final class PostgresStore: Store, @unchecked Sendable {
 
     /// Webhook requests waiting for a commit, and how many were refused as busy.
     public func ingestBacklog() async -> (waiting: Int, refused: Int) {
-        (await batcher.waiting, await batcher.refused)
+        ingestGate.withLockedValue { ($0.pending, $0.refused) }
+    }
+
+    /// One webhook request, one READ COMMITTED transaction, run at once on a
+    /// pooled connection (PostgreSQL commits concurrent transactions together):
+    /// events are unique by key, contacts are upserts, and each conversation is
+    /// locked (`lockConversation`) before its room is read, so concurrent
+    /// requests for other conversations never wait or conflict. Requests past
+    /// `ingestMaxPending` are refused as busy, storing nothing.
+    public func ingest(_ batch: IngestBatch) async throws -> IngestResult {
+        let limit = options.ingestMaxPending
+        let admitted = ingestGate.withLockedValue { gate -> Bool in
+            guard gate.pending < limit else {
+                gate.refused += 1
+                return false
+            }
+            gate.pending += 1
+            return true
+        }
+        guard admitted else {
+            throw StoreError(.busy, "the store is behind: \(limit) webhook requests are waiting for a commit")
+        }
+        defer { ingestGate.withLockedValue { $0.pending -= 1 } }
+        do {
+            return try await pool.writeReadCommitted { db in try IngestWriter.write(batch, db: db) }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            // Unreachable or failing database: nothing was stored; the network redelivers.
+            throw StoreError(.busy, "the store could not commit: \(error)")
+        }
     }
 
     /// Transactions run again after a serialization failure or a deadlock.
@@ -314,3 +346,9 @@ extension PostgresStore {
 typealias EngineStore = PostgresStore
 
 func isRetryableConflict(_ error: any Error) -> Bool { PostgresPool.isRetryable(error) }
+
+/// Several daemons ingest at once: a conversation's room is read and changed by
+/// one transaction at a time (the lock ends with the transaction).
+func lockConversation(_ db: Database, channelID: String, conversationID: String) throws {
+    try db.execute(sql: "SELECT pg_advisory_xact_lock(hashtextextended(CAST(? AS text) || '/' || CAST(? AS text), 0))", arguments: [channelID, conversationID])
+}

@@ -191,6 +191,7 @@ public final class Omnichat: Sendable {
         router.get("/metrics") { _, _ in
             metrics.setQueueDepth(queue.depth)
             metrics.setConnections(open: connections.current, refused: connections.refusedCount, slowBodies: connections.slowBodyCount)
+            metrics.setStoreConflictRetries(store.conflictRetries)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))

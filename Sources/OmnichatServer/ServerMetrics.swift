@@ -56,6 +56,13 @@ public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
         ).set(Int64(refused))
     }
 
+    /// Store transactions run again after a conflict with another daemon (PostgreSQL).
+    public func setStoreConflictRetries(_ count: Int) {
+        registry.makeGauge(
+            name: "omnichat_store_conflict_retries", help: "Transactions run again after a serialization failure or deadlock (since start)"
+        ).set(Int64(count))
+    }
+
     public func roomAssigned() {
         registry.makeCounter(name: "omnichat_rooms_assigned_total", help: "Rooms assigned to an agent").increment()
     }

@@ -93,12 +93,24 @@ public final class SQLiteStore: Store {
 /// The shared logic's name for this engine's store.
 typealias EngineStore = SQLiteStore
 
+extension SQLiteStore {
+    /// Group commit: see `IngestBatcher`.
+    public func ingest(_ batch: IngestBatch) async throws -> IngestResult {
+        try await batcher.submit(batch)
+    }
+}
+
+/// One writer: a conversation needs no lock of its own.
+func lockConversation(_ db: Database, channelID: String, conversationID: String) throws {}
+
 /// SQLite has one writer: no transaction is ever asked to run again.
 func isRetryableConflict(_ error: any Error) -> Bool { false }
 
 extension SQLiteStore: DaemonStore {
     /// One daemon per SQLite file: live events stay in its memory.
     public var eventLog: (any LiveEventLog)? { nil }
+
+    public var conflictRetries: Int { 0 }
 
     public func close() async {
         try? pool.close()

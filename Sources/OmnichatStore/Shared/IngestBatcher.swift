@@ -159,6 +159,8 @@ enum IngestWriter {
             }
             stored += 1
             guard !event.conversationID.isEmpty else { continue }  // nothing to route: kept in processed_events
+            // Several writers (PostgreSQL): one conversation's events are stored one transaction at a time.
+            try lockConversation(db, channelID: batch.channelID, conversationID: event.conversationID)
 
             switch event.kind {
             case .message:

@@ -18,9 +18,6 @@ extension EngineStore {
 
     // MARK: Ingest
 
-    public func ingest(_ batch: IngestBatch) async throws -> IngestResult {
-        try await batcher.submit(batch)
-    }
 
     // MARK: Users and sessions
 
