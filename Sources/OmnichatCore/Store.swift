@@ -386,6 +386,8 @@ public protocol LiveEventLog: Sendable {
     func append(_ bodies: [String]) async throws -> [Int64]
     /// Events after `id`, oldest first.
     func events(after id: Int64, limit: Int) async throws -> [LoggedEvent]
+    /// These events, those that exist (ids skipped by a reader, committed late).
+    func events(ids: [Int64]) async throws -> [LoggedEvent]
     /// The id of the newest event older than `seconds` ago (where a fresh
     /// daemon starts reading), or 0.
     func horizon(olderThan seconds: Double) async throws -> Int64

@@ -32,6 +32,16 @@ extension PostgresStore: LiveEventLog {
         }
     }
 
+    public func events(ids: [Int64]) async throws -> [LoggedEvent] {
+        guard !ids.isEmpty else { return [] }
+        return try await pool.writeWithoutTransaction { db in
+            try Row.fetchAll(
+                db, sql: "SELECT id, body, at FROM live_events WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ","))) ORDER BY id",
+                arguments: StatementArguments(ids)
+            ).map { LoggedEvent(id: $0["id"], body: $0["body"], at: Date(timeIntervalSince1970: $0["at"])) }
+        }
+    }
+
     public func horizon(olderThan seconds: Double) async throws -> Int64 {
         let before = Date().timeIntervalSince1970 - seconds
         return try await pool.writeWithoutTransaction { db in

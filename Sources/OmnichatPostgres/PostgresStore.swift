@@ -18,6 +18,8 @@ public final class PostgresStore: Store, @unchecked Sendable {
         /// Connections (and threads running transactions) per daemon.
         public var poolSize = 10
         public var connectTimeout: Duration = .seconds(10)
+        /// A statement running longer is cancelled by PostgreSQL (its transaction fails).
+        public var statementTimeout: Duration = .seconds(30)
         /// How long a daemon holds an outbox row it is delivering.
         public var outboxLease: Duration = .seconds(30)
         /// This daemon's name in leases and logs.
@@ -116,7 +118,10 @@ public final class PostgresStore: Store, @unchecked Sendable {
             database: location.database, tls: try Self.tls(location))
         configuration.options.connectTimeout = TimeAmount.nanoseconds(
             Int64(options.connectTimeout.components.seconds) * 1_000_000_000 + options.connectTimeout.components.attoseconds / 1_000_000_000)
-        var startup: [(String, String)] = [("application_name", "omnichatd " + options.nodeName)]
+        var startup: [(String, String)] = [
+            ("application_name", "omnichatd " + options.nodeName),
+            ("statement_timeout", "\(max(1, Int(options.statementTimeout.seconds * 1000)))ms"),
+        ]
         if let schema = location.schema { startup.append(("search_path", "\(schema), public")) }
         configuration.options.additionalStartupParameters = startup
         var quiet = logger

@@ -22,6 +22,8 @@ public struct DaemonConfiguration: Sendable {
     public var postgresPoolSize = 10
     /// `[postgres] connect_timeout_seconds` (number, default 10)
     public var postgresConnectTimeoutSeconds = 10.0
+    /// `[postgres] statement_timeout_seconds` (number, default 30): PostgreSQL cancels a longer statement.
+    public var postgresStatementTimeoutSeconds = 30.0
     /// `[postgres] outbox_lease_seconds` (number, default 30): how long a daemon holds an
     /// outbox row it is delivering; a dead daemon's rows go to another after this.
     public var postgresOutboxLeaseSeconds = 30.0
@@ -171,6 +173,7 @@ public struct DaemonConfiguration: Sendable {
         try take("postgres.pool_size", int, "an integer") { postgresPoolSize = $0 }
         try take("postgres.connect_timeout_seconds", num, "a number") { postgresConnectTimeoutSeconds = $0 }
         try take("postgres.outbox_lease_seconds", num, "a number") { postgresOutboxLeaseSeconds = $0 }
+        try take("postgres.statement_timeout_seconds", num, "a number") { postgresStatementTimeoutSeconds = $0 }
         try take("delivery.max_attempts", int, "an integer") { deliveryMaxAttempts = $0 }
         try take("delivery.timeout_seconds", num, "a number") { deliveryTimeoutSeconds = $0 }
         try take("delivery.concurrency", int, "an integer") { deliveryConcurrency = $0 }
@@ -267,6 +270,7 @@ public struct DaemonConfiguration: Sendable {
         }
         guard (1...500).contains(postgresPoolSize) else { throw bad("postgres.pool_size", "must be between 1 and 500") }
         guard postgresConnectTimeoutSeconds > 0 else { throw bad("postgres.connect_timeout_seconds", "must be positive") }
+        guard postgresStatementTimeoutSeconds > 0 else { throw bad("postgres.statement_timeout_seconds", "must be positive") }
         guard postgresOutboxLeaseSeconds >= 1 else { throw bad("postgres.outbox_lease_seconds", "must be at least 1") }
         if usesPostgres {
             do {

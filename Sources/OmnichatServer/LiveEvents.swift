@@ -249,8 +249,11 @@ public final class LiveEvents: Service, @unchecked Sendable {
     /// A fresh daemon starts `retention` back, so a client resuming with a
     /// `Last-Event-ID` another daemon gave finds its events here too.
     private func relay(_ log: any LiveEventLog) async {
-        var settled = (try? await log.horizon(olderThan: retention)) ?? 0
-        var seen = Set<Int64>()
+        var cursor = (try? await log.horizon(olderThan: retention)) ?? 0
+        // Ids are taken before commit: an id below the cursor may become visible
+        // later (or never: a rolled-back insert). Such holes are asked for again
+        // for a few seconds, then forgotten.
+        var holes: [Int64: Date] = [:]
         var lastPrune = Date.distantPast
         var iterator = wakes.makeAsyncIterator()
         repeat {
@@ -266,20 +269,25 @@ public final class LiveEvents: Service, @unchecked Sendable {
                     lock.withLock { outgoing.insert(contentsOf: bodies, at: 0) }
                 }
             }
-            // Ids are taken before commit: one taken earlier may become visible
-            // later. Read from the last id known settled (older than 2 s),
-            // skipping what was delivered already.
-            while let page = try? await log.events(after: settled, limit: 2_000) {
-                let fresh = page.filter { !seen.contains($0.id) }.compactMap(LiveEvent.init(logged:))
-                for event in fresh where event.type.hasPrefix("room.") { noteAssignee(event) }
-                deliver(fresh)
-                seen.formUnion(fresh.map(\.id))
-                let horizon = Date().addingTimeInterval(-2)
-                if let newestSettled = page.last(where: { $0.at < horizon })?.id, newestSettled > settled {
-                    settled = newestSettled
-                    seen = seen.filter { $0 > settled }
+            while let page = try? await log.events(after: cursor, limit: 2_000), !page.isEmpty {
+                let now = Date()
+                for event in page {
+                    if cursor > 0, event.id > cursor + 1, event.id - cursor <= 1_000, holes.count < 10_000 {
+                        for missing in (cursor + 1)..<event.id { holes[missing] = now }
+                    }
+                    cursor = max(cursor, event.id)
+                    holes[event.id] = nil
                 }
+                deliverLogged(page)
                 if page.count < 2_000 { break }
+            }
+            if !holes.isEmpty {
+                if let late = try? await log.events(ids: Array(holes.keys)), !late.isEmpty {
+                    for event in late { holes[event.id] = nil }
+                    deliverLogged(late)
+                }
+                let expired = Date().addingTimeInterval(-5)
+                holes = holes.filter { $0.value > expired }
             }
             if Date().timeIntervalSince(lastPrune) > 60 {
                 lastPrune = Date()
@@ -287,6 +295,12 @@ public final class LiveEvents: Service, @unchecked Sendable {
             }
             if await iterator.next() == nil { return }
         } while !Task.isCancelled
+    }
+
+    private func deliverLogged(_ logged: [LoggedEvent]) {
+        let events = logged.compactMap(LiveEvent.init(logged:))
+        for event in events where event.type.hasPrefix("room.") { noteAssignee(event) }
+        deliver(events)
     }
 
     /// Keeps the room → agent map current with transitions made on other daemons.

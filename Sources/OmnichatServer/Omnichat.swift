@@ -257,6 +257,7 @@ extension Omnichat {
             options.poolSize = configuration.postgresPoolSize
             options.connectTimeout = .milliseconds(Int64(configuration.postgresConnectTimeoutSeconds * 1000))
             options.outboxLease = .milliseconds(Int64(configuration.postgresOutboxLeaseSeconds * 1000))
+            options.statementTimeout = .milliseconds(Int64(configuration.postgresStatementTimeoutSeconds * 1000))
             options.nodeName = configuration.resolvedNodeName
             options.ingestMaxPending = configuration.ingestMaxPending
             options.ingestDeadline = .milliseconds(Int64(configuration.ingestDeadlineSeconds * 1000))

@@ -1,6 +1,7 @@
 import Foundation
 import OmnichatAdapters
 import OmnichatCore
+import OmnichatPostgres
 import OmnichatServer
 import Testing
 
@@ -139,6 +140,59 @@ struct ConfigurationTests {
         try "port = \"eighty\"\n".write(to: file, atomically: true, encoding: .utf8)
         #expect(throws: ConfigurationError(file: file.path, key: "port", problem: "expected an integer")) {
             try DaemonConfiguration.load(file: file.path, environment: [:])
+        }
+    }
+
+    @Test("several daemons: database URLs, [postgres], node_name and trusted_proxies are read and checked; a password never shows")
+    func postgresConfiguration() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("omnichat.toml")
+        try """
+            database = "postgres://chat:p%40ss-SECRET@db.internal:6432/omnichat?schema=acme&sslmode=verify-full"
+            node_name = "chat-1"
+            trusted_proxies = ["10.0.0.2", "::1"]
+            [postgres]
+            pool_size = 4
+            connect_timeout_seconds = 2.5
+            statement_timeout_seconds = 5
+            outbox_lease_seconds = 12
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let config = try DaemonConfiguration.load(file: file.path, environment: [:])
+        #expect(config.usesPostgres)
+        #expect(config.resolvedNodeName == "chat-1")
+        #expect(config.trustedProxies == ["10.0.0.2", "::1"])
+        #expect(config.postgresPoolSize == 4 && config.postgresConnectTimeoutSeconds == 2.5)
+        #expect(config.postgresStatementTimeoutSeconds == 5 && config.postgresOutboxLeaseSeconds == 12)
+        let location = try PostgresStore.Location(url: config.database)
+        #expect(location.user == "chat" && location.password == "p@ss-SECRET" && location.host == "db.internal" && location.port == 6432)
+        #expect(location.database == "omnichat" && location.schema == "acme" && location.sslMode == "verify-full")
+        #expect(!location.redacted.contains("SECRET"))
+        // The environment overrides the file, as for every key.
+        let env = try DaemonConfiguration.load(
+            file: file.path, environment: ["OMNICHAT_NODE_NAME": "chat-2", "OMNICHAT_TRUSTED_PROXIES": "10.0.0.3, 10.0.0.4"])
+        #expect(env.resolvedNodeName == "chat-2" && env.trustedProxies == ["10.0.0.3", "10.0.0.4"])
+        #expect(!DaemonConfiguration().usesPostgres)
+
+        for (text, key) in [
+            ("database = \"postgres://u:SECRET@h/db?sslmode=sometimes\"", "database"),
+            ("database = \"postgres://u:SECRET@h/db?colour=blue\"", "database"),
+            ("database = \"postgres://u:SECRET@/db\"", "database"),
+            ("database = \"postgres://u:SECRET@h/db?schema=a;drop\"", "database"),
+            ("trusted_proxies = [\"nginx.internal\"]", "trusted_proxies"),
+            ("trusted_proxies = \"10.0.0.2\"", "trusted_proxies"),
+            ("[postgres]\npool_size = 0", "postgres.pool_size"),
+            ("[postgres]\noutbox_lease_seconds = 0.5", "postgres.outbox_lease_seconds"),
+            ("[postgres]\npoolsize = 3", "postgres.poolsize"),
+        ] {
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            do {
+                _ = try DaemonConfiguration.load(file: file.path, environment: [:])
+                Issue.record("accepted: \(text)")
+            } catch let error as ConfigurationError {
+                #expect(error.key == key, "\(text): \(error)")
+                #expect(!"\(error)".contains("SECRET"))
+            }
         }
     }
 }
