@@ -75,16 +75,19 @@ final class PostgresPool: @unchecked Sendable {
             attempt += 1
             let db = Database(connection: connection, logger: logger, dialect: dialect)
             do {
-                if let begin { try db.raw(begin) }
+                if let begin { db.pipelined(begin) }
                 let value = try body(db)
-                if begin != nil { try db.raw("COMMIT") }
+                if begin != nil { try db.commit() } else { try db.flush() }
                 checkin(connection)
                 return value
-            } catch {
+            } catch let thrown {
+                // A pipelined statement's failure is the cause, whatever the body
+                // made of the `changesCount` it could not read.
+                let error = db.failure ?? thrown
                 if connection.isClosed {
                     throw StorePostgresError.unavailable("the connection to PostgreSQL was lost: \(error)")
                 }
-                if begin != nil { try? db.raw("ROLLBACK") }
+                if begin != nil { db.abandon() }
                 if Self.isRetryable(error) && attempt < Self.maxAttempts {
                     lock.withLock { retries += 1 }
                     // Back off a little, more each time, with jitter, so the

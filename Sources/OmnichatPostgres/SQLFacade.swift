@@ -198,8 +198,42 @@ public final class Database {
     let connection: PostgresConnection
     let logger: Logger
     let dialect: SQLDialect
-    public private(set) var changesCount = 0
+    private var changes = 0
     private var savepoints = 0
+    /// Statements sent and not yet waited for: a statement whose result is not
+    /// needed (an UPDATE, an INSERT without RETURNING) is pipelined, and the
+    /// thread waits once, at the next read, `changesCount`, or commit. Each
+    /// wait is a sleep and a wake-up of this thread; pipelining halves them.
+    private var inFlight: [EventLoopFuture<PostgresQueryResult>] = []
+    /// The first error of a pipelined statement: every later call throws it
+    /// (PostgreSQL has aborted the transaction) until a savepoint rollback.
+    private(set) var failure: (any Error)?
+
+    /// Rows changed by the last statement (waits for the pipelined ones).
+    /// An error of a pipelined statement is thrown by the next call.
+    public var changesCount: Int {
+        try? flush()
+        return changes
+    }
+
+    /// Waits for every pipelined statement; throws the first error.
+    public func flush() throws {
+        if !inFlight.isEmpty {
+            let futures = inFlight
+            inFlight = []
+            for future in futures {
+                do {
+                    let result = try future.wait()
+                    changes = result.metadata.rows ?? result.rows.count
+                } catch let error as PSQLError {
+                    if failure == nil { failure = Self.mapped(error) }
+                } catch {
+                    if failure == nil { failure = error }
+                }
+            }
+        }
+        if let failure { throw failure }
+    }
 
     init(connection: PostgresConnection, logger: Logger, dialect: SQLDialect) {
         self.connection = connection
@@ -212,7 +246,8 @@ public final class Database {
     }
 
     public func execute(sql: String, arguments: StatementArguments = []) throws {
-        _ = try run(sql, arguments)
+        if let failure { throw failure }
+        inFlight.append(connection.query(query(sql, arguments), logger: logger))
     }
 
     public func cachedStatement(sql: String) throws -> Statement { Statement(db: self, sql: sql) }
@@ -227,10 +262,10 @@ public final class Database {
         do {
             completion = try body()
         } catch {
-            if !PostgresPool.isRetryable(error) { try raw("ROLLBACK TO SAVEPOINT \(name)") }
+            if !PostgresPool.isRetryable(error) { try rollback(to: name) }
             throw error
         }
-        if completion == .rollback { try raw("ROLLBACK TO SAVEPOINT \(name)") }
+        if completion == .rollback { try rollback(to: name) }
         try raw("RELEASE SAVEPOINT \(name)")
     }
 
@@ -239,12 +274,47 @@ public final class Database {
         var affected: Int
     }
 
-    /// Runs SQL with no arguments, untranslated (transaction control, DDL).
+    /// Undoes a savepoint's statements, the failed one included.
+    private func rollback(to name: String) throws {
+        try? flush()
+        failure = nil
+        _ = try send(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)"))
+    }
+
+    /// Runs SQL with no arguments, untranslated (transaction control, DDL),
+    /// after the pipelined statements.
     func raw(_ sql: String) throws {
+        try flush()
         // The extended protocol takes one statement at a time.
         for statement in Self.statements(sql) {
             _ = try send(PostgresQuery(unsafeSQL: statement))
         }
+    }
+
+    /// Sends a statement without waiting for it (BEGIN).
+    func pipelined(_ sql: String) {
+        inFlight.append(connection.query(PostgresQuery(unsafeSQL: sql), logger: logger))
+    }
+
+    /// Commits, and checks PostgreSQL did (a transaction that failed earlier answers ROLLBACK).
+    func commit() throws {
+        try flush()
+        let result: PostgresQueryResult
+        do {
+            result = try connection.query(PostgresQuery(unsafeSQL: "COMMIT"), logger: logger).wait()
+        } catch let error as PSQLError {
+            throw Self.mapped(error)
+        }
+        guard result.metadata.command == "COMMIT" else {
+            throw DatabaseError(extendedResultCode: ResultCode(raw: "40000"), message: "the transaction was rolled back (\(result.metadata.command))")
+        }
+    }
+
+    /// Ends the transaction without keeping anything, whatever state it is in.
+    func abandon() {
+        try? flush()
+        failure = nil
+        _ = try? send(PostgresQuery(unsafeSQL: "ROLLBACK"))
     }
 
     /// Splits a script at the semicolons outside quotes, `$$` bodies and comments.
@@ -292,6 +362,13 @@ public final class Database {
 
     @discardableResult
     func run(_ sql: String, _ arguments: StatementArguments) throws -> Result {
+        try flush()
+        let result = try send(query(sql, arguments))
+        changes = result.affected
+        return result
+    }
+
+    private func query(_ sql: String, _ arguments: StatementArguments) -> PostgresQuery {
         let translated = dialect.translate(sql)
         var binds = PostgresBindings(capacity: arguments.values.count)
         for value in arguments.values {
@@ -305,9 +382,7 @@ public final class Database {
             case .bool(let b): binds.append(UntypedText(b ? "1" : "0"))
             }
         }
-        let result = try send(PostgresQuery(unsafeSQL: translated, binds: binds))
-        changesCount = result.affected
-        return result
+        return PostgresQuery(unsafeSQL: translated, binds: binds)
     }
 
     private func send(_ query: PostgresQuery) throws -> Result {

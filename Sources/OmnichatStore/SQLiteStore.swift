@@ -100,6 +100,11 @@ extension SQLiteStore {
     }
 }
 
+extension Database {
+    /// SQLite runs each statement as it is called: nothing waits to be flushed.
+    func flush() throws {}
+}
+
 /// One writer: a conversation needs no lock of its own.
 func lockConversation(_ db: Database, channelID: String, conversationID: String) throws {}
 

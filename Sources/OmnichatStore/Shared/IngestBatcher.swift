@@ -70,7 +70,9 @@ actor IngestBatcher {
                 Entry(
                     perform: { db in
                         do {
-                            slot.result = .success(try body(db))
+                            let value = try body(db)
+                            try db.flush()  // PostgreSQL: this entry's pipelined statements, inside its savepoint
+                            slot.result = .success(value)
                             return true
                         } catch let error where isRetryableConflict(error) {
                             throw error  // the engine reruns the whole transaction
@@ -261,12 +263,13 @@ enum IngestWriter {
         let waiting = status == .waiting
 
         let messageID = Identifier.make("msg")
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO messages (id, room_id, direction, type, text, url, content, raw, network_message_id, created_at, delivery_status)
-                VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, 'received')
-                """
-        ).execute(
+        let sequence = try Int64.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    INSERT INTO messages (id, room_id, direction, type, text, url, content, raw, network_message_id, created_at, delivery_status)
+                    VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, 'received')
+                    RETURNING seq
+                    """),
             arguments: [
                 messageID, roomID, event.content.type.rawValue, event.content.text, event.content.url,
                 Rows.encode(event.content), event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
@@ -274,7 +277,7 @@ enum IngestWriter {
         let stored = StoredMessage(
             id: messageID, roomID: roomID, direction: .inbound, content: event.content, senderUserID: nil,
             networkMessageID: event.networkMessageID, createdAt: event.occurredAt, deliveryStatus: .received, attempts: 0,
-            deliveryError: nil, sequence: db.lastInsertedRowID)
+            deliveryError: nil, sequence: sequence ?? 0)
         if status == .bot {
             // The bot has the room: the message goes to the bot's webhook, durably.
             try db.cachedStatement(
