@@ -99,7 +99,8 @@ public final class PostgresStore: Store, @unchecked Sendable {
     }
 
     let pool: PostgresPool
-    let batcher: IngestBatcher
+    /// Replies and delivery records: each its own short transaction (see `DirectWriter`).
+    let batcher: DirectWriter
     public let location: Location
     public let options: Options
     public var nodeName: String { options.nodeName }
@@ -129,7 +130,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
         pool = PostgresPool(configuration: configuration, size: options.poolSize, logger: quiet)
         listener = NotificationListener(
             pool: pool, channel: "omnichat_events_" + (location.schema ?? "public"), logger: quiet)
-        batcher = IngestBatcher(pool: pool, limits: .init(maxPending: options.ingestMaxPending, deadline: options.ingestDeadline))
+        batcher = DirectWriter(pool: pool)
         do {
             try await migrate()
         } catch {
@@ -260,7 +261,9 @@ public final class PostgresStore: Store, @unchecked Sendable {
         // Leases run on the database's clock: daemons' clocks may differ.
         let claimArguments: StatementArguments = [options.nodeName, options.outboxLease.seconds]
         let finalArguments = arguments
-        return try await pool.write { db in
+        // READ COMMITTED: the row locks (SKIP LOCKED) and the lease, re-checked on
+        // the locked row, decide; a room's younger rows wait while an older one is pending.
+        return try await pool.writeReadCommitted { db in
             let candidates = try Int64.fetchAll(
                 db,
                 sql: """
@@ -335,6 +338,20 @@ extension PostgresStore {
                 try? await self.renewLeases()
             }
         }
+    }
+}
+
+/// What the SQLite engine groups into one commit (an agent's reply and its
+/// outbox row; a delivery's record) runs here as its own READ COMMITTED
+/// transaction on the pool: each is a few inserts, or updates of rows by
+/// primary key, safe at that level, and PostgreSQL commits concurrent
+/// transactions together. One big SERIALIZABLE group would conflict with
+/// other daemons' work and be run again whole.
+struct DirectWriter: Sendable {
+    let pool: PostgresPool
+
+    func write<T: Sendable>(sheddable: Bool = false, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.writeReadCommitted(body)
     }
 }
 
