@@ -45,8 +45,10 @@ final class PostgresPool: @unchecked Sendable {
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await run(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", body)
+        try await run(begin: Self.readOnly, body)
     }
+
+    static let readOnly = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await run(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE", body)
@@ -77,7 +79,16 @@ final class PostgresPool: @unchecked Sendable {
             do {
                 if let begin { db.pipelined(begin) }
                 let value = try body(db)
-                if begin != nil { try db.commit() } else { try db.flush() }
+                if begin == Self.readOnly {
+                    // Nothing to keep: the COMMIT goes out without a wait; the
+                    // connection's next user is queued behind it.
+                    try db.flush()
+                    db.pipelined("COMMIT")
+                } else if begin != nil {
+                    try db.commit()
+                } else {
+                    try db.flush()
+                }
                 checkin(connection)
                 return value
             } catch let thrown {

@@ -192,16 +192,17 @@ extension EngineStore {
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM rooms WHERE id = ?", arguments: [roomID]) != nil else {
                 throw StoreError(.notFound, "no room \(roomID)")
             }
-            try db.execute(
+            let seq = try Int64.fetchOne(
+                db,
                 sql: """
                     INSERT INTO messages (id, room_id, direction, type, text, url, content, sender_user_id, created_at, delivery_status)
                     VALUES (?, ?, 'outbound', ?, ?, ?, ?, ?, ?, 'pending')
+                    RETURNING seq
                     """,
                 arguments: [
                     id, roomID, content.type.rawValue, content.text, content.url, Rows.encode(content), senderUserID,
                     now.timeIntervalSince1970,
-                ])
-            let seq = db.lastInsertedRowID
+                ]) ?? 0
             try db.execute(
                 sql: """
                     INSERT INTO outbox (room_id, channel_id, message_id, next_attempt_at, created_at)
