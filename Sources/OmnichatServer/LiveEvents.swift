@@ -301,6 +301,15 @@ public final class LiveEvents: Service, @unchecked Sendable {
         let events = logged.compactMap(LiveEvent.init(logged:))
         for event in events where event.type.hasPrefix("room.") { noteAssignee(event) }
         deliver(events)
+        if events.contains(where: { $0.type == "message.delivery" }), let onDelivery = lock.withLock({ deliveryHook }) { onDelivery() }
+    }
+
+    private var deliveryHook: (@Sendable () -> Void)?
+
+    /// Called when delivery events arrive from the event log (several daemons).
+    var onDelivery: (@Sendable () -> Void)? {
+        get { lock.withLock { deliveryHook } }
+        set { lock.withLock { deliveryHook = newValue } }
     }
 
     /// Keeps the room → agent map current with transitions made on other daemons.

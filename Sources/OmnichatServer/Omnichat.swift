@@ -87,6 +87,9 @@ public final class Omnichat: Sendable {
                 circuitCooldown: configuration.deliveryCircuitCooldownSeconds),
             observer: metrics, logger: logger)
         wakeBox.worker = outbox
+        // Several daemons: a delivery finished elsewhere may unblock the next
+        // reply of that room here (a room's replies go out one at a time).
+        live.onDelivery = { wakeBox.wake() }
         metrics.live = live
         // Room changes reach the live stream through the bus.
         live.follow(events)
