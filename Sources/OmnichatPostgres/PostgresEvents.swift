@@ -111,11 +111,12 @@ final class NotificationListener: @unchecked Sendable {
                     on: MultiThreadedEventLoopGroup.singleton.next(), configuration: pool.configuration, id: 0, logger: logger
                 ).get()
                 defer { closeLater(connection) }
-                let notifications = try await connection.listen(channel)
-                delay = 100_000_000
-                wake()
                 try await withTaskCancellationHandler {
-                    for try await _ in notifications { wake() }
+                    try await connection.listen(on: channel) { notifications in
+                        delay = 100_000_000
+                        wake()  // anything appended while this connection was away
+                        for try await _ in notifications { wake() }
+                    }
                 } onCancel: {
                     closeLater(connection)
                 }

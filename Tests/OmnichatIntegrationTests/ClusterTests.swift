@@ -201,4 +201,52 @@ struct ClusterTests {
         }
         #expect(throws: StorePostgresError.self) { try PostgresStore.Location(url: base + "&sslmode=sometimes") }
     }
+
+    @Test("a daemon whose PostgreSQL connections are all cut answers 503 at worst, reconnects, loses nothing, and its live events resume")
+    func connectionsCut() async throws {
+        let url = TestEngine.freshPostgresURL()
+        let node = "cut-" + String(UUID().uuidString.prefix(8)).lowercased()
+        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")]) {
+            $0.database = url
+            $0.nodeName = node
+        }
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        let admin = try await PostgresStore(url: url, logger: quietLogger())
+        let (_, token) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
+        let stream = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(token)"])
+        try await eventually("subscribed") { daemon.daemon.live.subscriberCount == 1 }
+        #expect(try await daemon.postUpdate(telegramUpdate(1, chat: 1)).status == 200)
+        try await eventually("the first message live") { stream.events.contains { $0.type == "message.created" } }
+
+        // PostgreSQL ends every connection of this daemon (a failover, a network cut).
+        let cut = try await admin.pool.writeWithoutTransaction { db in
+            try Int.fetchAll(
+                db, sql: "SELECT pg_terminate_backend(pid)::int FROM pg_stat_activity WHERE application_name = ?",
+                arguments: ["omnichatd " + node])
+        }
+        #expect(cut.count >= 2, "the pool's connections and the listening one")
+        // A network redelivers until it gets a 2xx: every message arrives once.
+        var refused = 0
+        for id in 2...6 {
+            var status = 0
+            for _ in 0..<20 where status != 200 {
+                status = try await daemon.postUpdate(telegramUpdate(id, chat: Int64(id))).status
+                if status != 200 {
+                    #expect(status == 503, "a lost connection is 'try again', not an error of the request")
+                    refused += 1
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            #expect(status == 200)
+        }
+        #expect(refused <= 3)
+        print("connections cut: terminated=\(cut.count) answered_503=\(refused) stored=6/6")
+        #expect(try await daemon.store.countMessages() == 6)
+        try await eventually("live events after the cut") { stream.events.filter { $0.type == "message.created" }.count == 6 }
+        #expect(try await call("GET", "\(daemon.base)/readyz").status == 200)
+        stream.close()
+        await admin.close()
+        await daemon.stop()
+    }
 }
