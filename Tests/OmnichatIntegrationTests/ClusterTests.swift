@@ -85,6 +85,8 @@ struct ClusterTests {
             return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
         }
         #expect(assigned == 8, "4 agents × capacity 2")
+        let retried = stores.map(\.conflictRetries).reduce(0, +)
+        print("cluster capacity: daemons=3 attempts=\(rooms.count * agents.count * stores.count) assigned=\(assigned) serialization_retries=\(retried)")
         for agent in agents {
             let open = try await stores[2].rooms(RoomFilter(assigneeID: agent.id, statuses: [.assigned], limit: 100)).items
             #expect(open.count == 2)
