@@ -52,81 +52,18 @@ enum TestEngine {
 }
 
 /// What tests use of either engine beyond `DaemonStore`: fixtures written
-/// straight into the tables.
+/// straight into the tables (the shared store logic has them; both engines
+/// conform with nothing to add).
 protocol TestStore: DaemonStore {
-    func seedRoomRow(
+    func seedRoom(
         id: String, channelID: String, status: RoomStatus, assigneeID: String?, divisionID: String?, createdAt: Date, customerName: String
     ) async throws
-    func seedTransitionRow(roomID: String, from: RoomStatus?, to: RoomStatus, assigneeID: String?, actor: String, at: Date) async throws
-    func seedMessageRow(roomID: String, direction: MessageDirection, senderUserID: String?, text: String, at: Date) async throws
-    func seedPresenceRow(userID: String, from: Date, until: Date?) async throws
-    func presence(userID: String) async throws -> [(Date, Date?)]
+    func seedTransition(roomID: String, from: RoomStatus?, to: RoomStatus, assigneeID: String?, actor: String, at: Date) async throws
+    func seedMessage(roomID: String, direction: MessageDirection, senderUserID: String?, text: String, at: Date) async throws
+    func seedPresence(userID: String, from: Date, until: Date?) async throws
+    func presencePeriods(userID: String) async throws -> [(Date, Date?)]
     func setInvitationExpiry(userID: String, expiresAt: Date) async throws
 }
 
-extension TestStore {
-    func seedRoom(
-        id: String, channelID: String, status: RoomStatus, assigneeID: String? = nil, divisionID: String? = nil, createdAt: Date,
-        customerName: String = "Customer"
-    ) async throws {
-        try await seedRoomRow(
-            id: id, channelID: channelID, status: status, assigneeID: assigneeID, divisionID: divisionID, createdAt: createdAt,
-            customerName: customerName)
-    }
-
-    func seedTransition(
-        roomID: String, from: RoomStatus?, to: RoomStatus, assigneeID: String? = nil, actor: String = "routing", at: Date
-    ) async throws {
-        try await seedTransitionRow(roomID: roomID, from: from, to: to, assigneeID: assigneeID, actor: actor, at: at)
-    }
-
-    func seedMessage(roomID: String, direction: MessageDirection, senderUserID: String? = nil, text: String = "seeded", at: Date) async throws {
-        try await seedMessageRow(roomID: roomID, direction: direction, senderUserID: senderUserID, text: text, at: at)
-    }
-
-    func seedPresence(userID: String, from: Date, until: Date?) async throws {
-        try await seedPresenceRow(userID: userID, from: from, until: until)
-    }
-
-    func presencePeriods(userID: String) async throws -> [(Date, Date?)] { try await presence(userID: userID) }
-}
-
-extension SQLiteStore: TestStore {
-    func seedRoomRow(
-        id: String, channelID: String, status: RoomStatus, assigneeID: String?, divisionID: String?, createdAt: Date, customerName: String
-    ) async throws {
-        try await seedRoom(
-            id: id, channelID: channelID, status: status, assigneeID: assigneeID, divisionID: divisionID, createdAt: createdAt,
-            customerName: customerName)
-    }
-    func seedTransitionRow(roomID: String, from: RoomStatus?, to: RoomStatus, assigneeID: String?, actor: String, at: Date) async throws {
-        try await seedTransition(roomID: roomID, from: from, to: to, assigneeID: assigneeID, actor: actor, at: at)
-    }
-    func seedMessageRow(roomID: String, direction: MessageDirection, senderUserID: String?, text: String, at: Date) async throws {
-        try await seedMessage(roomID: roomID, direction: direction, senderUserID: senderUserID, text: text, at: at)
-    }
-    func seedPresenceRow(userID: String, from: Date, until: Date?) async throws {
-        try await seedPresence(userID: userID, from: from, until: until)
-    }
-    func presence(userID: String) async throws -> [(Date, Date?)] { try await presencePeriods(userID: userID) }
-}
-
-extension PostgresStore: TestStore {
-    func seedRoomRow(
-        id: String, channelID: String, status: RoomStatus, assigneeID: String?, divisionID: String?, createdAt: Date, customerName: String
-    ) async throws {
-        try await seedRoom(
-            id: id, channelID: channelID, status: status, assigneeID: assigneeID, divisionID: divisionID, createdAt: createdAt,
-            customerName: customerName)
-    }
-    func seedTransitionRow(roomID: String, from: RoomStatus?, to: RoomStatus, assigneeID: String?, actor: String, at: Date) async throws {
-        try await seedTransition(roomID: roomID, from: from, to: to, assigneeID: assigneeID, actor: actor, at: at)
-    }
-    func seedMessageRow(roomID: String, direction: MessageDirection, senderUserID: String?, text: String, at: Date) async throws {
-        try await seedMessage(roomID: roomID, direction: direction, senderUserID: senderUserID, text: text, at: at)
-    }
-    func seedPresenceRow(userID: String, from: Date, until: Date?) async throws {
-        try await seedPresence(userID: userID, from: from, until: until)
-    }
-    func presence(userID: String) async throws -> [(Date, Date?)] { try await presencePeriods(userID: userID) }
-}
+extension SQLiteStore: TestStore {}
+extension PostgresStore: TestStore {}

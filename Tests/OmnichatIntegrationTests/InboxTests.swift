@@ -100,9 +100,9 @@ struct InboxTests {
         let moved = try await call("POST", "\(daemon.base)/api/v1/rooms/\(r4)/transfer", json: ["division_id": billing.id], token: sueToken)
         #expect(moved.status == 200)
         // A LINE room, older than the others.
-        try await daemon.store.seedRoom(id: "rm_line5", channelID: "ln", status: .waiting, createdAt: Date(timeIntervalSince1970: 1_600_000_000), customerName: "Lin")
-        try await daemon.store.seedTransition(roomID: "rm_line5", from: nil, to: .waiting, actor: "customer", at: Date(timeIntervalSince1970: 1_600_000_000))
-        try await daemon.store.seedMessage(roomID: "rm_line5", direction: .inbound, text: "konnichiwa", at: Date(timeIntervalSince1970: 1_600_000_000))
+        try await daemon.store.seedRoom(id: "rm_line5", channelID: "ln", status: .waiting, assigneeID: nil, divisionID: nil, createdAt: Date(timeIntervalSince1970: 1_600_000_000), customerName: "Lin")
+        try await daemon.store.seedTransition(roomID: "rm_line5", from: nil, to: .waiting, assigneeID: nil, actor: "customer", at: Date(timeIntervalSince1970: 1_600_000_000))
+        try await daemon.store.seedMessage(roomID: "rm_line5", direction: .inbound, senderUserID: nil, text: "konnichiwa", at: Date(timeIntervalSince1970: 1_600_000_000))
         return Fixture(ann: ann, annToken: annToken, bo: bo, boToken: boToken, sue: sue, sueToken: sueToken, r1: r1, r2: r2, r3: r3, r4: r4, r5: "rm_line5", billing: billing.id)
     }
 

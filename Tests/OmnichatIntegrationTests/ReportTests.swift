@@ -72,12 +72,12 @@ struct ReportTests {
         let t = Self.t
 
         func room(_ id: String, _ status: RoomStatus, _ assignee: User? = nil, opened: Date, channel: String = "tg", bot: Bool = false) async throws {
-            try await store.seedRoom(id: id, channelID: channel, status: status, assigneeID: assignee?.id, createdAt: opened)
-            try await store.seedTransition(roomID: id, from: nil, to: bot ? .bot : .waiting, actor: "customer", at: opened)
-            try await store.seedMessage(roomID: id, direction: .inbound, text: "hello", at: opened)
+            try await store.seedRoom(id: id, channelID: channel, status: status, assigneeID: assignee?.id, divisionID: nil, createdAt: opened, customerName: "Customer")
+            try await store.seedTransition(roomID: id, from: nil, to: bot ? .bot : .waiting, assigneeID: nil, actor: "customer", at: opened)
+            try await store.seedMessage(roomID: id, direction: .inbound, senderUserID: nil, text: "hello", at: opened)
         }
         func assign(_ id: String, _ agent: User, from: RoomStatus = .waiting, at: Date) async throws {
-            try await store.seedTransition(roomID: id, from: from, to: .assigned, assigneeID: agent.id, at: at)
+            try await store.seedTransition(roomID: id, from: from, to: .assigned, assigneeID: agent.id, actor: "routing", at: at)
         }
         func reply(_ id: String, _ agent: User, at: Date) async throws {
             try await store.seedMessage(roomID: id, direction: .outbound, senderUserID: agent.id, text: "reply", at: at)
@@ -101,12 +101,12 @@ struct ReportTests {
 
         try await room("r3", .assigned, amy, opened: t(0), bot: true)
         try await store.seedMessage(roomID: "r3", direction: .outbound, senderUserID: "key_bot", text: "I am a bot", at: t(10))
-        try await store.seedTransition(roomID: "r3", from: .bot, to: .waiting, actor: "key_bot", at: t(500))
+        try await store.seedTransition(roomID: "r3", from: .bot, to: .waiting, assigneeID: nil, actor: "key_bot", at: t(500))
         try await assign("r3", amy, at: t(700))
         try await reply("r3", amy, at: t(760))
         try await resolve("r3", amy, at: t(900))
-        try await store.seedTransition(roomID: "r3", from: .resolved, to: .waiting, actor: "customer", at: t(1000))
-        try await store.seedMessage(roomID: "r3", direction: .inbound, text: "me again", at: t(1000))
+        try await store.seedTransition(roomID: "r3", from: .resolved, to: .waiting, assigneeID: nil, actor: "customer", at: t(1000))
+        try await store.seedMessage(roomID: "r3", direction: .inbound, senderUserID: nil, text: "me again", at: t(1000))
         try await assign("r3", amy, at: t(1100))
         try await reply("r3", amy, at: t(1250))
 
@@ -117,7 +117,7 @@ struct ReportTests {
         try await room("r5", .resolved, amy, opened: Self.iso("2026-10-31T23:00:00Z"))
         try await assign("r5", amy, at: Self.iso("2026-10-31T23:30:00Z"))
         try await reply("r5", amy, at: Self.iso("2026-10-31T23:40:00Z"))
-        try await store.seedMessage(roomID: "r5", direction: .inbound, text: "thanks", at: Self.iso("2026-11-01T00:00:00Z"))
+        try await store.seedMessage(roomID: "r5", direction: .inbound, senderUserID: nil, text: "thanks", at: Self.iso("2026-11-01T00:00:00Z"))
         try await resolve("r5", amy, at: Self.iso("2026-11-01T00:30:00Z"))
 
         try await room("r7", .assigned, ben, opened: t(1990))
