@@ -367,8 +367,6 @@ extension PostgresStore {
 /// The shared logic's name for this engine's store.
 typealias EngineStore = PostgresStore
 
-func isRetryableConflict(_ error: any Error) -> Bool { PostgresPool.isRetryable(error) }
-
 /// Several daemons ingest at once: a conversation's room is read and changed by
 /// one transaction at a time (the lock ends with the transaction).
 func lockConversation(_ db: Database, channelID: String, conversationID: String) throws {

@@ -193,20 +193,17 @@ public struct DatabaseFunction: Sendable {
 
 /// One connection inside one transaction (or one read).
 public final class Database {
-    public enum TransactionCompletion { case commit, rollback }
-
     let connection: PostgresConnection
     let logger: Logger
     let dialect: SQLDialect
     private var changes = 0
-    private var savepoints = 0
     /// Statements sent and not yet waited for: a statement whose result is not
     /// needed (an UPDATE, an INSERT without RETURNING) is pipelined, and the
     /// thread waits once, at the next read, `changesCount`, or commit. Each
     /// wait is a sleep and a wake-up of this thread; pipelining halves them.
     private var inFlight: [EventLoopFuture<PostgresQueryResult>] = []
     /// The first error of a pipelined statement: every later call throws it
-    /// (PostgreSQL has aborted the transaction) until a savepoint rollback.
+    /// (PostgreSQL has aborted the transaction).
     private(set) var failure: (any Error)?
 
     /// Rows changed by the last statement (waits for the pipelined ones).
@@ -254,31 +251,9 @@ public final class Database {
 
     public func add(function: DatabaseFunction) {}
 
-    public func inSavepoint(_ body: () throws -> TransactionCompletion) throws {
-        savepoints += 1
-        let name = "s\(savepoints)"
-        try raw("SAVEPOINT \(name)")
-        let completion: TransactionCompletion
-        do {
-            completion = try body()
-        } catch {
-            if !PostgresPool.isRetryable(error) { try rollback(to: name) }
-            throw error
-        }
-        if completion == .rollback { try rollback(to: name) }
-        try raw("RELEASE SAVEPOINT \(name)")
-    }
-
     struct Result {
         var rows: [Row]
         var affected: Int
-    }
-
-    /// Undoes a savepoint's statements, the failed one included.
-    private func rollback(to name: String) throws {
-        try? flush()
-        failure = nil
-        _ = try send(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)"))
     }
 
     /// Runs SQL with no arguments, untranslated (transaction control, DDL),

@@ -100,16 +100,8 @@ extension SQLiteStore {
     }
 }
 
-extension Database {
-    /// SQLite runs each statement as it is called: nothing waits to be flushed.
-    func flush() throws {}
-}
-
 /// One writer: a conversation needs no lock of its own.
 func lockConversation(_ db: Database, channelID: String, conversationID: String) throws {}
-
-/// SQLite has one writer: no transaction is ever asked to run again.
-func isRetryableConflict(_ error: any Error) -> Bool { false }
 
 extension SQLiteStore: DaemonStore {
     /// One daemon per SQLite file: live events stay in its memory.
