@@ -25,7 +25,6 @@ public final class PostgresStore: Store, @unchecked Sendable {
         /// This daemon's name in leases and logs.
         public var nodeName = ProcessInfo.processInfo.hostName
         public var ingestMaxPending = 4096
-        public var ingestDeadline: Duration = .milliseconds(1500)
 
         public init() {}
     }

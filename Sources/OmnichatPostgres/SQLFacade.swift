@@ -176,8 +176,6 @@ public struct Statement {
 public struct ResultCode: Equatable, Sendable {
     let raw: String
     public static let SQLITE_CONSTRAINT_UNIQUE = ResultCode(raw: "23505")
-    public static let SQLITE_CONSTRAINT_FOREIGNKEY = ResultCode(raw: "23503")
-    public static let SQLITE_CONSTRAINT = ResultCode(raw: "23")
 }
 
 public struct DatabaseError: Error, CustomStringConvertible {
@@ -236,10 +234,6 @@ public final class Database {
         self.connection = connection
         self.logger = logger
         self.dialect = dialect
-    }
-
-    public var lastInsertedRowID: Int64 {
-        (try? Int64.fetchOne(self, sql: "SELECT lastval()")) ?? 0
     }
 
     public func execute(sql: String, arguments: StatementArguments = []) throws {

@@ -263,7 +263,6 @@ extension Omnichat {
             options.statementTimeout = .milliseconds(Int64(configuration.postgresStatementTimeoutSeconds * 1000))
             options.nodeName = configuration.resolvedNodeName
             options.ingestMaxPending = configuration.ingestMaxPending
-            options.ingestDeadline = .milliseconds(Int64(configuration.ingestDeadlineSeconds * 1000))
             return try await PostgresStore(url: configuration.database, options: options, logger: logger)
         }
         let synchronous = SQLiteStore.Synchronous(rawValue: configuration.synchronous.uppercased()) ?? .full
