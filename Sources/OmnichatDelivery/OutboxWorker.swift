@@ -118,7 +118,9 @@ public final class OutboxWorker: Service, @unchecked Sendable {
                             skipped.append(item.id)
                             continue
                         }
-                        group.addTask { [self] in
+                        // On the transport's own thread when it offers one: the
+                        // answer resumes the delivery without a thread switch.
+                        group.addTask(executorPreference: transport.preferredExecutor) { [self] in
                             await deliver(item)
                             await state.remove(item.id, channel: item.channelID)
                             wake()

@@ -233,7 +233,8 @@ public final class PostgresStore: Store, @unchecked Sendable {
         }
         defer { ingestGate.withLockedValue { $0.pending -= 1 } }
         do {
-            return try await pool.writeReadCommitted { db in try IngestWriter.write(batch, db: db) }
+            let prepared = IngestWriter.prepare(batch)
+            return try await pool.writeReadCommitted { db in try IngestWriter.write(prepared, db: db) }
         } catch let error as StoreError {
             throw error
         } catch {

@@ -75,7 +75,7 @@ public struct Authenticator: Sendable {
     }
 
     public static func tokenHash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(token.utf8)))
     }
 
     static func newToken() -> String {

@@ -15,7 +15,7 @@ enum IntegrationSigner {
     /// Same message, same id on every retry.
     static func eventID(_ seed: String) -> String {
         let digest = SHA256.hash(data: Data(seed.utf8))
-        return "evt_" + digest.prefix(16).map { String(format: "%02x", $0) }.joined()
+        return "evt_" + Hex.encode(digest.prefix(16))
     }
 
     static func classify(_ response: HTTPResponseDescription) -> DeliveryOutcome {

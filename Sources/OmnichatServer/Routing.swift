@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OmnichatCore
 import ServiceLifecycle
+import Synchronization
 
 /// Work for the routing core.
 public enum RoutingJob: Sendable, Equatable {
@@ -134,6 +135,9 @@ public final class RoutingService: Service, Sendable {
     let metrics: ServerMetrics?
     let logger: Logger
     static let rescanPage = 500
+    /// When the store last said nobody has room (the queue's rooms skip asking
+    /// again for a moment; see `route(roomID:fromQueue:)`).
+    private let nobodyFree = NobodyFree(window: .milliseconds(500))
 
     public init(
         queue: WorkQueue, store: any Store, policy: any AllocationPolicy = LeastBusyPolicy(),
@@ -170,7 +174,7 @@ public final class RoutingService: Service, Sendable {
                     queue.taken()
                     metrics?.setQueueDepth(queue.depth)
                     switch job {
-                    case .room(let id): await route(roomID: id)
+                    case .room(let id): await route(roomID: id, fromQueue: true)
                     case .rescan: await serveWaiting()
                     }
                     if queue.takeOverflow() { await serveWaiting() }
@@ -183,10 +187,23 @@ public final class RoutingService: Service, Sendable {
     }
 
     /// Routes one room now (the queue calls this; so can tools and benchmarks).
-    public func route(roomID: String) async {
+    ///
+    /// `fromQueue`: while the store said less than half a second ago that no
+    /// agent has room, the room waits without asking again. Every change that
+    /// frees capacity (an agent online, a room resolved or transferred, a
+    /// limit raised, another daemon's change) queues a rescan, which always
+    /// asks the store and serves every waiting room, so a room skipped here is
+    /// served then, exactly as one that found nobody free. Under a backlog this
+    /// saves a store read per incoming message.
+    public func route(roomID: String, fromQueue: Bool = false) async {
         do {
             // Nobody free and nobody else to ask: the room waits (it is served when an agent comes online).
-            if !settings().customAllocation.enabled, try await !store.hasFreeAgent(defaultCapacity: defaultCapacity()) { return }
+            if !settings().customAllocation.enabled {
+                if fromQueue && nobodyFree.recently { return }
+                let free = try await store.hasFreeAgent(defaultCapacity: defaultCapacity())
+                nobodyFree.record(free: free)
+                if !free { return }
+            }
             guard let room = try await store.room(id: roomID), room.status == .waiting, room.assignee == nil else { return }
             _ = try await allocate(room)
         } catch {
@@ -292,7 +309,11 @@ public final class RoutingService: Service, Sendable {
         do {
             var full: Set<String> = []  // channel+division pairs with nobody free in this pass
             let custom = settings().customAllocation.enabled
-            if !custom, try await !store.hasFreeAgent(defaultCapacity: defaultCapacity()) { return }
+            if !custom {
+                let free = try await store.hasFreeAgent(defaultCapacity: defaultCapacity())
+                nobodyFree.record(free: free)
+                if !free { return }
+            }
             var offset = 0
             while true {
                 let rooms = try await store.waitingRooms(limit: Self.rescanPage, offset: offset)
@@ -317,5 +338,23 @@ public final class RoutingService: Service, Sendable {
         } catch {
             logger.error("serving the waiting queue failed", metadata: ["omnichat.error": "\(error)"])
         }
+    }
+}
+
+/// The last "nobody has room" answer of the store, for `route(roomID:fromQueue:)`.
+final class NobodyFree: Sendable {
+    private let window: Duration
+    private let since = Mutex<ContinuousClock.Instant?>(nil)
+
+    init(window: Duration) {
+        self.window = window
+    }
+
+    var recently: Bool {
+        since.withLock { at in at.map { ContinuousClock.now - $0 < window } ?? false }
+    }
+
+    func record(free: Bool) {
+        since.withLock { $0 = free ? nil : ContinuousClock.now }
     }
 }

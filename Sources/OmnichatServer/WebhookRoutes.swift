@@ -82,7 +82,10 @@ struct WebhookRoutes: Sendable {
         let result = try await Self.within(deadline, channel: channel.id, metrics: metrics) { committed in
             try await commit(events, channel: channel, logger: logger, committed: committed)
         }
-        return JSONBody.response(["ok": true, "stored": result.stored, "duplicates": result.duplicates])
+        // Written directly: the answer on the hottest path costs no JSONSerialization (3.5% of the profile).
+        return Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"ok":true,"stored":\#(result.stored),"duplicates":\#(result.duplicates)}"#)))
     }
 }
 

@@ -50,8 +50,8 @@ actor IngestBatcher {
 
     var waiting: Int { pending.count }
 
-    func submit(_ batch: IngestBatch) async throws -> IngestResult {
-        try await write(sheddable: true) { db in try IngestWriter.write(batch, db: db) }
+    func submit(_ prepared: IngestWriter.Prepared) async throws -> IngestResult {
+        try await write(sheddable: true) { db in try IngestWriter.write(prepared, db: db) }
     }
 
     /// Runs `body` in the next group commit, in its own savepoint: an error

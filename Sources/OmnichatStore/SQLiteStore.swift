@@ -96,7 +96,7 @@ typealias EngineStore = SQLiteStore
 extension SQLiteStore {
     /// Group commit: see `IngestBatcher`.
     public func ingest(_ batch: IngestBatch) async throws -> IngestResult {
-        try await batcher.submit(batch)
+        try await batcher.submit(IngestWriter.prepare(batch))
     }
 }
 

@@ -47,7 +47,7 @@ public enum Degrade {
 enum Signature {
     static func hex(_ key: String, _ data: Data) -> String
     {
-        HMACSHA256.mac(key: Data(key.utf8), data: data).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(HMACSHA256.mac(key: Data(key.utf8), data: data))
     }
 
     static func base64(_ key: String, _ data: Data) -> String {

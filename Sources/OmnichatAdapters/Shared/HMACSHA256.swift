@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import OmnichatCore
 
 enum HMACSHA256 {
     static func mac(key: Data, data: Data) -> [UInt8] {
@@ -12,7 +13,7 @@ enum HMACSHA256 {
         var bytes = Array(SHA256.hash(data: Data(seed.utf8)).prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let hex = Hex.encode(bytes)
         let i = hex.startIndex
         func part(_ a: Int, _ b: Int) -> Substring { hex[hex.index(i, offsetBy: a)..<hex.index(i, offsetBy: b)] }
         return "\(part(0, 8))-\(part(8, 12))-\(part(12, 16))-\(part(16, 20))-\(part(20, 32))"

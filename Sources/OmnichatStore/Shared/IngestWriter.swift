@@ -7,7 +7,36 @@ import OmnichatCore
 /// The statements of one ingest, run inside the caller's transaction.
 enum IngestWriter {
 
+    /// The JSON columns of one event, encoded before the write transaction so
+    /// the single writer spends its time on statements only.
+    struct Encoded: Sendable {
+        var content: String
+        var replyContext: String?
+        var followUp: String?
+
+        init(_ event: InboundEvent) {
+            content = Rows.encode(event.content)
+            replyContext = event.replyContext.map(Rows.encode)
+            followUp = event.followUp.map(Rows.encode)
+        }
+    }
+
+    /// A batch with its JSON already encoded (`prepare` runs on the caller's thread).
+    struct Prepared: Sendable {
+        var batch: IngestBatch
+        var encoded: [Encoded]
+    }
+
+    static func prepare(_ batch: IngestBatch) -> Prepared {
+        Prepared(batch: batch, encoded: batch.events.map(Encoded.init))
+    }
+
     static func write(_ batch: IngestBatch, db: Database) throws -> IngestResult {
+        try write(prepare(batch), db: db)
+    }
+
+    static func write(_ prepared: Prepared, db: Database) throws -> IngestResult {
+        let batch = prepared.batch
         let now = Date().timeIntervalSince1970
         var stored = 0
         var duplicates = 0
@@ -15,7 +44,7 @@ enum IngestWriter {
         var transitions: [RoomTransition] = []
         var messages: [StoredMessage] = []
         var deliveries: [DeliveryUpdate] = []
-        for event in batch.events {
+        for (event, encoded) in zip(batch.events, prepared.encoded) {
             let isMessage = event.kind == .message
             // Events that leave no message keep their raw payload here.
             let keepsRaw = event.conversationID.isEmpty || !(isMessage || event.kind == .echo)
@@ -32,9 +61,9 @@ enum IngestWriter {
 
             switch event.kind {
             case .message:
-                messages.append(try storeMessage(event, batch: batch, db: db, now: now, waiting: &rooms, transitions: &transitions))
+                messages.append(try storeMessage(event, encoded, batch: batch, db: db, now: now, waiting: &rooms, transitions: &transitions))
             case .echo:
-                try storeEcho(event, batch: batch, db: db)
+                try storeEcho(event, encoded, batch: batch, db: db)
             case .receipt(let receipt):
                 try apply(receipt, event: event, batch: batch, db: db, updates: &deliveries)
             case .system:
@@ -54,7 +83,7 @@ enum IngestWriter {
     /// A customer's message: contact, room (opened or reopened), message, follow-up.
     @discardableResult
     static func storeMessage(
-        _ event: InboundEvent, batch: IngestBatch, db: Database, now: TimeInterval, waiting rooms: inout [String],
+        _ event: InboundEvent, _ encoded: Encoded, batch: IngestBatch, db: Database, now: TimeInterval, waiting rooms: inout [String],
         transitions: inout [RoomTransition]
     ) throws -> StoredMessage {
         let contactID = try String.fetchOne(
@@ -73,7 +102,7 @@ enum IngestWriter {
                 event.contact.displayName, event.contact.username, now, now,
             ])!
         let inboundAt = min(event.occurredAt.timeIntervalSince1970, now)
-        let context = event.replyContext.map(Rows.encode)
+        let context = encoded.replyContext
 
         let roomID: String
         let opening: RoomStatus = batch.botEnabled ? .bot : .waiting
@@ -138,7 +167,7 @@ enum IngestWriter {
                     """),
             arguments: [
                 messageID, roomID, event.content.type.rawValue, event.content.text, event.content.url,
-                Rows.encode(event.content), event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
+                encoded.content, event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
             ])
         let stored = StoredMessage(
             id: messageID, roomID: roomID, direction: .inbound, content: event.content, senderUserID: nil,
@@ -150,17 +179,17 @@ enum IngestWriter {
                 sql: "INSERT INTO outbox (room_id, channel_id, message_id, target, next_attempt_at, created_at) VALUES (?, ?, ?, 'bot', ?, ?)"
             ).execute(arguments: [roomID, batch.channelID, messageID, now, now])
         }
-        if let followUp = event.followUp {
+        if let followUp = encoded.followUp {
             try db.execute(
                 sql: "INSERT INTO outbox (room_id, channel_id, action, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [roomID, batch.channelID, Rows.encode(followUp), now, now])
+                arguments: [roomID, batch.channelID, followUp, now, now])
         }
         if waiting && !rooms.contains(roomID) { rooms.append(roomID) }
         return stored
     }
 
     /// The business's own message sent from elsewhere: kept in the history, not routed.
-    static func storeEcho(_ event: InboundEvent, batch: IngestBatch, db: Database) throws {
+    static func storeEcho(_ event: InboundEvent, _ encoded: Encoded, batch: IngestBatch, db: Database) throws {
         guard let row = try existingRoom(batch.channelID, event.conversationID, db: db) else { return }
         let roomID: String = row["id"]
         if let id = event.networkMessageID,
@@ -176,7 +205,7 @@ enum IngestWriter {
                 """,
             arguments: [
                 Identifier.make("msg"), roomID, event.content.type.rawValue, event.content.text, event.content.url,
-                Rows.encode(event.content), event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
+                encoded.content, event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
             ])
     }
 
