@@ -66,9 +66,9 @@ public final class SQLiteStore: Store {
         arguments += [limit + excluding.count]
         let finalArguments = arguments
         return try await pool.read { db in
+            // Cached: the text varies only with how many channels are excluded.
             let rows = try Row.fetchAll(
-                db,
-                sql: """
+                db.cachedStatement(sql: """
                     SELECT outbox.*, rooms.conversation_id, rooms.last_inbound_at, messages.content, users.name AS sender_name
                     FROM outbox INDEXED BY outbox_due
                     JOIN rooms ON rooms.id = outbox.room_id
@@ -82,7 +82,7 @@ public final class SQLiteStore: Store {
                             AND earlier.status = 'pending' AND earlier.id < outbox.id)
                     ORDER BY outbox.next_attempt_at, outbox.id
                     LIMIT ?
-                    """,
+                    """),
                 arguments: finalArguments)
             return rows.filter { !excluding.contains($0["id"]) }.compactMap(Rows.outboxItem).prefix(limit).map { $0 }
         }

@@ -194,7 +194,7 @@ enum IngestWriter {
         let roomID: String = row["id"]
         if let id = event.networkMessageID,
             try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM messages WHERE room_id = ? AND network_message_id = ?", arguments: [roomID, id]) != nil
+                db.cachedStatement(sql: "SELECT 1 FROM messages WHERE room_id = ? AND network_message_id = ?"), arguments: [roomID, id]) != nil
         {
             return  // our own reply, already in the history
         }

@@ -13,7 +13,7 @@ struct Credentials: Sendable {
 // OmnichatPostgres compiles these same files against its own `Database`).
 extension EngineStore {
     public func ping() async throws {
-        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+        _ = try await pool.read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT 1")) }
     }
 
     // MARK: Ingest
@@ -45,13 +45,13 @@ extension EngineStore {
 
     public func user(id: String) async throws -> User? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: Self.userSelect + " WHERE id = ?", arguments: [id]).map(Rows.user)
+            try Row.fetchOne(db.cachedStatement(sql: Self.userSelect + " WHERE id = ?"), arguments: [id]).map(Rows.user)
         }
     }
 
     public func credentials(email: String) async throws -> (User, String)? {
         let found = try await pool.read { db in
-            try Row.fetchOne(db, sql: Self.userSelect + " WHERE email = ?", arguments: [email])
+            try Row.fetchOne(db.cachedStatement(sql: Self.userSelect + " WHERE email = ?"), arguments: [email])
                 .map { Credentials(user: Rows.user($0), passwordHash: $0["password_hash"]) }
         }
         return found.map { ($0.user, $0.passwordHash) }
@@ -59,7 +59,7 @@ extension EngineStore {
 
     public func countUsers(role: Role) async throws -> Int {
         try await pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE role = ?", arguments: [role.rawValue]) ?? 0
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM users WHERE role = ?"), arguments: [role.rawValue]) ?? 0
         }
     }
 
@@ -69,19 +69,18 @@ extension EngineStore {
                 sql: "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
                 arguments: [tokenHash, userID, Date().timeIntervalSince1970, expiresAt.timeIntervalSince1970])
             // Housekeeping: expired sessions go.
-            try db.execute(sql: "DELETE FROM sessions WHERE expires_at < ?", arguments: [Date().timeIntervalSince1970])
+            try db.cachedStatement(sql: "DELETE FROM sessions WHERE expires_at < ?").execute(arguments: [Date().timeIntervalSince1970])
         }
     }
 
     public func user(sessionTokenHash: String, now: Date) async throws -> User? {
         try await pool.read { db in
             try Row.fetchOne(
-                db,
-                sql: """
+                db.cachedStatement(sql: """
                     SELECT users.*, (SELECT group_concat(division_id) FROM user_divisions WHERE user_id = users.id) AS division_ids
                     FROM sessions JOIN users ON users.id = sessions.user_id
                     WHERE sessions.token_hash = ? AND sessions.expires_at > ?
-                    """,
+                    """),
                 arguments: [sessionTokenHash, now.timeIntervalSince1970]
             ).map(Rows.user)
         }
@@ -89,14 +88,14 @@ extension EngineStore {
 
     public func deleteSession(tokenHash: String) async throws {
         try await pool.write { db in
-            try db.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [tokenHash])
+            try db.cachedStatement(sql: "DELETE FROM sessions WHERE token_hash = ?").execute(arguments: [tokenHash])
         }
     }
 
     public func setOnline(userID: String, online: Bool) async throws -> User {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE users SET online = ? WHERE id = ?", arguments: [online, userID])
-            guard let row = try Row.fetchOne(db, sql: Self.userSelect + " WHERE id = ?", arguments: [userID]) else {
+            try db.cachedStatement(sql: "UPDATE users SET online = ? WHERE id = ?").execute(arguments: [online, userID])
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: Self.userSelect + " WHERE id = ?"), arguments: [userID]) else {
                 throw StoreError(.notFound, "no user \(userID)")
             }
             return Rows.user(row)
@@ -108,7 +107,7 @@ extension EngineStore {
     static let userSelect = "SELECT users.*, (SELECT group_concat(division_id) FROM user_divisions WHERE user_id = users.id) AS division_ids FROM users"
 
     static func fetchUser(_ db: Database, id: String) throws -> User? {
-        try Row.fetchOne(db, sql: userSelect + " WHERE id = ?", arguments: [id]).map(Rows.user)
+        try Row.fetchOne(db.cachedStatement(sql: userSelect + " WHERE id = ?"), arguments: [id]).map(Rows.user)
     }
 
     static let roomSelect = """
@@ -164,7 +163,7 @@ extension EngineStore {
     }
 
     static func fetchRoom(_ db: Database, id: String) throws -> Room? {
-        try Row.fetchOne(db, sql: roomSelect + " WHERE rooms.id = ?", arguments: [id]).map(Rows.room)
+        try Row.fetchOne(db.cachedStatement(sql: roomSelect + " WHERE rooms.id = ?"), arguments: [id]).map(Rows.room)
     }
 
     public func messages(roomID: String, cursor: String?, limit: Int) async throws -> Page<StoredMessage> {
@@ -177,7 +176,7 @@ extension EngineStore {
         let limit = max(1, min(limit, 500))
         let rows = try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM messages WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                db.cachedStatement(sql: "SELECT * FROM messages WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?"),
                 arguments: [roomID, after, limit + 1]
             ).map(Rows.message)
         }
@@ -189,16 +188,15 @@ extension EngineStore {
         let now = Date()
         let id = Identifier.make("msg")
         return try await batcher.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM rooms WHERE id = ?", arguments: [roomID]) != nil else {
+            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM rooms WHERE id = ?"), arguments: [roomID]) != nil else {
                 throw StoreError(.notFound, "no room \(roomID)")
             }
             let seq = try Int64.fetchOne(
-                db,
-                sql: """
+                db.cachedStatement(sql: """
                     INSERT INTO messages (id, room_id, direction, type, text, url, content, sender_user_id, created_at, delivery_status)
                     VALUES (?, ?, 'outbound', ?, ?, ?, ?, ?, ?, 'pending')
                     RETURNING seq
-                    """,
+                    """),
                 arguments: [
                     id, roomID, content.type.rawValue, content.text, content.url, Rows.encode(content), senderUserID,
                     now.timeIntervalSince1970,
@@ -217,7 +215,7 @@ extension EngineStore {
 
     public func message(id: String) async throws -> (StoredMessage, Room)? {
         let found = try await pool.read { db -> MessageInRoom? in
-            guard let message = try Row.fetchOne(db, sql: "SELECT * FROM messages WHERE id = ?", arguments: [id]).map(Rows.message),
+            guard let message = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM messages WHERE id = ?"), arguments: [id]).map(Rows.message),
                 let room = try Self.fetchRoom(db, id: message.roomID)
             else { return nil }
             return MessageInRoom(message: message, room: room)
@@ -232,9 +230,9 @@ extension EngineStore {
 
     public func takeReplyContext(roomID: String) async throws -> [String: String]? {
         try await pool.write { db in
-            let text = try String.fetchOne(db, sql: "SELECT reply_context FROM rooms WHERE id = ?", arguments: [roomID])
+            let text = try String.fetchOne(db.cachedStatement(sql: "SELECT reply_context FROM rooms WHERE id = ?"), arguments: [roomID])
             guard let text else { return nil }
-            try db.execute(sql: "UPDATE rooms SET reply_context = NULL WHERE id = ?", arguments: [roomID])
+            try db.cachedStatement(sql: "UPDATE rooms SET reply_context = NULL WHERE id = ?").execute(arguments: [roomID])
             return Rows.decode([String: String].self, text)
         }
     }
@@ -248,7 +246,7 @@ extension EngineStore {
                 sql: "UPDATE rooms SET status = 'resolved', resolved_at = ?, waiting_since = NULL, last_agent_id = coalesce(assignee_id, last_agent_id) WHERE id = ?",
                 arguments: [now, roomID])
             if room.status == .assigned, let agent = room.assignee?.id {
-                try db.execute(sql: "UPDATE users SET open_rooms = max(open_rooms - 1, 0) WHERE id = ?", arguments: [agent])
+                try db.cachedStatement(sql: "UPDATE users SET open_rooms = max(open_rooms - 1, 0) WHERE id = ?").execute(arguments: [agent])
             }
             try Self.recordTransition(db, roomID: roomID, from: room.status, to: .resolved, assignee: room.assignee?.id, actor: userID, at: now)
             return try Self.fetchRoom(db, id: roomID)!
@@ -267,14 +265,14 @@ extension EngineStore {
 
     public func nextOutboxDue() async throws -> Date? {
         try await pool.read { db in
-            try Double.fetchOne(db, sql: "SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM outbox WHERE status = 'pending'")
+            try Double.fetchOne(db.cachedStatement(sql: "SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM outbox WHERE status = 'pending'"))
                 .map(Date.init(timeIntervalSince1970:))
         }
     }
 
     public func recordPartDelivered(outboxID: Int64, partsDone: Int) async throws {
         try await batcher.write { db in
-            try db.execute(sql: "UPDATE outbox SET parts_done = ? WHERE id = ?", arguments: [partsDone, outboxID])
+            try db.cachedStatement(sql: "UPDATE outbox SET parts_done = ? WHERE id = ?").execute(arguments: [partsDone, outboxID])
         }
     }
 
@@ -330,9 +328,9 @@ extension EngineStore {
     public func countMessages(direction: MessageDirection? = nil) async throws -> Int {
         try await pool.read { db in
             if let direction {
-                return try Int.fetchOne(db, sql: "SELECT count(*) FROM messages WHERE direction = ?", arguments: [direction.rawValue]) ?? 0
+                return try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM messages WHERE direction = ?"), arguments: [direction.rawValue]) ?? 0
             }
-            return try Int.fetchOne(db, sql: "SELECT count(*) FROM messages") ?? 0
+            return try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM messages")) ?? 0
         }
     }}
 

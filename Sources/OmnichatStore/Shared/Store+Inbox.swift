@@ -77,18 +77,18 @@ extension EngineStore {
     public func markRead(roomID: String, userID: String, messageID: String?) async throws {
         let now = Date().timeIntervalSince1970
         try await pool.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM rooms WHERE id = ?", arguments: [roomID]) != nil else {
+            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM rooms WHERE id = ?"), arguments: [roomID]) != nil else {
                 throw StoreError(.notFound, "no room \(roomID)")
             }
             let seq: Int64
             if let messageID {
                 guard
                     let found = try Int64.fetchOne(
-                        db, sql: "SELECT seq FROM messages WHERE id = ? AND room_id = ?", arguments: [messageID, roomID])
+                        db.cachedStatement(sql: "SELECT seq FROM messages WHERE id = ? AND room_id = ?"), arguments: [messageID, roomID])
                 else { throw StoreError(.invalid, "'message_id' \(messageID) is not a message of room \(roomID)") }
                 seq = found
             } else {
-                seq = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM messages WHERE room_id = ?", arguments: [roomID]) ?? 0
+                seq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(seq) FROM messages WHERE room_id = ?"), arguments: [roomID]) ?? 0
             }
             try db.execute(
                 sql: """
@@ -112,7 +112,7 @@ extension EngineStore {
         let id = Identifier.make("note")
         let now = Date().timeIntervalSince1970
         return try await pool.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM rooms WHERE id = ?", arguments: [roomID]) != nil else {
+            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM rooms WHERE id = ?"), arguments: [roomID]) != nil else {
                 throw StoreError(.notFound, "no room \(roomID)")
             }
             try db.execute(
@@ -144,7 +144,7 @@ extension EngineStore {
         let now = Date().timeIntervalSince1970
         let unique = Array(Set(tags)).sorted()
         try await pool.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM rooms WHERE id = ?", arguments: [roomID]) != nil else {
+            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM rooms WHERE id = ?"), arguments: [roomID]) != nil else {
                 throw StoreError(.notFound, "no room \(roomID)")
             }
             try db.execute(
@@ -262,8 +262,7 @@ extension EngineStore {
             }
 
             for row in try Row.fetchAll(
-                db,
-                sql: "SELECT user_id, started_at, ended_at FROM agent_presence WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?)",
+                db.cachedStatement(sql: "SELECT user_id, started_at, ended_at FROM agent_presence WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?)"),
                 arguments: [to, from])
             {
                 let end = (row["ended_at"] as Double?) ?? now
@@ -271,7 +270,7 @@ extension EngineStore {
             }
 
             let defaultDivision = try Self.defaultDivisionID(db)
-            let users = try Row.fetchAll(db, sql: Self.userSelect).map(Rows.user)
+            let users = try Row.fetchAll(db.cachedStatement(sql: Self.userSelect)).map(Rows.user)
             var out: [AgentPerformance] = []
             for user in users {
                 if let division = filter.divisionID {
@@ -398,7 +397,7 @@ extension EngineStore {
     /// The user's presence periods, oldest first (for tests).
     func presencePeriods(userID: String) async throws -> [(Date, Date?)] {
         let rows = try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT started_at, ended_at FROM agent_presence WHERE user_id = ? ORDER BY id", arguments: [userID])
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT started_at, ended_at FROM agent_presence WHERE user_id = ? ORDER BY id"), arguments: [userID])
                 .map { PresenceRow(start: $0["started_at"], end: $0["ended_at"]) }
         }
         return rows.map { (Date(timeIntervalSince1970: $0.start), $0.end.map(Date.init(timeIntervalSince1970:))) }

@@ -12,7 +12,7 @@ extension EngineStore {
     public func waitingRooms(limit: Int, offset: Int) async throws -> [Room] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: Self.roomSelect + " WHERE rooms.status = 'waiting' ORDER BY rooms.waiting_since, rooms.id LIMIT ? OFFSET ?",
+                db.cachedStatement(sql: Self.roomSelect + " WHERE rooms.status = 'waiting' ORDER BY rooms.waiting_since, rooms.id LIMIT ? OFFSET ?"),
                 arguments: [limit, offset]
             ).map(Rows.room)
         }
@@ -27,11 +27,10 @@ extension EngineStore {
     public func hasFreeAgent(defaultCapacity: Int) async throws -> Bool {
         try await pool.read { db in
             try Bool.fetchOne(
-                db,
-                sql: """
+                db.cachedStatement(sql: """
                     SELECT EXISTS (SELECT 1 FROM users INDEXED BY users_by_load
                                    WHERE online = 1 AND open_rooms < coalesce(max_open_rooms, ?))
-                    """, arguments: [defaultCapacity]) ?? false
+                    """), arguments: [defaultCapacity]) ?? false
         }
     }
 
@@ -41,7 +40,7 @@ extension EngineStore {
 
     public func countRooms(status: RoomStatus) async throws -> Int {
         try await pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM rooms WHERE status = ?", arguments: [status.rawValue]) ?? 0
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM rooms WHERE status = ?"), arguments: [status.rawValue]) ?? 0
         }
     }
 
@@ -105,7 +104,7 @@ extension EngineStore {
             try db.execute(
                 sql: "UPDATE users SET open_rooms = open_rooms + 1, last_assigned_at = ? WHERE id = ?", arguments: [now, userID])
             if room.status == .assigned, let previous {
-                try db.execute(sql: "UPDATE users SET open_rooms = max(open_rooms - 1, 0) WHERE id = ?", arguments: [previous])
+                try db.cachedStatement(sql: "UPDATE users SET open_rooms = max(open_rooms - 1, 0) WHERE id = ?").execute(arguments: [previous])
             }
             try Self.recordTransition(db, roomID: roomID, from: room.status, to: .assigned, assignee: userID, actor: actor, at: now)
             return RoomTransition(
@@ -120,7 +119,7 @@ extension EngineStore {
             guard let room = try Self.fetchRoom(db, id: roomID) else { throw StoreError(.notFound, "no room \(roomID)") }
             guard room.status != .resolved else { throw StoreError(.conflict, "room \(roomID) is resolved") }
             if let divisionID {
-                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM divisions WHERE id = ?", arguments: [divisionID]) != nil else {
+                guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM divisions WHERE id = ?"), arguments: [divisionID]) != nil else {
                     throw StoreError(.notFound, "no division \(divisionID)")
                 }
             }
@@ -132,7 +131,7 @@ extension EngineStore {
                     """,
                 arguments: [divisionID, now, roomID])
             if room.status == .assigned, let agent = room.assignee?.id {
-                try db.execute(sql: "UPDATE users SET open_rooms = max(open_rooms - 1, 0) WHERE id = ?", arguments: [agent])
+                try db.cachedStatement(sql: "UPDATE users SET open_rooms = max(open_rooms - 1, 0) WHERE id = ?").execute(arguments: [agent])
             }
             try Self.recordTransition(db, roomID: roomID, from: room.status, to: .waiting, assignee: nil, actor: actor, at: now)
             return RoomTransition(
@@ -143,7 +142,7 @@ extension EngineStore {
 
     public func returnRooms(userID: String, actor: String) async throws -> [RoomTransition] {
         let ids = try await pool.read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM rooms WHERE assignee_id = ? AND status = 'assigned' ORDER BY id", arguments: [userID])
+            try String.fetchAll(db.cachedStatement(sql: "SELECT id FROM rooms WHERE assignee_id = ? AND status = 'assigned' ORDER BY id"), arguments: [userID])
         }
         var transitions: [RoomTransition] = []
         for id in ids { transitions.append(try await requeue(roomID: id, divisionID: nil, actor: actor)) }
@@ -152,7 +151,7 @@ extension EngineStore {
 
     public func setCapacity(userID: String, maxOpenRooms: Int?) async throws -> User {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE users SET max_open_rooms = ? WHERE id = ?", arguments: [maxOpenRooms, userID])
+            try db.cachedStatement(sql: "UPDATE users SET max_open_rooms = ? WHERE id = ?").execute(arguments: [maxOpenRooms, userID])
             guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
             return user
         }
@@ -160,7 +159,7 @@ extension EngineStore {
 
     public func setChannels(userID: String, channels: [String]?) async throws -> User {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE users SET channels = ? WHERE id = ?", arguments: [channels.map(Rows.encodeList), userID])
+            try db.cachedStatement(sql: "UPDATE users SET channels = ? WHERE id = ?").execute(arguments: [channels.map(Rows.encodeList), userID])
             guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
             return user
         }
@@ -168,8 +167,8 @@ extension EngineStore {
 
     public func transitions(roomID: String) async throws -> [RoomTransition] {
         try await pool.read { db in
-            let channel = try String.fetchOne(db, sql: "SELECT channel_id FROM rooms WHERE id = ?", arguments: [roomID]) ?? ""
-            return try Row.fetchAll(db, sql: "SELECT * FROM room_events WHERE room_id = ? ORDER BY id", arguments: [roomID]).map { row in
+            let channel = try String.fetchOne(db.cachedStatement(sql: "SELECT channel_id FROM rooms WHERE id = ?"), arguments: [roomID]) ?? ""
+            return try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM room_events WHERE room_id = ? ORDER BY id"), arguments: [roomID]).map { row in
                 RoomTransition(
                     roomID: roomID, channelID: channel, from: (row["from_status"] as String?).flatMap(RoomStatus.init(rawValue:)),
                     to: RoomStatus(rawValue: row["to_status"]) ?? .waiting, assigneeID: row["assignee_id"], actor: row["actor"],
@@ -182,7 +181,7 @@ extension EngineStore {
 
     public func divisions() async throws -> [Division] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM divisions ORDER BY is_default DESC, name").map(Rows.division)
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM divisions ORDER BY is_default DESC, name")).map(Rows.division)
         }
     }
 
@@ -202,21 +201,21 @@ extension EngineStore {
 
     public func setDefaultDivision(id: String) async throws {
         try await pool.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM divisions WHERE id = ?", arguments: [id]) != nil else {
+            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM divisions WHERE id = ?"), arguments: [id]) != nil else {
                 throw StoreError(.notFound, "no division \(id)")
             }
-            try db.execute(sql: "UPDATE divisions SET is_default = CASE WHEN id = ? THEN 1 ELSE 0 END", arguments: [id])
+            try db.cachedStatement(sql: "UPDATE divisions SET is_default = CASE WHEN id = ? THEN 1 ELSE 0 END").execute(arguments: [id])
         }
     }
 
     public func setUserDivisions(userID: String, divisionIDs: [String]) async throws -> User {
         try await pool.write { db in
-            for id in divisionIDs where try Bool.fetchOne(db, sql: "SELECT 1 FROM divisions WHERE id = ?", arguments: [id]) == nil {
+            for id in divisionIDs where try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM divisions WHERE id = ?"), arguments: [id]) == nil {
                 throw StoreError(.notFound, "no division \(id)")
             }
-            try db.execute(sql: "DELETE FROM user_divisions WHERE user_id = ?", arguments: [userID])
+            try db.cachedStatement(sql: "DELETE FROM user_divisions WHERE user_id = ?").execute(arguments: [userID])
             for id in Set(divisionIDs) {
-                try db.execute(sql: "INSERT INTO user_divisions (user_id, division_id) VALUES (?, ?)", arguments: [userID, id])
+                try db.cachedStatement(sql: "INSERT INTO user_divisions (user_id, division_id) VALUES (?, ?)").execute(arguments: [userID, id])
             }
             guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
             return user
@@ -227,7 +226,7 @@ extension EngineStore {
 
     public func settings() async throws -> [String: String] {
         try await pool.read { db in
-            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM settings").map { ($0["key"] as String, $0["value"] as String) })
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db.cachedStatement(sql: "SELECT key, value FROM settings")).map { ($0["key"] as String, $0["value"] as String) })
         }
     }
 
@@ -253,7 +252,7 @@ extension EngineStore {
 
     public func apiKey(keyHash: String) async throws -> APIKey? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", arguments: [keyHash]).map { row in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL"), arguments: [keyHash]).map { row in
                 APIKey(
                     id: row["id"], name: row["name"], scope: APIKey.Scope(rawValue: row["scope"]) ?? .read,
                     createdAt: Date(timeIntervalSince1970: row["created_at"]))
@@ -287,9 +286,8 @@ extension EngineStore {
     public func allocationOverdue(before: Date, limit: Int) async throws -> [Room] {
         try await pool.read { db in
             try Row.fetchAll(
-                db,
-                sql: Self.roomSelect
-                    + " WHERE rooms.status = 'waiting' AND rooms.allocation_requested_at > 0 AND rooms.allocation_requested_at < ? ORDER BY rooms.waiting_since LIMIT ?",
+                db.cachedStatement(sql: Self.roomSelect
+                    + " WHERE rooms.status = 'waiting' AND rooms.allocation_requested_at > 0 AND rooms.allocation_requested_at < ? ORDER BY rooms.waiting_since LIMIT ?"),
                 arguments: [before.timeIntervalSince1970, limit]
             ).map(Rows.room)
         }

@@ -17,14 +17,13 @@ extension EngineStore {
         try await pool.write { db in
             guard
                 let userID = try String.fetchOne(
-                    db,
-                    sql: """
+                    db.cachedStatement(sql: """
                         SELECT sessions.user_id FROM sessions JOIN users ON users.id = sessions.user_id
                         WHERE sessions.token_hash = ? AND sessions.expires_at > ? AND users.active = 1
-                        """,
+                        """),
                     arguments: [oldTokenHash, now.timeIntervalSince1970])
             else { return nil }
-            try db.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [oldTokenHash])
+            try db.cachedStatement(sql: "DELETE FROM sessions WHERE token_hash = ?").execute(arguments: [oldTokenHash])
             try db.execute(
                 sql: "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
                 arguments: [newTokenHash, userID, now.timeIntervalSince1970, expiresAt.timeIntervalSince1970])
@@ -41,13 +40,13 @@ extension EngineStore {
 
     public func passwordHash(userID: String) async throws -> String? {
         try await pool.read { db in
-            try String.fetchOne(db, sql: "SELECT password_hash FROM users WHERE id = ?", arguments: [userID])
+            try String.fetchOne(db.cachedStatement(sql: "SELECT password_hash FROM users WHERE id = ?"), arguments: [userID])
         }
     }
 
     public func setPassword(userID: String, passwordHash: String) async throws {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE users SET password_hash = ? WHERE id = ?", arguments: [passwordHash, userID])
+            try db.cachedStatement(sql: "UPDATE users SET password_hash = ? WHERE id = ?").execute(arguments: [passwordHash, userID])
             guard db.changesCount == 1 else { throw StoreError(.notFound, "no user \(userID)") }
         }
     }
@@ -59,7 +58,7 @@ extension EngineStore {
         let now = Date().timeIntervalSince1970
         do {
             return try await pool.write { db in
-                for division in divisionIDs where try Bool.fetchOne(db, sql: "SELECT 1 FROM divisions WHERE id = ?", arguments: [division]) == nil {
+                for division in divisionIDs where try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM divisions WHERE id = ?"), arguments: [division]) == nil {
                     throw StoreError(.invalid, "unknown division '\(division)'")
                 }
                 try db.execute(
@@ -72,7 +71,7 @@ extension EngineStore {
                         new.channels.map(Rows.encodeList), new.maxOpenRooms, now,
                     ])
                 for division in Set(divisionIDs) {
-                    try db.execute(sql: "INSERT INTO user_divisions (user_id, division_id) VALUES (?, ?)", arguments: [id, division])
+                    try db.cachedStatement(sql: "INSERT INTO user_divisions (user_id, division_id) VALUES (?, ?)").execute(arguments: [id, division])
                 }
                 if let invitation { try Self.insertInvitation(db, userID: id, invitation, now: now) }
                 return try Self.fetchUser(db, id: id)!
@@ -126,7 +125,7 @@ extension EngineStore {
 
     public func setName(userID: String, name: String) async throws -> User {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE users SET name = ? WHERE id = ?", arguments: [name, userID])
+            try db.cachedStatement(sql: "UPDATE users SET name = ? WHERE id = ?").execute(arguments: [name, userID])
             guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
             return user
         }
@@ -138,7 +137,7 @@ extension EngineStore {
             if user.role == .admin && role != .admin && user.active {
                 try Self.requireAnotherAdmin(db, besides: userID)
             }
-            try db.execute(sql: "UPDATE users SET role = ? WHERE id = ?", arguments: [role.rawValue, userID])
+            try db.cachedStatement(sql: "UPDATE users SET role = ? WHERE id = ?").execute(arguments: [role.rawValue, userID])
             return try Self.fetchUser(db, id: userID)!
         }
     }
@@ -148,14 +147,14 @@ extension EngineStore {
         return try await pool.write { db in
             guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
             if active {
-                try db.execute(sql: "UPDATE users SET active = 1, deactivated_at = NULL WHERE id = ?", arguments: [userID])
+                try db.cachedStatement(sql: "UPDATE users SET active = 1, deactivated_at = NULL WHERE id = ?").execute(arguments: [userID])
             } else {
                 if user.role == .admin && user.active { try Self.requireAnotherAdmin(db, besides: userID) }
                 try db.execute(
                     sql: "UPDATE users SET active = 0, online = 0, deactivated_at = coalesce(deactivated_at, ?) WHERE id = ?",
                     arguments: [now, userID])
-                try db.execute(sql: "DELETE FROM sessions WHERE user_id = ?", arguments: [userID])
-                try db.execute(sql: "DELETE FROM invitations WHERE user_id = ? AND used_at IS NULL", arguments: [userID])
+                try db.cachedStatement(sql: "DELETE FROM sessions WHERE user_id = ?").execute(arguments: [userID])
+                try db.cachedStatement(sql: "DELETE FROM invitations WHERE user_id = ? AND used_at IS NULL").execute(arguments: [userID])
             }
             return try Self.fetchUser(db, id: userID)!
         }
@@ -163,7 +162,7 @@ extension EngineStore {
 
     static func requireAnotherAdmin(_ db: Database, besides userID: String) throws {
         let others = try Int.fetchOne(
-            db, sql: "SELECT count(*) FROM users WHERE role = 'admin' AND active = 1 AND id != ?", arguments: [userID]) ?? 0
+            db.cachedStatement(sql: "SELECT count(*) FROM users WHERE role = 'admin' AND active = 1 AND id != ?"), arguments: [userID]) ?? 0
         guard others > 0 else { throw StoreError(.conflict, "this would leave no active admin") }
     }
 
@@ -178,17 +177,17 @@ extension EngineStore {
     public func replaceInvitation(userID: String, invitation: NewInvitation) async throws {
         let now = Date().timeIntervalSince1970
         try await pool.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [userID]) != nil else {
+            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM users WHERE id = ?"), arguments: [userID]) != nil else {
                 throw StoreError(.notFound, "no user \(userID)")
             }
-            try db.execute(sql: "DELETE FROM invitations WHERE user_id = ? AND used_at IS NULL", arguments: [userID])
+            try db.cachedStatement(sql: "DELETE FROM invitations WHERE user_id = ? AND used_at IS NULL").execute(arguments: [userID])
             try Self.insertInvitation(db, userID: userID, invitation, now: now)
         }
     }
 
     public func invitation(tokenHash: String) async throws -> Invitation? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM invitations WHERE token_hash = ?", arguments: [tokenHash]).map(Self.invitation)
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM invitations WHERE token_hash = ?"), arguments: [tokenHash]).map(Self.invitation)
         }
     }
 
@@ -203,16 +202,15 @@ extension EngineStore {
         try await pool.write { db in
             guard
                 let userID = try String.fetchOne(
-                    db,
-                    sql: """
+                    db.cachedStatement(sql: """
                         SELECT invitations.user_id FROM invitations JOIN users ON users.id = invitations.user_id
                         WHERE invitations.token_hash = ? AND invitations.used_at IS NULL AND invitations.expires_at > ? AND users.active = 1
-                        """,
+                        """),
                     arguments: [tokenHash, now.timeIntervalSince1970])
             else { return nil }
-            try db.execute(sql: "UPDATE users SET password_hash = ? WHERE id = ?", arguments: [passwordHash, userID])
-            try db.execute(sql: "UPDATE invitations SET used_at = ? WHERE token_hash = ?", arguments: [now.timeIntervalSince1970, tokenHash])
-            try db.execute(sql: "DELETE FROM invitations WHERE user_id = ? AND used_at IS NULL", arguments: [userID])
+            try db.cachedStatement(sql: "UPDATE users SET password_hash = ? WHERE id = ?").execute(arguments: [passwordHash, userID])
+            try db.cachedStatement(sql: "UPDATE invitations SET used_at = ? WHERE token_hash = ?").execute(arguments: [now.timeIntervalSince1970, tokenHash])
+            try db.cachedStatement(sql: "DELETE FROM invitations WHERE user_id = ? AND used_at IS NULL").execute(arguments: [userID])
             return try Self.fetchUser(db, id: userID)
         }
     }
@@ -230,7 +228,7 @@ extension EngineStore {
 
     public func apiKeys() async throws -> [APIKey] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM api_keys ORDER BY created_at DESC, id DESC").map(Self.apiKey)
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM api_keys ORDER BY created_at DESC, id DESC")).map(Self.apiKey)
         }
     }
 
@@ -245,7 +243,7 @@ extension EngineStore {
         try await pool.write { db in
             try db.execute(
                 sql: "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", arguments: [at.timeIntervalSince1970, id])
-            return try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id]).map(Self.apiKey)
+            return try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM api_keys WHERE id = ?"), arguments: [id]).map(Self.apiKey)
         }
     }
 
@@ -254,8 +252,8 @@ extension EngineStore {
     public func renameDivision(id: String, name: String) async throws -> Division {
         do {
             return try await pool.write { db in
-                try db.execute(sql: "UPDATE divisions SET name = ? WHERE id = ?", arguments: [name, id])
-                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM divisions WHERE id = ?", arguments: [id]) else {
+                try db.cachedStatement(sql: "UPDATE divisions SET name = ? WHERE id = ?").execute(arguments: [name, id])
+                guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM divisions WHERE id = ?"), arguments: [id]) else {
                     throw StoreError(.notFound, "no division '\(id)'")
                 }
                 return Rows.division(row)
@@ -267,24 +265,24 @@ extension EngineStore {
 
     public func deleteDivision(id: String) async throws {
         try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM divisions WHERE id = ?", arguments: [id]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM divisions WHERE id = ?"), arguments: [id]) else {
                 throw StoreError(.notFound, "no division '\(id)'")
             }
             let division = Rows.division(row)
             if division.isDefault {
                 throw StoreError(.conflict, "division '\(division.name)' is the default; make another division the default first")
             }
-            let members = try Int.fetchOne(db, sql: "SELECT count(*) FROM user_divisions WHERE division_id = ?", arguments: [id]) ?? 0
+            let members = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM user_divisions WHERE division_id = ?"), arguments: [id]) ?? 0
             if members > 0 {
                 throw StoreError(.conflict, "division '\(division.name)' still has \(members) member(s); move them first")
             }
             let rooms = try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM rooms WHERE division_id = ? AND status != 'resolved'", arguments: [id]) ?? 0
+                db.cachedStatement(sql: "SELECT count(*) FROM rooms WHERE division_id = ? AND status != 'resolved'"), arguments: [id]) ?? 0
             if rooms > 0 {
                 throw StoreError(.conflict, "division '\(division.name)' still has \(rooms) room(s) that are not resolved")
             }
-            try db.execute(sql: "UPDATE rooms SET division_id = NULL WHERE division_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM divisions WHERE id = ?", arguments: [id])
+            try db.cachedStatement(sql: "UPDATE rooms SET division_id = NULL WHERE division_id = ?").execute(arguments: [id])
+            try db.cachedStatement(sql: "DELETE FROM divisions WHERE id = ?").execute(arguments: [id])
         }
     }
 
@@ -293,11 +291,11 @@ extension EngineStore {
     public func setChannelMembers(channelID: String, userIDs: [String], scope: Set<Role>) async throws -> [User] {
         try await pool.write { db in
             let listed = Set(userIDs)
-            for id in userIDs where try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [id]) == nil {
+            for id in userIDs where try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM users WHERE id = ?"), arguments: [id]) == nil {
                 throw StoreError(.invalid, "unknown agent '\(id)'")
             }
             var changed: [String] = []
-            let rows = try Row.fetchAll(db, sql: "SELECT id, role, channels FROM users WHERE channels IS NOT NULL")
+            let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT id, role, channels FROM users WHERE channels IS NOT NULL"))
             for row in rows {
                 let id: String = row["id"]
                 let role = Role(rawValue: row["role"]) ?? .agent
@@ -309,7 +307,7 @@ extension EngineStore {
                     guard scope.contains(role), channels.contains(channelID) else { continue }
                     channels.removeAll { $0 == channelID }
                 }
-                try db.execute(sql: "UPDATE users SET channels = ? WHERE id = ?", arguments: [Rows.encodeList(channels), id])
+                try db.cachedStatement(sql: "UPDATE users SET channels = ? WHERE id = ?").execute(arguments: [Rows.encodeList(channels), id])
                 changed.append(id)
             }
             return try changed.compactMap { try Self.fetchUser(db, id: $0) }
@@ -319,7 +317,7 @@ extension EngineStore {
     public func channelActivity() async throws -> [String: ChannelActivity] {
         try await pool.read { db in
             var out: [String: ChannelActivity] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM channel_activity") {
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM channel_activity")) {
                 out[row["channel_id"]] = ChannelActivity(
                     lastWebhookAt: (row["last_webhook_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
                     lastDeliveryError: row["last_delivery_error"],
@@ -350,7 +348,7 @@ extension EngineStore {
         let limit = max(1, min(limit, 500))
         let start = before
         let rows = try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?", arguments: [start, limit + 1]).map { row in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?"), arguments: [start, limit + 1]).map { row in
                 AuditEntry(
                     id: row["id"], actor: row["actor"], actorRole: row["actor_role"], action: row["action"],
                     targetType: row["target_type"], targetID: row["target_id"], details: row["details"],
