@@ -1,0 +1,49 @@
+import Foundation
+import OmnichatCore
+import Testing
+
+@testable import OmnichatServer
+
+/// The hand-written encoders of the hot paths agree with Foundation's.
+@Suite struct EncodingTests {
+    @Test func hexMatchesFormattedBytes() {
+        var generator = SystemRandomNumberGenerator()
+        for length in [0, 1, 16, 32, 33] {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            #expect(Hex.encode(bytes) == bytes.map { String(format: "%02x", $0) }.joined())
+        }
+        #expect(Hex.encode([0x00, 0x0f, 0xf0, 0xff]) == "000ff0ff")
+    }
+
+    @Test func liveEventLinesParseBackToTheirValues() throws {
+        let text = "quote \" backslash \\ newline \n tab \t bell \u{07} emoji 🙂 slash /"
+        let none: String? = nil
+        let event = LiveEvent(
+            id: 42, type: "message.created", roomID: "rm_1", audience: nil,
+            data: ["text": text, "attempts": 3, "online": true, "url": none, "ratio": 0.5, "channel": Optional("telegram")],
+            at: Date(timeIntervalSince1970: 1_700_000_000))
+        let lines = event.sse.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 5)  // id, event, data, then the blank line
+        #expect(lines[0] == "id: 42")
+        #expect(lines[1] == "event: message.created")
+        let json = try #require(lines[2].hasPrefix("data: ") ? String(lines[2].dropFirst(6)) : nil)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(object["id"] as? String == "42")
+        #expect(object["type"] as? String == "message.created")
+        let data = try #require(object["data"] as? [String: Any])
+        #expect(data["text"] as? String == text)
+        #expect(data["attempts"] as? Int == 3)
+        #expect(data["online"] as? Bool == true)
+        #expect(data["ratio"] as? Double == 0.5)
+        #expect(data["channel"] as? String == "telegram")
+        #expect(data.keys.contains("url") == false)  // an absent optional leaves its key out
+    }
+
+    @Test func otherValueTypesTakeTheGeneralPath() throws {
+        #expect(JSONText.object(["list": ["a", "b"]]) == nil)
+        let event = LiveEvent(id: 7, type: "room.assigned", roomID: nil, audience: nil, data: ["tags": ["a", "b"]], at: Date())
+        let json = String(event.sse.split(separator: "\n")[2].dropFirst(6))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect((object["data"] as? [String: Any])?["tags"] as? [String] == ["a", "b"])
+    }
+}
