@@ -113,14 +113,12 @@ enum IngestWriter {
             if status == .resolved {
                 // A new customer message reopens the room as a new session: the bot
                 // first when the channel has one, else routing again.
-                try db.execute(
-                    sql: """
+                try db.cachedStatement(sql: """
                         UPDATE rooms SET status = ?, assignee_id = NULL, session = session + 1, division_id = ?,
                             waiting_since = ?, resolved_at = NULL, last_message_at = ?, allocation_requested_at = NULL,
                             last_inbound_at = max(coalesce(last_inbound_at, 0), ?), reply_context = coalesce(?, reply_context)
                         WHERE id = ?
-                        """,
-                    arguments: [opening.rawValue, batch.divisionID, now, now, inboundAt, context, roomID])
+                        """).execute(arguments: [opening.rawValue, batch.divisionID, now, now, inboundAt, context, roomID])
                 try EngineStore.recordTransition(db, roomID: roomID, from: .resolved, to: opening, assignee: nil, actor: "customer", at: now)
                 transitions.append(
                     RoomTransition(
@@ -139,13 +137,11 @@ enum IngestWriter {
             }
         } else {
             roomID = Identifier.make("rm")
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, division_id, waiting_since, last_message_at, created_at,
                         last_inbound_at, reply_context)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
+                    """).execute(arguments: [
                     roomID, batch.channelID, event.conversationID, contactID, opening.rawValue, batch.divisionID, now, now, now, inboundAt, context,
                 ])
             try EngineStore.recordTransition(db, roomID: roomID, from: nil, to: opening, assignee: nil, actor: "customer", at: now)
@@ -180,9 +176,7 @@ enum IngestWriter {
             ).execute(arguments: [roomID, batch.channelID, messageID, now, now])
         }
         if let followUp = encoded.followUp {
-            try db.execute(
-                sql: "INSERT INTO outbox (room_id, channel_id, action, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [roomID, batch.channelID, followUp, now, now])
+            try db.cachedStatement(sql: "INSERT INTO outbox (room_id, channel_id, action, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)").execute(arguments: [roomID, batch.channelID, followUp, now, now])
         }
         if waiting && !rooms.contains(roomID) { rooms.append(roomID) }
         return stored
@@ -198,12 +192,10 @@ enum IngestWriter {
         {
             return  // our own reply, already in the history
         }
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO messages (id, room_id, direction, type, text, url, content, raw, network_message_id, created_at, delivery_status)
                 VALUES (?, ?, 'outbound', ?, ?, ?, ?, ?, ?, ?, 'delivered')
-                """,
-            arguments: [
+                """).execute(arguments: [
                 Identifier.make("msg"), roomID, event.content.type.rawValue, event.content.text, event.content.url,
                 encoded.content, event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
             ])

@@ -27,12 +27,10 @@ extension EngineStore {
             channels: new.channels, maxOpenRooms: new.maxOpenRooms, createdAt: Date())
         do {
             try await pool.write { db in
-                try db.execute(
-                    sql: """
+                try db.cachedStatement(sql: """
                         INSERT INTO users (id, email, name, role, password_hash, online, channels, max_open_rooms, created_at)
                         VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)
-                        """,
-                    arguments: [
+                        """).execute(arguments: [
                         user.id, user.email, user.name, user.role.rawValue, new.passwordHash,
                         user.channels.map(Rows.encodeList), user.maxOpenRooms, user.createdAt.timeIntervalSince1970,
                     ])
@@ -65,9 +63,7 @@ extension EngineStore {
 
     public func createSession(tokenHash: String, userID: String, expiresAt: Date) async throws {
         try await pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                arguments: [tokenHash, userID, Date().timeIntervalSince1970, expiresAt.timeIntervalSince1970])
+            try db.cachedStatement(sql: "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)").execute(arguments: [tokenHash, userID, Date().timeIntervalSince1970, expiresAt.timeIntervalSince1970])
             // Housekeeping: expired sessions go.
             try db.cachedStatement(sql: "DELETE FROM sessions WHERE expires_at < ?").execute(arguments: [Date().timeIntervalSince1970])
         }
@@ -201,12 +197,10 @@ extension EngineStore {
                     id, roomID, content.type.rawValue, content.text, content.url, Rows.encode(content), senderUserID,
                     now.timeIntervalSince1970,
                 ]) ?? 0
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO outbox (room_id, channel_id, message_id, next_attempt_at, created_at)
                     SELECT id, channel_id, ?, ?, ? FROM rooms WHERE id = ?
-                    """,
-                arguments: [id, now.timeIntervalSince1970, now.timeIntervalSince1970, roomID])
+                    """).execute(arguments: [id, now.timeIntervalSince1970, now.timeIntervalSince1970, roomID])
             return StoredMessage(
                 id: id, roomID: roomID, direction: .outbound, content: content, senderUserID: senderUserID,
                 networkMessageID: nil, createdAt: now, deliveryStatus: .pending, attempts: 0, deliveryError: nil, sequence: seq)
@@ -242,9 +236,7 @@ extension EngineStore {
         return try await pool.write { db in
             guard let room = try Self.fetchRoom(db, id: roomID) else { throw StoreError(.notFound, "no room \(roomID)") }
             if room.status == .resolved { return room }
-            try db.execute(
-                sql: "UPDATE rooms SET status = 'resolved', resolved_at = ?, waiting_since = NULL, last_agent_id = coalesce(assignee_id, last_agent_id) WHERE id = ?",
-                arguments: [now, roomID])
+            try db.cachedStatement(sql: "UPDATE rooms SET status = 'resolved', resolved_at = ?, waiting_since = NULL, last_agent_id = coalesce(assignee_id, last_agent_id) WHERE id = ?").execute(arguments: [now, roomID])
             if room.status == .assigned, let agent = room.assignee?.id {
                 try db.cachedStatement(sql: "UPDATE users SET open_rooms = max(open_rooms - 1, 0) WHERE id = ?").execute(arguments: [agent])
             }
@@ -256,9 +248,7 @@ extension EngineStore {
     static func recordTransition(
         _ db: Database, roomID: String, from: RoomStatus?, to: RoomStatus, assignee: String?, actor: String, at: TimeInterval
     ) throws {
-        try db.execute(
-            sql: "INSERT INTO room_events (room_id, from_status, to_status, assignee_id, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [roomID, from?.rawValue, to.rawValue, assignee, actor, at])
+        try db.cachedStatement(sql: "INSERT INTO room_events (room_id, from_status, to_status, assignee_id, actor, at) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [roomID, from?.rawValue, to.rawValue, assignee, actor, at])
     }
 
     // MARK: Outbox
@@ -280,45 +270,33 @@ extension EngineStore {
         let now = Date().timeIntervalSince1970
         let node = nodeName
         try await batcher.write { db in
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL,
                         lease_owner = NULL, lease_until = NULL, delivered_by = ?
                     WHERE id = ?
-                    """,
-                arguments: [attempts, now, node, outboxID])
-            try db.execute(
-                sql: """
+                    """).execute(arguments: [attempts, now, node, outboxID])
+            try db.cachedStatement(sql: """
                     UPDATE messages SET delivery_status = 'delivered', attempts = ?, delivery_error = NULL,
                         network_message_id = coalesce(?, network_message_id)
                     WHERE id = (SELECT message_id FROM outbox WHERE id = ?)
-                    """,
-                arguments: [attempts, networkMessageID, outboxID])
+                    """).execute(arguments: [attempts, networkMessageID, outboxID])
         }
     }
 
     public func scheduleRetry(outboxID: Int64, attempts: Int, at: Date, error: String) async throws {
         try await batcher.write { db in
-            try db.execute(
-                sql: "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-                arguments: [attempts, at.timeIntervalSince1970, error, outboxID])
-            try db.execute(
-                sql: "UPDATE messages SET attempts = ?, delivery_error = ? WHERE id = (SELECT message_id FROM outbox WHERE id = ?)",
-                arguments: [attempts, error, outboxID])
+            try db.cachedStatement(sql: "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?").execute(arguments: [attempts, at.timeIntervalSince1970, error, outboxID])
+            try db.cachedStatement(sql: "UPDATE messages SET attempts = ?, delivery_error = ? WHERE id = (SELECT message_id FROM outbox WHERE id = ?)").execute(arguments: [attempts, error, outboxID])
         }
     }
 
     public func markFailed(outboxID: Int64, attempts: Int, error: String) async throws {
         try await batcher.write { db in
-            try db.execute(
-                sql: "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-                arguments: [attempts, error, outboxID])
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?").execute(arguments: [attempts, error, outboxID])
+            try db.cachedStatement(sql: """
                     UPDATE messages SET delivery_status = 'failed', attempts = ?, delivery_error = ?
                     WHERE id = (SELECT message_id FROM outbox WHERE id = ?)
-                    """,
-                arguments: [attempts, error, outboxID])
+                    """).execute(arguments: [attempts, error, outboxID])
         }
     }
 
@@ -367,16 +345,12 @@ extension EngineStore {
     public func retryDelivery(messageID: String) async throws -> Bool {
         let now = Date().timeIntervalSince1970
         return try await pool.write { db in
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL
                     WHERE message_id = ? AND status = 'failed'
-                    """,
-                arguments: [now, messageID])
+                    """).execute(arguments: [now, messageID])
             guard db.changesCount > 0 else { return false }
-            try db.execute(
-                sql: "UPDATE messages SET delivery_status = 'pending', attempts = 0, delivery_error = NULL WHERE id = ?",
-                arguments: [messageID])
+            try db.cachedStatement(sql: "UPDATE messages SET delivery_status = 'pending', attempts = 0, delivery_error = NULL WHERE id = ?").execute(arguments: [messageID])
             return true
         }
     }

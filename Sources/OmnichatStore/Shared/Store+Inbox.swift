@@ -90,13 +90,11 @@ extension EngineStore {
             } else {
                 seq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(seq) FROM messages WHERE room_id = ?"), arguments: [roomID]) ?? 0
             }
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO room_reads (room_id, user_id, last_read_seq, read_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT (room_id, user_id) DO UPDATE SET
                         last_read_seq = max(room_reads.last_read_seq, excluded.last_read_seq), read_at = excluded.read_at
-                    """,
-                arguments: [roomID, userID, seq, now])
+                    """).execute(arguments: [roomID, userID, seq, now])
         }
     }
 
@@ -115,9 +113,7 @@ extension EngineStore {
             guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM rooms WHERE id = ?"), arguments: [roomID]) != nil else {
                 throw StoreError(.notFound, "no room \(roomID)")
             }
-            try db.execute(
-                sql: "INSERT INTO notes (id, room_id, author_id, text, created_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [id, roomID, authorID, text, now])
+            try db.cachedStatement(sql: "INSERT INTO notes (id, room_id, author_id, text, created_at) VALUES (?, ?, ?, ?, ?)").execute(arguments: [id, roomID, authorID, text, now])
             return try Row.fetchOne(db, sql: Self.noteSelect + " WHERE notes.id = ?", arguments: [id]).map(Self.note)!
         }
     }
@@ -147,13 +143,9 @@ extension EngineStore {
             guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM rooms WHERE id = ?"), arguments: [roomID]) != nil else {
                 throw StoreError(.notFound, "no room \(roomID)")
             }
-            try db.execute(
-                sql: "DELETE FROM room_tags WHERE room_id = ? AND tag NOT IN (SELECT value FROM json_each(?))",
-                arguments: [roomID, Rows.encodeList(unique)])
+            try db.cachedStatement(sql: "DELETE FROM room_tags WHERE room_id = ? AND tag NOT IN (SELECT value FROM json_each(?))").execute(arguments: [roomID, Rows.encodeList(unique)])
             for tag in unique {
-                try db.execute(
-                    sql: "INSERT INTO room_tags (room_id, tag, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                    arguments: [roomID, tag, now])
+                try db.cachedStatement(sql: "INSERT INTO room_tags (room_id, tag, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").execute(arguments: [roomID, tag, now])
             }
         }
         return unique
@@ -348,15 +340,11 @@ extension EngineStore {
     ) async throws {
         try await pool.write { db in
             let contact = "ct_\(id)"
-            try db.execute(
-                sql: "INSERT INTO contacts (id, channel_id, external_id, display_name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [contact, channelID, id, customerName, createdAt.timeIntervalSince1970, createdAt.timeIntervalSince1970])
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: "INSERT INTO contacts (id, channel_id, external_id, display_name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [contact, channelID, id, customerName, createdAt.timeIntervalSince1970, createdAt.timeIntervalSince1970])
+            try db.cachedStatement(sql: """
                     INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, assignee_id, division_id, last_message_at, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
+                    """).execute(arguments: [
                     id, channelID, id, contact, status.rawValue, assigneeID, divisionID, createdAt.timeIntervalSince1970,
                     createdAt.timeIntervalSince1970,
                 ])
@@ -373,12 +361,10 @@ extension EngineStore {
     /// A message at an exact time (outbound with a sender: an agent's reply).
     func seedMessage(roomID: String, direction: MessageDirection, senderUserID: String? = nil, text: String = "seeded", at: Date) async throws {
         try await pool.write { db in
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO messages (id, room_id, direction, type, text, content, sender_user_id, created_at, delivery_status)
                     VALUES (?, ?, ?, 'text', ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
+                    """).execute(arguments: [
                     Identifier.make("msg"), roomID, direction.rawValue, text, Rows.encode(MessageContent.text(text)), senderUserID,
                     at.timeIntervalSince1970, direction == .inbound ? "received" : "delivered",
                 ])
@@ -388,9 +374,7 @@ extension EngineStore {
     /// A presence period (`until` nil: still online).
     func seedPresence(userID: String, from: Date, until: Date?) async throws {
         try await pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO agent_presence (user_id, started_at, ended_at) VALUES (?, ?, ?)",
-                arguments: [userID, from.timeIntervalSince1970, until?.timeIntervalSince1970])
+            try db.cachedStatement(sql: "INSERT INTO agent_presence (user_id, started_at, ended_at) VALUES (?, ?, ?)").execute(arguments: [userID, from.timeIntervalSince1970, until?.timeIntervalSince1970])
         }
     }
 

@@ -101,8 +101,7 @@ extension EngineStore {
                     """,
                 arguments: [userID, roomID, capacity, force])
             guard db.changesCount == 1 else { return nil }
-            try db.execute(
-                sql: "UPDATE users SET open_rooms = open_rooms + 1, last_assigned_at = ? WHERE id = ?", arguments: [now, userID])
+            try db.cachedStatement(sql: "UPDATE users SET open_rooms = open_rooms + 1, last_assigned_at = ? WHERE id = ?").execute(arguments: [now, userID])
             if room.status == .assigned, let previous {
                 try db.cachedStatement(sql: "UPDATE users SET open_rooms = max(open_rooms - 1, 0) WHERE id = ?").execute(arguments: [previous])
             }
@@ -123,13 +122,11 @@ extension EngineStore {
                     throw StoreError(.notFound, "no division \(divisionID)")
                 }
             }
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     UPDATE rooms SET status = 'waiting', assignee_id = NULL, division_id = coalesce(?, division_id), allocation_requested_at = NULL,
                         waiting_since = coalesce(waiting_since, ?)
                     WHERE id = ?
-                    """,
-                arguments: [divisionID, now, roomID])
+                    """).execute(arguments: [divisionID, now, roomID])
             if room.status == .assigned, let agent = room.assignee?.id {
                 try db.cachedStatement(sql: "UPDATE users SET open_rooms = max(open_rooms - 1, 0) WHERE id = ?").execute(arguments: [agent])
             }
@@ -189,9 +186,7 @@ extension EngineStore {
         let division = Division(id: Identifier.make("div"), name: name, isDefault: false, createdAt: Date())
         do {
             try await pool.write { db in
-                try db.execute(
-                    sql: "INSERT INTO divisions (id, name, is_default, created_at) VALUES (?, ?, 0, ?)",
-                    arguments: [division.id, name, division.createdAt.timeIntervalSince1970])
+                try db.cachedStatement(sql: "INSERT INTO divisions (id, name, is_default, created_at) VALUES (?, ?, 0, ?)").execute(arguments: [division.id, name, division.createdAt.timeIntervalSince1970])
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw StoreError(.conflict, "a division named \(name) already exists")
@@ -233,9 +228,7 @@ extension EngineStore {
     public func setSettings(_ values: [String: String]) async throws {
         try await pool.write { db in
             for (key, value) in values {
-                try db.execute(
-                    sql: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    arguments: [key, value])
+                try db.cachedStatement(sql: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").execute(arguments: [key, value])
             }
         }
     }
@@ -243,9 +236,7 @@ extension EngineStore {
     public func createAPIKey(name: String, scope: APIKey.Scope, keyHash: String) async throws -> APIKey {
         let key = APIKey(id: Identifier.make("key"), name: name, scope: scope, createdAt: Date())
         try await pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO api_keys (id, name, scope, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [key.id, name, scope.rawValue, keyHash, key.createdAt.timeIntervalSince1970])
+            try db.cachedStatement(sql: "INSERT INTO api_keys (id, name, scope, key_hash, created_at) VALUES (?, ?, ?, ?, ?)").execute(arguments: [key.id, name, scope.rawValue, keyHash, key.createdAt.timeIntervalSince1970])
         }
         return key
     }
@@ -265,21 +256,17 @@ extension EngineStore {
     public func enqueueWebhook(roomID: String, target: OutboxTarget, action: AdapterAction) async throws {
         let now = Date().timeIntervalSince1970
         try await pool.write { db in
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO outbox (room_id, channel_id, action, target, next_attempt_at, created_at)
                     SELECT id, channel_id, ?, ?, ?, ? FROM rooms WHERE id = ?
-                    """,
-                arguments: [Rows.encode(action), target.rawValue, now, now, roomID])
+                    """).execute(arguments: [Rows.encode(action), target.rawValue, now, now, roomID])
             guard db.changesCount == 1 else { throw StoreError(.notFound, "no room \(roomID)") }
         }
     }
 
     public func markAllocationRequested(roomID: String, at: Date?) async throws {
         try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE rooms SET allocation_requested_at = ? WHERE id = ?",
-                arguments: [at.map { $0 == .distantPast ? -1 : $0.timeIntervalSince1970 }, roomID])
+            try db.cachedStatement(sql: "UPDATE rooms SET allocation_requested_at = ? WHERE id = ?").execute(arguments: [at.map { $0 == .distantPast ? -1 : $0.timeIntervalSince1970 }, roomID])
         }
     }
 
@@ -300,9 +287,7 @@ extension EngineStore {
         let transition = try await requeue(roomID: roomID, divisionID: divisionID, actor: actor)
         if let note {
             try await pool.write { db in
-                try db.execute(
-                    sql: "UPDATE room_events SET note = ? WHERE id = (SELECT max(id) FROM room_events WHERE room_id = ?)",
-                    arguments: [note, roomID])
+                try db.cachedStatement(sql: "UPDATE room_events SET note = ? WHERE id = (SELECT max(id) FROM room_events WHERE room_id = ?)").execute(arguments: [note, roomID])
             }
         }
         return transition

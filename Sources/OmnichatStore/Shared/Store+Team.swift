@@ -24,17 +24,14 @@ extension EngineStore {
                     arguments: [oldTokenHash, now.timeIntervalSince1970])
             else { return nil }
             try db.cachedStatement(sql: "DELETE FROM sessions WHERE token_hash = ?").execute(arguments: [oldTokenHash])
-            try db.execute(
-                sql: "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                arguments: [newTokenHash, userID, now.timeIntervalSince1970, expiresAt.timeIntervalSince1970])
+            try db.cachedStatement(sql: "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)").execute(arguments: [newTokenHash, userID, now.timeIntervalSince1970, expiresAt.timeIntervalSince1970])
             return try Self.fetchUser(db, id: userID)
         }
     }
 
     public func deleteSessions(userID: String, except tokenHash: String?) async throws {
         try await pool.write { db in
-            try db.execute(
-                sql: "DELETE FROM sessions WHERE user_id = ? AND token_hash IS DISTINCT FROM ?", arguments: [userID, tokenHash])
+            try db.cachedStatement(sql: "DELETE FROM sessions WHERE user_id = ? AND token_hash IS DISTINCT FROM ?").execute(arguments: [userID, tokenHash])
         }
     }
 
@@ -61,12 +58,10 @@ extension EngineStore {
                 for division in divisionIDs where try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM divisions WHERE id = ?"), arguments: [division]) == nil {
                     throw StoreError(.invalid, "unknown division '\(division)'")
                 }
-                try db.execute(
-                    sql: """
+                try db.cachedStatement(sql: """
                         INSERT INTO users (id, email, name, role, password_hash, online, channels, max_open_rooms, created_at)
                         VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)
-                        """,
-                    arguments: [
+                        """).execute(arguments: [
                         id, new.email, new.name, new.role.rawValue, invitation == nil ? new.passwordHash : TeamSchema.noPassword,
                         new.channels.map(Rows.encodeList), new.maxOpenRooms, now,
                     ])
@@ -150,9 +145,7 @@ extension EngineStore {
                 try db.cachedStatement(sql: "UPDATE users SET active = 1, deactivated_at = NULL WHERE id = ?").execute(arguments: [userID])
             } else {
                 if user.role == .admin && user.active { try Self.requireAnotherAdmin(db, besides: userID) }
-                try db.execute(
-                    sql: "UPDATE users SET active = 0, online = 0, deactivated_at = coalesce(deactivated_at, ?) WHERE id = ?",
-                    arguments: [now, userID])
+                try db.cachedStatement(sql: "UPDATE users SET active = 0, online = 0, deactivated_at = coalesce(deactivated_at, ?) WHERE id = ?").execute(arguments: [now, userID])
                 try db.cachedStatement(sql: "DELETE FROM sessions WHERE user_id = ?").execute(arguments: [userID])
                 try db.cachedStatement(sql: "DELETE FROM invitations WHERE user_id = ? AND used_at IS NULL").execute(arguments: [userID])
             }
@@ -169,9 +162,7 @@ extension EngineStore {
     // MARK: Invitations
 
     static func insertInvitation(_ db: Database, userID: String, _ invitation: NewInvitation, now: TimeInterval) throws {
-        try db.execute(
-            sql: "INSERT INTO invitations (token_hash, user_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [invitation.tokenHash, userID, invitation.createdBy, now, invitation.expiresAt.timeIntervalSince1970])
+        try db.cachedStatement(sql: "INSERT INTO invitations (token_hash, user_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)").execute(arguments: [invitation.tokenHash, userID, invitation.createdBy, now, invitation.expiresAt.timeIntervalSince1970])
     }
 
     public func replaceInvitation(userID: String, invitation: NewInvitation) async throws {
@@ -218,9 +209,7 @@ extension EngineStore {
     /// Moves the expiry of a user's open invitations (tests and operations).
     public func setInvitationExpiry(userID: String, expiresAt: Date) async throws {
         try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE invitations SET expires_at = ? WHERE user_id = ? AND used_at IS NULL",
-                arguments: [expiresAt.timeIntervalSince1970, userID])
+            try db.cachedStatement(sql: "UPDATE invitations SET expires_at = ? WHERE user_id = ? AND used_at IS NULL").execute(arguments: [expiresAt.timeIntervalSince1970, userID])
         }
     }
 
@@ -241,8 +230,7 @@ extension EngineStore {
 
     public func revokeAPIKey(id: String, at: Date) async throws -> APIKey? {
         try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", arguments: [at.timeIntervalSince1970, id])
+            try db.cachedStatement(sql: "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?").execute(arguments: [at.timeIntervalSince1970, id])
             return try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM api_keys WHERE id = ?"), arguments: [id]).map(Self.apiKey)
         }
     }
@@ -331,9 +319,7 @@ extension EngineStore {
 
     public func recordAudit(_ entry: NewAuditEntry) async throws {
         try await pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO audit_log (actor, actor_role, action, target_type, target_id, details, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [
+            try db.cachedStatement(sql: "INSERT INTO audit_log (actor, actor_role, action, target_type, target_id, details, at) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(arguments: [
                     entry.actor, entry.actorRole, entry.action, entry.targetType, entry.targetID, entry.details, entry.at.timeIntervalSince1970,
                 ])
         }
