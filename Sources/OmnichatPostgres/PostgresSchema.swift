@@ -10,6 +10,13 @@ import Foundation
 enum PostgresSchema {
     static let migrations: [(String, String)] = [
         ("v1: the SQLite schema v1–v6, outbox leases, live events", v1),
+        (
+            "v2: network ids indexed for our own messages only (SQLite v8)",
+            """
+            DROP INDEX messages_by_network_id;
+            CREATE INDEX messages_by_network_id ON messages(room_id, network_message_id) WHERE direction = 'outbound';
+            """
+        ),
     ]
 
     static let v1 = """

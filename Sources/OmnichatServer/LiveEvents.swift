@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Logging
 import OmnichatCore
 import ServiceLifecycle
@@ -24,7 +25,9 @@ public struct LiveEvent: Sendable {
 /// room's agent so an agent is sent only what concerns their rooms.
 public final class LiveEvents: Service, @unchecked Sendable {
     private let lock = NSLock()
-    private var buffer: [LiveEvent] = []
+    /// A ring: trimming the oldest is O(1) (an array's `removeFirst` moved all
+    /// 50,000 kept events on every new one once the buffer was full).
+    private var buffer = CircularBuffer<LiveEvent>(initialCapacity: 1024)
     private var nextID: Int64
     private var subscribers: [Int: AsyncStream<LiveEvent>.Continuation] = [:]
     private var nextSubscriber = 0
@@ -73,10 +76,8 @@ public final class LiveEvents: Service, @unchecked Sendable {
         lock.lock()
         buffer.append(contentsOf: events)
         let horizon = Date().addingTimeInterval(-retention)
-        if buffer.count > maxBuffered || (buffer.first?.at ?? Date()) < horizon {
-            let drop = buffer.firstIndex { $0.at >= horizon } ?? buffer.count
-            buffer.removeFirst(max(drop, buffer.count - maxBuffered))
-        }
+        while buffer.count > maxBuffered { buffer.removeFirst() }
+        while let oldest = buffer.first, oldest.at < horizon { buffer.removeFirst() }
         subscribers = Array(self.subscribers.values)
         lock.unlock()
         for subscriber in subscribers {

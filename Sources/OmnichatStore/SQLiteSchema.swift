@@ -162,6 +162,14 @@ enum SQLiteSchema {
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN lease_until REAL")
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN delivered_by TEXT")
         }
+        migrator.registerMigration("v8: network ids indexed for our own messages only") { db in
+            // Receipts and echoes look up outbound messages by the network's id;
+            // indexing every inbound message too cost a random index page per
+            // message written.
+            try db.execute(sql: "DROP INDEX messages_by_network_id")
+            try db.execute(
+                sql: "CREATE INDEX messages_by_network_id ON messages(room_id, network_message_id) WHERE direction = 'outbound'")
+        }
         return migrator
     }
 }

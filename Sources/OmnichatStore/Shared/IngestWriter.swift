@@ -86,21 +86,7 @@ enum IngestWriter {
         _ event: InboundEvent, _ encoded: Encoded, batch: IngestBatch, db: Database, now: TimeInterval, waiting rooms: inout [String],
         transitions: inout [RoomTransition]
     ) throws -> StoredMessage {
-        let contactID = try String.fetchOne(
-            db.cachedStatement(
-                sql: """
-                    INSERT INTO contacts (id, channel_id, external_id, display_name, username, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (channel_id, external_id) DO UPDATE SET
-                        display_name = coalesce(excluded.display_name, contacts.display_name),
-                        username = coalesce(excluded.username, contacts.username),
-                        updated_at = excluded.updated_at
-                    RETURNING id
-                    """),
-            arguments: [
-                Identifier.make("ct"), batch.channelID, event.contact.externalID.isEmpty ? event.conversationID : event.contact.externalID,
-                event.contact.displayName, event.contact.username, now, now,
-            ])!
+        let contactID = try contact(event, batch: batch, db: db, now: now)
         let inboundAt = min(event.occurredAt.timeIntervalSince1970, now)
         let context = encoded.replyContext
 
@@ -182,13 +168,49 @@ enum IngestWriter {
         return stored
     }
 
+    /// The customer's contact: read, and written only when new or when the
+    /// network now reports another name (writing it on every message dirtied
+    /// a contacts page per message for nothing).
+    static func contact(_ event: InboundEvent, batch: IngestBatch, db: Database, now: TimeInterval) throws -> String {
+        let externalID = event.contact.externalID.isEmpty ? event.conversationID : event.contact.externalID
+        if let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT id, display_name, username FROM contacts WHERE channel_id = ? AND external_id = ?"),
+            arguments: [batch.channelID, externalID])
+        {
+            let id: String = row["id"]
+            let name: String? = row["display_name"]
+            let username: String? = row["username"]
+            let newName = event.contact.displayName.flatMap { $0 == name ? nil : $0 }
+            let newUsername = event.contact.username.flatMap { $0 == username ? nil : $0 }
+            if newName != nil || newUsername != nil {
+                try db.cachedStatement(
+                    sql: "UPDATE contacts SET display_name = coalesce(?, display_name), username = coalesce(?, username), updated_at = ? WHERE id = ?"
+                ).execute(arguments: [newName, newUsername, now, id])
+            }
+            return id
+        }
+        // New (or created by another daemon a moment ago: the upsert covers both).
+        return try String.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    INSERT INTO contacts (id, channel_id, external_id, display_name, username, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (channel_id, external_id) DO UPDATE SET
+                        display_name = coalesce(excluded.display_name, contacts.display_name),
+                        username = coalesce(excluded.username, contacts.username),
+                        updated_at = excluded.updated_at
+                    RETURNING id
+                    """),
+            arguments: [Identifier.make("ct"), batch.channelID, externalID, event.contact.displayName, event.contact.username, now, now])!
+    }
+
     /// The business's own message sent from elsewhere: kept in the history, not routed.
     static func storeEcho(_ event: InboundEvent, _ encoded: Encoded, batch: IngestBatch, db: Database) throws {
         guard let row = try existingRoom(batch.channelID, event.conversationID, db: db) else { return }
         let roomID: String = row["id"]
         if let id = event.networkMessageID,
             try Bool.fetchOne(
-                db.cachedStatement(sql: "SELECT 1 FROM messages WHERE room_id = ? AND network_message_id = ?"), arguments: [roomID, id]) != nil
+                db.cachedStatement(sql: "SELECT 1 FROM messages WHERE room_id = ? AND direction = 'outbound' AND network_message_id = ?"), arguments: [roomID, id]) != nil
         {
             return  // our own reply, already in the history
         }
