@@ -45,7 +45,7 @@ public struct HTTPResponseDescription: Sendable {
     }
 
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        headers.first { headerNamesMatch($0.name, name) }?.value
     }
 }
 
@@ -71,7 +71,7 @@ public struct WebhookRequest: Sendable {
     }
 
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        headers.first { headerNamesMatch($0.name, name) }?.value
     }
 }
 
@@ -99,4 +99,22 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(kind.rawValue): \(message)" }
+}
+
+/// Header names compare ASCII case-insensitively (Foundation's
+/// `caseInsensitiveCompare` went through CFString on every lookup).
+func headerNamesMatch(_ a: String, _ b: String) -> Bool {
+    var left = a.utf8.makeIterator()
+    var right = b.utf8.makeIterator()
+    while true {
+        switch (left.next(), right.next()) {
+        case (nil, nil): return true
+        case (let x?, let y?):
+            if x == y { continue }
+            let lx = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
+            let ly = (y >= 0x41 && y <= 0x5A) ? y | 0x20 : y
+            if lx != ly { return false }
+        default: return false
+        }
+    }
 }

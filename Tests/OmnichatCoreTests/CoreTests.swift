@@ -98,3 +98,15 @@ import Testing
         }
     }
 }
+
+@Suite struct HeaderLookupTests {
+    @Test func namesMatchWhateverTheirCase() {
+        let request = WebhookRequest(headers: [("X-Hub-Signature-256", "sha256=ab"), ("content-type", "application/json")], body: Data())
+        #expect(request.header("x-hub-signature-256") == "sha256=ab")
+        #expect(request.header("X-HUB-SIGNATURE-256") == "sha256=ab")
+        #expect(request.header("Content-Type") == "application/json")
+        #expect(request.header("X-Hub-Signature") == nil)  // a prefix is another name
+        #expect(request.header("X-Hub-Signature-2567") == nil)
+        #expect(request.header("X-Hub-Signature-25[") == nil)  // '[' is not 'e'-ish: only letters fold
+    }
+}

@@ -93,7 +93,20 @@ enum IngestWriter {
         let roomID: String
         let opening: RoomStatus = batch.botEnabled ? .bot : .waiting
         var status: RoomStatus
-        if let row = try existingRoom(batch.channelID, event.conversationID, db: db) {
+        // The usual case, an open room, in one statement: its update returns it.
+        if let row = try Row.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    UPDATE rooms SET last_message_at = ?, last_inbound_at = max(coalesce(last_inbound_at, 0), ?),
+                        reply_context = coalesce(?, reply_context)
+                    WHERE channel_id = ? AND conversation_id = ? AND status <> 'resolved'
+                    RETURNING id, status
+                    """),
+            arguments: [now, inboundAt, context, batch.channelID, event.conversationID])
+        {
+            roomID = row["id"]
+            status = RoomStatus(rawValue: row["status"]) ?? .waiting
+        } else if let row = try existingRoom(batch.channelID, event.conversationID, db: db) {
             roomID = row["id"]
             status = RoomStatus(rawValue: row["status"]) ?? .waiting
             if status == .resolved {
@@ -111,15 +124,6 @@ enum IngestWriter {
                         roomID: roomID, channelID: batch.channelID, from: .resolved, to: opening, assigneeID: nil, divisionID: batch.divisionID,
                         actor: "customer", at: Date(timeIntervalSince1970: now)))
                 status = opening
-            } else {
-                // One statement for everything a message changes on its room.
-                try db.cachedStatement(
-                    sql: """
-                        UPDATE rooms SET last_message_at = ?, last_inbound_at = max(coalesce(last_inbound_at, 0), ?),
-                            reply_context = coalesce(?, reply_context)
-                        WHERE id = ?
-                        """
-                ).execute(arguments: [now, inboundAt, context, roomID])
             }
         } else {
             roomID = Identifier.make("rm")
