@@ -104,10 +104,7 @@ func webhook(_ base: String, _ n: Int, text: String) -> HTTPRequestDescription {
 let transport = CurlTransport(maxConnectionsPerHost: max(64, concurrency, Int(rate / 10)), maxTotalConnections: 0, userAgent: "omnichat-bench")
 
 /// Closed loop: `workers` senders, each sending its next request when the last is answered.
-/// `onTransportThread`: the workers run on the curl thread itself (cheapest
-/// when making a request costs nothing; signing webhooks there would make the
-/// client, not the server, the limit).
-func closedLoop(workers: Int, duration: Double, onTransportThread: Bool = false, make: @escaping @Sendable (Int) -> HTTPRequestDescription) async -> (Stats, Double) {
+func closedLoop(workers: Int, duration: Double, make: @escaping @Sendable (Int) -> HTTPRequestDescription) async -> (Stats, Double) {
     let stats = Stats()
     let counter = Counter()
     let clock = ContinuousClock()
@@ -115,7 +112,7 @@ func closedLoop(workers: Int, duration: Double, onTransportThread: Bool = false,
     let end = start + .milliseconds(Int64(duration * 1000))
     await withTaskGroup(of: Void.self) { group in
         for _ in 0..<workers {
-            group.addTask(executorPreference: onTransportThread ? transport.preferredExecutor : nil) {
+            group.addTask {
                 while clock.now < end {
                     let n = counter.next()
                     let sent = clock.now
@@ -238,7 +235,7 @@ case "ingest":
 case "outbound":
     let base = positional.first ?? "http://127.0.0.1:18200"
     let body = Data(#"{"chat_id":1,"text":"hello from the bench"}"#.utf8)
-    let (stats, elapsed) = await closedLoop(workers: max(1, concurrency), duration: seconds, onTransportThread: true) { _ in
+    let (stats, elapsed) = await closedLoop(workers: max(1, concurrency), duration: seconds) { _ in
         .init(method: "POST", url: base + "/bot123:abc/sendMessage", headers: [("Content-Type", "application/json")], body: body)
     }
     report("outbound c=\(concurrency)", stats, seconds: elapsed)

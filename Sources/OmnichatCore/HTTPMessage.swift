@@ -78,13 +78,6 @@ public struct WebhookRequest: Sendable {
 /// Performs HTTP calls. The delivery module implements it over libcurl.
 public protocol HTTPTransport: Sendable {
     func send(_ request: HTTPRequestDescription, timeout: Duration) async throws -> HTTPResponseDescription
-    /// Where a task that mostly sends through this transport should run, so
-    /// the answer resumes it without a hop to another thread (nil: anywhere).
-    var preferredExecutor: (any TaskExecutor)? { get }
-}
-
-extension HTTPTransport {
-    public var preferredExecutor: (any TaskExecutor)? { nil }
 }
 
 /// A transport-level failure (no HTTP response was received).

@@ -5,23 +5,12 @@ import OmnichatCore
 /// HTTP over libcurl's multi interface: one thread drives every transfer,
 /// connections are kept alive and reused across requests, and callers await
 /// results from Swift concurrency without blocking its threads.
-///
-/// The thread is also a `TaskExecutor`: a task started with this transport as
-/// its executor preference runs its code between awaits on the curl thread
-/// itself, so an answer resumes its caller in the same loop iteration, with
-/// no wake-up of a cooperative-pool thread and no wake-up of the curl thread
-/// for the next request (the profile of the outbound benchmark spent most of
-/// its time in those two thread switches). Such tasks must not block: every
-/// store call they make is async and hops away.
-public final class CurlTransport: HTTPTransport, TaskExecutor, @unchecked Sendable {
+public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
     private let multi: UnsafeMutableRawPointer
     private let lock = NSLock()
     private var incoming: [Transfer] = []
-    /// Jobs of tasks that prefer this executor, run by the loop in order.
-    private var jobs: [UnownedJob] = []
-    private var loopRunning = false
     private var stopping = false
     /// True while the loop waits in curl_multi_poll: only then does a new
     /// request need a wakeup (a syscall); otherwise the loop will see it.
@@ -63,24 +52,6 @@ public final class CurlTransport: HTTPTransport, TaskExecutor, @unchecked Sendab
         stopped.wait()
     }
 
-    public var preferredExecutor: (any TaskExecutor)? { self }
-
-    public func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        lock.lock()
-        if stopping && !loopRunning {
-            // The loop has ended: run what still arrives on a plain thread.
-            lock.unlock()
-            DispatchQueue.global().async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
-            return
-        }
-        jobs.append(job)
-        let wake = polling
-        polling = false
-        lock.unlock()
-        if wake { curl_multi_wakeup(multi) }
-    }
-
     public func send(_ request: HTTPRequestDescription, timeout: Duration) async throws -> HTTPResponseDescription {
         let transfer = Transfer(request: request, timeout: timeout)
         return try await withCheckedThrowingContinuation { continuation in
@@ -104,30 +75,15 @@ public final class CurlTransport: HTTPTransport, TaskExecutor, @unchecked Sendab
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
 
     private func loop() {
-        lock.lock()
-        loopRunning = true
-        lock.unlock()
-        let executor = asUnownedTaskExecutor()
-        var ready: [UnownedJob] = []
-        var new: [Transfer] = []
         while true {
-            // Tasks resumed by the last answers run first: they usually send
-            // their next request, which then starts in this same iteration.
             lock.lock()
-            swap(&ready, &jobs)
-            lock.unlock()
-            for job in ready { job.runSynchronously(on: executor) }
-            ready.removeAll(keepingCapacity: true)
-
-            lock.lock()
-            swap(&new, &incoming)
+            let new = incoming
+            incoming.removeAll()
             let isStopping = stopping
-            let jobsPending = !jobs.isEmpty
             lock.unlock()
 
             for transfer in new { start(transfer) }
-            new.removeAll(keepingCapacity: true)
-            if isStopping && active.isEmpty && !jobsPending { break }
+            if isStopping && active.isEmpty { break }
 
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
@@ -146,9 +102,9 @@ public final class CurlTransport: HTTPTransport, TaskExecutor, @unchecked Sendab
                     curl_easy_cleanup(easy)
                 }
             }
-            // Sleep only when no request or job arrived meanwhile; senders wake us while we do.
+            // Sleep only when no request arrived meanwhile; senders wake us while we do.
             lock.lock()
-            let idle = incoming.isEmpty && jobs.isEmpty && !stopping
+            let idle = incoming.isEmpty && !stopping
             polling = idle
             lock.unlock()
             var fds: Int32 = 0
@@ -159,12 +115,6 @@ public final class CurlTransport: HTTPTransport, TaskExecutor, @unchecked Sendab
         }
         for easy in idleHandles { curl_easy_cleanup(easy) }
         idleHandles.removeAll()
-        lock.lock()
-        loopRunning = false
-        let late = jobs
-        jobs.removeAll()
-        lock.unlock()
-        for job in late { DispatchQueue.global().async { job.runSynchronously(on: executor) } }
         stopped.signal()
     }
 

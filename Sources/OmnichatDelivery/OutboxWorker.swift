@@ -118,9 +118,7 @@ public final class OutboxWorker: Service, @unchecked Sendable {
                             skipped.append(item.id)
                             continue
                         }
-                        // On the transport's own thread when it offers one: the
-                        // answer resumes the delivery without a thread switch.
-                        group.addTask(executorPreference: transport.preferredExecutor) { [self] in
+                        group.addTask { [self] in
                             await deliver(item)
                             await state.remove(item.id, channel: item.channelID)
                             wake()
