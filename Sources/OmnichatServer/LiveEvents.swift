@@ -421,7 +421,6 @@ enum JSONText {
             out += "\""
             return
         }
-        let digits = Array("0123456789abcdef".unicodeScalars)
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -429,10 +428,7 @@ enum JSONText {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u00"
-                out.unicodeScalars.append(digits[Int(scalar.value >> 4)])
-                out.unicodeScalars.append(digits[Int(scalar.value & 0xF)])
+            case _ where scalar.value < 0x20: out += "\\u00" + Hex.encode([UInt8(scalar.value)])
             default: out.unicodeScalars.append(scalar)
             }
         }

@@ -31,10 +31,6 @@ enum IngestWriter {
         Prepared(batch: batch, encoded: batch.events.map(Encoded.init))
     }
 
-    static func write(_ batch: IngestBatch, db: Database) throws -> IngestResult {
-        try write(prepare(batch), db: db)
-    }
-
     static func write(_ prepared: Prepared, db: Database) throws -> IngestResult {
         let batch = prepared.batch
         let now = Date().timeIntervalSince1970
