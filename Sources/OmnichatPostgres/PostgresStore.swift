@@ -350,7 +350,7 @@ extension PostgresStore {
 struct DirectWriter: Sendable {
     let pool: PostgresPool
 
-    func write<T: Sendable>(sheddable: Bool = false, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await pool.writeReadCommitted(body)
     }
 }

@@ -302,7 +302,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
         let events = logged.compactMap(LiveEvent.init(logged:))
         for event in events where event.type.hasPrefix("room.") { noteAssignee(event) }
         deliver(events)
-        if events.contains(where: { $0.type == "message.delivery" }), let onDelivery = lock.withLock({ deliveryHook }) { onDelivery() }
+        if events.contains(where: { $0.type == "message.delivery" }), let onDelivery { onDelivery() }
     }
 
     private var deliveryHook: (@Sendable () -> Void)?
@@ -335,14 +335,19 @@ extension LiveEvent {
         out += ",\"at\":\"" + at.iso8601 + "\",\"data\":"
         if let dataJSON, !dataJSON.isEmpty, !dataJSON.utf8.contains(0x0A) {
             out += dataJSON  // already JSON (the cluster's event log), one line
-        } else if let direct = JSONText.object(data) {
-            out += direct
         } else {
-            let json = (try? JSONSerialization.data(withJSONObject: plainData, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
-            out += String(decoding: json, as: UTF8.self)
+            out += plainDataJSON
         }
         out += "}\n\n"
         return out
+    }
+
+    /// `data` as one line of JSON: written directly for the usual plain values,
+    /// through JSONSerialization for anything else.
+    private var plainDataJSON: String {
+        if let direct = JSONText.object(data) { return direct }
+        let json = (try? JSONSerialization.data(withJSONObject: plainData, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return String(decoding: json, as: UTF8.self)
     }
 
     private var plainData: [String: Any] {
@@ -356,11 +361,18 @@ extension LiveEvent {
 
     /// The event as the cluster's event log keeps it.
     var logBody: String {
-        var object: [String: Any] = ["type": type, "at": at.timeIntervalSince1970, "data": plainData]
-        if let roomID { object["room_id"] = roomID }
-        if let audience { object["audience"] = audience }
-        let json = (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return String(decoding: json, as: UTF8.self)
+        var out = "{\"type\":"
+        JSONText.appendQuoted(type, to: &out)
+        out += ",\"at\":" + String(at.timeIntervalSince1970) + ",\"data\":" + plainDataJSON
+        if let roomID {
+            out += ",\"room_id\":"
+            JSONText.appendQuoted(roomID, to: &out)
+        }
+        if let audience {
+            out += ",\"audience\":"
+            JSONText.appendQuoted(audience, to: &out)
+        }
+        return out + "}"
     }
 
     init?(logged: LoggedEvent) {

@@ -46,4 +46,17 @@ import Testing
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect((object["data"] as? [String: Any])?["tags"] as? [String] == ["a", "b"])
     }
+
+    @Test func eventLogBodiesReadBack() throws {
+        let at = Date(timeIntervalSince1970: 1_700_000_000.25)
+        let event = LiveEvent(
+            id: 0, type: "message.created", roomID: "rm_\"1", audience: "usr_2",
+            data: ["text": "a \"b\"\nc", "attempts": 2], at: at)
+        let back = try #require(LiveEvent(logged: LoggedEvent(id: 9, body: event.logBody, at: Date())))
+        #expect(back.id == 9 && back.type == "message.created" && back.roomID == "rm_\"1" && back.audience == "usr_2")
+        #expect(back.at == at)
+        let data = try #require(try JSONSerialization.jsonObject(with: Data((back.dataJSON ?? "").utf8)) as? [String: Any])
+        #expect(data["text"] as? String == "a \"b\"\nc")
+        #expect(data["attempts"] as? Int == 2)
+    }
 }
