@@ -131,7 +131,7 @@ let package = Package(
         .executableTarget(
             name: "omnichat-bench",
             dependencies: [
-                "OmnichatCore", "OmnichatDelivery",
+                "OmnichatCore", "OmnichatDelivery", "OmnichatAdapters",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Benchmarks/OmnichatBench",

@@ -53,6 +53,9 @@ for c in $CONCS; do
   echo "c=$c  wrk: $W/s  libcurl: $(rate_of "$O")/s  ratio: $(ratio "$(rate_of "$O")" "$W")   ($O)"
 done
 
+echo "== adapters alone: signature check + payload decoding per webhook, one thread, no I/O"
+$BIN/omnichat-bench parse --seconds "$SECS"
+
 echo "== allocation: $AGENTS agents, $OPEN open rooms"
 $BIN/allocation-bench "$AGENTS" "$OPEN" "$DECISIONS" "$DRAIN" | tail -8
 

@@ -6,10 +6,12 @@
 //   omnichat-bench ingest URL --rate R --seconds S               fixed rate (open loop)
 //   omnichat-bench e2e DAEMON FAKE --rate R --seconds S          webhook → SSE, reply → network
 //   omnichat-bench outbound URL --concurrency N --seconds S      POSTs as deliveries would
+//   omnichat-bench parse [--seconds S]                           each adapter's verify + parse, no I/O
 //
 // Signed requests for every network use the secrets of Benchmarks/adapters.d.
 import Crypto
 import Foundation
+import OmnichatAdapters
 import OmnichatCore
 import OmnichatDelivery
 
@@ -231,6 +233,39 @@ case "ingest":
         let (stats, elapsed) = await closedLoop(workers: max(1, concurrency), duration: seconds, make: make)
         report("ingest saturation c=\(concurrency)" + (bases.count > 1 ? " over \(bases.count) daemons" : ""), stats, seconds: elapsed)
         if bases.count > 1 { print("per daemon (requests sent): \(sent.values.map { format(Double($0) / elapsed) + "/s" }.joined(separator: " "))") }
+    }
+case "parse":
+    // The CPU one webhook costs in its adapter (signature check and payload
+    // decoding into events), per network, on this thread: the part of ingest
+    // that is ours and not the HTTP server's or the store's.
+    let adapters: [(String, any ChannelAdapter)] = [
+        ("telegram", TelegramAdapter(channelID: "telegram", configuration: .init(token: "123456:bench-token", secretToken: "bench-secret"))),
+        ("messenger", MessengerAdapter(channelID: "messenger", configuration: .init(pageAccessToken: "t", appSecret: "bench-meta-secret", verifyToken: "v"))),
+        ("whatsapp", WhatsAppAdapter(channelID: "whatsapp", configuration: .init(accessToken: "t", phoneNumberID: "106540352242922", appSecret: "bench-meta-secret", verifyToken: "v"))),
+        ("line", LINEAdapter(channelID: "line", configuration: .init(channelAccessToken: "t", channelSecret: "bench-line-secret"))),
+        ("custom", CustomAdapter(channelID: "custom", configuration: .init(secret: "bench-custom-secret", webhookURL: "http://127.0.0.1:1/hook"))),
+    ]
+    let perNetwork = max(0.2, seconds / 5)
+    for (index, (name, adapter)) in adapters.enumerated() {
+        let requests = (0..<1000).map { i -> WebhookRequest in
+            let r = webhook("", i * 5 + index, text: "bench \(i)")
+            return WebhookRequest(headers: r.headers, body: r.body)
+        }
+        var events = 0
+        var parsed = 0
+        let clock = ContinuousClock()
+        let start = clock.now
+        let end = start + .milliseconds(Int64(perNetwork * 1000))
+        while clock.now < end {
+            for request in requests {
+                try adapter.verify(request)
+                events += try adapter.parse(request).count
+            }
+            parsed += requests.count
+        }
+        let elapsed = clock.now - start
+        let micros = (Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12) / Double(parsed)
+        print("parse \(name): \(format(micros)) µs per webhook (verify + parse), \(parsed) webhooks, \(events) events")
     }
 case "outbound":
     let base = positional.first ?? "http://127.0.0.1:18200"

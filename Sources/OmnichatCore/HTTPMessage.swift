@@ -111,3 +111,22 @@ func headerNamesMatch(_ a: String, _ b: String) -> Bool {
         }
     }
 }
+
+extension StringProtocol where UTF8View: BidirectionalCollection {
+    /// The value without leading and trailing spaces and tabs: HTTP's optional
+    /// whitespace around a header value. Foundation's
+    /// `trimmingCharacters(in: .whitespaces)` went through NSString on Linux
+    /// and cost more than the HMAC it guarded.
+    public func trimmingHTTPWhitespace() -> String {
+        let bytes = utf8
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start = bytes.index(after: start) }
+        while end > start {
+            let last = bytes.index(before: end)
+            guard bytes[last] == 0x20 || bytes[last] == 0x09 else { break }
+            end = last
+        }
+        return String(self[start..<end])
+    }
+}

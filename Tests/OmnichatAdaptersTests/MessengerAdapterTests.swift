@@ -253,6 +253,21 @@ struct MetaWebhookSecurityTests {
         try messengerAdapter().verify(metaRequest(body, signature: signature.uppercased().replacingOccurrences(of: "SHA256=", with: "sha256=")))
     }
 
+    @Test("signature headers padded with spaces or tabs still verify, on every signing network")
+    func paddedHeaders() throws {
+        let body = try messengerFixture("text-quick-reply.json")
+        let signature = "sha256=192ebf66305a7ca1f192701168f4d2bdbfb0de1609dc04fe5f2b7a53b6deb310"
+        try messengerAdapter().verify(metaRequest(body, signature: " \t" + signature + "  "))
+        #expect(throws: WebhookError.self) { try messengerAdapter().verify(metaRequest(body, signature: " " + signature.dropLast() + "1 ")) }
+
+        let lineBody = Data(#"{"destination":"U1","events":[]}"#.utf8)
+        try lineAdapter().verify(lineRequest(lineBody, signature: "\t" + Signature.base64("test_channel_secret", lineBody) + " "))
+
+        let customBody = #"{"event_id":"e1","user":{"id":"u1"},"message":{"type":"text","text":"hi"}}"#
+        let customSignature = OmnichatWebhookSignature.signature(secret: CustomExample.secret, timestamp: CustomExample.timestamp, body: Data(customBody.utf8))
+        try customAdapter().verify(customRequest(customBody, timestamp: " " + CustomExample.timestamp + "\t", signature: "  " + customSignature))
+    }
+
     @Test("one changed byte, a wrong or missing header: 401 without revealing the expected signature")
     func refused() throws {
         let adapter = messengerAdapter()

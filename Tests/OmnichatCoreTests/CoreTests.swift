@@ -109,4 +109,16 @@ import Testing
         #expect(request.header("X-Hub-Signature-2567") == nil)
         #expect(request.header("X-Hub-Signature-25[") == nil)  // '[' is not 'e'-ish: only letters fold
     }
+
+    @Test("header values lose the spaces and tabs around them, nothing else")
+    func valuesTrimOptionalWhitespace() {
+        #expect(" \tsha256=ab \t ".trimmingHTTPWhitespace() == "sha256=ab")
+        #expect("a b".trimmingHTTPWhitespace() == "a b")  // inner spaces stay
+        #expect("   ".trimmingHTTPWhitespace() == "")
+        #expect("".trimmingHTTPWhitespace() == "")
+        #expect("\u{00A0}x\r\n".trimmingHTTPWhitespace() == "\u{00A0}x\r\n")  // only SP and HTAB are HTTP's whitespace
+        #expect(" é ".trimmingHTTPWhitespace() == "é")
+        let header = "Bearer  token "
+        #expect(header.split(separator: " ", maxSplits: 1)[1].trimmingHTTPWhitespace() == "token")  // a Substring too
+    }
 }

@@ -32,10 +32,10 @@ public struct CustomAdapter: ChannelAdapter {
     // MARK: Inbound
 
     public func verify(_ request: WebhookRequest) throws(WebhookError) {
-        guard let timestamp = request.header(OmnichatWebhookSignature.timestampHeader)?.trimmingCharacters(in: .whitespaces) else {
+        guard let timestamp = request.header(OmnichatWebhookSignature.timestampHeader)?.trimmingHTTPWhitespace() else {
             throw WebhookError(.unauthorized, "missing \(OmnichatWebhookSignature.timestampHeader) header")
         }
-        guard let given = request.header(OmnichatWebhookSignature.signatureHeader)?.trimmingCharacters(in: .whitespaces) else {
+        guard let given = request.header(OmnichatWebhookSignature.signatureHeader)?.trimmingHTTPWhitespace() else {
             throw WebhookError(.unauthorized, "missing \(OmnichatWebhookSignature.signatureHeader) header")
         }
         guard (1...12).contains(timestamp.utf8.count), timestamp.utf8.allSatisfy({ (0x30...0x39).contains($0) }),

@@ -38,7 +38,7 @@ public struct LINEAdapter: ChannelAdapter {
             throw WebhookError(.unauthorized, "missing \(Self.signatureHeader) header")
         }
         let expected = Signature.base64(configuration.channelSecret, request.body)
-        guard ConstantTime.equals(given.trimmingCharacters(in: .whitespaces), expected) else {
+        guard ConstantTime.equals(given.trimmingHTTPWhitespace(), expected) else {
             throw WebhookError(.unauthorized, "wrong \(Self.signatureHeader) header")
         }
     }

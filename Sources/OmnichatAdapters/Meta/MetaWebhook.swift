@@ -29,7 +29,7 @@ enum MetaWebhook {
         guard let header = request.header(signatureHeader) else {
             throw WebhookError(.unauthorized, "missing \(signatureHeader) header")
         }
-        let value = header.trimmingCharacters(in: .whitespaces)
+        let value = header.trimmingHTTPWhitespace()
         guard value.count > signaturePrefix.count, value.lowercased().hasPrefix(signaturePrefix) else {
             throw WebhookError(.unauthorized, "\(signatureHeader) header is not 'sha256=<hex digest>'")
         }
