@@ -47,10 +47,19 @@ start_daemon 18202 "$WORK/e2e.db"
 $BIN/omnichat-bench e2e http://127.0.0.1:18202 http://127.0.0.1:18200 --rate 1000 --seconds "$RATE_SECS" --run 5
 
 echo "== outbound: POSTs through libcurl (keep-alive) vs wrk, same fake API, ${SECS}s each"
+# Second baseline: libcurl alone, from C (Benchmarks/curl-ceiling.c), no Swift and no per-request work.
+CEILING=""
+if ${CC:-cc} -O2 -o "$WORK/curl-ceiling" Benchmarks/curl-ceiling.c -lcurl 2>/dev/null \
+  || /opt/swift/usr/bin/clang -O2 -o "$WORK/curl-ceiling" Benchmarks/curl-ceiling.c -lcurl 2>/dev/null; then CEILING="$WORK/curl-ceiling"
+else echo "(no C compiler: libcurl-alone baseline skipped)"; fi
 for c in $CONCS; do
   T=$(( c < 2 ? 1 : 2 )); W=$(wrk -t"$T" -c"$c" -d"${SECS}s" -s Benchmarks/post.lua http://127.0.0.1:18200/bot123:abc/sendMessage | awk '/Requests\/sec/ {print $2}')
   O=$($BIN/omnichat-bench outbound http://127.0.0.1:18200 --concurrency "$c" --seconds "$SECS")
-  echo "c=$c  wrk: $W/s  libcurl: $(rate_of "$O")/s  ratio: $(ratio "$(rate_of "$O")" "$W")   ($O)"
+  echo "c=$c  wrk: $W/s  CurlTransport: $(rate_of "$O")/s  ratio: $(ratio "$(rate_of "$O")" "$W")   ($O)"
+  if [ -n "$CEILING" ]; then
+    A=$("$CEILING" http://127.0.0.1:18200/bot123:abc/sendMessage "$c" "$SECS")
+    echo "      libcurl alone: $(rate_of "$A")/s = $(ratio "$(rate_of "$A")" "$W") of wrk; CurlTransport = $(ratio "$(rate_of "$O")" "$(rate_of "$A")") of libcurl alone"
+  fi
 done
 
 echo "== adapters alone: signature check + payload decoding per webhook, one thread, no I/O"
