@@ -58,10 +58,19 @@ public struct CustomAdapter: ChannelAdapter {
     }
 
     public func parse(_ request: WebhookRequest) throws(WebhookError) -> [InboundEvent] {
+        try parse(request, fastPath: true)
+    }
+
+    /// `fastPath: false` decodes every body with `JSONDecoder` (tests compare both ways).
+    func parse(_ request: WebhookRequest, fastPath: Bool) throws(WebhookError) -> [InboundEvent] {
         try WebhookLimits.checkDepth(request.body)
         let envelope: CustomEnvelope
         do {
-            envelope = try JSONDecoder().decode(CustomEnvelope.self, from: request.body)
+            if fastPath, let json = FastJSON(request.body), let fast = try? CustomEnvelope(fast: json) {
+                envelope = fast
+            } else {
+                envelope = try JSONDecoder().decode(CustomEnvelope.self, from: request.body)
+            }
         } catch {
             throw WebhookError(.malformed, CustomPayload.describe(error))
         }

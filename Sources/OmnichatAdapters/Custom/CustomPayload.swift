@@ -77,6 +77,36 @@ struct CustomEventBody: Decodable {
     }
 }
 
+// MARK: The fast path (FastJSON): one event in the body, without location or contact
+
+extension CustomEnvelope {
+    /// Throws for batches and for anything `JSONDecoder` would read differently;
+    /// the adapter then decodes the general way (and words its errors).
+    init(fast json: FastJSON) throws {
+        try json.requireAbsent(json.root, ["events"])
+        events = nil
+        single = try CustomEventBody(fast: json, json.root)
+    }
+}
+
+extension CustomEventBody {
+    init(fast json: FastJSON, _ node: Int) throws {
+        eventID = try json.optionalString(node, "event_id")
+        user = try json.optionalObject(node, "user").map { user in
+            User(
+                id: try json.optionalString(user, "id"), name: try json.optionalString(user, "name"),
+                avatarURL: try json.optionalString(user, "avatar_url"))
+        }
+        message = try json.optionalObject(node, "message").map { message in
+            try json.requireAbsent(message, ["location", "contact"])
+            return Message(
+                type: try json.optionalString(message, "type"), text: try json.optionalString(message, "text"),
+                url: try json.optionalString(message, "url"), payload: try json.optionalString(message, "payload"),
+                fileName: try json.optionalString(message, "file_name"), mimeType: try json.optionalString(message, "mime_type"))
+        }
+    }
+}
+
 /// Validation of inbound events and the wording of their errors.
 enum CustomPayload {
     static let maxBatch = 100

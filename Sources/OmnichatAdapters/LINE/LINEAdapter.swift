@@ -44,10 +44,19 @@ public struct LINEAdapter: ChannelAdapter {
     }
 
     public func parse(_ request: WebhookRequest) throws(WebhookError) -> [InboundEvent] {
+        try parse(request, fastPath: true)
+    }
+
+    /// `fastPath: false` decodes every body with `JSONDecoder` (tests compare both ways).
+    func parse(_ request: WebhookRequest, fastPath: Bool) throws(WebhookError) -> [InboundEvent] {
         try WebhookLimits.checkDepth(request.body)
         let webhook: LINEWebhook
         do {
-            webhook = try JSONDecoder().decode(LINEWebhook.self, from: request.body)
+            if fastPath, let json = FastJSON(request.body), let fast = try? LINEWebhook(fast: json) {
+                webhook = fast
+            } else {
+                webhook = try JSONDecoder().decode(LINEWebhook.self, from: request.body)
+            }
         } catch {
             throw Self.malformed(request.body)
         }

@@ -156,6 +156,65 @@ struct LINEUnsend: Decodable {
     enum CodingKeys: String, CodingKey { case messageID = "messageId" }
 }
 
+// MARK: The fast path (FastJSON): text messages and events without payloads
+
+extension LINEWebhook {
+    /// Throws for anything the fast path does not read exactly as the lenient
+    /// `Decodable` initializers would (a field of another type, media,
+    /// postbacks…); the adapter then decodes the general way.
+    init(fast json: FastJSON) throws {
+        destination = try json.optionalString(json.root, "destination")
+        guard let list = json.member(json.root, "events"), let items = json.elements(list) else { throw FastJSON.Unhandled() }
+        events = try items.map { try LINEEvent(fast: json, $0) }
+    }
+}
+
+extension LINEEvent {
+    init(fast json: FastJSON, _ node: Int) throws {
+        guard json.kind(node) == .object else { throw FastJSON.Unhandled() }
+        try json.requireAbsent(node, ["postback", "unsend"])
+        type = try json.optionalString(node, "type")
+        webhookEventID = try json.optionalString(node, "webhookEventId")
+        timestamp = try json.optionalInt64(node, "timestamp")
+        replyToken = try json.optionalString(node, "replyToken")
+        source = try json.optionalObject(node, "source").map { try LINESource(fast: json, $0) }
+        message = try json.optionalObject(node, "message").map { try LINEMessage(fast: json, $0) }
+        postback = nil
+        unsend = nil
+    }
+}
+
+extension LINESource {
+    init(fast json: FastJSON, _ node: Int) throws {
+        type = try json.optionalString(node, "type")
+        userID = try json.optionalString(node, "userId")
+        groupID = try json.optionalString(node, "groupId")
+        roomID = try json.optionalString(node, "roomId")
+    }
+}
+
+extension LINEMessage {
+    init(fast json: FastJSON, _ node: Int) throws {
+        try json.requireAbsent(
+            node,
+            ["contentProvider", "duration", "fileName", "fileSize", "title", "address", "latitude", "longitude", "packageId", "stickerId", "keywords"])
+        id = try json.optionalString(node, "id")
+        type = try json.optionalString(node, "type")
+        text = try json.optionalString(node, "text")
+        contentProvider = nil
+        duration = nil
+        fileName = nil
+        fileSize = nil
+        title = nil
+        address = nil
+        latitude = nil
+        longitude = nil
+        packageID = nil
+        stickerID = nil
+        keywords = nil
+    }
+}
+
 /// LINE's answer to a send: `sentMessages` on success, `message` and
 /// `details` on failure.
 struct LINEResponse: Decodable {

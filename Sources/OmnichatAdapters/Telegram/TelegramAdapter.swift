@@ -38,10 +38,19 @@ public struct TelegramAdapter: ChannelAdapter {
     }
 
     public func parse(_ request: WebhookRequest) throws(WebhookError) -> [InboundEvent] {
+        try parse(request, fastPath: true)
+    }
+
+    /// `fastPath: false` decodes every body with `JSONDecoder` (tests compare both ways).
+    func parse(_ request: WebhookRequest, fastPath: Bool) throws(WebhookError) -> [InboundEvent] {
         try WebhookLimits.checkDepth(request.body)
         let update: TelegramUpdate
         do {
-            update = try JSONDecoder().decode(TelegramUpdate.self, from: request.body)
+            if fastPath, let json = FastJSON(request.body), let fast = try? TelegramUpdate(fast: json) {
+                update = fast
+            } else {
+                update = try JSONDecoder().decode(TelegramUpdate.self, from: request.body)
+            }
         } catch {
             // Only the failure path pays for a second look at the body.
             guard JSON.object(request.body) != nil else { throw WebhookError(.malformed, "body is not a JSON object") }

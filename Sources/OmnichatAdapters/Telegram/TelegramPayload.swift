@@ -149,6 +149,58 @@ struct TelegramCallbackQuery: Decodable {
     var data: String?
 }
 
+// MARK: The fast path (FastJSON): text messages
+
+extension TelegramUpdate {
+    /// A plain text message (or its edit, or a channel post) read without
+    /// `JSONDecoder`; throws for anything else (callback queries, media…),
+    /// which the adapter then decodes the general way. Keys a model does not
+    /// know are ignored, as `JSONDecoder` ignores them.
+    init(fast json: FastJSON) throws {
+        let root = json.root
+        try json.requireAbsent(root, ["callback_query"])
+        updateID = try json.requiredInt64(root, "update_id")
+        message = try json.optionalObject(root, "message").map { try TelegramMessage(fast: json, $0) }
+        editedMessage = try json.optionalObject(root, "edited_message").map { try TelegramMessage(fast: json, $0) }
+        channelPost = try json.optionalObject(root, "channel_post").map { try TelegramMessage(fast: json, $0) }
+        editedChannelPost = try json.optionalObject(root, "edited_channel_post").map { try TelegramMessage(fast: json, $0) }
+        callbackQuery = nil
+    }
+}
+
+extension TelegramMessage {
+    init(fast json: FastJSON, _ node: Int) throws {
+        try json.requireAbsent(
+            node, ["caption", "photo", "document", "audio", "voice", "video", "video_note", "animation", "sticker", "location", "venue", "contact"])
+        messageID = try json.requiredInt64(node, "message_id")
+        from = try json.optionalObject(node, "from").map { try TelegramUser(fast: json, $0) }
+        chat = try TelegramChat(fast: json, json.requiredObject(node, "chat"))
+        date = try json.optionalInt64(node, "date")
+        editDate = try json.optionalInt64(node, "edit_date")
+        text = try json.optionalString(node, "text")
+    }
+}
+
+extension TelegramUser {
+    init(fast json: FastJSON, _ node: Int) throws {
+        id = try json.requiredInt64(node, "id")
+        firstName = try json.optionalString(node, "first_name")
+        lastName = try json.optionalString(node, "last_name")
+        username = try json.optionalString(node, "username")
+    }
+}
+
+extension TelegramChat {
+    init(fast json: FastJSON, _ node: Int) throws {
+        id = try json.requiredInt64(node, "id")
+        type = try json.optionalString(node, "type")
+        title = try json.optionalString(node, "title")
+        firstName = try json.optionalString(node, "first_name")
+        lastName = try json.optionalString(node, "last_name")
+        username = try json.optionalString(node, "username")
+    }
+}
+
 /// Telegram's answer to any Bot API method.
 struct TelegramResponse: Decodable {
     struct Parameters: Decodable {

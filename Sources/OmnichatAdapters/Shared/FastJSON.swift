@@ -1,0 +1,411 @@
+import Foundation
+
+/// A strict JSON reader for the common shapes of webhook bodies: one pass over
+/// the bytes into a flat list of nodes, values read only when asked for.
+///
+/// Why: decoding a plain text message through `JSONDecoder` and `Codable` cost
+/// most of an adapter's time (about 9 of 14 µs a webhook, `omnichat-bench
+/// parse`), nearly all of it in Codable's generic machinery, not in parsing.
+/// Each adapter reads its most frequent payload (a text message) from this
+/// reader into the same model types and falls back to `JSONDecoder` for
+/// everything else, so the fast path only ever decides cases that are plainly
+/// valid and fully understood.
+///
+/// `init` answers nil, and the caller falls back, for anything this reader
+/// does not handle exactly as `JSONDecoder` would: invalid JSON of any kind, a
+/// root that is not an object, escaped or repeated keys, invalid UTF-8.
+struct FastJSON {
+    enum Kind: UInt8 { case object, array, string, number, bool, null }
+
+    struct Node {
+        var kind: Kind
+        /// Bytes of the value (a string's without its quotes).
+        var start: Int
+        var end: Int
+        /// Members (objects: key and value nodes, in pairs) or elements (arrays).
+        var count: Int
+        /// The index just past this node's subtree.
+        var next: Int
+        /// A string holding escapes (decoded on read).
+        var escaped: Bool
+    }
+
+    let bytes: [UInt8]
+    private(set) var nodes: [Node] = []
+
+    /// The root object's index.
+    let root = 0
+
+    init?(_ data: Data) {
+        bytes = Array(data)
+        nodes.reserveCapacity(32)
+        var i = skipSpace(0)
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "{"), parseValue(&i, depth: 0) else { return nil }
+        guard skipSpace(i) == bytes.count else { return nil }
+    }
+
+    // MARK: Reading
+
+    func kind(_ node: Int) -> Kind { nodes[node].kind }
+
+    /// The value of `key` in the object `node`; nil when absent (or `node` is not an object).
+    func member(_ node: Int, _ key: StaticString) -> Int? {
+        guard nodes[node].kind == .object else { return nil }
+        let wanted = UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+        var i = node + 1
+        for _ in 0..<nodes[node].count {
+            let k = nodes[i]
+            if k.end - k.start == wanted.count, bytes[k.start..<k.end].elementsEqual(wanted) { return i + 1 }
+            i = nodes[i + 1].next
+        }
+        return nil
+    }
+
+    /// The keys of the object `node`, as bytes (keys never hold escapes here).
+    func keys(_ node: Int) -> [ArraySlice<UInt8>] {
+        guard nodes[node].kind == .object else { return [] }
+        var out: [ArraySlice<UInt8>] = []
+        var i = node + 1
+        for _ in 0..<nodes[node].count {
+            out.append(bytes[nodes[i].start..<nodes[i].end])
+            i = nodes[i + 1].next
+        }
+        return out
+    }
+
+    /// True when every key of the object `node` is one of `allowed`.
+    func onlyKeys(_ node: Int, _ allowed: [StaticString]) -> Bool {
+        keys(node).allSatisfy { key in
+            allowed.contains { name in
+                key.count == name.utf8CodeUnitCount
+                    && key.elementsEqual(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            }
+        }
+    }
+
+    /// The elements of the array `node`.
+    func elements(_ node: Int) -> [Int]? {
+        guard nodes[node].kind == .array else { return nil }
+        var out: [Int] = []
+        out.reserveCapacity(nodes[node].count)
+        var i = node + 1
+        for _ in 0..<nodes[node].count {
+            out.append(i)
+            i = nodes[i].next
+        }
+        return out
+    }
+
+    func isNull(_ node: Int) -> Bool { nodes[node].kind == .null }
+
+    /// A string value, unescaped.
+    func string(_ node: Int) -> String? {
+        let n = nodes[node]
+        guard n.kind == .string else { return nil }
+        if !n.escaped { return String(decoding: bytes[n.start..<n.end], as: UTF8.self) }
+        return unescape(n.start, n.end)
+    }
+
+    /// An integer written without fraction or exponent, within Int64.
+    func int64(_ node: Int) -> Int64? {
+        let n = nodes[node]
+        guard n.kind == .number else { return nil }
+        var negative = false
+        var i = n.start
+        if bytes[i] == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+        }
+        var value: Int64 = 0
+        while i < n.end {
+            let digit = bytes[i] &- 0x30
+            guard digit < 10 else { return nil }
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = negative ? times.subtractingReportingOverflow(Int64(digit)) : times.addingReportingOverflow(Int64(digit))
+            guard !o1, !o2 else { return nil }
+            value = sum
+            i += 1
+        }
+        return value
+    }
+
+    /// The raw bytes of a value, as sent (a string's quotes included).
+    func rawRange(_ node: Int) -> Range<Int> {
+        let n = nodes[node]
+        return n.kind == .string ? (n.start - 1)..<(n.end + 1) : n.start..<n.end
+    }
+
+    // MARK: Fields, for the models' fast initializers
+
+    /// Thrown by the field readers when a value is not what the fast path
+    /// handles; the adapter then decodes the body with `JSONDecoder`.
+    struct Unhandled: Error {}
+
+    /// An optional string field: nil when absent or null.
+    func optionalString(_ object: Int, _ key: StaticString) throws -> String? {
+        guard let i = member(object, key), !isNull(i) else { return nil }
+        guard let value = string(i) else { throw Unhandled() }
+        return value
+    }
+
+    func requiredString(_ object: Int, _ key: StaticString) throws -> String {
+        guard let value = try optionalString(object, key) else { throw Unhandled() }
+        return value
+    }
+
+    /// An optional integer field: nil when absent or null.
+    func optionalInt64(_ object: Int, _ key: StaticString) throws -> Int64? {
+        guard let i = member(object, key), !isNull(i) else { return nil }
+        guard let value = int64(i) else { throw Unhandled() }
+        return value
+    }
+
+    func requiredInt64(_ object: Int, _ key: StaticString) throws -> Int64 {
+        guard let value = try optionalInt64(object, key) else { throw Unhandled() }
+        return value
+    }
+
+    /// An optional object field: nil when absent or null.
+    func optionalObject(_ object: Int, _ key: StaticString) throws -> Int? {
+        guard let i = member(object, key), !isNull(i) else { return nil }
+        guard kind(i) == .object else { throw Unhandled() }
+        return i
+    }
+
+    func requiredObject(_ object: Int, _ key: StaticString) throws -> Int {
+        guard let i = try optionalObject(object, key) else { throw Unhandled() }
+        return i
+    }
+
+    /// Throws unless each of `keys` is absent or null in `object`: fields the
+    /// fast path does not read, whose presence changes the outcome.
+    func requireAbsent(_ object: Int, _ keys: [StaticString]) throws {
+        for key in keys {
+            if let i = member(object, key), !isNull(i) { throw Unhandled() }
+        }
+    }
+
+    // MARK: Parsing
+
+    private func skipSpace(_ start: Int) -> Int {
+        var i = start
+        while i < bytes.count {
+            switch bytes[i] {
+            case 0x20, 0x09, 0x0A, 0x0D: i += 1
+            default: return i
+            }
+        }
+        return i
+    }
+
+    private mutating func parseValue(_ i: inout Int, depth: Int) -> Bool {
+        guard depth <= WebhookLimits.maxDepth, i < bytes.count else { return false }
+        switch bytes[i] {
+        case UInt8(ascii: "{"): return parseObject(&i, depth: depth)
+        case UInt8(ascii: "["): return parseArray(&i, depth: depth)
+        case UInt8(ascii: "\""): return parseString(&i)
+        case UInt8(ascii: "t"): return literal(&i, "true", .bool)
+        case UInt8(ascii: "f"): return literal(&i, "false", .bool)
+        case UInt8(ascii: "n"): return literal(&i, "null", .null)
+        default: return parseNumber(&i)
+        }
+    }
+
+    private mutating func literal(_ i: inout Int, _ word: StaticString, _ kind: Kind) -> Bool {
+        let count = word.utf8CodeUnitCount
+        guard i + count <= bytes.count,
+            bytes[i..<(i + count)].elementsEqual(UnsafeRawBufferPointer(start: word.utf8Start, count: count))
+        else { return false }
+        nodes.append(Node(kind: kind, start: i, end: i + count, count: 0, next: nodes.count + 1, escaped: false))
+        i += count
+        return true
+    }
+
+    /// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+    private mutating func parseNumber(_ i: inout Int) -> Bool {
+        let start = i
+        func digits(_ j: inout Int) -> Int {
+            let from = j
+            while j < bytes.count, bytes[j] &- 0x30 < 10 { j += 1 }
+            return j - from
+        }
+        var j = i
+        if j < bytes.count, bytes[j] == UInt8(ascii: "-") { j += 1 }
+        guard j < bytes.count else { return false }
+        if bytes[j] == UInt8(ascii: "0") {
+            j += 1
+        } else {
+            guard digits(&j) > 0 else { return false }
+        }
+        if j < bytes.count, bytes[j] == UInt8(ascii: ".") {
+            j += 1
+            guard digits(&j) > 0 else { return false }
+        }
+        if j < bytes.count, bytes[j] == UInt8(ascii: "e") || bytes[j] == UInt8(ascii: "E") {
+            j += 1
+            if j < bytes.count, bytes[j] == UInt8(ascii: "+") || bytes[j] == UInt8(ascii: "-") { j += 1 }
+            guard digits(&j) > 0 else { return false }
+        }
+        nodes.append(Node(kind: .number, start: start, end: j, count: 0, next: nodes.count + 1, escaped: false))
+        i = j
+        return true
+    }
+
+    private mutating func parseString(_ i: inout Int) -> Bool {
+        let start = i + 1
+        var j = start
+        var escaped = false
+        var ascii = true
+        while j < bytes.count {
+            let b = bytes[j]
+            if b == UInt8(ascii: "\"") { break }
+            if b < 0x20 { return false }  // control characters must be escaped
+            if b == UInt8(ascii: "\\") {
+                escaped = true
+                j += 2
+                continue
+            }
+            if b >= 0x80 { ascii = false }
+            j += 1
+        }
+        guard j < bytes.count else { return false }
+        if !ascii {
+            // Valid UTF-8 decodes to the very same bytes; anything repaired differs.
+            let slice = bytes[start..<j]
+            guard String(decoding: slice, as: UTF8.self).utf8.elementsEqual(slice) else { return false }
+        }
+        nodes.append(Node(kind: .string, start: start, end: j, count: 0, next: nodes.count + 1, escaped: escaped))
+        if escaped, unescape(start, j) == nil { return false }
+        i = j + 1
+        return true
+    }
+
+    private mutating func parseArray(_ i: inout Int, depth: Int) -> Bool {
+        let index = nodes.count
+        nodes.append(Node(kind: .array, start: i, end: i, count: 0, next: 0, escaped: false))
+        var j = skipSpace(i + 1)
+        var count = 0
+        if j < bytes.count, bytes[j] == UInt8(ascii: "]") {
+            j += 1
+        } else {
+            while true {
+                guard parseValue(&j, depth: depth + 1) else { return false }
+                count += 1
+                j = skipSpace(j)
+                guard j < bytes.count else { return false }
+                if bytes[j] == UInt8(ascii: "]") {
+                    j += 1
+                    break
+                }
+                guard bytes[j] == UInt8(ascii: ",") else { return false }
+                j = skipSpace(j + 1)
+            }
+        }
+        nodes[index].end = j
+        nodes[index].count = count
+        nodes[index].next = nodes.count
+        i = j
+        return true
+    }
+
+    private mutating func parseObject(_ i: inout Int, depth: Int) -> Bool {
+        let index = nodes.count
+        nodes.append(Node(kind: .object, start: i, end: i, count: 0, next: 0, escaped: false))
+        var j = skipSpace(i + 1)
+        var count = 0
+        if j < bytes.count, bytes[j] == UInt8(ascii: "}") {
+            j += 1
+        } else {
+            while true {
+                guard j < bytes.count, bytes[j] == UInt8(ascii: "\""), parseString(&j), !nodes[nodes.count - 1].escaped else { return false }
+                j = skipSpace(j)
+                guard j < bytes.count, bytes[j] == UInt8(ascii: ":") else { return false }
+                j = skipSpace(j + 1)
+                guard parseValue(&j, depth: depth + 1) else { return false }
+                count += 1
+                j = skipSpace(j)
+                guard j < bytes.count else { return false }
+                if bytes[j] == UInt8(ascii: "}") {
+                    j += 1
+                    break
+                }
+                guard bytes[j] == UInt8(ascii: ",") else { return false }
+                j = skipSpace(j + 1)
+            }
+        }
+        nodes[index].end = j
+        nodes[index].count = count
+        nodes[index].next = nodes.count
+        i = j
+        // A repeated key: which one wins is the decoder's business, not ours.
+        let names = keys(index)
+        if names.count > 1 {
+            for a in 0..<(names.count - 1) {
+                for b in (a + 1)..<names.count where names[a].elementsEqual(names[b]) { return false }
+            }
+        }
+        return true
+    }
+
+    /// A string's content with its escapes decoded; nil for an invalid escape
+    /// or a lone surrogate.
+    private func unescape(_ start: Int, _ end: Int) -> String? {
+        var out: [UInt8] = []
+        out.reserveCapacity(end - start)
+        var i = start
+        func hex4(_ at: Int) -> UInt32? {
+            guard at + 4 <= end else { return nil }
+            var value: UInt32 = 0
+            for k in at..<(at + 4) {
+                let b = bytes[k]
+                let digit: UInt8
+                switch b {
+                case 0x30...0x39: digit = b - 0x30
+                case 0x41...0x46: digit = b - 0x41 + 10
+                case 0x61...0x66: digit = b - 0x61 + 10
+                default: return nil
+                }
+                value = value << 4 | UInt32(digit)
+            }
+            return value
+        }
+        while i < end {
+            let b = bytes[i]
+            guard b == UInt8(ascii: "\\") else {
+                out.append(b)
+                i += 1
+                continue
+            }
+            guard i + 1 < end else { return nil }
+            switch bytes[i + 1] {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                guard var scalar = hex4(i + 2) else { return nil }
+                i += 6
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard i + 1 < end, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u"),
+                        let low = hex4(i + 2), (0xDC00...0xDFFF).contains(low)
+                    else { return nil }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    i += 6
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    return nil
+                }
+                guard let unicode = Unicode.Scalar(scalar) else { return nil }
+                UTF8.encode(unicode) { out.append($0) }
+                continue
+            default:
+                return nil
+            }
+            i += 2
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
