@@ -213,3 +213,57 @@ struct MessengerMessageEdit: Decodable {
         numEdit = c.metaInt64(.numEdit)
     }
 }
+
+// MARK: The fast path (FastJSON): text messages
+
+extension MessengerWebhook {
+    /// Text messages (echoes included) read without `JSONDecoder`; throws for
+    /// anything the lenient `Decodable` initializers might read differently
+    /// (a number where a string is expected, postbacks, attachments, a null
+    /// where an object is expected…), and the adapter then decodes the general way.
+    init(fast json: FastJSON) throws {
+        guard let list = json.member(json.root, "entry"), let items = json.elements(list) else { throw FastJSON.Unhandled() }
+        entry = try items.map { try MessengerEntry(fast: json, $0) }
+    }
+}
+
+extension MessengerEntry {
+    init(fast json: FastJSON, _ node: Int) throws {
+        guard json.kind(node) == .object else { throw FastJSON.Unhandled() }
+        id = try json.optionalString(node, "id")
+        time = try json.optionalInt64(node, "time")
+        messaging = try json.optionalArray(node, "messaging")?.map { MetaLenient(value: try MessengerEvent(fast: json, $0)) }
+    }
+}
+
+extension MessengerEvent {
+    init(fast json: FastJSON, _ node: Int) throws {
+        guard json.kind(node) == .object else { throw FastJSON.Unhandled() }
+        try json.requireAbsent(node, ["postback", "delivery", "read", "reaction", "message_edit"])
+        try json.requireNotNull(node, ["message", "postback"])
+        func party(_ key: StaticString) throws -> String? {
+            try json.optionalObject(node, key).flatMap { try json.optionalString($0, "id") }
+        }
+        sender = try party("sender")
+        recipient = try party("recipient")
+        timestamp = try json.optionalInt64(node, "timestamp")
+        message = try json.optionalObject(node, "message").map { try MessengerMessage(fast: json, $0) }
+        postback = nil
+        delivery = nil
+        read = nil
+        reaction = nil
+        messageEdit = nil
+        otherKeys = json.keys(node).map { String(decoding: $0, as: UTF8.self) }.filter { !Self.modelled.contains($0) }.sorted()
+    }
+}
+
+extension MessengerMessage {
+    init(fast json: FastJSON, _ node: Int) throws {
+        try json.requireAbsent(node, ["quick_reply", "attachments"])
+        mid = try json.optionalString(node, "mid")
+        text = try json.optionalString(node, "text")
+        quickReplyPayload = nil
+        attachments = []
+        isEcho = try json.optionalBool(node, "is_echo") ?? false
+    }
+}

@@ -79,6 +79,10 @@ struct MetaLenient<Value: Decodable>: Decodable {
     init(from decoder: any Decoder) throws {
         value = try? Value(from: decoder)
     }
+
+    init(value: Value?) {
+        self.value = value
+    }
 }
 
 /// Any key, for reading the names of fields a payload struct does not model.

@@ -98,6 +98,10 @@ struct FastJSON {
 
     func isNull(_ node: Int) -> Bool { nodes[node].kind == .null }
 
+    func bool(_ node: Int) -> Bool? {
+        nodes[node].kind == .bool ? bytes[nodes[node].start] == UInt8(ascii: "t") : nil
+    }
+
     /// A string value, unescaped.
     func string(_ node: Int) -> String? {
         let n = nodes[node]
@@ -177,6 +181,28 @@ struct FastJSON {
         return i
     }
 
+    /// An optional boolean field: nil when absent or null.
+    func optionalBool(_ object: Int, _ key: StaticString) throws -> Bool? {
+        guard let i = member(object, key), !isNull(i) else { return nil }
+        guard let value = bool(i) else { throw Unhandled() }
+        return value
+    }
+
+    /// An optional array field's elements: nil when absent or null.
+    func optionalArray(_ object: Int, _ key: StaticString) throws -> [Int]? {
+        guard let i = member(object, key), !isNull(i) else { return nil }
+        guard let items = elements(i) else { throw Unhandled() }
+        return items
+    }
+
+    /// Throws when `key` is present with a null value: decoders that tell
+    /// "null" from "absent" read it their own way.
+    func requireNotNull(_ object: Int, _ keys: [StaticString]) throws {
+        for key in keys {
+            if let i = member(object, key), isNull(i) { throw Unhandled() }
+        }
+    }
+
     /// Throws unless each of `keys` is absent or null in `object`: fields the
     /// fast path does not read, whose presence changes the outcome.
     func requireAbsent(_ object: Int, _ keys: [StaticString]) throws {
@@ -237,14 +263,21 @@ struct FastJSON {
         } else {
             guard digits(&j) > 0 else { return false }
         }
+        var integer = true
         if j < bytes.count, bytes[j] == UInt8(ascii: ".") {
+            integer = false
             j += 1
             guard digits(&j) > 0 else { return false }
         }
         if j < bytes.count, bytes[j] == UInt8(ascii: "e") || bytes[j] == UInt8(ascii: "E") {
+            integer = false
             j += 1
             if j < bytes.count, bytes[j] == UInt8(ascii: "+") || bytes[j] == UInt8(ascii: "-") { j += 1 }
             guard digits(&j) > 0 else { return false }
+        }
+        // A number no Double can hold (1e999): Foundation's parsers refuse the document.
+        if !integer || j - start > 18 {
+            guard let value = Double(String(decoding: bytes[start..<j], as: UTF8.self)), value.isFinite else { return false }
         }
         nodes.append(Node(kind: .number, start: start, end: j, count: 0, next: nodes.count + 1, escaped: false))
         i = j

@@ -36,10 +36,19 @@ public struct WhatsAppAdapter: ChannelAdapter {
     }
 
     public func parse(_ request: WebhookRequest) throws(WebhookError) -> [InboundEvent] {
+        try parse(request, fastPath: true)
+    }
+
+    /// `fastPath: false` decodes every body with `JSONDecoder` (tests compare both ways).
+    func parse(_ request: WebhookRequest, fastPath: Bool) throws(WebhookError) -> [InboundEvent] {
         try WebhookLimits.checkDepth(request.body)
         let webhook: WhatsAppWebhook
         do {
-            webhook = try JSONDecoder().decode(WhatsAppWebhook.self, from: request.body)
+            if fastPath, let json = FastJSON(request.body), let fast = try? WhatsAppWebhook(fast: json) {
+                webhook = fast
+            } else {
+                webhook = try JSONDecoder().decode(WhatsAppWebhook.self, from: request.body)
+            }
         } catch {
             throw MetaWebhook.malformed(request.body, network: "WhatsApp", arrays: ["changes"])
         }
