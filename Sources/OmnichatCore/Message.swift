@@ -238,3 +238,103 @@ public struct InboundEvent: Sendable, Equatable {
         self.replyContext = replyContext
     }
 }
+
+extension MessageContent {
+    /// The content as JSON, byte for byte what `JSONEncoder` writes with
+    /// `.sortedKeys` and `.withoutEscapingSlashes` (the store's format), without
+    /// going through `Encodable`: that cost as much as the rest of a message's
+    /// insert. Nil for a location (numbers are left to the encoder).
+    public var sortedJSON: String? {
+        guard location == nil else { return nil }
+        var out = "{"
+        var first = true
+        func key(_ name: StaticString) {
+            out += first ? "\"" : ",\""
+            first = false
+            out += name.description
+            out += "\":"
+        }
+        if let contact {
+            key("contact")
+            out += "{"
+            if let name = contact.name {
+                out += "\"name\":"
+                Self.appendQuoted(name, to: &out)
+                out += ","
+            }
+            out += "\"phone_number\":"
+            Self.appendQuoted(contact.phoneNumber, to: &out)
+            out += "}"
+        }
+        key("edited")
+        out += edited ? "true" : "false"
+        if let fileName {
+            key("file_name")
+            Self.appendQuoted(fileName, to: &out)
+        }
+        if let mediaID {
+            key("media_id")
+            Self.appendQuoted(mediaID, to: &out)
+        }
+        if let mimeType {
+            key("mime_type")
+            Self.appendQuoted(mimeType, to: &out)
+        }
+        if let payload {
+            key("payload")
+            Self.appendQuoted(payload, to: &out)
+        }
+        key("quick_replies")
+        out += "["
+        for (index, reply) in quickReplies.enumerated() {
+            out += index == 0 ? "{\"payload\":" : ",{\"payload\":"
+            Self.appendQuoted(reply.payload, to: &out)
+            out += ",\"title\":"
+            Self.appendQuoted(reply.title, to: &out)
+            out += "}"
+        }
+        out += "]"
+        if let text {
+            key("text")
+            Self.appendQuoted(text, to: &out)
+        }
+        key("type")
+        out += "\"" + type.rawValue + "\""
+        if let url {
+            key("url")
+            Self.appendQuoted(url, to: &out)
+        }
+        return out + "}"
+    }
+
+    /// A JSON string as `JSONEncoder` writes it: quote, backslash and control
+    /// characters escaped (`\b \f \n \r \t` short, the others as lowercase
+    /// `\u00xx`), everything else, slashes included, as is.
+    static func appendQuoted(_ text: String, to out: inout String) {
+        out += "\""
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else {
+            out += text
+            out += "\""
+            return
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count + 8)
+        for byte in text.utf8 {
+            switch byte {
+            case 0x22: bytes += [0x5C, 0x22]
+            case 0x5C: bytes += [0x5C, 0x5C]
+            case 0x08: bytes += [0x5C, UInt8(ascii: "b")]
+            case 0x0C: bytes += [0x5C, UInt8(ascii: "f")]
+            case 0x0A: bytes += [0x5C, UInt8(ascii: "n")]
+            case 0x0D: bytes += [0x5C, UInt8(ascii: "r")]
+            case 0x09: bytes += [0x5C, UInt8(ascii: "t")]
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes += [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            default: bytes.append(byte)
+            }
+        }
+        out += String(decoding: bytes, as: UTF8.self)
+        out += "\""
+    }
+}

@@ -122,3 +122,46 @@ import Testing
         #expect(header.split(separator: " ", maxSplits: 1)[1].trimmingHTTPWhitespace() == "token")  // a Substring too
     }
 }
+
+@Suite struct MessageContentJSONTests {
+    static func encoder(_ content: MessageContent) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try! encoder.encode(content), as: UTF8.self)
+    }
+
+    @Test("written directly, the same bytes as JSONEncoder with sorted keys")
+    func sameBytesAsTheEncoder() throws {
+        let every = String((1..<0x80).map { Character(Unicode.Scalar(UInt8($0))) }) + "\u{0}é😀\u{2028}/\\\""
+        var contents: [MessageContent] = [
+            .text("hi"), .text(""), .text(every), .text("a/b \"q\" \\ \n\t", quickReplies: [QuickReply(title: "Yes"), QuickReply(title: "No\n", payload: "N/\u{1}")]),
+            MessageContent(type: .image, text: "cap", url: "https://x.example/i.png?a=1&b=2", mediaID: "m1", fileName: "i.png", mimeType: "image/png"),
+            MessageContent(type: .contact, contact: ContactCard(phoneNumber: "+1 555", name: "Ann \"A\"")),
+            MessageContent(type: .contact, contact: ContactCard(phoneNumber: "")),
+            MessageContent(type: .postback, text: "Buy", payload: "BUY_1"),
+            MessageContent(type: .unsupported, edited: true),
+        ]
+        var rng = SystemRandomNumberGenerator()
+        let pieces = ["a", "é", "😀", "\u{1}", "\u{1f}", "\"", "\\", "/", "\n", " ", "\u{7f}", "日本"]
+        func random() -> String? {
+            Bool.random(using: &rng) ? nil : (0..<Int.random(in: 0...6, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+        }
+        for _ in 0..<300 {
+            contents.append(
+                MessageContent(
+                    type: MessageType.allCases.randomElement(using: &rng)!, text: random(), url: random(), mediaID: random(), fileName: random(),
+                    mimeType: random(), contact: Bool.random(using: &rng) ? ContactCard(phoneNumber: random() ?? "", name: random()) : nil,
+                    payload: random(), quickReplies: (0..<Int.random(in: 0...3, using: &rng)).map { _ in QuickReply(title: random() ?? "t", payload: random()) },
+                    edited: Bool.random(using: &rng)))
+        }
+        for content in contents {
+            let direct = try #require(content.sortedJSON)
+            #expect(direct == Self.encoder(content))
+            #expect(try JSONDecoder().decode(MessageContent.self, from: Data(direct.utf8)) == content)
+        }
+    }
+
+    @Test func locationsAreLeftToTheEncoder() {
+        #expect(MessageContent(type: .location, location: GeoLocation(latitude: 1.5, longitude: -0.1)).sortedJSON == nil)
+    }
+}

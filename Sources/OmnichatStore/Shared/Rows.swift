@@ -84,9 +84,18 @@ enum Rows {
     }
 
     static func encode(_ value: some Encodable) -> String {
+        encodeWithEncoder(value)
+    }
+
+    private static func encodeWithEncoder(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "{}"
+    }
+
+    /// A message's content, written directly (the same bytes as `encode`).
+    static func encode(_ content: MessageContent) -> String {
+        content.sortedJSON ?? encodeWithEncoder(content)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
