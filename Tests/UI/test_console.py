@@ -329,9 +329,10 @@ def main():
     # 2. A customer message arrives and appears without a reload.
     driver.execute_script("window.__noReload = 'still-here';")
     customer_says(700001, "Carla Customer", f"Where is my order? {nonce}")
-    room_link = element_with_text("a.room", "Carla Customer")
+    element_with_text("a.room", "Carla Customer")
     check(driver.execute_script("return window.__noReload") == "still-here", "the new conversation appeared live, without a reload")
-    room_id = room_link.get_attribute("data-room-id")
+    # Read again if the live room list re-rendered the link meanwhile.
+    room_id = wait_for(lambda: element_with_text("a.room", "Carla Customer").get_attribute("data-room-id"), "the room's id")
     # The agent's "Waiting on me" tab: their rooms with unread customer messages.
     click("#tab-unanswered")
     wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, f"#room-list a.room[data-room-id='{room_id}']"),
@@ -388,8 +389,9 @@ def main():
     stored = next((m for m in room_messages(room_id, admin_token) if m["id"] == blocked_id), None)
     check(stored is not None and stored["delivery"]["status"] == "failed" and reason in (stored["delivery"].get("error") or ""),
           "the reply is stored as failed with the reason (API)")
-    retry = driver.find_element(By.CSS_SELECTOR, f"#timeline [data-message-id='{blocked_id}'] button.retry")
-    check(retry.is_displayed(), "the failed reply has a Retry button")
+    # Found afresh until displayed: a live event may re-render the message meanwhile.
+    retry = visible(f"#timeline [data-message-id='{blocked_id}'] button.retry")
+    check(retry is not None, "the failed reply has a Retry button")
     shot("02b-delivery-failed")
     sent_before = sends_of(blocked)
     network_control({"fail_text": None})
@@ -422,9 +424,11 @@ def main():
 
     # A location: a map link.
     customer_says(700001, "Carla Customer", location={"latitude": 52.3731, "longitude": 4.8922})
-    link = el("#timeline .msg-in a.location")
-    href = link.get_attribute("href")
-    check("52.3731" in href and "4.8922" in href and link.get_attribute("target") == "_blank", f"the location shows as a map link ({href})")
+    el("#timeline .msg-in a.location")
+    # Read in one go, again if the timeline re-rendered the link meanwhile.
+    href, target = wait_for(lambda: (lambda link: (link.get_attribute("href"), link.get_attribute("target")))(
+        driver.find_element(By.CSS_SELECTOR, "#timeline .msg-in a.location")), "the location link's attributes")
+    check("52.3731" in href and "4.8922" in href and target == "_blank", f"the location shows as a map link ({href})")
     driver.execute_script("const s = document.querySelector('.timeline-scroll'); s.scrollTop = s.scrollHeight;")
     shot("02-inbox-conversation")
 
@@ -634,7 +638,7 @@ def main():
     visible("#saved-rows > li:nth-child(3) .saved-shortcut-input").send_keys(bad["shortcut"])
     visible("#saved-rows > li:nth-child(3) .saved-text-input").send_keys(bad["text"])
     click("#saved-replies-save")
-    shown = element_with_text("#saved-replies-error", api_message).text
+    shown = wait_for(lambda: element_with_text("#saved-replies-error", api_message).text, "the error's text")
     check(api_message in shown, f"saved replies editor: the page shows the API's message ({shown!r})")
     check(attr("#saved-rows > li:nth-child(3) .saved-shortcut-input", "aria-invalid") == "true"
           and driver.switch_to.active_element.get_attribute("id") == attr("#saved-rows > li:nth-child(3) .saved-shortcut-input", "id"),
