@@ -254,87 +254,43 @@ extension MessageContent {
             out += name.description
             out += "\":"
         }
+        func string(_ name: StaticString, _ value: String?) {
+            guard let value else { return }
+            key(name)
+            JSONString.appendQuoted(value, to: &out)
+        }
         if let contact {
             key("contact")
             out += "{"
             if let name = contact.name {
                 out += "\"name\":"
-                Self.appendQuoted(name, to: &out)
+                JSONString.appendQuoted(name, to: &out)
                 out += ","
             }
             out += "\"phone_number\":"
-            Self.appendQuoted(contact.phoneNumber, to: &out)
+            JSONString.appendQuoted(contact.phoneNumber, to: &out)
             out += "}"
         }
         key("edited")
         out += edited ? "true" : "false"
-        if let fileName {
-            key("file_name")
-            Self.appendQuoted(fileName, to: &out)
-        }
-        if let mediaID {
-            key("media_id")
-            Self.appendQuoted(mediaID, to: &out)
-        }
-        if let mimeType {
-            key("mime_type")
-            Self.appendQuoted(mimeType, to: &out)
-        }
-        if let payload {
-            key("payload")
-            Self.appendQuoted(payload, to: &out)
-        }
+        string("file_name", fileName)
+        string("media_id", mediaID)
+        string("mime_type", mimeType)
+        string("payload", payload)
         key("quick_replies")
         out += "["
         for (index, reply) in quickReplies.enumerated() {
             out += index == 0 ? "{\"payload\":" : ",{\"payload\":"
-            Self.appendQuoted(reply.payload, to: &out)
+            JSONString.appendQuoted(reply.payload, to: &out)
             out += ",\"title\":"
-            Self.appendQuoted(reply.title, to: &out)
+            JSONString.appendQuoted(reply.title, to: &out)
             out += "}"
         }
         out += "]"
-        if let text {
-            key("text")
-            Self.appendQuoted(text, to: &out)
-        }
+        string("text", text)
         key("type")
         out += "\"" + type.rawValue + "\""
-        if let url {
-            key("url")
-            Self.appendQuoted(url, to: &out)
-        }
+        string("url", url)
         return out + "}"
-    }
-
-    /// A JSON string as `JSONEncoder` writes it: quote, backslash and control
-    /// characters escaped (`\b \f \n \r \t` short, the others as lowercase
-    /// `\u00xx`), everything else, slashes included, as is.
-    static func appendQuoted(_ text: String, to out: inout String) {
-        out += "\""
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else {
-            out += text
-            out += "\""
-            return
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count + 8)
-        for byte in text.utf8 {
-            switch byte {
-            case 0x22: bytes += [0x5C, 0x22]
-            case 0x5C: bytes += [0x5C, 0x5C]
-            case 0x08: bytes += [0x5C, UInt8(ascii: "b")]
-            case 0x0C: bytes += [0x5C, UInt8(ascii: "f")]
-            case 0x0A: bytes += [0x5C, UInt8(ascii: "n")]
-            case 0x0D: bytes += [0x5C, UInt8(ascii: "r")]
-            case 0x09: bytes += [0x5C, UInt8(ascii: "t")]
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes += [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
-            default: bytes.append(byte)
-            }
-        }
-        out += String(decoding: bytes, as: UTF8.self)
-        out += "\""
     }
 }

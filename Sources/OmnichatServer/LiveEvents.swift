@@ -331,7 +331,7 @@ extension LiveEvent {
     /// general path.
     var sse: String {
         var out = "id: \(id)\nevent: \(type)\ndata: {\"id\":\"\(id)\",\"type\":"
-        JSONText.appendQuoted(type, to: &out)
+        JSONString.appendQuoted(type, to: &out)
         out += ",\"at\":\"" + at.iso8601 + "\",\"data\":"
         if let dataJSON, !dataJSON.isEmpty, !dataJSON.utf8.contains(0x0A) {
             out += dataJSON  // already JSON (the cluster's event log), one line
@@ -362,15 +362,15 @@ extension LiveEvent {
     /// The event as the cluster's event log keeps it.
     var logBody: String {
         var out = "{\"type\":"
-        JSONText.appendQuoted(type, to: &out)
+        JSONString.appendQuoted(type, to: &out)
         out += ",\"at\":" + String(at.timeIntervalSince1970) + ",\"data\":" + plainDataJSON
         if let roomID {
             out += ",\"room_id\":"
-            JSONText.appendQuoted(roomID, to: &out)
+            JSONString.appendQuoted(roomID, to: &out)
         }
         if let audience {
             out += ",\"audience\":"
-            JSONText.appendQuoted(audience, to: &out)
+            JSONString.appendQuoted(audience, to: &out)
         }
         return out + "}"
     }
@@ -412,10 +412,10 @@ enum JSONText {
             }
             if !first { out += "," }
             first = false
-            appendQuoted(key, to: &out)
+            JSONString.appendQuoted(key, to: &out)
             out += ":"
             switch value {
-            case let text as String: appendQuoted(text, to: &out)
+            case let text as String: JSONString.appendQuoted(text, to: &out)
             case let flag as Bool: out += flag ? "true" : "false"
             case let number as Int: out += String(number)
             case let number as Int64: out += String(number)
@@ -424,27 +424,6 @@ enum JSONText {
             }
         }
         return out + "}"
-    }
-
-    static func appendQuoted(_ text: String, to out: inout String) {
-        out += "\""
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else {
-            out += text
-            out += "\""
-            return
-        }
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += "\\u00" + Hex.encode([UInt8(scalar.value)])
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
     }
 }
 

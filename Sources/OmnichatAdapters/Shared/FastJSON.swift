@@ -73,16 +73,6 @@ struct FastJSON {
         return out
     }
 
-    /// True when every key of the object `node` is one of `allowed`.
-    func onlyKeys(_ node: Int, _ allowed: [StaticString]) -> Bool {
-        keys(node).allSatisfy { key in
-            allowed.contains { name in
-                key.count == name.utf8CodeUnitCount
-                    && key.elementsEqual(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-            }
-        }
-    }
-
     /// The elements of the array `node`.
     func elements(_ node: Int) -> [Int]? {
         guard nodes[node].kind == .array else { return nil }
@@ -133,12 +123,6 @@ struct FastJSON {
         return value
     }
 
-    /// The raw bytes of a value, as sent (a string's quotes included).
-    func rawRange(_ node: Int) -> Range<Int> {
-        let n = nodes[node]
-        return n.kind == .string ? (n.start - 1)..<(n.end + 1) : n.start..<n.end
-    }
-
     // MARK: Fields, for the models' fast initializers
 
     /// Thrown by the field readers when a value is not what the fast path
@@ -149,11 +133,6 @@ struct FastJSON {
     func optionalString(_ object: Int, _ key: StaticString) throws -> String? {
         guard let i = member(object, key), !isNull(i) else { return nil }
         guard let value = string(i) else { throw Unhandled() }
-        return value
-    }
-
-    func requiredString(_ object: Int, _ key: StaticString) throws -> String {
-        guard let value = try optionalString(object, key) else { throw Unhandled() }
         return value
     }
 
@@ -213,16 +192,7 @@ struct FastJSON {
 
     // MARK: Parsing
 
-    private func skipSpace(_ start: Int) -> Int {
-        var i = start
-        while i < bytes.count {
-            switch bytes[i] {
-            case 0x20, 0x09, 0x0A, 0x0D: i += 1
-            default: return i
-            }
-        }
-        return i
-    }
+    private func skipSpace(_ start: Int) -> Int { jsonWhitespaceEnd(bytes, from: start) }
 
     private mutating func parseValue(_ i: inout Int, depth: Int) -> Bool {
         guard depth <= WebhookLimits.maxDepth, i < bytes.count else { return false }
@@ -441,4 +411,17 @@ struct FastJSON {
         }
         return String(decoding: out, as: UTF8.self)
     }
+}
+
+/// The index of the first byte at or after `start` that is not JSON
+/// whitespace (space, tab, line feed, carriage return).
+func jsonWhitespaceEnd(_ bytes: [UInt8], from start: Int) -> Int {
+    var i = start
+    while i < bytes.count {
+        switch bytes[i] {
+        case 0x20, 0x09, 0x0A, 0x0D: i += 1
+        default: return i
+        }
+    }
+    return i
 }

@@ -97,16 +97,7 @@ struct RawJSON {
         return decoded.map { Array($0.utf8) == wanted } ?? false
     }
 
-    private func skipWhitespace(_ start: Int) -> Int {
-        var i = start
-        while i < bytes.count {
-            switch bytes[i] {
-            case 0x20, 0x09, 0x0A, 0x0D: i += 1
-            default: return i
-            }
-        }
-        return i
-    }
+    private func skipWhitespace(_ start: Int) -> Int { jsonWhitespaceEnd(bytes, from: start) }
 
     /// The index just past the string starting at `start` (a quote).
     private func stringEnd(_ start: Int) -> Int? {
