@@ -164,8 +164,7 @@ extension LINEWebhook {
     /// postbacks…); the adapter then decodes the general way.
     init(fast json: FastJSON) throws {
         destination = try json.optionalString(json.root, "destination")
-        guard let list = json.member(json.root, "events"), let items = json.elements(list) else { throw FastJSON.Unhandled() }
-        events = try items.map { try LINEEvent(fast: json, $0) }
+        events = try json.requiredArray(json.root, "events").map { try LINEEvent(fast: json, $0) }
     }
 }
 

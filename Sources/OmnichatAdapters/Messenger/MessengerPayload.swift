@@ -222,8 +222,7 @@ extension MessengerWebhook {
     /// (a number where a string is expected, postbacks, attachments, a null
     /// where an object is expected…), and the adapter then decodes the general way.
     init(fast json: FastJSON) throws {
-        guard let list = json.member(json.root, "entry"), let items = json.elements(list) else { throw FastJSON.Unhandled() }
-        entry = try items.map { try MessengerEntry(fast: json, $0) }
+        entry = try json.requiredArray(json.root, "entry").map { try MessengerEntry(fast: json, $0) }
     }
 }
 

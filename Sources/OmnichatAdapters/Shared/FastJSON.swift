@@ -174,6 +174,11 @@ struct FastJSON {
         return items
     }
 
+    func requiredArray(_ object: Int, _ key: StaticString) throws -> [Int] {
+        guard let items = try optionalArray(object, key) else { throw Unhandled() }
+        return items
+    }
+
     /// Throws when `key` is present with a null value: decoders that tell
     /// "null" from "absent" read it their own way.
     func requireNotNull(_ object: Int, _ keys: [StaticString]) throws {
@@ -283,20 +288,29 @@ struct FastJSON {
         return true
     }
 
-    private mutating func parseArray(_ i: inout Int, depth: Int) -> Bool {
+    /// An array or an object: its node, then its elements (objects: a key
+    /// without escapes, then its value), comma-separated up to the closing bracket.
+    private mutating func parseContainer(_ i: inout Int, depth: Int, kind: Kind) -> Bool {
         let index = nodes.count
-        nodes.append(Node(kind: .array, start: i, end: i, count: 0, next: 0, escaped: false))
+        let close = kind == .object ? UInt8(ascii: "}") : UInt8(ascii: "]")
+        nodes.append(Node(kind: kind, start: i, end: i, count: 0, next: 0, escaped: false))
         var j = skipSpace(i + 1)
         var count = 0
-        if j < bytes.count, bytes[j] == UInt8(ascii: "]") {
+        if j < bytes.count, bytes[j] == close {
             j += 1
         } else {
             while true {
+                if kind == .object {
+                    guard j < bytes.count, bytes[j] == UInt8(ascii: "\""), parseString(&j), !nodes[nodes.count - 1].escaped else { return false }
+                    j = skipSpace(j)
+                    guard j < bytes.count, bytes[j] == UInt8(ascii: ":") else { return false }
+                    j = skipSpace(j + 1)
+                }
                 guard parseValue(&j, depth: depth + 1) else { return false }
                 count += 1
                 j = skipSpace(j)
                 guard j < bytes.count else { return false }
-                if bytes[j] == UInt8(ascii: "]") {
+                if bytes[j] == close {
                     j += 1
                     break
                 }
@@ -311,35 +325,13 @@ struct FastJSON {
         return true
     }
 
+    private mutating func parseArray(_ i: inout Int, depth: Int) -> Bool {
+        parseContainer(&i, depth: depth, kind: .array)
+    }
+
     private mutating func parseObject(_ i: inout Int, depth: Int) -> Bool {
         let index = nodes.count
-        nodes.append(Node(kind: .object, start: i, end: i, count: 0, next: 0, escaped: false))
-        var j = skipSpace(i + 1)
-        var count = 0
-        if j < bytes.count, bytes[j] == UInt8(ascii: "}") {
-            j += 1
-        } else {
-            while true {
-                guard j < bytes.count, bytes[j] == UInt8(ascii: "\""), parseString(&j), !nodes[nodes.count - 1].escaped else { return false }
-                j = skipSpace(j)
-                guard j < bytes.count, bytes[j] == UInt8(ascii: ":") else { return false }
-                j = skipSpace(j + 1)
-                guard parseValue(&j, depth: depth + 1) else { return false }
-                count += 1
-                j = skipSpace(j)
-                guard j < bytes.count else { return false }
-                if bytes[j] == UInt8(ascii: "}") {
-                    j += 1
-                    break
-                }
-                guard bytes[j] == UInt8(ascii: ",") else { return false }
-                j = skipSpace(j + 1)
-            }
-        }
-        nodes[index].end = j
-        nodes[index].count = count
-        nodes[index].next = nodes.count
-        i = j
+        guard parseContainer(&i, depth: depth, kind: .object) else { return false }
         // A repeated key: which one wins is the decoder's business, not ours.
         let names = keys(index)
         if names.count > 1 {

@@ -337,8 +337,7 @@ extension WhatsAppWebhook {
     /// media, a number where a string is expected, an element of another
     /// shape…), and the adapter then decodes the general way.
     init(fast json: FastJSON) throws {
-        guard let list = json.member(json.root, "entry"), let items = json.elements(list) else { throw FastJSON.Unhandled() }
-        entry = try items.map { try WhatsAppEntry(fast: json, $0) }
+        entry = try json.requiredArray(json.root, "entry").map { try WhatsAppEntry(fast: json, $0) }
     }
 }
 
