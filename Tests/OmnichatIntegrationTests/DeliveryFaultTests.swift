@@ -70,7 +70,7 @@ struct DeliveryFaultTests {
         }
         try await eventually("six slow rooms") {
             slowRooms = (try await call("GET", "\(daemon.base)/api/v1/rooms?channel=slow&status=assigned", token: token)["rooms"] as? [[String: Any]] ?? [])
-                .compactMap { $0["id"] as? String }
+                .compactMap { $0["id"].asID }
             return slowRooms.count == 6
         }
         for room in slowRooms {
@@ -81,7 +81,7 @@ struct DeliveryFaultTests {
         _ = try await daemon.postUpdate(telegramUpdate(100, chat: 100), channel: "fast")
         var fastRoom = ""
         try await eventually("the fast room") {
-            fastRoom = ((try await call("GET", "\(daemon.base)/api/v1/rooms?channel=fast", token: token)["rooms"] as? [[String: Any]])?.first?["id"] as? String) ?? ""
+            fastRoom = ((try await call("GET", "\(daemon.base)/api/v1/rooms?channel=fast", token: token)["rooms"] as? [[String: Any]])?.first?["id"].asID) ?? ""
             return !fastRoom.isEmpty
         }
         let clock = ContinuousClock()

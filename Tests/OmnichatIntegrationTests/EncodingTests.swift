@@ -28,7 +28,7 @@ import Testing
         #expect(lines[1] == "event: message.created")
         let json = try #require(lines[2].hasPrefix("data: ") ? String(lines[2].dropFirst(6)) : nil)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-        #expect(object["id"] as? String == "42")
+        #expect(object["id"].asID == "42")
         #expect(object["type"] as? String == "message.created")
         let data = try #require(object["data"] as? [String: Any])
         #expect(data["text"] as? String == text)

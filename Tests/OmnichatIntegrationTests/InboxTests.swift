@@ -36,7 +36,7 @@ struct InboxTests {
     }
 
     func ids(_ daemon: TestDaemon, _ token: String, _ query: String = "") async throws -> [String] {
-        try await rooms(daemon, token, query).compactMap { $0["id"] as? String }
+        try await rooms(daemon, token, query).compactMap { $0["id"].asID }
     }
 
     func status(_ daemon: TestDaemon, _ token: String, _ query: String) async throws -> Int {
@@ -54,7 +54,7 @@ struct InboxTests {
         var id: String?
         try await eventually("the room of chat \(chat)") {
             let list = try await rooms(daemon, token)
-            id = list.first { ($0["contact"] as? [String: Any])?["external_id"] as? String == String(chat) }?["id"] as? String
+            id = list.first { ($0["contact"] as? [String: Any])?["external_id"] as? String == String(chat) }?["id"].asID
             return id != nil
         }
         return id!
@@ -64,7 +64,7 @@ struct InboxTests {
         try await eventually("room \(roomID) to be \(status)") {
             let room = try await call("GET", "\(daemon.base)/api/v1/rooms/\(roomID)", token: token)["room"] as? [String: Any]
             return room?["status"] as? String == status
-                && (assignee == nil || (room?["assignee"] as? [String: Any])?["id"] as? String == assignee)
+                && (assignee == nil || (room?["assignee"] as? [String: Any])?["id"].asID == assignee)
         }
     }
 
@@ -175,7 +175,7 @@ struct InboxTests {
 
             // pagination with a filter
             let first = try await call("GET", "\(daemon.base)/api/v1/rooms?kind=telegram&limit=3", token: f.sueToken)
-            let firstPage = (first["rooms"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            let firstPage = (first["rooms"] as? [[String: Any]] ?? []).compactMap { $0["id"].asID }
             let cursor = try #require(first["next_cursor"] as? String)
             let second = try await ids(daemon, f.sueToken, "?kind=telegram&limit=3&cursor=\(Self.encoded(cursor))")
             #expect(firstPage.count == 3)
@@ -233,13 +233,13 @@ struct InboxTests {
             _ = try await daemon.postUpdate(telegramUpdate(2, chat: 7, text: "two"))
             _ = try await daemon.postUpdate(telegramUpdate(3, chat: 7, text: "three"))
             func unread(_ token: String) async throws -> Int? {
-                try await rooms(daemon, token).first { $0["id"] as? String == room }?["unread_count"] as? Int
+                try await rooms(daemon, token).first { $0["id"].asID == room }?["unread_count"] as? Int
             }
             try await eventually("three messages") { try await unread(annToken) == 3 }
             #expect(try await unread(sueToken) == 3)
 
             let history = try await call("GET", "\(daemon.base)/api/v1/rooms/\(room)/messages", token: annToken)
-            let messageIDs = (history["messages"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            let messageIDs = (history["messages"] as? [[String: Any]] ?? []).compactMap { $0["id"].asID }
             #expect(messageIDs.count == 3)
 
             // Up to the first message: two left.
@@ -290,12 +290,12 @@ struct InboxTests {
             let created = try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/notes", json: ["text": "customer is angry, be nice", "color": "red"], token: annToken)
             #expect(created.status == 201)
             let note = try #require(created["note"] as? [String: Any])
-            #expect((note["id"] as? String)?.hasPrefix("note_") == true)
-            #expect(note["room_id"] as? String == room)
+            #expect((note["id"].asID)?.hasPrefix("note_") == true)
+            #expect(note["room_id"].asID == room)
             #expect(note["text"] as? String == "customer is angry, be nice")
             #expect(note["created_at"] is String)
             let author = try #require(note["author"] as? [String: Any])
-            #expect(author["id"] as? String == ann.id)
+            #expect(author["id"].asID == ann.id)
             #expect(author["name"] as? String == "ann")
             #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/notes", json: ["text": "noted"], token: sueToken).status == 201)
 
@@ -303,7 +303,7 @@ struct InboxTests {
             #expect(listed.status == 200)
             let notes = try #require(listed["notes"] as? [[String: Any]])
             #expect(notes.map { $0["text"] as? String } == ["customer is angry, be nice", "noted"])
-            #expect((notes[1]["author"] as? [String: Any])?["id"] as? String == sue.id)
+            #expect((notes[1]["author"] as? [String: Any])?["id"].asID == sue.id)
             #expect(listed["next_cursor"] is NSNull)
             let page = try await call("GET", "\(daemon.base)/api/v1/rooms/\(room)/notes?limit=1", token: sueToken)
             let cursor = try #require(page["next_cursor"] as? String)
@@ -348,7 +348,7 @@ struct InboxTests {
             #expect(put.status == 200)
             let tagged = try #require(put["room"] as? [String: Any])
             #expect(tagged["tags"] as? [String] == ["refund", "vip", "ünïcode"])
-            #expect(tagged["id"] as? String == room)
+            #expect(tagged["id"].asID == room)
             #expect(tagged["status"] as? String == "assigned")
             #expect(try await ids(daemon, sueToken, "?tag=\(Self.encoded("ÜNÏCODE"))") == [room])
             let replaced = try await call("PUT", "\(daemon.base)/api/v1/rooms/\(room)/tags", json: ["tags": ["refund"]], token: sueToken)
@@ -395,7 +395,7 @@ struct InboxTests {
             #expect(customer["name"] as? String == "Gus")
             #expect(customer["channel"] as? String == "tg")
             #expect(customer["channel_kind"] as? String == "telegram")
-            #expect(customer["id"] as? String == (detail["contact"] as? [String: Any])?["id"] as? String)
+            #expect(customer["id"].asID == (detail["contact"] as? [String: Any])?["id"].asID)
             #expect(customer["username"] is NSNull)
 
             #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/resolve", token: annToken).status == 200)

@@ -162,7 +162,7 @@ struct ProcessTests {
         let stored = Set(rooms.compactMap { ($0["contact"] as? [String: Any])?["external_id"] as? String }.compactMap(Int.init))
         #expect(ackedBeforeKill.isSubset(of: stored), "acknowledged but lost: \(ackedBeforeKill.subtracting(stored).sorted())")
         for room in rooms.prefix(20) {
-            let id = try #require(room["id"] as? String)
+            let id = try #require(room["id"].asID)
             let messages = try await call("GET", "\(base)/api/v1/rooms/\(id)/messages", token: admin)
             #expect((messages["messages"] as? [Any])?.count == 1)
         }
@@ -187,7 +187,7 @@ struct ProcessTests {
         }
         var messageCount = 0
         for room in rooms {
-            let messages = try await call("GET", "\(base)/api/v1/rooms/\(room["id"] as! String)/messages", token: admin)
+            let messages = try await call("GET", "\(base)/api/v1/rooms/\(room["id"].asID!)/messages", token: admin)
             messageCount += (messages["messages"] as? [Any])?.count ?? 0
         }
         #expect(messageCount == total, "each update stored exactly once")
@@ -238,7 +238,7 @@ struct ProcessTests {
         try await eventually("the removed channel to go") { try await post("second", 5) == 404 }
         let channels = try await call("GET", "\(base)/api/v1/channels", token: token)
         #expect((channels["config"] as? [String: Any])?["reload_error"] is NSNull)
-        #expect((channels["channels"] as? [[String: Any]])?.map { $0["id"] as? String } == ["tg"])
+        #expect((channels["channels"] as? [[String: Any]])?.map { $0["id"].asID } == ["tg"])
         daemon.signal(SIGTERM)
         #expect(await daemon.wait() == 0)
     }
@@ -268,7 +268,7 @@ struct ProcessTests {
         let roomID = try await { () async throws -> String in
             var id: String?
             try await eventually("the room") {
-                id = (try await call("GET", "\(base)/api/v1/rooms", token: token)["rooms"] as? [[String: Any]])?.first?["id"] as? String
+                id = (try await call("GET", "\(base)/api/v1/rooms", token: token)["rooms"] as? [[String: Any]])?.first?["id"].asID
                 return id != nil
             }
             return id!

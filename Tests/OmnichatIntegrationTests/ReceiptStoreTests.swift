@@ -26,7 +26,7 @@ struct ReceiptStoreTests {
 
     /// Sends a reply and marks it accepted by the network with `networkID`.
     func sent(_ store: any TestStore, _ room: String, _ agent: User, _ text: String, _ networkID: String) async throws -> String {
-        let message = try await store.addOutbound(roomID: room, content: .text(text), senderUserID: agent.id)
+        let message = try await store.addOutbound(roomID: room, content: .text(text), senderUserID: agent.id, senderKeyID: nil)
         let item = try #require(try await store.dueOutbox(now: Date(), limit: 10, excluding: []).first)
         try await store.markDelivered(outboxID: item.id, attempts: 1, networkMessageID: networkID)
         return message.id
@@ -72,7 +72,7 @@ struct ReceiptStoreTests {
             let cut = Date()
             try await Task.sleep(for: .milliseconds(20))
             let late = try await sent(store, room, agent, "late", "m2")
-            let pending = try await store.addOutbound(roomID: room, content: .text("pending"), senderUserID: agent.id)
+            let pending = try await store.addOutbound(roomID: room, content: .text("pending"), senderUserID: agent.id, senderKeyID: nil)
             _ = try await store.ingest(IngestBatch(channelID: "net", events: [receipt("r", Receipt(status: .read, watermark: cut))]))
             #expect(try await status(store, room, early).0 == .read)
             #expect(try await status(store, room, late).0 == .delivered)
@@ -121,7 +121,7 @@ struct ReceiptStoreTests {
                 occurredAt: Date(timeIntervalSince1970: 2_000), raw: "{}", replyContext: ["reply_token": "tok2"])
             _ = try await store.ingest(IngestBatch(channelID: "net", events: [next]))
             #expect(try await store.takeReplyContext(roomID: room) == ["reply_token": "tok2"])
-            let item = try await store.addOutbound(roomID: room, content: .text("x"), senderUserID: "u")
+            let item = try await store.addOutbound(roomID: room, content: .text("x"), senderUserID: "u", senderKeyID: nil)
             let due = try #require(try await store.dueOutbox(now: Date(), limit: 5, excluding: []).first)
             #expect(due.lastInboundAt == Date(timeIntervalSince1970: 2_000), "the window runs from the customer's last message")
             guard case .message(let id, _) = due.payload else { Issue.record("not a message"); return }

@@ -147,7 +147,7 @@ struct ReportTests {
     func rows(_ result: HTTPResult) -> [String: [String: Any]] {
         var out: [String: [String: Any]] = [:]
         for row in result["agents"] as? [[String: Any]] ?? [] {
-            if let id = (row["agent"] as? [String: Any])?["id"] as? String { out[id] = row }
+            if let id = (row["agent"] as? [String: Any])?["id"].asID { out[id] = row }
         }
         return out
     }
@@ -161,7 +161,7 @@ struct ReportTests {
             #expect(result["from"] as? String == "2026-11-01T00:00:00.000Z")
             #expect(result["to"] as? String == "2026-11-04T00:00:00.000Z", "a date as 'to' includes that whole day")
             let list = try #require(result["agents"] as? [[String: Any]])
-            #expect(list.compactMap { ($0["agent"] as? [String: Any])?["id"] as? String } == [s.amy.id, s.ben.id, s.cat.id], "agents by name; idle supervisors and admins left out")
+            #expect(list.compactMap { ($0["agent"] as? [String: Any])?["id"].asID } == [s.amy.id, s.ben.id, s.cat.id], "agents by name; idle supervisors and admins left out")
             let rows = rows(result)
 
             let amy = try #require(rows[s.amy.id])
@@ -287,7 +287,7 @@ struct ReportTests {
     func filters() async throws {
         try await withScenario { daemon, s in
             let night = try await report(daemon, s.sueToken, "?from=2026-11-01&to=2026-11-03&division=\(s.division)")
-            #expect((night["agents"] as? [[String: Any]])?.compactMap { ($0["agent"] as? [String: Any])?["id"] as? String } == [s.cat.id])
+            #expect((night["agents"] as? [[String: Any]])?.compactMap { ($0["agent"] as? [String: Any])?["id"].asID } == [s.cat.id])
             let general = try await report(daemon, s.sueToken, "?from=2026-11-01&to=2026-11-03&division=div_default")
             #expect(Set(rows(general).keys) == [s.amy.id, s.ben.id], "agents with no division are in the default one")
 

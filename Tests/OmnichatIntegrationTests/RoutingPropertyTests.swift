@@ -192,7 +192,7 @@ struct RoutingPropertyTests {
             let user = try await store.createUser(NewUser(email: "s\(index)@x", name: "S\(index)", role: .agent, passwordHash: "x"))
             agents.append(try await store.setOnline(userID: user.id, online: true))
         }
-        var rooms: [String] = []
+        var rooms: [Int64] = []
         for index in 0..<150 {
             let event = InboundEvent(
                 eventID: "e\(index)", conversationID: "c\(index)", contact: ContactProfile(externalID: "c\(index)"), content: .text("x"),

@@ -119,7 +119,7 @@ struct StoreTests {
     func concurrentAssign() async throws {
         try await withStore { store in
             let ann = try await agent(store, "ann@x", capacity: 3)
-            var rooms: [String] = []
+            var rooms: [Int64] = []
             for i in 0..<20 {
                 rooms += try await store.ingest(IngestBatch(channelID: "tg", events: [event("\(i)", chat: "c\(i)")])).roomIDs
             }
@@ -197,8 +197,8 @@ struct StoreTests {
         try await withStore { store in
             let ann = try await agent(store, "ann@x")
             let room = try #require(try await store.ingest(IngestBatch(channelID: "tg", events: [event("1")])).roomIDs.first)
-            let first = try await store.addOutbound(roomID: room, content: .text("one"), senderUserID: ann.id)
-            _ = try await store.addOutbound(roomID: room, content: .text("two"), senderUserID: ann.id)
+            let first = try await store.addOutbound(roomID: room, content: .text("one"), senderUserID: ann.id, senderKeyID: nil)
+            _ = try await store.addOutbound(roomID: room, content: .text("two"), senderUserID: ann.id, senderKeyID: nil)
             let due = try await store.dueOutbox(now: Date(), limit: 10, excluding: [])
             #expect(due.count == 1)
             guard case .message(let id, let content) = due.first?.payload else { Issue.record("not a message"); return }
