@@ -36,11 +36,11 @@ struct EndToEndTests {
             let webhook = try await daemon.postUpdate(fixture("telegram/text.json"))
             #expect(webhook.status == 200)
 
-            var roomID = ""
+            var roomID: Int64 = 0
             try await eventually("the room to be assigned") {
                 let rooms = try await call("GET", "\(daemon.base)/api/v1/rooms?channel=tg", token: token)
                 guard let list = rooms["rooms"] as? [[String: Any]], let room = list.first else { return false }
-                roomID = room["id"].asID ?? ""
+                roomID = room["id"].asID ?? 0
                 return room["status"] as? String == "assigned"
                     && (room["assignee"] as? [String: Any])?["id"].asID == agent.id
             }
@@ -419,8 +419,8 @@ struct EndToEndTests {
 }
 
 /// The id of the single room assigned to the token's user, once assigned.
-func assignedRoom(_ daemon: TestDaemon, _ token: String) async throws -> String {
-    var id: String?
+func assignedRoom(_ daemon: TestDaemon, _ token: String) async throws -> Int64 {
+    var id: Int64?
     try await eventually("a room assigned to the agent") {
         let rooms = try await call("GET", "\(daemon.base)/api/v1/rooms?status=assigned", token: token)
         id = (rooms["rooms"] as? [[String: Any]])?.first?["id"].asID
@@ -429,7 +429,7 @@ func assignedRoom(_ daemon: TestDaemon, _ token: String) async throws -> String 
     return id!
 }
 
-func lastMessage(_ daemon: TestDaemon, _ token: String, _ roomID: String) async throws -> [String: Any] {
+func lastMessage(_ daemon: TestDaemon, _ token: String, _ roomID: Int64) async throws -> [String: Any] {
     let messages = try await call("GET", "\(daemon.base)/api/v1/rooms/\(roomID)/messages", token: token)
     return (messages["messages"] as? [[String: Any]])?.last ?? [:]
 }

@@ -73,7 +73,7 @@ struct RoutingEndToEndTests {
             #expect(payload["extras"] as? String == "{}")
             #expect(payload["name"] as? String == "Cleo")
             #expect(payload["channel_id"] as? String == "tg")
-            #expect([ann.id, bo.id].contains(payload["candidate_agent"] as? String ?? ""))
+            #expect([ann.id, bo.id].contains(payload["candidate_agent"].asID ?? 0))
             // Signed like the custom channel.
             let timestamp = try #require(hook.header("X-Omnichat-Timestamp"))
             let mac = HMAC<SHA256>.authenticationCode(
@@ -257,10 +257,10 @@ struct RoutingEndToEndTests {
             let (ann, annToken) = try await daemon.signIn(email: "ann@example.com")
             let (_, _) = try await daemon.signIn(email: "bo@example.com")
             _ = try await daemon.postUpdate(telegramUpdate(1, chat: 7))
-            var roomID = ""
+            var roomID: Int64 = 0
             try await eventually("an assignment") {
                 let rooms = try await daemon.store.rooms(RoomFilter(statuses: [.assigned])).items
-                roomID = rooms.first?.id ?? ""
+                roomID = rooms.first?.id ?? 0
                 return !roomID.isEmpty
             }
             let first = try #require(try await daemon.store.room(id: roomID)?.assignee?.id)

@@ -147,7 +147,7 @@ struct StoreTests {
             let ann = try await agent(store, "ann@x")
             let room = try #require(try await store.ingest(IngestBatch(channelID: "tg", events: [event("1")])).roomIDs.first)
             #expect(try await store.assign(roomID: room, to: ann.id, capacity: 10, actor: "t"))
-            let resolved = try await store.resolve(roomID: room, by: ann.id)
+            let resolved = try await store.resolve(roomID: room, by: String(ann.id))
             #expect(resolved.status == .resolved)
             _ = try await store.ingest(IngestBatch(channelID: "tg", events: [event("2")]))
             let reopened = try #require(try await store.room(id: room))
@@ -178,7 +178,7 @@ struct StoreTests {
             for i in 0..<7 {
                 _ = try await store.ingest(IngestBatch(channelID: i % 2 == 0 ? "tg" : "other", events: [event("\(i)", chat: "c\(i)")]))
             }
-            var seen: [String] = []
+            var seen: [Int64] = []
             var cursor: String?
             repeat {
                 let page = try await store.rooms(RoomFilter(cursor: cursor, limit: 3))

@@ -304,3 +304,8 @@ extension Optional where Wrapped == Any {
         return ids.count == list.count ? ids : nil
     }
 }
+
+extension Int64 {
+    /// Tests wait for an id to appear; 0 is "none yet" (ids start at 1).
+    var isEmpty: Bool { self == 0 }
+}

@@ -275,7 +275,7 @@ struct TeamTests {
             #expect(duplicate.status == 409)
 
             // Listing and filters.
-            func ids(_ query: String, _ token: String) async throws -> Set<String> {
+            func ids(_ query: String, _ token: String) async throws -> Set<Int64> {
                 let result = try await call("GET", url + query, token: token)
                 #expect(result.status == 200, "\(query): \(result.text)")
                 return Set((result["agents"] as? [[String: Any]] ?? []).compactMap { $0["id"].asID })
@@ -410,7 +410,7 @@ struct TeamTests {
             let (sue, sueToken) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
             let (ann, annToken) = try await daemon.signIn(email: "ann@example.com")
             _ = try await daemon.postUpdate(telegramUpdate(1, chat: 4242))
-            var roomID = ""
+            var roomID: Int64 = 0
             try await eventually("the room assigned to Ann") {
                 guard let room = try await daemon.store.rooms(RoomFilter()).items.first else { return false }
                 roomID = room.id
@@ -431,7 +431,7 @@ struct TeamTests {
             #expect(agent["online"] as? Bool == false)
             try await eventually("the room reassigned to Bo") { try await daemon.store.room(id: roomID)?.assignee?.id == bo.id }
             let transitions = try await daemon.store.transitions(roomID: roomID)
-            #expect(transitions.contains { $0.to == .waiting && $0.actor == sue.id })
+            #expect(transitions.contains { $0.to == .waiting && $0.actor == String(sue.id) })
 
             let stale = try await call("GET", "\(daemon.base)/api/v1/me", token: annToken)
             #expect(stale.status == 401)
@@ -462,7 +462,7 @@ struct TeamTests {
             let (_, admin) = try await daemon.signIn(email: "root@example.com", role: .admin, online: false)
             let (_, sue) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
             let (ann, annToken) = try await daemon.signIn(email: "ann@example.com", online: false)
-            func create(_ name: String) async throws -> String {
+            func create(_ name: String) async throws -> Int64 {
                 let made = try await call("POST", "\(daemon.base)/api/v1/divisions", json: ["name": name], token: sue)
                 return try #require((made["division"] as? [String: Any])?["id"].asID)
             }
@@ -490,9 +490,9 @@ struct TeamTests {
             #expect(errorCode(busy) == "conflict")
             _ = try await call("PATCH", "\(daemon.base)/api/v1/agents/\(ann.id)", json: ["divisions": [String]()], token: sue)
             _ = try await daemon.postUpdate(telegramUpdate(1, chat: 77))
-            var roomID = ""
+            var roomID: Int64 = 0
             try await eventually("the room") {
-                roomID = try await daemon.store.rooms(RoomFilter()).items.first?.id ?? ""
+                roomID = try await daemon.store.rooms(RoomFilter()).items.first?.id ?? 0
                 return !roomID.isEmpty
             }
             _ = try await call("POST", "\(daemon.base)/api/v1/rooms/\(roomID)/transfer", json: ["division_id": sales], token: sue)
@@ -526,7 +526,7 @@ struct TeamTests {
             func channel(_ token: String) async throws -> [String: Any] {
                 let list = try await call("GET", "\(daemon.base)/api/v1/channels", token: token)
                 #expect(list.status == 200, "\(list.text)")
-                return try #require((list["channels"] as? [[String: Any]])?.first { $0["id"].asID == "tg" })
+                return try #require((list["channels"] as? [[String: Any]])?.first { $0["id"] as? String == "tg" })
             }
             var tg = try await channel(sue)
             #expect(tg["kind"] as? String == "telegram")
@@ -541,9 +541,9 @@ struct TeamTests {
 
             // A webhook, then a reply the network refuses.
             _ = try await daemon.postUpdate(telegramUpdate(1, chat: 99))
-            var roomID = ""
+            var roomID: Int64 = 0
             try await eventually("Ann's room") {
-                roomID = try await daemon.store.rooms(RoomFilter(assigneeID: ann.id)).items.first?.id ?? ""
+                roomID = try await daemon.store.rooms(RoomFilter(assigneeID: ann.id)).items.first?.id ?? 0
                 return !roomID.isEmpty
             }
             network.respond([(400, #"{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"#)])
@@ -663,15 +663,15 @@ struct TeamTests {
             ])
             #expect(log["next_cursor"] is NSNull)
             let create = entries[1]
-            #expect(create["actor"] as? String == sue.id)
+            #expect(create["actor"] as? String == String(sue.id))
             #expect(create["actor_role"] as? String == "supervisor")
             #expect(create["target_type"] as? String == "user")
-            #expect(create["target_id"] as? String == cyID)
+            #expect(create["target_id"] as? String == String(cyID))
             #expect((create["details"] as? [String: Any])?["email"] as? String == "cy@example.com")
             #expect(create["at"] is String)
-            #expect(entries[2]["target_id"] as? String == divisionID)
-            #expect(entries[3]["actor"] as? String == admin.id)
-            #expect(entries[5]["target_id"] as? String == keyID)
+            #expect(entries[2]["target_id"] as? String == String(divisionID))
+            #expect(entries[3]["actor"] as? String == String(admin.id))
+            #expect(entries[5]["target_id"] as? String == String(keyID))
             #expect(!log.text.contains("very-secret-value"))
             #expect(!log.text.contains(secret))
             #expect(!log.text.contains("cy-password-1"))
