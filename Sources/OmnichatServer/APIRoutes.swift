@@ -409,7 +409,8 @@ struct APIRoutes: Sendable {
             "url": JSONBody.null(c.url),
             "created_at": m.createdAt.iso8601,
             "delivery": ["status": m.deliveryStatus.rawValue, "attempts": m.attempts, "error": JSONBody.null(m.deliveryError)] as [String: Any],
-            "sender_id": JSONBody.null(m.senderUserID),
+            "sender_id": JSONBody.null(m.senderUserID ?? m.senderKeyID),
+            "sender_type": JSONBody.null(m.senderUserID != nil ? "agent" : m.senderKeyID != nil ? "bot" : nil),
             "network_message_id": JSONBody.null(m.networkMessageID),
             "edited": c.edited,
         ]

@@ -396,7 +396,7 @@ struct RoutingRoutes: Sendable {
                     "id": added.id, "name": added.name, "email": added.email, "is_available": added.online,
                     "current_customer_count": added.openRooms,
                 ] as [String: Any],
-                "service": ["room_id": fresh.id, "status": fresh.status.rawValue, "channel_id": fresh.channelID, "is_resolved": fresh.status == .resolved] as [String: Any],
+                "service": ["room_id": String(fresh.id), "status": fresh.status.rawValue, "channel_id": fresh.channelID, "is_resolved": fresh.status == .resolved] as [String: Any],
             ] as [String: Any]
         ])
     }

@@ -21,7 +21,7 @@ extension EngineStore {
                 (unread ? "" : "NOT ")
                     + """
                     EXISTS (SELECT 1 FROM messages m WHERE m.room_id = rooms.id AND m.direction = 'inbound'
-                        AND m.seq > coalesce((SELECT last_read_seq FROM room_reads WHERE room_id = rooms.id AND user_id = ?), 0))
+                        AND m.id > coalesce((SELECT last_read_seq FROM room_reads WHERE room_id = rooms.id AND user_id = ?), 0))
                     """)
             arguments += [reader]
         }
@@ -58,7 +58,7 @@ extension EngineStore {
             let unread = try db.cachedStatement(
                 sql: """
                     SELECT count(*) FROM messages WHERE room_id = ?1 AND direction = 'inbound'
-                      AND seq > coalesce((SELECT last_read_seq FROM room_reads WHERE room_id = ?1 AND user_id = ?2), 0)
+                      AND id > coalesce((SELECT last_read_seq FROM room_reads WHERE room_id = ?1 AND user_id = ?2), 0)
                     """)
             let last = try db.cachedStatement(sql: "SELECT * FROM messages WHERE room_id = ? ORDER BY id DESC LIMIT 1")
             let tags = try db.cachedStatement(sql: "SELECT tag FROM room_tags WHERE room_id = ? ORDER BY tag")
