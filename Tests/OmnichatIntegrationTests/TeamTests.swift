@@ -226,8 +226,7 @@ struct TeamTests {
             let (sue, sueToken) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
             let (_, annToken) = try await daemon.signIn(email: "ann@example.com", online: true)
             let division = try #require(
-                (try await call("POST", "\(daemon.base)/api/v1/divisions", json: ["name": "Sales"], token: sueToken)["division"] as? [String: Any])?["id"]
-                    as? String)
+                (try await call("POST", "\(daemon.base)/api/v1/divisions", json: ["name": "Sales"], token: sueToken)["division"] as? [String: Any])?["id"].asID)
             let url = "\(daemon.base)/api/v1/agents"
 
             let made = try await call(
@@ -241,7 +240,7 @@ struct TeamTests {
             let cyID = try #require(cy["id"].asID)
             #expect(cy["email"] as? String == "cy@example.com")
             #expect(cy["role"] as? String == "agent")
-            #expect(cy["divisions"] as? [String] == [division])
+            #expect(cy["divisions"].asIDs == [division])
             #expect(cy["channels"] as? [String] == ["tg"])
             #expect(cy["max_open_rooms"] as? Int == 3)
             #expect(cy["active"] as? Bool == true)
