@@ -38,14 +38,14 @@ do {
         for i in 0..<agentCount {
             try db.execute(
                 sql: "INSERT INTO users (id, email, name, role, password_hash, online, max_open_rooms, created_at, last_assigned_at) VALUES (?, ?, ?, 'agent', 'x', 1, ?, ?, ?)",
-                arguments: ["usr_\(i)", "agent\(i)@bench", "Agent \(i)", capacity, now, now - Double(i)])
+                arguments: [i + 1, "agent\(i)@bench", "Agent \(i)", capacity, now, now - Double(i)])
         }
-        try db.execute(sql: "INSERT INTO contacts (id, channel_id, external_id, created_at, updated_at) VALUES ('ct_bench', 'tg', 'bench', ?, ?)", arguments: [now, now])
+        try db.execute(sql: "INSERT INTO contacts (id, channel_id, external_id, created_at, updated_at) VALUES (1, 'tg', 'bench', ?, ?)", arguments: [now, now])
         for r in 0..<openRooms {
-            let agent = "usr_\(r % agentCount)"
+            let agent = r % agentCount + 1
             try db.execute(
-                sql: "INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, assignee_id, last_message_at, created_at) VALUES (?, 'tg', ?, 'ct_bench', 'assigned', ?, ?, ?)",
-                arguments: ["rm_open_\(r)", "open-\(r)", agent, now, now])
+                sql: "INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, assignee_id, last_message_at, created_at) VALUES (?, 'tg', ?, 1, 'assigned', ?, ?, ?)",
+                arguments: [r + 1, "open-\(r)", agent, now, now])
         }
         try db.execute(sql: "UPDATE users SET open_rooms = (SELECT count(*) FROM rooms WHERE assignee_id = users.id AND status = 'assigned')")
     }
@@ -55,8 +55,8 @@ do {
 let store = try await SQLiteStore(path: path, synchronous: .normal, logger: logger)
 let routing = RoutingService(queue: WorkQueue(capacity: 10), store: store, defaultCapacity: { 10 }, metrics: nil, logger: logger)
 
-func newWaitingRooms(_ count: Int, tag: String) async throws -> [String] {
-    var ids: [String] = []
+func newWaitingRooms(_ count: Int, tag: String) async throws -> [Int64] {
+    var ids: [Int64] = []
     for i in 0..<count {
         let event = InboundEvent(
             eventID: "\(tag)-\(i)", conversationID: "\(tag)-\(i)", contact: ContactProfile(externalID: "\(tag)-\(i)"), content: .text("x"),

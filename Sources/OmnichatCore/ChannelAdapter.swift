@@ -94,7 +94,7 @@ public struct OutboundMessage: Sendable, Equatable {
     public var conversationID: String
     public var content: MessageContent
     /// Our id of the message: stable across retries (an idempotency key).
-    public var messageID: String
+    public var messageID: Int64
     /// When the customer last wrote (for networks with a messaging window).
     public var lastInboundAt: Date?
     /// The room's reply context, when this is the first reply to use it.
@@ -104,12 +104,12 @@ public struct OutboundMessage: Sendable, Equatable {
     /// The time of rendering (window checks compare against it).
     public var now: Date
     /// Our room and channel (integration webhooks name them).
-    public var roomID: String
+    public var roomID: Int64
     public var channelID: String
 
     public init(
-        conversationID: String, content: MessageContent, messageID: String = "", lastInboundAt: Date? = nil,
-        replyContext: [String: String]? = nil, senderName: String? = nil, now: Date = Date(), roomID: String = "",
+        conversationID: String, content: MessageContent, messageID: Int64 = 0, lastInboundAt: Date? = nil,
+        replyContext: [String: String]? = nil, senderName: String? = nil, now: Date = Date(), roomID: Int64 = 0,
         channelID: String = ""
     ) {
         self.conversationID = conversationID

@@ -2,7 +2,7 @@ import Foundation
 
 /// What the inbox shows about a room for one reader, beside the room itself.
 public struct RoomSummary: Sendable, Equatable {
-    public var roomID: String
+    public var roomID: Int64
     /// Inbound messages after the reader's read mark.
     public var unreadCount: Int
     /// The newest message in either direction.
@@ -10,7 +10,7 @@ public struct RoomSummary: Sendable, Equatable {
     /// Sorted.
     public var tags: [String]
 
-    public init(roomID: String, unreadCount: Int = 0, lastMessage: StoredMessage? = nil, tags: [String] = []) {
+    public init(roomID: Int64, unreadCount: Int = 0, lastMessage: StoredMessage? = nil, tags: [String] = []) {
         self.roomID = roomID
         self.unreadCount = unreadCount
         self.lastMessage = lastMessage
@@ -20,9 +20,9 @@ public struct RoomSummary: Sendable, Equatable {
 
 /// An internal note on a room: for the team only, never delivered to the customer.
 public struct RoomNote: Sendable, Equatable {
-    public var id: String
-    public var roomID: String
-    public var authorID: String
+    public var id: Int64
+    public var roomID: Int64
+    public var authorID: Int64
     /// The author's name now (nil when the user no longer exists).
     public var authorName: String?
     public var text: String
@@ -30,7 +30,7 @@ public struct RoomNote: Sendable, Equatable {
     /// Position among all notes; the pagination cursor.
     public var sequence: Int64
 
-    public init(id: String, roomID: String, authorID: String, authorName: String?, text: String, createdAt: Date, sequence: Int64) {
+    public init(id: Int64, roomID: Int64, authorID: Int64, authorName: String?, text: String, createdAt: Date, sequence: Int64) {
         self.id = id
         self.roomID = roomID
         self.authorID = authorID
@@ -49,11 +49,11 @@ public struct RoomSession: Sendable, Equatable {
     public var startedAt: Date
     public var endedAt: Date?
     /// Agents the room was assigned to during the session, in order of first assignment.
-    public var agentIDs: [String]
+    public var agentIDs: [Int64]
     /// Who resolved it (a user id, "routing", an API key id); nil while open.
     public var resolvedBy: String?
 
-    public init(number: Int, startedAt: Date, endedAt: Date? = nil, agentIDs: [String] = [], resolvedBy: String? = nil) {
+    public init(number: Int, startedAt: Date, endedAt: Date? = nil, agentIDs: [Int64] = [], resolvedBy: String? = nil) {
         self.number = number
         self.startedAt = startedAt
         self.endedAt = endedAt
@@ -92,13 +92,13 @@ public struct ReportFilter: Sendable, Equatable {
     public var to: Date
     /// Agents report: only agents of this division (agents with no division
     /// belong to the default one, as in routing).
-    public var divisionID: String?
+    public var divisionID: Int64?
     /// Only activity in rooms of these channels (empty: every channel).
     public var channelIDs: [String]
     /// Open presence periods count until this time.
     public var now: Date
 
-    public init(from: Date, to: Date, divisionID: String? = nil, channelIDs: [String] = [], now: Date = Date()) {
+    public init(from: Date, to: Date, divisionID: Int64? = nil, channelIDs: [String] = [], now: Date = Date()) {
         self.from = from
         self.to = to
         self.divisionID = divisionID
@@ -181,17 +181,17 @@ public enum ReportMath {
 /// tags and performance reports. `Store` includes it.
 public protocol InboxStore: Sendable {
     /// Unread count (for `readerID`), last message and tags of each room id given.
-    func roomSummaries(roomIDs: [String], readerID: String) async throws -> [String: RoomSummary]
+    func roomSummaries(roomIDs: [Int64], readerID: Int64) async throws -> [Int64: RoomSummary]
     /// Moves the user's read mark in the room forward to the message (`nil`: the newest).
     /// A message of another room is `invalid`; marks never move back.
-    func markRead(roomID: String, userID: String, messageID: String?) async throws
-    func addNote(roomID: String, authorID: String, text: String) async throws -> RoomNote
+    func markRead(roomID: Int64, userID: Int64, messageID: Int64?) async throws
+    func addNote(roomID: Int64, authorID: Int64, text: String) async throws -> RoomNote
     /// Notes oldest first, after the cursor.
-    func notes(roomID: String, cursor: String?, limit: Int) async throws -> Page<RoomNote>
+    func notes(roomID: Int64, cursor: String?, limit: Int) async throws -> Page<RoomNote>
     /// Replaces the room's tags (already normalised); returns them sorted.
-    func setTags(roomID: String, tags: [String]) async throws -> [String]
+    func setTags(roomID: Int64, tags: [String]) async throws -> [String]
     /// The room's sessions, oldest first.
-    func sessions(roomID: String) async throws -> [RoomSession]
+    func sessions(roomID: Int64) async throws -> [RoomSession]
     /// One row per agent (and per other user with activity in the window), by name.
     func agentReport(_ filter: ReportFilter) async throws -> [AgentPerformance]
     /// Rows with activity, by date then channel (UTC days).

@@ -25,7 +25,7 @@ public enum Role: String, Codable, Sendable, CaseIterable, Comparable {
 }
 
 public struct User: Sendable, Equatable {
-    public var id: String
+    public var id: Int64
     public var email: String
     public var name: String
     public var role: Role
@@ -36,7 +36,7 @@ public struct User: Sendable, Equatable {
     public var maxOpenRooms: Int?
     public var createdAt: Date
     /// Division ids; empty means the default division.
-    public var divisions: [String]
+    public var divisions: [Int64]
     /// Rooms assigned to this user and not resolved.
     public var openRooms: Int
     /// A deactivated user cannot sign in and gets no rooms (`POST /api/v1/agents/{id}/deactivate`).
@@ -45,8 +45,8 @@ public struct User: Sendable, Equatable {
     public var invitationPending: Bool
 
     public init(
-        id: String, email: String, name: String, role: Role, online: Bool = false,
-        channels: [String]? = nil, maxOpenRooms: Int? = nil, createdAt: Date = Date(), divisions: [String] = [], openRooms: Int = 0,
+        id: Int64, email: String, name: String, role: Role, online: Bool = false,
+        channels: [String]? = nil, maxOpenRooms: Int? = nil, createdAt: Date = Date(), divisions: [Int64] = [], openRooms: Int = 0,
         active: Bool = true, invitationPending: Bool = false
     ) {
         self.id = id
@@ -69,13 +69,13 @@ public struct User: Sendable, Equatable {
 }
 
 public struct Contact: Sendable, Equatable {
-    public var id: String
+    public var id: Int64
     public var channelID: String
     public var externalID: String
     public var displayName: String?
     public var username: String?
 
-    public init(id: String, channelID: String, externalID: String, displayName: String?, username: String?) {
+    public init(id: Int64, channelID: String, externalID: String, displayName: String?, username: String?) {
         self.id = id
         self.channelID = channelID
         self.externalID = externalID
@@ -85,7 +85,7 @@ public struct Contact: Sendable, Equatable {
 }
 
 public struct Room: Sendable, Equatable {
-    public var id: String
+    public var id: Int64
     public var channelID: String
     /// The network's conversation id (where replies go).
     public var conversationID: String
@@ -96,9 +96,9 @@ public struct Room: Sendable, Equatable {
     public var waitingSince: Date?
     public var createdAt: Date
     /// The division whose queue the room waits in; `nil` is the default division.
-    public var divisionID: String?
+    public var divisionID: Int64?
     /// Who had the room before it was resolved (preferred when it reopens).
-    public var lastAgentID: String?
+    public var lastAgentID: Int64?
     /// Conversation sessions: a resolved room that reopens starts the next one.
     public var session: Int
     /// When the custom allocation webhook was asked about this waiting room
@@ -106,9 +106,9 @@ public struct Room: Sendable, Equatable {
     public var allocationRequestedAt: Date?
 
     public init(
-        id: String, channelID: String, conversationID: String, status: RoomStatus, assignee: User?,
-        contact: Contact, lastMessageAt: Date?, waitingSince: Date?, createdAt: Date, divisionID: String? = nil,
-        lastAgentID: String? = nil, session: Int = 1
+        id: Int64, channelID: String, conversationID: String, status: RoomStatus, assignee: User?,
+        contact: Contact, lastMessageAt: Date?, waitingSince: Date?, createdAt: Date, divisionID: Int64? = nil,
+        lastAgentID: Int64? = nil, session: Int = 1
     ) {
         self.id = id
         self.channelID = channelID
@@ -127,12 +127,12 @@ public struct Room: Sendable, Equatable {
 }
 
 public struct Division: Sendable, Equatable {
-    public var id: String
+    public var id: Int64
     public var name: String
     public var isDefault: Bool
     public var createdAt: Date
 
-    public init(id: String, name: String, isDefault: Bool, createdAt: Date) {
+    public init(id: Int64, name: String, isDefault: Bool, createdAt: Date) {
         self.id = id
         self.name = name
         self.isDefault = isDefault
@@ -142,18 +142,18 @@ public struct Division: Sendable, Equatable {
 
 /// A room's state change, as recorded and published on the event bus.
 public struct RoomTransition: Sendable, Equatable {
-    public var roomID: String
+    public var roomID: Int64
     public var channelID: String
     public var from: RoomStatus?
     public var to: RoomStatus
-    public var assigneeID: String?
-    public var divisionID: String?
+    public var assigneeID: Int64?
+    public var divisionID: Int64?
     /// Who did it: a user id, "routing", "customer", "bot", an API key id.
     public var actor: String
     public var at: Date
 
     public init(
-        roomID: String, channelID: String, from: RoomStatus?, to: RoomStatus, assigneeID: String?, divisionID: String? = nil,
+        roomID: Int64, channelID: String, from: RoomStatus?, to: RoomStatus, assigneeID: Int64?, divisionID: Int64? = nil,
         actor: String, at: Date
     ) {
         self.roomID = roomID
@@ -173,13 +173,13 @@ public struct APIKey: Sendable, Equatable {
         case bot, allocation, read
     }
 
-    public var id: String
+    public var id: Int64
     public var name: String
     public var scope: Scope
     public var createdAt: Date
     public var revokedAt: Date?
 
-    public init(id: String, name: String, scope: Scope, createdAt: Date, revokedAt: Date? = nil) {
+    public init(id: Int64, name: String, scope: Scope, createdAt: Date, revokedAt: Date? = nil) {
         self.id = id
         self.name = name
         self.scope = scope
@@ -211,11 +211,11 @@ public enum DeliveryStatus: String, Codable, Sendable {
 }
 
 public struct StoredMessage: Sendable, Equatable {
-    public var id: String
-    public var roomID: String
+    public var id: Int64
+    public var roomID: Int64
     public var direction: MessageDirection
     public var content: MessageContent
-    public var senderUserID: String?
+    public var senderUserID: Int64?
     public var networkMessageID: String?
     public var createdAt: Date
     public var deliveryStatus: DeliveryStatus
@@ -223,11 +223,13 @@ public struct StoredMessage: Sendable, Equatable {
     public var deliveryError: String?
     /// Position in the room's history; the pagination cursor.
     public var sequence: Int64
+    /// The API key a bot posted this message with (`senderUserID` is nil then).
+    public var senderKeyID: Int64?
 
     public init(
-        id: String, roomID: String, direction: MessageDirection, content: MessageContent, senderUserID: String?,
+        id: Int64, roomID: Int64, direction: MessageDirection, content: MessageContent, senderUserID: Int64?,
         networkMessageID: String?, createdAt: Date, deliveryStatus: DeliveryStatus, attempts: Int,
-        deliveryError: String?, sequence: Int64
+        deliveryError: String?, sequence: Int64, senderKeyID: Int64? = nil
     ) {
         self.id = id
         self.roomID = roomID
@@ -240,6 +242,7 @@ public struct StoredMessage: Sendable, Equatable {
         self.attempts = attempts
         self.deliveryError = deliveryError
         self.sequence = sequence
+        self.senderKeyID = senderKeyID
     }
 }
 

@@ -7,9 +7,9 @@ public struct IngestBatch: Sendable {
     /// The channel has a bot: new sessions start in `bot` and messages go to the bot.
     public var botEnabled: Bool
     /// The division new rooms of this channel wait in (`nil`: the default).
-    public var divisionID: String?
+    public var divisionID: Int64?
 
-    public init(channelID: String, events: [InboundEvent], botEnabled: Bool = false, divisionID: String? = nil) {
+    public init(channelID: String, events: [InboundEvent], botEnabled: Bool = false, divisionID: Int64? = nil) {
         self.channelID = channelID
         self.events = events
         self.botEnabled = botEnabled
@@ -24,7 +24,7 @@ public struct IngestResult: Sendable, Equatable {
     public var duplicates: Int
     /// Rooms that received a message and are waiting for an agent (new,
     /// reopened, or still queued): the ones routing must look at.
-    public var roomIDs: [String]
+    public var roomIDs: [Int64]
     /// Rooms opened or reopened by these events (for the event bus).
     public var transitions: [RoomTransition]
     /// The customer messages stored (for live events).
@@ -33,7 +33,7 @@ public struct IngestResult: Sendable, Equatable {
     public var deliveries: [DeliveryUpdate]
 
     public init(
-        stored: Int, duplicates: Int, roomIDs: [String], transitions: [RoomTransition] = [], messages: [StoredMessage] = [],
+        stored: Int, duplicates: Int, roomIDs: [Int64], transitions: [RoomTransition] = [], messages: [StoredMessage] = [],
         deliveries: [DeliveryUpdate] = []
     ) {
         self.stored = stored
@@ -47,13 +47,13 @@ public struct IngestResult: Sendable, Equatable {
 
 /// A reply's delivery status as a receipt left it.
 public struct DeliveryUpdate: Sendable, Equatable {
-    public var roomID: String
-    public var messageID: String
+    public var roomID: Int64
+    public var messageID: Int64
     public var status: DeliveryStatus
     public var attempts: Int
     public var error: String?
 
-    public init(roomID: String, messageID: String, status: DeliveryStatus, attempts: Int, error: String?) {
+    public init(roomID: Int64, messageID: Int64, status: DeliveryStatus, attempts: Int, error: String?) {
         self.roomID = roomID
         self.messageID = messageID
         self.status = status
@@ -64,7 +64,7 @@ public struct DeliveryUpdate: Sendable, Equatable {
 
 public struct RoomFilter: Sendable {
     /// Only rooms assigned to this user (agents see their own).
-    public var assigneeID: String?
+    public var assigneeID: Int64?
     public var channelIDs: [String]
     public var statuses: [RoomStatus]
     /// Rooms whose sort key is below this cursor.
@@ -73,9 +73,9 @@ public struct RoomFilter: Sendable {
     /// Only rooms with no assignee.
     public var unassigned: Bool = false
     /// Only rooms queued in this division (rooms with none are in the default division).
-    public var divisionID: String?
+    public var divisionID: Int64?
     /// Whose read marks `unread` looks at.
-    public var readerID: String?
+    public var readerID: Int64?
     /// `true`: rooms with inbound messages after the reader's read mark; `false`: rooms without.
     public var unread: Bool?
     /// Case-insensitive substring of a message's text or the customer's name or username.
@@ -84,8 +84,8 @@ public struct RoomFilter: Sendable {
     public var tags: [String] = []
 
     public init(
-        assigneeID: String? = nil, channelIDs: [String] = [], statuses: [RoomStatus] = [], cursor: String? = nil, limit: Int = 50,
-        unassigned: Bool = false, divisionID: String? = nil, readerID: String? = nil, unread: Bool? = nil, text: String? = nil,
+        assigneeID: Int64? = nil, channelIDs: [String] = [], statuses: [RoomStatus] = [], cursor: String? = nil, limit: Int = 50,
+        unassigned: Bool = false, divisionID: Int64? = nil, readerID: Int64? = nil, unread: Bool? = nil, text: String? = nil,
         tags: [String] = []
     ) {
         self.assigneeID = assigneeID
@@ -114,12 +114,12 @@ public struct Page<Item: Sendable>: Sendable {
 
 /// An agent as allocation sees them.
 public struct AgentLoad: Sendable, Equatable {
-    public var userID: String
+    public var userID: Int64
     public var openRooms: Int
     public var capacity: Int
     public var lastAssignedAt: Date?
 
-    public init(userID: String, openRooms: Int, capacity: Int, lastAssignedAt: Date?) {
+    public init(userID: Int64, openRooms: Int, capacity: Int, lastAssignedAt: Date?) {
         self.userID = userID
         self.openRooms = openRooms
         self.capacity = capacity
@@ -143,13 +143,13 @@ public enum OutboxTarget: String, Sendable, Equatable, CaseIterable {
 /// An outbox row ready for delivery.
 public struct OutboxItem: Sendable, Equatable {
     public enum Payload: Sendable, Equatable {
-        case message(id: String, content: MessageContent)
+        case message(id: Int64, content: MessageContent)
         case action(AdapterAction)
     }
 
     public var id: Int64
     public var channelID: String
-    public var roomID: String
+    public var roomID: Int64
     public var conversationID: String
     public var payload: Payload
     /// Calls of this item already accepted by the network (a long text is several calls).
@@ -161,7 +161,7 @@ public struct OutboxItem: Sendable, Equatable {
     public var target: OutboxTarget
 
     public init(
-        id: Int64, channelID: String, roomID: String, conversationID: String, payload: Payload, partsDone: Int, attempts: Int,
+        id: Int64, channelID: String, roomID: Int64, conversationID: String, payload: Payload, partsDone: Int, attempts: Int,
         lastInboundAt: Date? = nil, senderName: String? = nil, target: OutboxTarget = .channel
     ) {
         self.id = id
@@ -217,6 +217,9 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 public protocol Store: TeamStore, InboxStore, Sendable {
     /// Reachable and answering (for `/readyz`).
     func ping() async throws
+    /// The integer id an entity had as a string id (`rm_…`, `usr_…`) before
+    /// ids became integers; nil when unknown. Deprecated input, for one release.
+    func legacyID(kind: EntityKind, oldID: String) async throws -> Int64?
 
     // MARK: Ingest
     /// Commits one request's events atomically before the webhook is answered:
@@ -226,29 +229,30 @@ public protocol Store: TeamStore, InboxStore, Sendable {
 
     // MARK: Users and sessions
     func createUser(_ user: NewUser) async throws -> User
-    func user(id: String) async throws -> User?
+    func user(id: Int64) async throws -> User?
     /// The user and their password hash.
     func credentials(email: String) async throws -> (User, String)?
     func countUsers(role: Role) async throws -> Int
-    func createSession(tokenHash: String, userID: String, expiresAt: Date) async throws
+    func createSession(tokenHash: String, userID: Int64, expiresAt: Date) async throws
     func user(sessionTokenHash: String, now: Date) async throws -> User?
     func deleteSession(tokenHash: String) async throws
-    func setOnline(userID: String, online: Bool) async throws -> User
+    func setOnline(userID: Int64, online: Bool) async throws -> User
 
     // MARK: Rooms and messages
     func rooms(_ filter: RoomFilter) async throws -> Page<Room>
-    func room(id: String) async throws -> Room?
-    func messages(roomID: String, cursor: String?, limit: Int) async throws -> Page<StoredMessage>
+    func room(id: Int64) async throws -> Room?
+    func messages(roomID: Int64, cursor: String?, limit: Int) async throws -> Page<StoredMessage>
     /// Stores an agent's reply and its outbox row in one transaction.
-    func addOutbound(roomID: String, content: MessageContent, senderUserID: String) async throws -> StoredMessage
+    /// Sent by a user (`senderUserID`) or by a bot with its API key (`senderKeyID`).
+    func addOutbound(roomID: Int64, content: MessageContent, senderUserID: Int64?, senderKeyID: Int64?) async throws -> StoredMessage
     /// A message and its room (for the media route).
-    func message(id: String) async throws -> (StoredMessage, Room)?
+    func message(id: Int64) async throws -> (StoredMessage, Room)?
     /// Returns the room's reply context and clears it: a context is used once.
-    func takeReplyContext(roomID: String) async throws -> [String: String]?
+    func takeReplyContext(roomID: Int64) async throws -> [String: String]?
     /// Marks a room resolved (idempotent); its assignee's capacity frees up.
-    func resolve(roomID: String, by userID: String) async throws -> Room
+    func resolve(roomID: Int64, by actor: String) async throws -> Room
     /// Transitions recorded for a room, oldest first (the audit trail).
-    func transitions(roomID: String) async throws -> [RoomTransition]
+    func transitions(roomID: Int64) async throws -> [RoomTransition]
 
     // MARK: Routing
     /// Waiting rooms, oldest first (every division's queue, interleaved by age),
@@ -256,40 +260,40 @@ public protocol Store: TeamStore, InboxStore, Sendable {
     func waitingRooms(limit: Int, offset: Int) async throws -> [Room]
     /// Online agents who serve the channel and belong to the division (`nil`:
     /// the default division) and are below capacity, least loaded first.
-    func eligibleAgents(channelID: String, divisionID: String?, defaultCapacity: Int) async throws -> [AgentLoad]
+    func eligibleAgents(channelID: String, divisionID: Int64?, defaultCapacity: Int) async throws -> [AgentLoad]
     /// Whether any agent is online and below capacity (whatever they serve): when
     /// none is, routing has nothing to try and skips reading the queue.
     func hasFreeAgent(defaultCapacity: Int) async throws -> Bool
     /// Assigns a waiting room (or, with `replace`, takes an assigned room from
     /// its agent) to an online agent below `capacity` (`force` ignores capacity).
     /// Returns nil when any condition no longer holds.
-    func assign(roomID: String, to userID: String, capacity: Int, actor: String, replace: Bool, force: Bool) async throws -> RoomTransition?
+    func assign(roomID: Int64, to userID: Int64, capacity: Int, actor: String, replace: Bool, force: Bool) async throws -> RoomTransition?
     /// Puts an assigned (or bot) room back in a division's queue.
-    func requeue(roomID: String, divisionID: String?, actor: String) async throws -> RoomTransition
+    func requeue(roomID: Int64, divisionID: Int64?, actor: String) async throws -> RoomTransition
     /// Every room of an agent back to the queue (an agent going offline, deactivated).
-    func returnRooms(userID: String, actor: String) async throws -> [RoomTransition]
+    func returnRooms(userID: Int64, actor: String) async throws -> [RoomTransition]
     /// Sets a user's capacity (`nil`: the default).
-    func setCapacity(userID: String, maxOpenRooms: Int?) async throws -> User
+    func setCapacity(userID: Int64, maxOpenRooms: Int?) async throws -> User
     /// Sets the channels a user serves (`nil`: every channel).
-    func setChannels(userID: String, channels: [String]?) async throws -> User
+    func setChannels(userID: Int64, channels: [String]?) async throws -> User
 
     /// Queues a call to one of the merchant's webhooks for a room (durable, retried).
-    func enqueueWebhook(roomID: String, target: OutboxTarget, action: AdapterAction) async throws
+    func enqueueWebhook(roomID: Int64, target: OutboxTarget, action: AdapterAction) async throws
     /// Marks that the allocation webhook was asked about a waiting room (`nil` clears it).
-    func markAllocationRequested(roomID: String, at: Date?) async throws
+    func markAllocationRequested(roomID: Int64, at: Date?) async throws
     /// Waiting rooms whose allocation request is older than `before` (custom allocation's deadline).
     func allocationOverdue(before: Date, limit: Int) async throws -> [Room]
     /// Bot → waiting (a bot's handover), with the bot's note for the agent.
-    func handover(roomID: String, divisionID: String?, note: String?, actor: String) async throws -> RoomTransition
+    func handover(roomID: Int64, divisionID: Int64?, note: String?, actor: String) async throws -> RoomTransition
     /// Online agents who serve the channel and belong to the division, full or not.
-    func candidateAgents(channelID: String, divisionID: String?, defaultCapacity: Int) async throws -> [AgentLoad]
+    func candidateAgents(channelID: String, divisionID: Int64?, defaultCapacity: Int) async throws -> [AgentLoad]
     func countRooms(status: RoomStatus) async throws -> Int
 
     // MARK: Divisions
     func divisions() async throws -> [Division]
     func createDivision(name: String) async throws -> Division
-    func setDefaultDivision(id: String) async throws
-    func setUserDivisions(userID: String, divisionIDs: [String]) async throws -> User
+    func setDefaultDivision(id: Int64) async throws
+    func setUserDivisions(userID: Int64, divisionIDs: [Int64]) async throws -> User
 
     // MARK: Settings and API keys
     func settings() async throws -> [String: String]
@@ -314,22 +318,22 @@ public protocol Store: TeamStore, InboxStore, Sendable {
     func failedDeliveries(channelIDs: [String], cursor: Int64?, limit: Int) async throws -> Page<FailedDelivery>
     /// Puts a failed reply back in the outbox with a fresh set of attempts.
     /// Returns false when the message has no failed delivery.
-    func retryDelivery(messageID: String) async throws -> Bool
+    func retryDelivery(messageID: Int64) async throws -> Bool
 }
 
 /// An outbox row that gave up: what, where, and why.
 public struct FailedDelivery: Sendable, Equatable {
     public var id: Int64
-    public var roomID: String
+    public var roomID: Int64
     public var channelID: String
-    public var messageID: String?
+    public var messageID: Int64?
     public var target: OutboxTarget
     public var attempts: Int
     public var error: String?
     public var createdAt: Date
 
     public init(
-        id: Int64, roomID: String, channelID: String, messageID: String?, target: OutboxTarget, attempts: Int, error: String?, createdAt: Date
+        id: Int64, roomID: Int64, channelID: String, messageID: Int64?, target: OutboxTarget, attempts: Int, error: String?, createdAt: Date
     ) {
         self.id = id
         self.roomID = roomID
@@ -353,7 +357,7 @@ extension Store {
         try await waitingRooms(limit: limit, offset: 0)
     }
 
-    public func assign(roomID: String, to userID: String, capacity: Int, actor: String) async throws -> Bool {
+    public func assign(roomID: Int64, to userID: Int64, capacity: Int, actor: String) async throws -> Bool {
         try await assign(roomID: roomID, to: userID, capacity: capacity, actor: actor, replace: false, force: false) != nil
     }
 

@@ -10,28 +10,28 @@ public protocol TeamStore: Sendable {
     /// old token stops working. Nil when the old session is gone or expired.
     func rotateSession(oldTokenHash: String, newTokenHash: String, expiresAt: Date, now: Date) async throws -> User?
     /// Ends every session of a user, but `except` (the caller's own).
-    func deleteSessions(userID: String, except tokenHash: String?) async throws
+    func deleteSessions(userID: Int64, except tokenHash: String?) async throws
     /// The user's password hash (nil: no such user).
-    func passwordHash(userID: String) async throws -> String?
-    func setPassword(userID: String, passwordHash: String) async throws
+    func passwordHash(userID: Int64) async throws -> String?
+    func setPassword(userID: Int64, passwordHash: String) async throws
 
     // MARK: Team members
 
     /// A user, their divisions and (without a password) their invitation, in one transaction.
-    func createMember(_ user: NewUser, divisionIDs: [String], invitation: NewInvitation?) async throws -> User
+    func createMember(_ user: NewUser, divisionIDs: [Int64], invitation: NewInvitation?) async throws -> User
     func users(_ filter: UserFilter) async throws -> [User]
-    func setName(userID: String, name: String) async throws -> User
+    func setName(userID: Int64, name: String) async throws -> User
     /// Changes a role; refuses (conflict) to leave no active admin.
-    func setRole(userID: String, role: Role) async throws -> User
+    func setRole(userID: Int64, role: Role) async throws -> User
     /// Deactivating also sets the user offline and ends their sessions and
     /// invitations; refuses (conflict) to deactivate the last active admin.
     /// Their rooms are returned separately (`returnRooms`).
-    func setActive(userID: String, active: Bool) async throws -> User
+    func setActive(userID: Int64, active: Bool) async throws -> User
 
     // MARK: Invitations
 
     /// The user's new invitation; any earlier one stops working.
-    func replaceInvitation(userID: String, invitation: NewInvitation) async throws
+    func replaceInvitation(userID: Int64, invitation: NewInvitation) async throws
     func invitation(tokenHash: String) async throws -> Invitation?
     /// Sets the password and uses the invitation, if it is still unused and
     /// unexpired at `now` (nil otherwise).
@@ -42,22 +42,22 @@ public protocol TeamStore: Sendable {
     /// Every key, revoked ones included, newest first (never the secret).
     func apiKeys() async throws -> [APIKey]
     /// Revokes a key (idempotent); nil when there is no such key.
-    func revokeAPIKey(id: String, at: Date) async throws -> APIKey?
+    func revokeAPIKey(id: Int64, at: Date) async throws -> APIKey?
 
     // MARK: Divisions
 
-    func renameDivision(id: String, name: String) async throws -> Division
+    func renameDivision(id: Int64, name: String) async throws -> Division
     /// Deletes a division that nothing depends on: refuses (conflict) the
     /// default, one with members, or one with rooms that are not resolved.
     /// Resolved rooms forget it.
-    func deleteDivision(id: String) async throws
+    func deleteDivision(id: Int64) async throws
 
     // MARK: Channels
 
     /// `userIDs` serve the channel (added to their list when they have one);
     /// users with a role in `scope` who are not listed and had the channel in
     /// their list lose it. Returns the users changed.
-    func setChannelMembers(channelID: String, userIDs: [String], scope: Set<Role>) async throws -> [User]
+    func setChannelMembers(channelID: String, userIDs: [Int64], scope: Set<Role>) async throws -> [User]
     /// The last webhook and the last delivery error, per channel id.
     func channelActivity() async throws -> [String: ChannelActivity]
 
@@ -72,17 +72,17 @@ public protocol TeamStore: Sendable {
 public struct UserFilter: Sendable {
     public var roles: [Role]
     /// Members of this division (the default division also has everyone in none).
-    public var divisionID: String?
+    public var divisionID: Int64?
     /// Users who serve this channel (it is in their list, or they serve every channel).
     public var channelID: String?
     public var online: Bool?
     public var active: Bool?
     /// Always included whatever `roles` says (a supervisor sees themselves).
-    public var alsoUserID: String?
+    public var alsoUserID: Int64?
 
     public init(
-        roles: [Role] = [], divisionID: String? = nil, channelID: String? = nil, online: Bool? = nil, active: Bool? = nil,
-        alsoUserID: String? = nil
+        roles: [Role] = [], divisionID: Int64? = nil, channelID: String? = nil, online: Bool? = nil, active: Bool? = nil,
+        alsoUserID: Int64? = nil
     ) {
         self.roles = roles
         self.divisionID = divisionID
@@ -98,9 +98,9 @@ public struct NewInvitation: Sendable {
     public var tokenHash: String
     public var expiresAt: Date
     /// Who invited (a user id).
-    public var createdBy: String
+    public var createdBy: Int64
 
-    public init(tokenHash: String, expiresAt: Date, createdBy: String) {
+    public init(tokenHash: String, expiresAt: Date, createdBy: Int64) {
         self.tokenHash = tokenHash
         self.expiresAt = expiresAt
         self.createdBy = createdBy
@@ -108,12 +108,12 @@ public struct NewInvitation: Sendable {
 }
 
 public struct Invitation: Sendable, Equatable {
-    public var userID: String
+    public var userID: Int64
     public var createdAt: Date
     public var expiresAt: Date
     public var usedAt: Date?
 
-    public init(userID: String, createdAt: Date, expiresAt: Date, usedAt: Date?) {
+    public init(userID: Int64, createdAt: Date, expiresAt: Date, usedAt: Date?) {
         self.userID = userID
         self.createdAt = createdAt
         self.expiresAt = expiresAt

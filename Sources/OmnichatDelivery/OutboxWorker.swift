@@ -11,14 +11,14 @@ public protocol DeliveryObserver: Sendable {
     /// A channel's circuit opened (its calls keep failing) or closed again.
     func circuit(channelID: String, open: Bool)
     /// A reply's delivery status changed (delivered, failed, or a retry scheduled).
-    func statusChanged(roomID: String, messageID: String, status: DeliveryStatus, attempts: Int, error: String?) async
+    func statusChanged(roomID: Int64, messageID: Int64, status: DeliveryStatus, attempts: Int, error: String?) async
 }
 
 extension DeliveryObserver {
     public func retryScheduled(channelID: String, delay: Duration) {}
     public func circuit(channelID: String, open: Bool) {}
 
-    public func statusChanged(roomID: String, messageID: String, status: DeliveryStatus, attempts: Int, error: String?) async {}
+    public func statusChanged(roomID: Int64, messageID: Int64, status: DeliveryStatus, attempts: Int, error: String?) async {}
 }
 
 public struct DeliverySettings: Sendable {
@@ -136,7 +136,7 @@ public final class OutboxWorker: Service, @unchecked Sendable {
 
     func deliver(_ item: OutboxItem) async {
         var metadata: Logger.Metadata = [
-            "omnichat.channel": .string(item.channelID), "omnichat.room": .string(item.roomID),
+            "omnichat.channel": .string(item.channelID), "omnichat.room": .stringConvertible(item.roomID),
             "omnichat.outbox": .stringConvertible(item.id),
         ]
         guard let adapter = directory.adapter(for: item.channelID, target: item.target) else {

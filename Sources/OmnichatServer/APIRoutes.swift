@@ -146,7 +146,7 @@ struct APIRoutes: Sendable {
         if online {
             queue.offer(.rescan)
         } else if channels.webhooks.current.offlineReturnsRooms {
-            let returned = try await store.returnRooms(userID: user.id, actor: user.id)
+            let returned = try await store.returnRooms(userID: user.id, actor: String(user.id))
             events.publish(returned)
             if !returned.isEmpty { queue.offer(.rescan) }
         }
@@ -195,25 +195,25 @@ struct APIRoutes: Sendable {
     }
 
     func postMessage(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let sender: String
+        let sender: (user: Int64?, key: Int64?)
         let room: Room
         switch try await auth.principal(of: request) {
         case .key(let key):
             // A bot answers the rooms it has; nothing else may post with a key.
             guard key.scope == .bot else { throw APIError.forbidden("API key scope '\(key.scope.rawValue)' cannot send messages") }
-            let id = try context.parameters.require("room_id")
+            let id = try await store.pathID(context, "room_id", .room)
             guard let found = try await store.room(id: id) else { throw APIError.notFound("no room '\(id)'") }
             guard found.status == .bot else {
                 throw APIError(.conflict, "conflict", "room '\(id)' is \(found.status.rawValue): the bot handed it over")
             }
-            (sender, room) = (key.id, found)
+            (sender, room) = ((nil, key.id), found)
         case .user:
             let (user, found) = try await accessibleRoom(request, context)
-            (sender, room) = (user.id, found)
+            (sender, room) = ((user.id, nil), found)
         }
         let body = try await JSONBody.object(request)
         let content = try Self.outboundContent(body)
-        let message = try await store.addOutbound(roomID: room.id, content: content, senderUserID: sender)
+        let message = try await store.addOutbound(roomID: room.id, content: content, senderUserID: sender.user, senderKeyID: sender.key)
         wakeOutbox()
         await live.message(message, channelID: room.channelID)
         return JSONBody.response(["message": Self.message(message)], status: .created)
@@ -221,7 +221,7 @@ struct APIRoutes: Sendable {
 
     func resolve(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let (user, room) = try await accessibleRoom(request, context)
-        let resolved = try await finishRoom(room, actor: user.id)
+        let resolved = try await finishRoom(room, actor: String(user.id))
         return JSONBody.response(["room": Self.room(resolved)])
     }
 
@@ -254,7 +254,7 @@ struct APIRoutes: Sendable {
     /// The message named in the path and its room, if this user may see it: agents only their rooms'.
     func accessibleMessage(_ request: Request, _ context: some RequestContext) async throws -> (StoredMessage, Room) {
         let user = try await auth.user(of: request)
-        let id = try context.parameters.require("message_id")
+        let id = try await store.pathID(context, "message_id", .message)
         guard let (message, room) = try await store.message(id: id) else { throw APIError.notFound("no message '\(id)'") }
         if user.role == .agent && room.assignee?.id != user.id {
             throw APIError.forbidden("message '\(id)' is in a room not assigned to you")
@@ -265,7 +265,7 @@ struct APIRoutes: Sendable {
     /// The room named in the path, if this user may see it: agents only their own.
     func accessibleRoom(_ request: Request, _ context: some RequestContext) async throws -> (User, Room) {
         let user = try await auth.user(of: request)
-        let id = try context.parameters.require("room_id")
+        let id = try await store.pathID(context, "room_id", .room)
         guard let room = try await store.room(id: id) else { throw APIError.notFound("no room '\(id)'") }
         if user.role == .agent && room.assignee?.id != user.id {
             throw APIError.forbidden("room '\(id)' is not assigned to you")
@@ -409,7 +409,8 @@ struct APIRoutes: Sendable {
             "url": JSONBody.null(c.url),
             "created_at": m.createdAt.iso8601,
             "delivery": ["status": m.deliveryStatus.rawValue, "attempts": m.attempts, "error": JSONBody.null(m.deliveryError)] as [String: Any],
-            "sender_id": JSONBody.null(m.senderUserID),
+            "sender_id": JSONBody.null(m.senderUserID ?? m.senderKeyID),
+            "sender_type": JSONBody.null(m.senderUserID != nil ? "agent" : m.senderKeyID != nil ? "bot" : nil),
             "network_message_id": JSONBody.null(m.networkMessageID),
             "edited": c.edited,
         ]

@@ -28,8 +28,8 @@ public struct Authenticator: Sendable {
 
         var actor: String {
             switch self {
-            case .user(let u): u.id
-            case .key(let k): k.id
+            case .user(let u): String(u.id)
+            case .key(let k): "key:\(k.id)"
             }
         }
     }
@@ -110,7 +110,7 @@ public struct Authenticator: Sendable {
     }
 
     /// A new session for a user: the token (shown once) and when it expires.
-    func newSession(userID: String) async throws -> (String, Date) {
+    func newSession(userID: Int64) async throws -> (String, Date) {
         let token = Self.newToken()
         let expires = Date().addingTimeInterval(sessionLifetime)
         try await store.createSession(tokenHash: Self.tokenHash(token), userID: userID, expiresAt: expires)

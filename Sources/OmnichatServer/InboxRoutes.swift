@@ -46,24 +46,26 @@ struct InboxRoutes: Sendable {
         let assignees = query.list("assignee")
         if assignees.count > 1 { throw APIError.unprocessable("'assignee' takes one value: me, none or a user id") }
         if let assignee = assignees.first {
+            let assigneeID = try await store.resolveID(assignee, .user)
             switch assignee {
-            case "me", user.id:
+            case _ where assignee == "me" || assigneeID == user.id:
                 filter.assigneeID = user.id
             case _ where user.role == .agent:
                 throw APIError.forbidden("agents may only filter on 'assignee=me'")
             case "none":
                 filter.unassigned = true
             default:
-                guard try await store.user(id: assignee) != nil else {
+                guard let assigneeID, try await store.user(id: assigneeID) != nil else {
                     throw APIError.unprocessable("'assignee' must be me, none or a user id (no user '\(assignee)')")
                 }
-                filter.assigneeID = assignee
+                filter.assigneeID = assigneeID
             }
         }
 
-        if let division = query["division"] {
-            guard try await store.divisions().contains(where: { $0.id == division }) else {
-                throw APIError.unprocessable("'division' names no division ('\(division)')")
+        if let raw = query["division"] {
+            let division = try await store.resolveID(raw, .division)
+            guard let division, try await store.divisions().contains(where: { $0.id == division }) else {
+                throw APIError.unprocessable("'division' names no division ('\(raw)')")
             }
             filter.divisionID = division
         }
@@ -145,12 +147,13 @@ struct InboxRoutes: Sendable {
     func markRead(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let (user, room) = try await api.accessibleRoom(request, context)
         let body = try await Self.optionalObject(request)
-        let messageID = try body.string("message_id", required: false)
-        if let messageID, messageID.isEmpty { throw APIError.unprocessable("'message_id' must not be empty") }
+        let raw = body["message_id"].flatMap { $0 is NSNull ? nil : $0 }
+        if let text = raw as? String, text.isEmpty { throw APIError.unprocessable("'message_id' must not be empty") }
+        let messageID = try await store.bodyID(body, "message_id", .message)
         do {
             try await store.markRead(roomID: room.id, userID: user.id, messageID: messageID)
         } catch let error as StoreError where error.kind == .invalid {
-            throw APIError.unprocessable("'message_id' '\(messageID ?? "")' is not a message of room '\(room.id)'")
+            throw APIError.unprocessable("'message_id' '\(raw.map { "\($0)" } ?? "")' is not a message of room '\(room.id)'")
         }
         return Response(status: .noContent)
     }

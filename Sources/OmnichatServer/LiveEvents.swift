@@ -11,9 +11,9 @@ public struct LiveEvent: Sendable {
     /// `room.created`, `room.assigned`, `room.queued`, `room.reopened`, `room.bot`,
     /// `room.resolved`, `message.created`, `message.delivery`, `agent.online`, `agent.offline`.
     public var type: String
-    public var roomID: String?
+    public var roomID: Int64?
     /// Who may see it besides supervisors and admins: the room's agent, or the agent concerned.
-    public var audience: String?
+    public var audience: Int64?
     public var data: [String: any Sendable]
     public var at: Date
     /// `data` as JSON, when the event came from the cluster's event log.
@@ -31,7 +31,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
     private var nextID: Int64
     private var subscribers: [Int: AsyncStream<LiveEvent>.Continuation] = [:]
     private var nextSubscriber = 0
-    private var assignees: [String: String] = [:]  // open rooms' agents, for visibility
+    private var assignees: [Int64: Int64] = [:]  // open rooms' agents (0: none), for visibility
     private var stopped = false
     let retention: TimeInterval
     let maxBuffered: Int
@@ -55,7 +55,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
 
     // MARK: Publishing
 
-    func emit(_ type: String, roomID: String?, audience: String?, data: [String: any Sendable]) {
+    func emit(_ type: String, roomID: Int64?, audience: Int64?, data: [String: any Sendable]) {
         if log != nil {
             let body = LiveEvent(id: 0, type: type, roomID: roomID, audience: audience, data: data, at: Date()).logBody
             lock.withLock { outgoing.append(body) }
@@ -96,9 +96,9 @@ public final class LiveEvents: Service, @unchecked Sendable {
         case (_, .bot): type = "room.bot"
         case (_, .waiting): type = "room.queued"
         }
-        let previous = lock.withLock { () -> String? in
-            let old = assignees[t.roomID].flatMap { $0.isEmpty ? nil : $0 }
-            assignees[t.roomID] = t.to == .assigned ? (t.assigneeID ?? "") : ""
+        let previous = lock.withLock { () -> Int64? in
+            let old = assignees[t.roomID].flatMap { $0 == 0 ? nil : $0 }
+            assignees[t.roomID] = t.to == .assigned ? (t.assigneeID ?? 0) : 0
             return old
         }
         var data: [String: any Sendable] = [
@@ -126,7 +126,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
     }
 
     /// A message's delivery status changed.
-    public func delivery(roomID: String, messageID: String, status: DeliveryStatus, attempts: Int, error: String?) async {
+    public func delivery(roomID: Int64, messageID: Int64, status: DeliveryStatus, attempts: Int, error: String?) async {
         let audience = await agent(of: roomID)
         emit(
             "message.delivery", roomID: roomID, audience: audience,
@@ -141,11 +141,11 @@ public final class LiveEvents: Service, @unchecked Sendable {
 
     /// The room's agent; unknown rooms are read once and remembered ("" for none),
     /// then kept current by the room transitions this process sees.
-    private func agent(of roomID: String) async -> String? {
-        if let known = lock.withLock({ assignees[roomID] }) { return known.isEmpty ? nil : known }
+    private func agent(of roomID: Int64) async -> Int64? {
+        if let known = lock.withLock({ assignees[roomID] }) { return known == 0 ? nil : known }
         let room = try? await store.room(id: roomID)
         let agent = room?.status == .assigned ? room?.assignee?.id : nil
-        lock.withLock { assignees[roomID] = agent ?? "" }
+        lock.withLock { assignees[roomID] = agent ?? 0 }
         return agent
     }
 
@@ -319,7 +319,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
             let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         else { return }
         let status = object["status"] as? String
-        let agent = status == "assigned" ? (object["assignee_id"] as? String ?? "") : ""
+        let agent = status == "assigned" ? ((object["assignee_id"] as? NSNumber)?.int64Value ?? 0) : 0
         lock.withLock { assignees[roomID] = agent }
     }
 }
@@ -365,12 +365,10 @@ extension LiveEvent {
         JSONString.appendQuoted(type, to: &out)
         out += ",\"at\":" + String(at.timeIntervalSince1970) + ",\"data\":" + plainDataJSON
         if let roomID {
-            out += ",\"room_id\":"
-            JSONString.appendQuoted(roomID, to: &out)
+            out += ",\"room_id\":" + String(roomID)
         }
         if let audience {
-            out += ",\"audience\":"
-            JSONString.appendQuoted(audience, to: &out)
+            out += ",\"audience\":" + String(audience)
         }
         return out + "}"
     }
@@ -381,7 +379,7 @@ extension LiveEvent {
         else { return nil }
         let data = object["data"].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.withoutEscapingSlashes]) }
         self.init(
-            id: logged.id, type: type, roomID: object["room_id"] as? String, audience: object["audience"] as? String, data: [:],
+            id: logged.id, type: type, roomID: (object["room_id"] as? NSNumber)?.int64Value, audience: (object["audience"] as? NSNumber)?.int64Value, data: [:],
             at: (object["at"] as? Double).map(Date.init(timeIntervalSince1970:)) ?? logged.at,
             dataJSON: data.map { String(decoding: $0, as: UTF8.self) } ?? "{}")
     }

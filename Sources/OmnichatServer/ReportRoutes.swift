@@ -38,9 +38,10 @@ struct ReportRoutes: Sendable {
         let now = Date()
         let (from, to) = try Self.window(query, now: now)
         var filter = ReportFilter(from: from, to: to, channelIDs: query.list("channel"), now: now)
-        if let division = query["division"] {
+        if let raw = query["division"] {
+            let division = try await store.resolveID(raw, .division) ?? 0
             guard try await store.divisions().contains(where: { $0.id == division }) else {
-                throw APIError.unprocessable("'division' names no division ('\(division)')")
+                throw APIError.unprocessable("'division' names no division ('\(raw)')")
             }
             filter.divisionID = division
         }
@@ -54,7 +55,7 @@ struct ReportRoutes: Sendable {
                 ],
                 rows: rows.map { r in
                     [
-                        r.agent.id, r.agent.name, r.agent.email, String(r.roomsAssigned), String(r.roomsResolved), String(r.messagesSent),
+                        String(r.agent.id), r.agent.name, r.agent.email, String(r.roomsAssigned), String(r.roomsResolved), String(r.messagesSent),
                         Self.text(r.firstResponseAverage), Self.text(r.firstResponseMedian), Self.text(r.resolutionAverage),
                         String(r.openRooms), String(Self.wholeSeconds(r.onlineSeconds)),
                     ]

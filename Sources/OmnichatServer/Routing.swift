@@ -7,7 +7,7 @@ import Synchronization
 /// Work for the routing core.
 public enum RoutingJob: Sendable, Equatable {
     /// A room got a message and may need an agent.
-    case room(String)
+    case room(Int64)
     /// Capacity may have appeared (an agent came online, a room was resolved):
     /// serve the waiting rooms, oldest first.
     case rescan
@@ -195,7 +195,7 @@ public final class RoutingService: Service, Sendable {
     /// asks the store and serves every waiting room, so a room skipped here is
     /// served then, exactly as one that found nobody free. Under a backlog this
     /// saves a store read per incoming message.
-    public func route(roomID: String, fromQueue: Bool = false) async {
+    public func route(roomID: Int64, fromQueue: Bool = false) async {
         do {
             // Nobody free and nobody else to ask: the room waits (it is served when an agent comes online).
             if !settings().customAllocation.enabled {
@@ -207,7 +207,7 @@ public final class RoutingService: Service, Sendable {
             guard let room = try await store.room(id: roomID), room.status == .waiting, room.assignee == nil else { return }
             _ = try await allocate(room)
         } catch {
-            logger.error("routing failed", metadata: ["omnichat.room": .string(roomID), "omnichat.error": "\(error)"])
+            logger.error("routing failed", metadata: ["omnichat.room": .stringConvertible(roomID), "omnichat.error": "\(error)"])
         }
     }
 
@@ -240,7 +240,7 @@ public final class RoutingService: Service, Sendable {
 
     /// The room's previous agent, when they could take it now (online, serving
     /// its channel and division, under capacity).
-    private func previousAgent(_ id: String, for room: Room) async throws -> AgentLoad? {
+    private func previousAgent(_ id: Int64, for room: Room) async throws -> AgentLoad? {
         guard let user = try await store.user(id: id), user.online, user.serves(channel: room.channelID) else { return nil }
         let capacity = user.maxOpenRooms ?? defaultCapacity()
         guard user.openRooms < capacity else { return nil }
@@ -259,7 +259,7 @@ public final class RoutingService: Service, Sendable {
         metrics?.roomAssigned()
         logger.info(
             "room assigned",
-            metadata: ["omnichat.room": .string(room.id), "omnichat.agent": .string(agent.userID), "omnichat.channel": .string(room.channelID)])
+            metadata: ["omnichat.room": .stringConvertible(room.id), "omnichat.agent": .stringConvertible(agent.userID), "omnichat.channel": .string(room.channelID)])
         return true
     }
 
@@ -272,7 +272,7 @@ public final class RoutingService: Service, Sendable {
             "email": room.contact.externalID,
             "avatar_url": "",
             "extras": "{}",
-            "room_id": room.id,
+            "room_id": String(room.id),
             "channel_id": room.channelID,
         ]
         if let name = room.contact.displayName { body["name"] = name }
@@ -294,7 +294,7 @@ public final class RoutingService: Service, Sendable {
             for room in try await store.allocationOverdue(before: before, limit: 100) {
                 try await store.markAllocationRequested(roomID: room.id, at: .distantPast)
                 if settings.customAllocation.fallback == .automatic {
-                    logger.notice("allocation deadline passed: automatic allocation", metadata: ["omnichat.room": .string(room.id)])
+                    logger.notice("allocation deadline passed: automatic allocation", metadata: ["omnichat.room": .stringConvertible(room.id)])
                     _ = try await allocate(room, automaticOnly: true)
                 }
             }
@@ -319,7 +319,7 @@ public final class RoutingService: Service, Sendable {
                 let rooms = try await store.waitingRooms(limit: Self.rescanPage, offset: offset)
                 var stillWaiting = 0
                 for room in rooms {
-                    let key = room.channelID + "\u{1}" + (room.divisionID ?? "")
+                    let key = room.channelID + "\u{1}" + (room.divisionID.map { String($0) } ?? "")
                     if full.contains(key) || (custom && room.allocationRequestedAt != nil) {
                         stillWaiting += 1
                         continue

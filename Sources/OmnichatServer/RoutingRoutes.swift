@@ -45,8 +45,23 @@ struct RoutingRoutes: Sendable {
         }
     }
 
+    /// An agent id in a body or form: nil when absent; 404 when it names nobody.
+    func agentID(_ value: Any?, _ key: String = "agent_id") async throws -> Int64? {
+        guard let value, !(value is NSNull) else { return nil }
+        if let text = value as? String, text.isEmpty { return nil }
+        if let id = try await store.resolveID(value, .user) { return id }
+        if value is String { throw APIError.notFound("no agent '\(value)'") }
+        throw APIError.unprocessable("'\(key)' must be an agent id (a positive integer)")
+    }
+
+    /// A room id from a form or query value: 404 when it names no room.
+    func roomID(_ value: String) async throws -> Int64 {
+        guard let id = try await store.resolveID(value, .room) else { throw APIError.notFound("no room '\(value)'") }
+        return id
+    }
+
     func room(_ context: some RequestContext) async throws -> Room {
-        let id = try context.parameters.require("room_id")
+        let id = try await store.pathID(context, "room_id", .room)
         guard let room = try await store.room(id: id) else { throw APIError.notFound("no room '\(id)'") }
         return room
     }
@@ -68,10 +83,10 @@ struct RoutingRoutes: Sendable {
             throw APIError(.conflict, "conflict", "room '\(room.id)' is \(room.status.rawValue) and cannot be transferred")
         }
         let body = try await JSONBody.object(request)
-        if let agentID = try body.string("agent_id", required: false) {
+        if let agentID = try await agentID(body["agent_id"]) {
             let target = try await agent(agentID, serving: room)
             let capacity = target.maxOpenRooms ?? api.defaultCapacity
-            guard let transition = try await store.assign(roomID: room.id, to: agentID, capacity: capacity, actor: user.id, replace: true, force: false)
+            guard let transition = try await store.assign(roomID: room.id, to: agentID, capacity: capacity, actor: String(user.id), replace: true, force: false)
             else {
                 throw APIError(.conflict, "agent_unavailable", "agent '\(agentID)' is offline or at capacity (\(target.openRooms)/\(capacity))")
             }
@@ -81,8 +96,11 @@ struct RoutingRoutes: Sendable {
             }
             return JSONBody.response(["room": APIRoutes.room(try await store.room(id: room.id) ?? room)])
         }
-        if let divisionID = try body.string("division_id", required: false) {
-            let transition = try await store.requeue(roomID: room.id, divisionID: divisionID, actor: user.id)
+        if body["division_id"] != nil && !(body["division_id"] is NSNull) {
+            guard let divisionID = try await store.bodyID(body, "division_id", .division),
+                try await store.divisions().contains(where: { $0.id == divisionID })
+            else { throw APIError.unprocessable("'division_id' names no division ('\(body["division_id"]!)')") }
+            let transition = try await store.requeue(roomID: room.id, divisionID: divisionID, actor: String(user.id))
             after(transition, rescan: true)
             api.queue.offer(.room(room.id))
             if user.role >= .supervisor {
@@ -99,15 +117,15 @@ struct RoutingRoutes: Sendable {
         let user = try await staff(request)
         let room = try await room(context)
         let body = try await JSONBody.object(request)
-        guard let agentID = try body.string("agent_id") else { throw APIError.unprocessable("'agent_id' is required") }
+        guard let agentID = try await agentID(body["agent_id"]) else { throw APIError.unprocessable("'agent_id' is required") }
         let force = JSONBody.isBool(body["force"]) && (body["force"] as? NSNumber)?.boolValue == true
-        let added = try await place(room, agentID: agentID, actor: user.id, force: force)
+        let added = try await place(room, agentID: agentID, actor: String(user.id), force: force)
         await api.audit(
             user, "room.assign", "room", room.id, ["agent_id": agentID, "force": force, "previous_agent_id": JSONBody.null(room.assignee?.id)])
         return JSONBody.response(["room": APIRoutes.room(try await store.room(id: room.id) ?? room), "agent": APIRoutes.user(added)])
     }
 
-    func agent(_ id: String, serving room: Room) async throws -> User {
+    func agent(_ id: Int64, serving room: Room) async throws -> User {
         guard let agent = try await store.user(id: id) else { throw APIError.notFound("no agent '\(id)'") }
         guard agent.active else { throw APIError(.conflict, "agent_unavailable", "agent '\(id)' is deactivated") }
         guard agent.serves(channel: room.channelID) else {
@@ -116,7 +134,7 @@ struct RoutingRoutes: Sendable {
         return agent
     }
 
-    func place(_ room: Room, agentID: String, actor: String, force: Bool) async throws -> User {
+    func place(_ room: Room, agentID: Int64, actor: String, force: Bool) async throws -> User {
         guard room.status != .resolved else { throw APIError(.conflict, "conflict", "room '\(room.id)' is resolved") }
         let target = try await agent(agentID, serving: room)
         let capacity = target.maxOpenRooms ?? api.defaultCapacity
@@ -141,10 +159,10 @@ struct RoutingRoutes: Sendable {
         }
         let room = try await room(context)
         let body = (try? await JSONBody.object(request)) ?? [:]
-        var divisionID: String?
+        var divisionID: Int64?
         if let name = try body.string("division", required: false) {
             let all = try await store.divisions()
-            guard let division = all.first(where: { $0.id == name || $0.name.lowercased() == name.lowercased() }) else {
+            guard let division = all.first(where: { String($0.id) == name || $0.name.lowercased() == name.lowercased() }) else {
                 throw APIError.unprocessable("unknown division '\(name)'")
             }
             divisionID = division.id
@@ -286,7 +304,7 @@ struct RoutingRoutes: Sendable {
     /// eligibility (raising them serves waiting rooms), the name, and (admins) the role.
     func patchAgent(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let actor = try await staff(request)
-        let id = try context.parameters.require("user_id")
+        let id = try await store.pathID(context, "user_id", .user)
         guard var agent = try await store.user(id: id) else { throw APIError.notFound("no agent '\(id)'") }
         if actor.role == .supervisor && agent.role != .agent && agent.id != actor.id {
             throw APIError.forbidden("supervisors manage agents only")
@@ -317,7 +335,9 @@ struct RoutingRoutes: Sendable {
             }
         }
         if body.keys.contains("divisions") {
-            guard let list = body["divisions"] as? [String] else { throw APIError.unprocessable("'divisions' must be an array of division ids") }
+            guard let list = try await store.bodyIDs(body, "divisions", .division) else {
+                throw APIError.unprocessable("'divisions' must be an array of division ids")
+            }
             agent = try await store.setUserDivisions(userID: id, divisionIDs: list)
         }
         if let name { agent = try await store.setName(userID: id, name: name) }
@@ -360,9 +380,10 @@ struct RoutingRoutes: Sendable {
     func serviceAssign(_ request: Request) async throws -> Response {
         let principal = try await allocationService(request)
         let f = try await fields(request)
-        guard let roomID = f["room_id"], !roomID.isEmpty else { throw APIError.unprocessable("'room_id' is required") }
-        guard let agentID = f["agent_id"], !agentID.isEmpty else { throw APIError.unprocessable("'agent_id' is required") }
-        guard let room = try await store.room(id: roomID) else { throw APIError.notFound("no room '\(roomID)'") }
+        guard let rawRoom = f["room_id"], !rawRoom.isEmpty else { throw APIError.unprocessable("'room_id' is required") }
+        guard let agentID = try await agentID(f["agent_id"]) else { throw APIError.unprocessable("'agent_id' is required") }
+        let roomID = try await roomID(rawRoom)
+        guard let room = try await store.room(id: roomID) else { throw APIError.notFound("no room '\(rawRoom)'") }
         if room.status == .assigned && room.assignee?.id != agentID && !Self.truthy(f["replace_latest_agent"]) {
             throw APIError(.conflict, "conflict", "room '\(roomID)' already has an agent; send replace_latest_agent=true to replace them")
         }
@@ -375,7 +396,7 @@ struct RoutingRoutes: Sendable {
                     "id": added.id, "name": added.name, "email": added.email, "is_available": added.online,
                     "current_customer_count": added.openRooms,
                 ] as [String: Any],
-                "service": ["room_id": fresh.id, "status": fresh.status.rawValue, "channel_id": fresh.channelID, "is_resolved": fresh.status == .resolved] as [String: Any],
+                "service": ["room_id": String(fresh.id), "status": fresh.status.rawValue, "channel_id": fresh.channelID, "is_resolved": fresh.status == .resolved] as [String: Any],
             ] as [String: Any]
         ])
     }
@@ -383,8 +404,8 @@ struct RoutingRoutes: Sendable {
     func serviceAvailable(_ request: Request) async throws -> Response {
         _ = try await allocationService(request)
         let query = APIRoutes.Query(request)
-        guard let roomID = query["room_id"], !roomID.isEmpty else { throw APIError.unprocessable("'room_id' is required") }
-        guard let room = try await store.room(id: roomID) else { throw APIError.notFound("no room '\(roomID)'") }
+        guard let rawRoom = query["room_id"], !rawRoom.isEmpty else { throw APIError.unprocessable("'room_id' is required") }
+        guard let room = try await store.room(id: try await roomID(rawRoom)) else { throw APIError.notFound("no room '\(rawRoom)'") }
         let loads = try await store.candidateAgents(channelID: room.channelID, divisionID: room.divisionID, defaultCapacity: api.defaultCapacity)
         var agents: [[String: Any]] = []
         for load in loads {
@@ -405,8 +426,8 @@ struct RoutingRoutes: Sendable {
     func serviceResolve(_ request: Request) async throws -> Response {
         let principal = try await allocationService(request)
         let f = try await fields(request)
-        guard let roomID = f["room_id"], !roomID.isEmpty else { throw APIError.unprocessable("'room_id' is required") }
-        guard let room = try await store.room(id: roomID) else { throw APIError.notFound("no room '\(roomID)'") }
+        guard let rawRoom = f["room_id"], !rawRoom.isEmpty else { throw APIError.unprocessable("'room_id' is required") }
+        guard let room = try await store.room(id: try await roomID(rawRoom)) else { throw APIError.notFound("no room '\(rawRoom)'") }
         let resolved = try await api.finishRoom(room, actor: principal.actor)
         return JSONBody.response(["data": ["room_info": APIRoutes.room(resolved)]])
     }

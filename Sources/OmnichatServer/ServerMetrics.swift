@@ -78,7 +78,7 @@ public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
         ).recordNanoseconds(Int64(latency.components.seconds) * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
     }
 
-    public func statusChanged(roomID: String, messageID: String, status: DeliveryStatus, attempts: Int, error: String?) async {
+    public func statusChanged(roomID: Int64, messageID: Int64, status: DeliveryStatus, attempts: Int, error: String?) async {
         await live?.delivery(roomID: roomID, messageID: messageID, status: status, attempts: attempts, error: error)
     }
 

@@ -93,7 +93,7 @@ struct TeamRoutes: Sendable {
 
     /// The user named in the path, if the actor may see them (supervisors: agents and themselves).
     func target(_ context: some RequestContext, for actor: User) async throws -> User {
-        let id = try context.parameters.require("user_id")
+        let id = try await store.pathID(context, "user_id", .user)
         guard let user = try await store.user(id: id) else { throw APIError.notFound("no agent '\(id)'") }
         if actor.role == .supervisor && user.id != actor.id { try Self.requireManageable(user, by: actor) }
         return user
@@ -132,7 +132,7 @@ struct TeamRoutes: Sendable {
 
     func revokeAPIKey(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let actor = try await staff(request, .admin)
-        let id = try context.parameters.require("key_id")
+        let id = try await store.pathID(context, "key_id", .key)
         guard let key = try await store.revokeAPIKey(id: id, at: Date()) else { throw APIError.notFound("no API key '\(id)'") }
         await api.audit(actor, "api_key.revoke", "api_key", key.id, ["name": key.name, "scope": key.scope.rawValue])
         return Response(status: .noContent)
@@ -156,12 +156,7 @@ struct TeamRoutes: Sendable {
         default: throw APIError.unprocessable("'role' must be \"agent\" or \"supervisor\"")
         }
         if role == .supervisor && actor.role != .admin { throw APIError.forbidden("only admins create supervisors") }
-        var divisions: [String] = []
-        switch body["divisions"] {
-        case nil, is NSNull: break
-        case let list as [String]: divisions = list
-        default: throw APIError.unprocessable("'divisions' must be an array of division ids")
-        }
+        let divisions = try await store.bodyIDs(body, "divisions", .division) ?? []
         var channels: [String]?
         switch body["channels"] {
         case nil, is NSNull: break
@@ -232,7 +227,7 @@ struct TeamRoutes: Sendable {
             try await mailer.send(MailMessage(to: user.email, subject: "You are invited to Omnichat", body: text))
             return ["expires_at": expiresAt.iso8601, "sent": true]
         } catch {
-            Self.logger.error("invitation not sent", metadata: ["omnichat.user": .string(user.id), "omnichat.error": "\(error)"])
+            Self.logger.error("invitation not sent", metadata: ["omnichat.user": .stringConvertible(user.id), "omnichat.error": "\(error)"])
             return ["url": url, "expires_at": expiresAt.iso8601, "sent": false, "error": "\(error)"]
         }
     }
@@ -246,7 +241,12 @@ struct TeamRoutes: Sendable {
             guard let role = Role(rawValue: raw) else { throw APIError.unprocessable("'role' must be one of: agent, supervisor, admin") }
             filter.roles = [role]
         }
-        filter.divisionID = query["division"].flatMap { $0.isEmpty ? nil : $0 }
+        if let raw = query["division"], !raw.isEmpty {
+            guard let division = try await store.resolveID(raw, .division) else {
+                throw APIError.unprocessable("'division' names no division ('\(raw)')")
+            }
+            filter.divisionID = division
+        }
         filter.channelID = query["channel"].flatMap { $0.isEmpty ? nil : $0 }
         filter.online = try Self.boolQuery(query, "online")
         filter.active = try Self.boolQuery(query, "active")
@@ -268,12 +268,12 @@ struct TeamRoutes: Sendable {
         guard user.id != actor.id else { throw APIError(.conflict, "conflict", "you cannot deactivate yourself") }
         try Self.requireManageable(user, by: actor)
         let updated = try await store.setActive(userID: user.id, active: false)
-        let returned = try await store.returnRooms(userID: user.id, actor: actor.id)
+        let returned = try await store.returnRooms(userID: user.id, actor: String(actor.id))
         api.events.publish(returned)
         api.queue.offer(.rescan)
         if user.online { api.live.agentStatus(updated) }
         if user.active {
-            await api.audit(actor, "agent.deactivate", "user", user.id, ["rooms_returned": returned.map(\.roomID)])
+            await api.audit(actor, "agent.deactivate", "user", user.id, ["rooms_returned": returned.map { $0.roomID }])
         }
         return JSONBody.response(["agent": Self.member(try await store.user(id: user.id) ?? updated)])
     }
@@ -306,7 +306,7 @@ struct TeamRoutes: Sendable {
     // MARK: Divisions
 
     func division(_ context: some RequestContext) async throws -> Division {
-        let id = try context.parameters.require("division_id")
+        let id = try await store.pathID(context, "division_id", .division)
         guard let division = try await store.divisions().first(where: { $0.id == id }) else { throw APIError.notFound("no division '\(id)'") }
         return division
     }
@@ -390,7 +390,9 @@ struct TeamRoutes: Sendable {
         let id = try context.parameters.require("channel_id")
         guard let channel = api.channels.channel(id) else { throw APIError.notFound("no channel '\(id)'") }
         let body = try await JSONBody.object(request)
-        guard let ids = body["agent_ids"] as? [String] else { throw APIError.unprocessable("'agent_ids' must be an array of agent ids") }
+        guard let ids = try await store.bodyIDs(body, "agent_ids", .user) else {
+            throw APIError.unprocessable("'agent_ids' must be an array of agent ids")
+        }
         if actor.role == .supervisor {
             for userID in Set(ids) where userID != actor.id {
                 guard let user = try await store.user(id: userID) else { throw APIError.unprocessable("unknown agent '\(userID)'") }
@@ -400,7 +402,7 @@ struct TeamRoutes: Sendable {
         let scope: Set<Role> = actor.role == .admin ? Set(Role.allCases) : [.agent]
         let changed = try await store.setChannelMembers(channelID: id, userIDs: ids, scope: scope)
         api.queue.offer(.rescan)
-        await api.audit(actor, "channel.agents", "channel", id, ["agent_ids": ids, "changed": changed.map(\.id)])
+        await api.audit(actor, "channel.agents", "channel", id, ["agent_ids": ids, "changed": changed.map { $0.id }])
         return JSONBody.response(["channel": try await Self.channels([channel], store: store)[0]])
     }
 
@@ -426,23 +428,23 @@ struct TeamRoutes: Sendable {
 extension APIRoutes {
     /// Records an administrative action. The action has happened by then, so a
     /// failure to record it is logged, not returned. `details` must hold no secrets.
-    func audit(_ actor: User, _ action: String, _ targetType: String, _ targetID: String?, _ details: [String: Any] = [:]) async {
-        await audit(actor: actor.id, role: actor.role.rawValue, action, targetType, targetID, details)
+    func audit(_ actor: User, _ action: String, _ targetType: String, _ targetID: (any CustomStringConvertible)?, _ details: [String: Any] = [:]) async {
+        await audit(actor: String(actor.id), role: actor.role.rawValue, action, targetType, targetID, details)
     }
 
     func audit(_ principal: Authenticator.Principal, _ action: String, _ targetType: String, _ targetID: String?, _ details: [String: Any] = [:]) async {
         switch principal {
         case .user(let user): await audit(user, action, targetType, targetID, details)
-        case .key(let key): await audit(actor: key.id, role: "key:\(key.scope.rawValue)", action, targetType, targetID, details)
+        case .key(let key): await audit(actor: "key:\(key.id)", role: "key:\(key.scope.rawValue)", action, targetType, targetID, details)
         }
     }
 
-    private func audit(actor: String, role: String, _ action: String, _ targetType: String, _ targetID: String?, _ details: [String: Any]) async {
+    private func audit(actor: String, role: String, _ action: String, _ targetType: String, _ targetID: (any CustomStringConvertible)?, _ details: [String: Any]) async {
         let json = (try? JSONSerialization.data(withJSONObject: details, options: [.sortedKeys, .withoutEscapingSlashes]))
             .map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         do {
             try await store.recordAudit(
-                NewAuditEntry(actor: actor, actorRole: role, action: action, targetType: targetType, targetID: targetID, details: json))
+                NewAuditEntry(actor: actor, actorRole: role, action: action, targetType: targetType, targetID: targetID.map { "\($0)" }, details: json))
         } catch {
             TeamRoutes.logger.error(
                 "audit entry not recorded", metadata: ["omnichat.action": .string(action), "omnichat.error": "\(error)"])

@@ -192,14 +192,14 @@ extension Optional {
 final class DivisionNames: @unchecked Sendable {
     let store: any Store
     private let lock = NSLock()
-    private var cache: [String: String] = [:]
+    private var cache: [String: Int64] = [:]
     private var loadedAt = Date.distantPast
 
     init(store: any Store) {
         self.store = store
     }
 
-    func id(named name: String) async throws -> String? {
+    func id(named name: String) async throws -> Int64? {
         let key = name.lowercased()
         let (hit, fresh) = lock.withLock { (cache[key], Date().timeIntervalSince(loadedAt) < 10) }
         if let hit, fresh { return hit }

@@ -170,6 +170,7 @@ enum SQLiteSchema {
             try db.execute(
                 sql: "CREATE INDEX messages_by_network_id ON messages(room_id, network_message_id) WHERE direction = 'outbound'")
         }
+        migrator.registerMigration("v9: integer ids") { db in try SQLiteIntegerIDs.migrate(db) }
         return migrator
     }
 }

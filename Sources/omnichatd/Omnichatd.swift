@@ -172,7 +172,7 @@ struct Users: AsyncParsableCommand {
                             channels: list, maxOpenRooms: maxOpenRooms))
                 if let divisions {
                     let all = try await store.divisions()
-                    var ids: [String] = []
+                    var ids: [Int64] = []
                     for name in divisions.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
                         let division = try await all.first(where: { $0.name.lowercased() == name.lowercased() }).asyncOr { try await store.createDivision(name: name) }
                         ids.append(division.id)

@@ -219,7 +219,7 @@ struct CustomOutboundTests {
 
     func render(_ content: MessageContent, sender: String? = "Ann (Support)") throws -> [HTTPRequestDescription] {
         try adapter.render(
-            OutboundMessage(conversationID: "cust-42", content: content, messageID: "msg_01", senderName: sender, now: Self.now))
+            OutboundMessage(conversationID: "cust-42", content: content, messageID: 101, senderName: sender, now: Self.now))
     }
 
     @Test func textGolden() throws {
@@ -231,7 +231,7 @@ struct CustomOutboundTests {
         let verifier = customRequest(String(decoding: request.body, as: UTF8.self), signature: header(request, "X-Omnichat-Signature"))
         try adapter.verify(verifier)
         let body = try bodyObject(request)
-        #expect(body["event_id"] as? String == HMACSHA256.uuid(seed: "msg_01#0"))
+        #expect(body["event_id"] as? String == HMACSHA256.uuid(seed: "101#0"))
         #expect(body["sent_at"] as? String == "2026-01-01T00:00:00Z")
         #expect(try render(.text("It ships today!", quickReplies: [QuickReply(title: "Thanks"), QuickReply(title: "Track it", payload: "track")])) == requests)
     }
@@ -282,7 +282,7 @@ struct CustomOutboundTests {
         #expect(messages.compactMap { $0["text"] as? String }.joined() == text)
         #expect(messages.map { ($0["quick_replies"] as? [Any])?.count } == [0, 0, 1])
         let ids = try requests.map { try bodyObject($0)["event_id"] as? String }
-        #expect(ids == (0..<3).map { HMACSHA256.uuid(seed: "msg_01#\($0)") })
+        #expect(ids == (0..<3).map { HMACSHA256.uuid(seed: "101#\($0)") })
     }
 
     @Test func classification() {

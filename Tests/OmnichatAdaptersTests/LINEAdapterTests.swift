@@ -282,7 +282,7 @@ struct LINEOutboundTests {
         ["reply_token": "nHuyWiB7yP5Zw52FIkcQobQuGDXCTA", "reply_token_at": String(Int64((Self.now.timeIntervalSince1970 - age) * 1000))]
     }
 
-    func render(_ content: MessageContent, context: [String: String]? = nil, id: String = "msg_01") throws -> [HTTPRequestDescription] {
+    func render(_ content: MessageContent, context: [String: String]? = nil, id: Int64 = 101) throws -> [HTTPRequestDescription] {
         try adapter.render(OutboundMessage(conversationID: Self.user, content: content, messageID: id, replyContext: context, now: Self.now))
     }
 
@@ -299,10 +299,10 @@ struct LINEOutboundTests {
         #expect(requests.map(\.url) == ["https://api.line.me/v2/bot/message/push"])
         try Golden.check("line-push", requests)
         let key = try #require(header(requests[0], "X-Line-Retry-Key"))
-        #expect(key == HMACSHA256.uuid(seed: "msg_01#0"))
+        #expect(key == HMACSHA256.uuid(seed: "101#0"))
         #expect(key.count == 36)
         #expect(try render(.text("Hello from an agent")) == requests)  // a retry sends the very same call
-        let other = try #require(try render(.text("Hello"), id: "msg_02").first)
+        let other = try #require(try render(.text("Hello"), id: 102).first)
         #expect(header(other, "X-Line-Retry-Key") != key)
     }
 
@@ -338,12 +338,12 @@ struct LINEOutboundTests {
         #expect(requests.map { URL(string: $0.url)?.lastPathComponent } == ["reply", "push"])
         let counts = try requests.map { try #require(try json($0)["messages"] as? [Any]).count }
         #expect(counts == [5, 1])
-        #expect(header(requests[1], "X-Line-Retry-Key") == HMACSHA256.uuid(seed: "msg_01#1"))
+        #expect(header(requests[1], "X-Line-Retry-Key") == HMACSHA256.uuid(seed: "101#1"))
         try Golden.check("line-six-messages", requests)
         // Pushed throughout once the token is gone: same calls, first one keyed #0.
         let pushed = try render(.text(text))
         #expect(pushed.map { URL(string: $0.url)?.lastPathComponent } == ["push", "push"])
-        #expect(header(pushed[0], "X-Line-Retry-Key") == HMACSHA256.uuid(seed: "msg_01#0"))
+        #expect(header(pushed[0], "X-Line-Retry-Key") == HMACSHA256.uuid(seed: "101#0"))
         #expect(pushed[1] == requests[1])
     }
 

@@ -425,7 +425,7 @@ struct MessengerOutboundTests {
     func render(_ content: MessageContent, lastInbound: TimeInterval? = 3600, adapter: MessengerAdapter? = nil) throws -> [HTTPRequestDescription] {
         try (adapter ?? self.adapter).render(
             OutboundMessage(
-                conversationID: "1254477777772919", content: content, messageID: "msg_1",
+                conversationID: "1254477777772919", content: content, messageID: 1,
                 lastInboundAt: lastInbound.map { Self.now.addingTimeInterval(-$0) }, now: Self.now))
     }
 

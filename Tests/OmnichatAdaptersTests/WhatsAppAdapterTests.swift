@@ -261,7 +261,7 @@ struct WhatsAppOutboundTests {
     {
         try (adapter ?? self.adapter).render(
             OutboundMessage(
-                conversationID: to, content: content, messageID: "msg_1", lastInboundAt: lastInbound.map { Self.now.addingTimeInterval(-$0) },
+                conversationID: to, content: content, messageID: 1, lastInboundAt: lastInbound.map { Self.now.addingTimeInterval(-$0) },
                 now: Self.now))
     }
 

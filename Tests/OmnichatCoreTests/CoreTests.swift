@@ -8,11 +8,11 @@ import Testing
 
     @Test func picksFewestOpenRooms() {
         let choice = LeastBusyPolicy().choose(among: [
-            AgentLoad(userID: "a", openRooms: 3, capacity: 10, lastAssignedAt: nil),
-            AgentLoad(userID: "b", openRooms: 1, capacity: 10, lastAssignedAt: t0),
-            AgentLoad(userID: "c", openRooms: 2, capacity: 10, lastAssignedAt: nil),
+            AgentLoad(userID: 1, openRooms: 3, capacity: 10, lastAssignedAt: nil),
+            AgentLoad(userID: 2, openRooms: 1, capacity: 10, lastAssignedAt: t0),
+            AgentLoad(userID: 3, openRooms: 2, capacity: 10, lastAssignedAt: nil),
         ])
-        #expect(choice?.userID == "b")
+        #expect(choice?.userID == 2)
     }
 
     @Test("ties go to the longest since last assignment; never assigned first")
@@ -20,21 +20,21 @@ import Testing
         let policy = LeastBusyPolicy()
         #expect(
             policy.choose(among: [
-                AgentLoad(userID: "a", openRooms: 1, capacity: 5, lastAssignedAt: t0.addingTimeInterval(10)),
-                AgentLoad(userID: "b", openRooms: 1, capacity: 5, lastAssignedAt: t0),
-            ])?.userID == "b")
+                AgentLoad(userID: 1, openRooms: 1, capacity: 5, lastAssignedAt: t0.addingTimeInterval(10)),
+                AgentLoad(userID: 2, openRooms: 1, capacity: 5, lastAssignedAt: t0),
+            ])?.userID == 2)
         #expect(
             policy.choose(among: [
-                AgentLoad(userID: "a", openRooms: 0, capacity: 5, lastAssignedAt: t0),
-                AgentLoad(userID: "b", openRooms: 0, capacity: 5, lastAssignedAt: nil),
-            ])?.userID == "b")
+                AgentLoad(userID: 1, openRooms: 0, capacity: 5, lastAssignedAt: t0),
+                AgentLoad(userID: 2, openRooms: 0, capacity: 5, lastAssignedAt: nil),
+            ])?.userID == 2)
     }
 
     @Test func nobodyAtCapacityIsChosen() {
         #expect(
             LeastBusyPolicy().choose(among: [
-                AgentLoad(userID: "a", openRooms: 2, capacity: 2, lastAssignedAt: nil),
-                AgentLoad(userID: "b", openRooms: 5, capacity: 3, lastAssignedAt: nil),
+                AgentLoad(userID: 1, openRooms: 2, capacity: 2, lastAssignedAt: nil),
+                AgentLoad(userID: 2, openRooms: 5, capacity: 3, lastAssignedAt: nil),
             ]) == nil)
         #expect(LeastBusyPolicy().choose(among: []) == nil)
     }
@@ -73,9 +73,9 @@ import Testing
     }
 
     @Test func userServesChannels() {
-        #expect(User(id: "u", email: "e", name: "n", role: .agent).serves(channel: "any"))
-        #expect(User(id: "u", email: "e", name: "n", role: .agent, channels: ["a"]).serves(channel: "a"))
-        #expect(!User(id: "u", email: "e", name: "n", role: .agent, channels: ["a"]).serves(channel: "b"))
+        #expect(User(id: 1, email: "e", name: "n", role: .agent).serves(channel: "any"))
+        #expect(User(id: 1, email: "e", name: "n", role: .agent, channels: ["a"]).serves(channel: "a"))
+        #expect(!User(id: 1, email: "e", name: "n", role: .agent, channels: ["a"]).serves(channel: "b"))
     }
 
     @Test func rolesAreOrdered() {

@@ -66,7 +66,7 @@ struct ClusterTests {
             let user = try await stores[0].createUser(NewUser(email: "a\(index)@x", name: "A\(index)", role: .agent, passwordHash: "x", maxOpenRooms: 2))
             agents.append(try await stores[0].setOnline(userID: user.id, online: true))
         }
-        var rooms: [String] = []
+        var rooms: [Int64] = []
         for i in 0..<30 {
             let result = try await stores[i % 3].ingest(IngestBatch(channelID: "tg", events: [event("m\(i)", chat: "c\(i)")]))
             rooms += result.roomIDs
@@ -109,12 +109,12 @@ struct ClusterTests {
         let (_, stores) = try await stores(2, lease: .seconds(1))
         defer { for store in stores { Task { await store.close() } } }
         let agent = try await stores[0].createUser(NewUser(email: "r@x", name: "R", role: .agent, passwordHash: "x"))
-        var rooms: [String] = []
+        var rooms: [Int64] = []
         for i in 0..<20 {
             rooms += try await stores[0].ingest(IngestBatch(channelID: "tg", events: [event("o\(i)", chat: "o\(i)")])).roomIDs
         }
         for room in rooms {
-            _ = try await stores[0].addOutbound(roomID: room, content: .text("reply"), senderUserID: agent.id)
+            _ = try await stores[0].addOutbound(roomID: room, content: .text("reply"), senderUserID: agent.id, senderKeyID: nil)
         }
         // Both daemons claim at once, repeatedly: no row is handed to both.
         let claims = try await withThrowingTaskGroup(of: (Int, [Int64]).self) { group in

@@ -64,13 +64,13 @@ struct DeliveryFaultTests {
         try await daemon.start()
         defer { daemon.cleanUp() }
         let (_, token) = try await daemon.signIn(email: "ann@example.com", maxOpenRooms: 50)
-        var slowRooms: [String] = []
+        var slowRooms: [Int64] = []
         for chat in 1...6 {
             _ = try await daemon.postUpdate(telegramUpdate(chat, chat: Int64(chat)), channel: "slow")
         }
         try await eventually("six slow rooms") {
             slowRooms = (try await call("GET", "\(daemon.base)/api/v1/rooms?channel=slow&status=assigned", token: token)["rooms"] as? [[String: Any]] ?? [])
-                .compactMap { $0["id"] as? String }
+                .compactMap { $0["id"].asID }
             return slowRooms.count == 6
         }
         for room in slowRooms {
@@ -79,9 +79,9 @@ struct DeliveryFaultTests {
         try await eventually("the slow network busy") { slow.calls.count >= 2 }
 
         _ = try await daemon.postUpdate(telegramUpdate(100, chat: 100), channel: "fast")
-        var fastRoom = ""
+        var fastRoom: Int64 = 0
         try await eventually("the fast room") {
-            fastRoom = ((try await call("GET", "\(daemon.base)/api/v1/rooms?channel=fast", token: token)["rooms"] as? [[String: Any]])?.first?["id"] as? String) ?? ""
+            fastRoom = ((try await call("GET", "\(daemon.base)/api/v1/rooms?channel=fast", token: token)["rooms"] as? [[String: Any]])?.first?["id"].asID) ?? 0
             return !fastRoom.isEmpty
         }
         let clock = ContinuousClock()

@@ -19,7 +19,7 @@ import Testing
         let text = "quote \" backslash \\ newline \n tab \t bell \u{07} emoji 🙂 slash /"
         let none: String? = nil
         let event = LiveEvent(
-            id: 42, type: "message.created", roomID: "rm_1", audience: nil,
+            id: 42, type: "message.created", roomID: 1, audience: nil,
             data: ["text": text, "attempts": 3, "online": true, "url": none, "ratio": 0.5, "channel": Optional("telegram")],
             at: Date(timeIntervalSince1970: 1_700_000_000))
         let lines = event.sse.split(separator: "\n", omittingEmptySubsequences: false)
@@ -50,10 +50,10 @@ import Testing
     @Test func eventLogBodiesReadBack() throws {
         let at = Date(timeIntervalSince1970: 1_700_000_000.25)
         let event = LiveEvent(
-            id: 0, type: "message.created", roomID: "rm_\"1", audience: "usr_2",
+            id: 0, type: "message.created", roomID: 1, audience: 2,
             data: ["text": "a \"b\"\nc", "attempts": 2], at: at)
         let back = try #require(LiveEvent(logged: LoggedEvent(id: 9, body: event.logBody, at: Date())))
-        #expect(back.id == 9 && back.type == "message.created" && back.roomID == "rm_\"1" && back.audience == "usr_2")
+        #expect(back.id == 9 && back.type == "message.created" && back.roomID == 1 && back.audience == 2)
         #expect(back.at == at)
         let data = try #require(try JSONSerialization.jsonObject(with: Data((back.dataJSON ?? "").utf8)) as? [String: Any])
         #expect(data["text"] as? String == "a \"b\"\nc")

@@ -36,13 +36,13 @@ struct EndToEndTests {
             let webhook = try await daemon.postUpdate(fixture("telegram/text.json"))
             #expect(webhook.status == 200)
 
-            var roomID = ""
+            var roomID: Int64 = 0
             try await eventually("the room to be assigned") {
                 let rooms = try await call("GET", "\(daemon.base)/api/v1/rooms?channel=tg", token: token)
                 guard let list = rooms["rooms"] as? [[String: Any]], let room = list.first else { return false }
-                roomID = room["id"] as? String ?? ""
+                roomID = room["id"].asID ?? 0
                 return room["status"] as? String == "assigned"
-                    && (room["assignee"] as? [String: Any])?["id"] as? String == agent.id
+                    && (room["assignee"] as? [String: Any])?["id"].asID == agent.id
             }
             let rooms = try await call("GET", "\(daemon.base)/api/v1/rooms?channel=tg&status=assigned", token: token)
             let room = try #require((rooms["rooms"] as? [[String: Any]])?.first)
@@ -174,13 +174,13 @@ struct EndToEndTests {
             #expect(fake.calls(to: "sendMessage").count == 1)
 
             // Dead letters: listed for supervisors, retried on demand (the user unblocked the bot).
-            let messageID = try #require(try await lastMessage(daemon, token, roomID)["id"] as? String)
+            let messageID = try #require(try await lastMessage(daemon, token, roomID)["id"].asID)
             #expect(try await call("GET", "\(daemon.base)/api/v1/deliveries", token: token).status == 403)
             let (_, supervisor) = try await daemon.signIn(email: "sup@example.com", role: .supervisor, online: false)
             let dead = try await call("GET", "\(daemon.base)/api/v1/deliveries?channel=tg", token: supervisor)
             let letters = try #require(dead["deliveries"] as? [[String: Any]])
             #expect(letters.count == 1)
-            #expect(letters.first?["message_id"] as? String == messageID)
+            #expect(letters.first?["message_id"].asID == messageID)
             #expect(letters.first?["error"] as? String == "Forbidden: bot was blocked by the user")
             let retried = try await call("POST", "\(daemon.base)/api/v1/messages/\(messageID)/retry", token: token)
             #expect(retried.status == 200)
@@ -254,7 +254,7 @@ struct EndToEndTests {
             #expect(try await call("GET", "\(daemon.base)/api/v1/rooms/\(annRoom)/messages", token: boToken).status == 403)
             #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(annRoom)/resolve", token: boToken).status == 403)
             let boRooms = try await call("GET", "\(daemon.base)/api/v1/rooms", token: boToken)
-            #expect((boRooms["rooms"] as? [[String: Any]])?.map { $0["id"] as? String } == [boRoom])
+            #expect((boRooms["rooms"] as? [[String: Any]])?.map { $0["id"].asID } == [boRoom])
 
             let (_, supervisorToken) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
             let all = try await call("GET", "\(daemon.base)/api/v1/rooms", token: supervisorToken)
@@ -319,13 +319,13 @@ struct EndToEndTests {
                 let rooms = try await call("GET", "\(daemon.base)/api/v1/rooms?status=assigned", token: annToken)
                 let list = rooms["rooms"] as? [[String: Any]] ?? []
                 return list.count == 1 && (list[0]["contact"] as? [String: Any])?["external_id"] as? String == "3"
-                    && (list[0]["assignee"] as? [String: Any])?["id"] as? String == ann.id
+                    && (list[0]["assignee"] as? [String: Any])?["id"].asID == ann.id
             }
             // A new message in the resolved room reopens it; it waits (everyone is full).
             _ = try await daemon.postUpdate(telegramUpdate(10, chat: 1))
             try await eventually("the resolved room to reopen as waiting") {
                 let rooms = try await call("GET", "\(daemon.base)/api/v1/rooms?status=waiting", token: adminToken)
-                return (rooms["rooms"] as? [[String: Any]])?.first?["id"] as? String == annRoom
+                return (rooms["rooms"] as? [[String: Any]])?.first?["id"].asID == annRoom
             }
         }
     }
@@ -375,7 +375,7 @@ struct EndToEndTests {
             let document = try await lastMessage(daemon, token, roomID)
             #expect(document["type"] as? String == "file")
             #expect(document["file_name"] as? String == "Testfile.pdf")
-            let id = try #require(document["id"] as? String)
+            let id = try #require(document["id"].asID)
 
             let media = try await call("GET", "\(daemon.base)/api/v1/messages/\(id)/media", token: token)
             #expect(media.status == 200)
@@ -392,7 +392,7 @@ struct EndToEndTests {
             // A text message has nothing to fetch; a file over the cap is refused with 413.
             _ = try await daemon.postUpdate(telegramUpdate(77))
             let text = try await lastMessage(daemon, token, roomID)
-            #expect(try await call("GET", "\(daemon.base)/api/v1/messages/\(text["id"] as! String)/media", token: token).status == 404)
+            #expect(try await call("GET", "\(daemon.base)/api/v1/messages/\(text["id"].asID!)/media", token: token).status == 404)
             fake.respond([(200, #"{"ok":true,"result":{"file_path":"big.bin"}}"#)])
             let big = try await call("GET", "\(daemon.base)/api/v1/messages/\(id)/media", token: token)
             #expect(big.status == 413)
@@ -419,17 +419,17 @@ struct EndToEndTests {
 }
 
 /// The id of the single room assigned to the token's user, once assigned.
-func assignedRoom(_ daemon: TestDaemon, _ token: String) async throws -> String {
-    var id: String?
+func assignedRoom(_ daemon: TestDaemon, _ token: String) async throws -> Int64 {
+    var id: Int64?
     try await eventually("a room assigned to the agent") {
         let rooms = try await call("GET", "\(daemon.base)/api/v1/rooms?status=assigned", token: token)
-        id = (rooms["rooms"] as? [[String: Any]])?.first?["id"] as? String
+        id = (rooms["rooms"] as? [[String: Any]])?.first?["id"].asID
         return id != nil
     }
     return id!
 }
 
-func lastMessage(_ daemon: TestDaemon, _ token: String, _ roomID: String) async throws -> [String: Any] {
+func lastMessage(_ daemon: TestDaemon, _ token: String, _ roomID: Int64) async throws -> [String: Any] {
     let messages = try await call("GET", "\(daemon.base)/api/v1/rooms/\(roomID)/messages", token: token)
     return (messages["messages"] as? [[String: Any]])?.last ?? [:]
 }

@@ -55,14 +55,15 @@ enum TestEngine {
 /// straight into the tables (the shared store logic has them; both engines
 /// conform with nothing to add).
 protocol TestStore: DaemonStore {
+    @discardableResult
     func seedRoom(
-        id: String, channelID: String, status: RoomStatus, assigneeID: String?, divisionID: String?, createdAt: Date, customerName: String
-    ) async throws
-    func seedTransition(roomID: String, from: RoomStatus?, to: RoomStatus, assigneeID: String?, actor: String, at: Date) async throws
-    func seedMessage(roomID: String, direction: MessageDirection, senderUserID: String?, text: String, at: Date) async throws
-    func seedPresence(userID: String, from: Date, until: Date?) async throws
-    func presencePeriods(userID: String) async throws -> [(Date, Date?)]
-    func setInvitationExpiry(userID: String, expiresAt: Date) async throws
+        id: String, channelID: String, status: RoomStatus, assigneeID: Int64?, divisionID: Int64?, createdAt: Date, customerName: String
+    ) async throws -> Int64
+    func seedTransition(roomID: Int64, from: RoomStatus?, to: RoomStatus, assigneeID: Int64?, actor: String, at: Date) async throws
+    func seedMessage(roomID: Int64, direction: MessageDirection, senderUserID: Int64?, text: String, at: Date) async throws
+    func seedPresence(userID: Int64, from: Date, until: Date?) async throws
+    func presencePeriods(userID: Int64) async throws -> [(Date, Date?)]
+    func setInvitationExpiry(userID: Int64, expiresAt: Date) async throws
 }
 
 extension SQLiteStore: TestStore {}

@@ -146,11 +146,11 @@ struct FaultTests {
         let stopReplies = Flag()
         let replier = Task {
             var n = 0
-            var rooms: [String] = []
+            var rooms: [Int64] = []
             while !stopReplies.isSet {
                 if n % 10 == 0 || rooms.isEmpty {
                     if let page = try? await call("GET", "\(url)/api/v1/rooms?limit=200&status=assigned", token: token) {
-                        rooms = (page["rooms"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                        rooms = (page["rooms"] as? [[String: Any]] ?? []).compactMap { $0["id"].asID }
                     }
                 }
                 guard let room = rooms.randomElement() else {
@@ -295,7 +295,7 @@ extension FaultTests {
             var n = 0
             while !stop.isSet {
                 let page = try? await call("GET", "\(url)/api/v1/rooms?limit=50&status=assigned", token: token)
-                for room in (page?["rooms"] as? [[String: Any]] ?? []).compactMap({ $0["id"] as? String }).prefix(5) {
+                for room in (page?["rooms"] as? [[String: Any]] ?? []).compactMap({ $0["id"].asID }).prefix(5) {
                     n += 1
                     if let answer = try? await call("POST", "\(url)/api/v1/rooms/\(room)/messages", json: ["text": "r-\(n)"], token: token),
                         answer.status == 201 || answer.status == 200

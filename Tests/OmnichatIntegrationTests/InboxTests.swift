@@ -35,8 +35,8 @@ struct InboxTests {
         return result["rooms"] as? [[String: Any]] ?? []
     }
 
-    func ids(_ daemon: TestDaemon, _ token: String, _ query: String = "") async throws -> [String] {
-        try await rooms(daemon, token, query).compactMap { $0["id"] as? String }
+    func ids(_ daemon: TestDaemon, _ token: String, _ query: String = "") async throws -> [Int64] {
+        try await rooms(daemon, token, query).compactMap { $0["id"].asID }
     }
 
     func status(_ daemon: TestDaemon, _ token: String, _ query: String) async throws -> Int {
@@ -48,23 +48,23 @@ struct InboxTests {
     }
 
     /// A customer message; waits until its room exists and returns the room id.
-    func customerWrites(_ daemon: TestDaemon, update: Int, chat: Int64, text: String, name: String, as token: String) async throws -> String {
+    func customerWrites(_ daemon: TestDaemon, update: Int, chat: Int64, text: String, name: String, as token: String) async throws -> Int64 {
         let result = try await daemon.postUpdate(telegramUpdate(update, chat: chat, text: text, name: name))
         #expect(result.status == 200)
-        var id: String?
+        var id: Int64?
         try await eventually("the room of chat \(chat)") {
             let list = try await rooms(daemon, token)
-            id = list.first { ($0["contact"] as? [String: Any])?["external_id"] as? String == String(chat) }?["id"] as? String
+            id = list.first { ($0["contact"] as? [String: Any])?["external_id"] as? String == String(chat) }?["id"].asID
             return id != nil
         }
         return id!
     }
 
-    func waitForStatus(_ daemon: TestDaemon, _ token: String, _ roomID: String, _ status: String, assignee: String? = nil) async throws {
+    func waitForStatus(_ daemon: TestDaemon, _ token: String, _ roomID: Int64, _ status: String, assignee: Int64? = nil) async throws {
         try await eventually("room \(roomID) to be \(status)") {
             let room = try await call("GET", "\(daemon.base)/api/v1/rooms/\(roomID)", token: token)["room"] as? [String: Any]
             return room?["status"] as? String == status
-                && (assignee == nil || (room?["assignee"] as? [String: Any])?["id"] as? String == assignee)
+                && (assignee == nil || (room?["assignee"] as? [String: Any])?["id"].asID == assignee)
         }
     }
 
@@ -78,8 +78,8 @@ struct InboxTests {
         var ann: User, annToken: String
         var bo: User, boToken: String
         var sue: User, sueToken: String
-        var r1: String, r2: String, r3: String, r4: String, r5: String
-        var billing: String
+        var r1: Int64, r2: Int64, r3: Int64, r4: Int64, r5: Int64
+        var billing: Int64
     }
 
     func fixture(_ daemon: TestDaemon) async throws -> Fixture {
@@ -100,10 +100,10 @@ struct InboxTests {
         let moved = try await call("POST", "\(daemon.base)/api/v1/rooms/\(r4)/transfer", json: ["division_id": billing.id], token: sueToken)
         #expect(moved.status == 200)
         // A LINE room, older than the others.
-        try await daemon.store.seedRoom(id: "rm_line5", channelID: "ln", status: .waiting, assigneeID: nil, divisionID: nil, createdAt: Date(timeIntervalSince1970: 1_600_000_000), customerName: "Lin")
-        try await daemon.store.seedTransition(roomID: "rm_line5", from: nil, to: .waiting, assigneeID: nil, actor: "customer", at: Date(timeIntervalSince1970: 1_600_000_000))
-        try await daemon.store.seedMessage(roomID: "rm_line5", direction: .inbound, senderUserID: nil, text: "konnichiwa", at: Date(timeIntervalSince1970: 1_600_000_000))
-        return Fixture(ann: ann, annToken: annToken, bo: bo, boToken: boToken, sue: sue, sueToken: sueToken, r1: r1, r2: r2, r3: r3, r4: r4, r5: "rm_line5", billing: billing.id)
+        let r5 = try await daemon.store.seedRoom(id: "line5", channelID: "ln", status: .waiting, assigneeID: nil, divisionID: nil, createdAt: Date(timeIntervalSince1970: 1_600_000_000), customerName: "Lin")
+        try await daemon.store.seedTransition(roomID: r5, from: nil, to: .waiting, assigneeID: nil, actor: "customer", at: Date(timeIntervalSince1970: 1_600_000_000))
+        try await daemon.store.seedMessage(roomID: r5, direction: .inbound, senderUserID: nil, text: "konnichiwa", at: Date(timeIntervalSince1970: 1_600_000_000))
+        return Fixture(ann: ann, annToken: annToken, bo: bo, boToken: boToken, sue: sue, sueToken: sueToken, r1: r1, r2: r2, r3: r3, r4: r4, r5: r5, billing: billing.id)
     }
 
     @Test("filters: kind, assignee, division, unread, q, tag, alone and combined; the rest is still there")
@@ -175,7 +175,7 @@ struct InboxTests {
 
             // pagination with a filter
             let first = try await call("GET", "\(daemon.base)/api/v1/rooms?kind=telegram&limit=3", token: f.sueToken)
-            let firstPage = (first["rooms"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            let firstPage = (first["rooms"] as? [[String: Any]] ?? []).compactMap { $0["id"].asID }
             let cursor = try #require(first["next_cursor"] as? String)
             let second = try await ids(daemon, f.sueToken, "?kind=telegram&limit=3&cursor=\(Self.encoded(cursor))")
             #expect(firstPage.count == 3)
@@ -189,7 +189,7 @@ struct InboxTests {
             #expect(last["direction"] as? String == "inbound")
             #expect(last["type"] as? String == "text")
             #expect(last["text"] as? String == "Where is my PARCEL?")
-            #expect(last["id"] is String && last["created_at"] is String)
+            #expect(last["id"].asID != nil && last["created_at"] is String)
             for key in ["id", "channel", "status", "assignee", "contact", "last_message_at", "waiting_since", "created_at", "division_id", "session"] {
                 #expect(listed[key] != nil, "the room keeps '\(key)'")
             }
@@ -233,13 +233,13 @@ struct InboxTests {
             _ = try await daemon.postUpdate(telegramUpdate(2, chat: 7, text: "two"))
             _ = try await daemon.postUpdate(telegramUpdate(3, chat: 7, text: "three"))
             func unread(_ token: String) async throws -> Int? {
-                try await rooms(daemon, token).first { $0["id"] as? String == room }?["unread_count"] as? Int
+                try await rooms(daemon, token).first { $0["id"].asID == room }?["unread_count"] as? Int
             }
             try await eventually("three messages") { try await unread(annToken) == 3 }
             #expect(try await unread(sueToken) == 3)
 
             let history = try await call("GET", "\(daemon.base)/api/v1/rooms/\(room)/messages", token: annToken)
-            let messageIDs = (history["messages"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            let messageIDs = (history["messages"] as? [[String: Any]] ?? []).compactMap { $0["id"].asID }
             #expect(messageIDs.count == 3)
 
             // Up to the first message: two left.
@@ -273,7 +273,8 @@ struct InboxTests {
             let foreign = try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/read", json: ["message_id": "msg_elsewhere"], token: annToken)
             #expect(foreign.status == 422)
             #expect(errorMessage(foreign).contains("'message_id'"))
-            #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/read", json: ["message_id": 5], token: annToken).status == 422)
+            #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/read", json: ["message_id": true], token: annToken).status == 422)
+            #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/read", json: ["message_id": 999_999], token: annToken).status == 422)
             #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/read", body: Data("[1".utf8), token: annToken).status == 400)
         }
     }
@@ -290,12 +291,12 @@ struct InboxTests {
             let created = try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/notes", json: ["text": "customer is angry, be nice", "color": "red"], token: annToken)
             #expect(created.status == 201)
             let note = try #require(created["note"] as? [String: Any])
-            #expect((note["id"] as? String)?.hasPrefix("note_") == true)
-            #expect(note["room_id"] as? String == room)
+            #expect(note["id"].asID != nil)
+            #expect(note["room_id"].asID == room)
             #expect(note["text"] as? String == "customer is angry, be nice")
             #expect(note["created_at"] is String)
             let author = try #require(note["author"] as? [String: Any])
-            #expect(author["id"] as? String == ann.id)
+            #expect(author["id"].asID == ann.id)
             #expect(author["name"] as? String == "ann")
             #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/notes", json: ["text": "noted"], token: sueToken).status == 201)
 
@@ -303,7 +304,7 @@ struct InboxTests {
             #expect(listed.status == 200)
             let notes = try #require(listed["notes"] as? [[String: Any]])
             #expect(notes.map { $0["text"] as? String } == ["customer is angry, be nice", "noted"])
-            #expect((notes[1]["author"] as? [String: Any])?["id"] as? String == sue.id)
+            #expect((notes[1]["author"] as? [String: Any])?["id"].asID == sue.id)
             #expect(listed["next_cursor"] is NSNull)
             let page = try await call("GET", "\(daemon.base)/api/v1/rooms/\(room)/notes?limit=1", token: sueToken)
             let cursor = try #require(page["next_cursor"] as? String)
@@ -348,7 +349,7 @@ struct InboxTests {
             #expect(put.status == 200)
             let tagged = try #require(put["room"] as? [String: Any])
             #expect(tagged["tags"] as? [String] == ["refund", "vip", "ünïcode"])
-            #expect(tagged["id"] as? String == room)
+            #expect(tagged["id"].asID == room)
             #expect(tagged["status"] as? String == "assigned")
             #expect(try await ids(daemon, sueToken, "?tag=\(Self.encoded("ÜNÏCODE"))") == [room])
             let replaced = try await call("PUT", "\(daemon.base)/api/v1/rooms/\(room)/tags", json: ["tags": ["refund"]], token: sueToken)
@@ -388,14 +389,14 @@ struct InboxTests {
             #expect(sessions.count == 1)
             #expect(sessions[0]["number"] as? Int == 1)
             #expect(sessions[0]["ended_at"] is NSNull)
-            #expect(sessions[0]["agents"] as? [String] == [ann.id])
+            #expect(sessions[0]["agents"].asIDs == [ann.id])
             #expect(sessions[0]["resolved_by"] is NSNull)
             let customer = try #require(detail["customer"] as? [String: Any])
             #expect(customer["external_id"] as? String == "77")
             #expect(customer["name"] as? String == "Gus")
             #expect(customer["channel"] as? String == "tg")
             #expect(customer["channel_kind"] as? String == "telegram")
-            #expect(customer["id"] as? String == (detail["contact"] as? [String: Any])?["id"] as? String)
+            #expect(customer["id"].asID == (detail["contact"] as? [String: Any])?["id"].asID)
             #expect(customer["username"] is NSNull)
 
             #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/resolve", token: annToken).status == 200)
@@ -409,13 +410,13 @@ struct InboxTests {
             sessions = try #require(detail["sessions"] as? [[String: Any]])
             #expect(detail["session"] as? Int == 2)
             #expect(sessions.map { $0["number"] as? Int } == [1, 2])
-            #expect(sessions[0]["agents"] as? [String] == [ann.id])
-            #expect(sessions[0]["resolved_by"] as? String == ann.id)
+            #expect(sessions[0]["agents"].asIDs == [ann.id])
+            #expect(sessions[0]["resolved_by"] as? String == String(ann.id))
             let started = try #require(sessions[0]["started_at"] as? String)
             let ended = try #require(sessions[0]["ended_at"] as? String)
             #expect(started <= ended)
             #expect(ended <= (sessions[1]["started_at"] as? String ?? ""))
-            #expect(sessions[1]["agents"] as? [String] == [ann.id, bo.id])
+            #expect(sessions[1]["agents"].asIDs == [ann.id, bo.id])
             #expect(sessions[1]["ended_at"] is NSNull)
             #expect(sessions[1]["resolved_by"] is NSNull)
             #expect(detail["unread_count"] as? Int == 2)

@@ -119,20 +119,20 @@ struct LiveEventsTests {
             annStream.events.contains { $0.type == "message.delivery" && $0.payload["status"] as? String == "delivered" }
         }
         try await eventually("the supervisor to see both rooms assigned") {
-            Set(supervisorStream.events.filter { $0.type == "room.assigned" }.compactMap { $0.payload["room_id"] as? String }) == [annRoom, boRoom]
+            Set(supervisorStream.events.filter { $0.type == "room.assigned" }.compactMap { $0.payload["room_id"].asID }) == [annRoom, boRoom]
         }
         _ = try await daemon.postUpdate(telegramUpdate(3, chat: 2, text: "more for bo"))
         try await eventually("bo to see the new message") {
             boStream.events.contains { $0.type == "message.created" && $0.payload["text"] as? String == "more for bo" }
         }
         // Ann never sees anything about Bo's room, nor Bo about Ann's.
-        #expect(annStream.events.allSatisfy { ($0.payload["room_id"] as? String) != boRoom })
-        #expect(boStream.events.allSatisfy { ($0.payload["room_id"] as? String) != annRoom })
-        #expect(annStream.events.contains { $0.type == "room.assigned" && $0.payload["assignee_id"] as? String == ann.id })
+        #expect(annStream.events.allSatisfy { ($0.payload["room_id"].asID) != boRoom })
+        #expect(boStream.events.allSatisfy { ($0.payload["room_id"].asID) != annRoom })
+        #expect(annStream.events.contains { $0.type == "room.assigned" && $0.payload["assignee_id"].asID == ann.id })
         #expect(annStream.events.contains { $0.type == "message.created" && $0.payload["direction"] as? String == "outbound" })
         #expect(supervisorStream.events.contains { $0.type == "room.created" })
         try await eventually("bo's online event") {
-            supervisorStream.events.contains { $0.type == "agent.online" && $0.payload["agent_id"] as? String == bo.id }
+            supervisorStream.events.contains { $0.type == "agent.online" && $0.payload["agent_id"].asID == bo.id }
         }
         #expect(annStream.statusCode == 200)
         // Ids only increase.

@@ -162,7 +162,7 @@ struct ProcessTests {
         let stored = Set(rooms.compactMap { ($0["contact"] as? [String: Any])?["external_id"] as? String }.compactMap(Int.init))
         #expect(ackedBeforeKill.isSubset(of: stored), "acknowledged but lost: \(ackedBeforeKill.subtracting(stored).sorted())")
         for room in rooms.prefix(20) {
-            let id = try #require(room["id"] as? String)
+            let id = try #require(room["id"].asID)
             let messages = try await call("GET", "\(base)/api/v1/rooms/\(id)/messages", token: admin)
             #expect((messages["messages"] as? [Any])?.count == 1)
         }
@@ -187,7 +187,7 @@ struct ProcessTests {
         }
         var messageCount = 0
         for room in rooms {
-            let messages = try await call("GET", "\(base)/api/v1/rooms/\(room["id"] as! String)/messages", token: admin)
+            let messages = try await call("GET", "\(base)/api/v1/rooms/\(room["id"].asID!)/messages", token: admin)
             messageCount += (messages["messages"] as? [Any])?.count ?? 0
         }
         #expect(messageCount == total, "each update stored exactly once")
@@ -265,10 +265,10 @@ struct ProcessTests {
         let login = try await call("POST", "\(base)/api/v1/auth/login", json: ["email": "root@example.com", "password": "admin-password-XYZ"])
         let token = try #require(login["token"] as? String)
         _ = try await call("PUT", "\(base)/api/v1/me/status", json: ["online": true], token: token)
-        let roomID = try await { () async throws -> String in
-            var id: String?
+        let roomID = try await { () async throws -> Int64 in
+            var id: Int64?
             try await eventually("the room") {
-                id = (try await call("GET", "\(base)/api/v1/rooms", token: token)["rooms"] as? [[String: Any]])?.first?["id"] as? String
+                id = (try await call("GET", "\(base)/api/v1/rooms", token: token)["rooms"] as? [[String: Any]])?.first?["id"].asID
                 return id != nil
             }
             return id!

@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Store: receipts, echoes, reply contexts")
 struct ReceiptStoreTests {
-    func withRoom(_ body: (any TestStore, String, User) async throws -> Void) async throws {
+    func withRoom(_ body: (any TestStore, Int64, User) async throws -> Void) async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try await TestEngine.makeStore(in: directory, file: "r.db")
@@ -25,14 +25,14 @@ struct ReceiptStoreTests {
     }
 
     /// Sends a reply and marks it accepted by the network with `networkID`.
-    func sent(_ store: any TestStore, _ room: String, _ agent: User, _ text: String, _ networkID: String) async throws -> String {
-        let message = try await store.addOutbound(roomID: room, content: .text(text), senderUserID: agent.id)
+    func sent(_ store: any TestStore, _ room: Int64, _ agent: User, _ text: String, _ networkID: String) async throws -> Int64 {
+        let message = try await store.addOutbound(roomID: room, content: .text(text), senderUserID: agent.id, senderKeyID: nil)
         let item = try #require(try await store.dueOutbox(now: Date(), limit: 10, excluding: []).first)
         try await store.markDelivered(outboxID: item.id, attempts: 1, networkMessageID: networkID)
         return message.id
     }
 
-    func status(_ store: any TestStore, _ room: String, _ id: String) async throws -> (DeliveryStatus, String?) {
+    func status(_ store: any TestStore, _ room: Int64, _ id: Int64) async throws -> (DeliveryStatus, String?) {
         let message = try #require(try await store.messages(roomID: room, cursor: nil, limit: 50).items.first { $0.id == id })
         return (message.deliveryStatus, message.deliveryError)
     }
@@ -72,7 +72,7 @@ struct ReceiptStoreTests {
             let cut = Date()
             try await Task.sleep(for: .milliseconds(20))
             let late = try await sent(store, room, agent, "late", "m2")
-            let pending = try await store.addOutbound(roomID: room, content: .text("pending"), senderUserID: agent.id)
+            let pending = try await store.addOutbound(roomID: room, content: .text("pending"), senderUserID: agent.id, senderKeyID: nil)
             _ = try await store.ingest(IngestBatch(channelID: "net", events: [receipt("r", Receipt(status: .read, watermark: cut))]))
             #expect(try await status(store, room, early).0 == .read)
             #expect(try await status(store, room, late).0 == .delivered)
@@ -121,7 +121,7 @@ struct ReceiptStoreTests {
                 occurredAt: Date(timeIntervalSince1970: 2_000), raw: "{}", replyContext: ["reply_token": "tok2"])
             _ = try await store.ingest(IngestBatch(channelID: "net", events: [next]))
             #expect(try await store.takeReplyContext(roomID: room) == ["reply_token": "tok2"])
-            let item = try await store.addOutbound(roomID: room, content: .text("x"), senderUserID: "u")
+            let item = try await store.addOutbound(roomID: room, content: .text("x"), senderUserID: nil, senderKeyID: nil)
             let due = try #require(try await store.dueOutbox(now: Date(), limit: 5, excluding: []).first)
             #expect(due.lastInboundAt == Date(timeIntervalSince1970: 2_000), "the window runs from the customer's last message")
             guard case .message(let id, _) = due.payload else { Issue.record("not a message"); return }
@@ -136,7 +136,7 @@ struct ReceiptStoreTests {
             let (message, found) = try #require(try await store.message(id: inbound.id))
             #expect(message.content.text == "hi")
             #expect(found.id == room)
-            #expect(try await store.message(id: "msg_nope") == nil)
+            #expect(try await store.message(id: 999_999) == nil)
         }
     }
 }

@@ -23,7 +23,7 @@ struct ReportTests {
         var cat: User
         var sueToken: String
         var rootToken: String
-        var division: String
+        var division: Int64
     }
 
     func withScenario(_ body: (TestDaemon, Scenario) async throws -> Void) async throws {
@@ -70,20 +70,22 @@ struct ReportTests {
         let division = try await store.createDivision(name: "Night shift")
         _ = try await store.setUserDivisions(userID: cat.id, divisionIDs: [division.id])
         let t = Self.t
+        let labels = RoomLabels()
 
-        func room(_ id: String, _ status: RoomStatus, _ assignee: User? = nil, opened: Date, channel: String = "tg", bot: Bool = false) async throws {
-            try await store.seedRoom(id: id, channelID: channel, status: status, assigneeID: assignee?.id, divisionID: nil, createdAt: opened, customerName: "Customer")
+        func room(_ label: String, _ status: RoomStatus, _ assignee: User? = nil, opened: Date, channel: String = "tg", bot: Bool = false) async throws {
+            let id = try await store.seedRoom(id: label, channelID: channel, status: status, assigneeID: assignee?.id, divisionID: nil, createdAt: opened, customerName: "Customer")
+            labels.ids[label] = id
             try await store.seedTransition(roomID: id, from: nil, to: bot ? .bot : .waiting, assigneeID: nil, actor: "customer", at: opened)
             try await store.seedMessage(roomID: id, direction: .inbound, senderUserID: nil, text: "hello", at: opened)
         }
-        func assign(_ id: String, _ agent: User, from: RoomStatus = .waiting, at: Date) async throws {
-            try await store.seedTransition(roomID: id, from: from, to: .assigned, assigneeID: agent.id, actor: "routing", at: at)
+        func assign(_ label: String, _ agent: User, from: RoomStatus = .waiting, at: Date) async throws {
+            try await store.seedTransition(roomID: labels.ids[label]!, from: from, to: .assigned, assigneeID: agent.id, actor: "routing", at: at)
         }
-        func reply(_ id: String, _ agent: User, at: Date) async throws {
-            try await store.seedMessage(roomID: id, direction: .outbound, senderUserID: agent.id, text: "reply", at: at)
+        func reply(_ label: String, _ agent: User, at: Date) async throws {
+            try await store.seedMessage(roomID: labels.ids[label]!, direction: .outbound, senderUserID: agent.id, text: "reply", at: at)
         }
-        func resolve(_ id: String, _ agent: User, at: Date) async throws {
-            try await store.seedTransition(roomID: id, from: .assigned, to: .resolved, assigneeID: agent.id, actor: agent.id, at: at)
+        func resolve(_ label: String, _ agent: User, at: Date) async throws {
+            try await store.seedTransition(roomID: labels.ids[label]!, from: .assigned, to: .resolved, assigneeID: agent.id, actor: String(agent.id), at: at)
         }
 
         try await room("r1", .resolved, amy, opened: t(0))
@@ -100,13 +102,13 @@ struct ReportTests {
         try await resolve("r2", ben, at: t(1000))
 
         try await room("r3", .assigned, amy, opened: t(0), bot: true)
-        try await store.seedMessage(roomID: "r3", direction: .outbound, senderUserID: "key_bot", text: "I am a bot", at: t(10))
-        try await store.seedTransition(roomID: "r3", from: .bot, to: .waiting, assigneeID: nil, actor: "key_bot", at: t(500))
+        try await store.seedMessage(roomID: labels.ids["r3"]!, direction: .outbound, senderUserID: nil, text: "I am a bot", at: t(10))
+        try await store.seedTransition(roomID: labels.ids["r3"]!, from: .bot, to: .waiting, assigneeID: nil, actor: "key:1", at: t(500))
         try await assign("r3", amy, at: t(700))
         try await reply("r3", amy, at: t(760))
         try await resolve("r3", amy, at: t(900))
-        try await store.seedTransition(roomID: "r3", from: .resolved, to: .waiting, assigneeID: nil, actor: "customer", at: t(1000))
-        try await store.seedMessage(roomID: "r3", direction: .inbound, senderUserID: nil, text: "me again", at: t(1000))
+        try await store.seedTransition(roomID: labels.ids["r3"]!, from: .resolved, to: .waiting, assigneeID: nil, actor: "customer", at: t(1000))
+        try await store.seedMessage(roomID: labels.ids["r3"]!, direction: .inbound, senderUserID: nil, text: "me again", at: t(1000))
         try await assign("r3", amy, at: t(1100))
         try await reply("r3", amy, at: t(1250))
 
@@ -117,7 +119,7 @@ struct ReportTests {
         try await room("r5", .resolved, amy, opened: Self.iso("2026-10-31T23:00:00Z"))
         try await assign("r5", amy, at: Self.iso("2026-10-31T23:30:00Z"))
         try await reply("r5", amy, at: Self.iso("2026-10-31T23:40:00Z"))
-        try await store.seedMessage(roomID: "r5", direction: .inbound, senderUserID: nil, text: "thanks", at: Self.iso("2026-11-01T00:00:00Z"))
+        try await store.seedMessage(roomID: labels.ids["r5"]!, direction: .inbound, senderUserID: nil, text: "thanks", at: Self.iso("2026-11-01T00:00:00Z"))
         try await resolve("r5", amy, at: Self.iso("2026-11-01T00:30:00Z"))
 
         try await room("r7", .assigned, ben, opened: t(1990))
@@ -144,10 +146,10 @@ struct ReportTests {
         return result
     }
 
-    func rows(_ result: HTTPResult) -> [String: [String: Any]] {
-        var out: [String: [String: Any]] = [:]
+    func rows(_ result: HTTPResult) -> [Int64: [String: Any]] {
+        var out: [Int64: [String: Any]] = [:]
         for row in result["agents"] as? [[String: Any]] ?? [] {
-            if let id = (row["agent"] as? [String: Any])?["id"] as? String { out[id] = row }
+            if let id = (row["agent"] as? [String: Any])?["id"].asID { out[id] = row }
         }
         return out
     }
@@ -161,7 +163,7 @@ struct ReportTests {
             #expect(result["from"] as? String == "2026-11-01T00:00:00.000Z")
             #expect(result["to"] as? String == "2026-11-04T00:00:00.000Z", "a date as 'to' includes that whole day")
             let list = try #require(result["agents"] as? [[String: Any]])
-            #expect(list.compactMap { ($0["agent"] as? [String: Any])?["id"] as? String } == [s.amy.id, s.ben.id, s.cat.id], "agents by name; idle supervisors and admins left out")
+            #expect(list.compactMap { ($0["agent"] as? [String: Any])?["id"].asID } == [s.amy.id, s.ben.id, s.cat.id], "agents by name; idle supervisors and admins left out")
             let rows = rows(result)
 
             let amy = try #require(rows[s.amy.id])
@@ -287,7 +289,7 @@ struct ReportTests {
     func filters() async throws {
         try await withScenario { daemon, s in
             let night = try await report(daemon, s.sueToken, "?from=2026-11-01&to=2026-11-03&division=\(s.division)")
-            #expect((night["agents"] as? [[String: Any]])?.compactMap { ($0["agent"] as? [String: Any])?["id"] as? String } == [s.cat.id])
+            #expect((night["agents"] as? [[String: Any]])?.compactMap { ($0["agent"] as? [String: Any])?["id"].asID } == [s.cat.id])
             let general = try await report(daemon, s.sueToken, "?from=2026-11-01&to=2026-11-03&division=div_default")
             #expect(Set(rows(general).keys) == [s.amy.id, s.ben.id], "agents with no division are in the default one")
 
@@ -409,17 +411,22 @@ struct ReportTests {
         #expect(ReportMath.overlap(start: 0, end: 4, from: 5, to: 20) == 0)
         let d = { (s: Double) in Date(timeIntervalSince1970: s) }
         let sessions = RoomSession.sessions(from: [
-            RoomTransition(roomID: "r", channelID: "c", from: nil, to: .bot, assigneeID: nil, actor: "customer", at: d(0)),
-            RoomTransition(roomID: "r", channelID: "c", from: .bot, to: .waiting, assigneeID: nil, actor: "bot", at: d(1)),
-            RoomTransition(roomID: "r", channelID: "c", from: .waiting, to: .assigned, assigneeID: "a", actor: "routing", at: d(2)),
-            RoomTransition(roomID: "r", channelID: "c", from: .assigned, to: .assigned, assigneeID: "b", actor: "a", at: d(3)),
-            RoomTransition(roomID: "r", channelID: "c", from: .assigned, to: .assigned, assigneeID: "a", actor: "b", at: d(4)),
-            RoomTransition(roomID: "r", channelID: "c", from: .assigned, to: .resolved, assigneeID: "a", actor: "sup", at: d(5)),
-            RoomTransition(roomID: "r", channelID: "c", from: .resolved, to: .waiting, assigneeID: nil, actor: "customer", at: d(6)),
+            RoomTransition(roomID: 7, channelID: "c", from: nil, to: .bot, assigneeID: nil, actor: "customer", at: d(0)),
+            RoomTransition(roomID: 7, channelID: "c", from: .bot, to: .waiting, assigneeID: nil, actor: "bot", at: d(1)),
+            RoomTransition(roomID: 7, channelID: "c", from: .waiting, to: .assigned, assigneeID: 1, actor: "routing", at: d(2)),
+            RoomTransition(roomID: 7, channelID: "c", from: .assigned, to: .assigned, assigneeID: 2, actor: "a", at: d(3)),
+            RoomTransition(roomID: 7, channelID: "c", from: .assigned, to: .assigned, assigneeID: 1, actor: "b", at: d(4)),
+            RoomTransition(roomID: 7, channelID: "c", from: .assigned, to: .resolved, assigneeID: 1, actor: "sup", at: d(5)),
+            RoomTransition(roomID: 7, channelID: "c", from: .resolved, to: .waiting, assigneeID: nil, actor: "customer", at: d(6)),
         ])
         #expect(sessions == [
-            RoomSession(number: 1, startedAt: d(0), endedAt: d(5), agentIDs: ["a", "b"], resolvedBy: "sup"),
+            RoomSession(number: 1, startedAt: d(0), endedAt: d(5), agentIDs: [1, 2], resolvedBy: "sup"),
             RoomSession(number: 2, startedAt: d(6)),
         ])
     }
+}
+
+/// Test rooms by the names a scenario gives them.
+final class RoomLabels: @unchecked Sendable {
+    var ids: [String: Int64] = [:]
 }

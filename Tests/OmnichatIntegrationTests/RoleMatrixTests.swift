@@ -57,7 +57,7 @@ struct RoleMatrixTests {
         }
 
         /// A room assigned to `owner` (or to a bystander agent), with one inbound message.
-        func room(for owner: User?) async throws -> (room: String, message: String) {
+        func room(for owner: User?) async throws -> (room: Int64, message: Int64) {
             counter += 1
             let event = InboundEvent(
                 eventID: "matrix-\(counter)", conversationID: "matrix-\(counter)", contact: ContactProfile(externalID: "c\(counter)"),
@@ -75,17 +75,17 @@ struct RoleMatrixTests {
             var path = template
             if path.contains("{room_id}") || path.contains("{message_id}") {
                 let (room, message) = try await self.room(for: ownTarget ? caller : nil)
-                path = path.replacingOccurrences(of: "{room_id}", with: room).replacingOccurrences(of: "{message_id}", with: message)
+                path = path.replacingOccurrences(of: "{room_id}", with: String(room)).replacingOccurrences(of: "{message_id}", with: String(message))
             }
-            if path.contains("{user_id}") { path = path.replacingOccurrences(of: "{user_id}", with: try await user(.agent).0.id) }
+            if path.contains("{user_id}") { path = path.replacingOccurrences(of: "{user_id}", with: String(try await user(.agent).0.id)) }
             if path.contains("{division_id}") {
                 counter += 1
-                path = path.replacingOccurrences(of: "{division_id}", with: try await daemon.store.createDivision(name: "D\(counter)").id)
+                path = path.replacingOccurrences(of: "{division_id}", with: String(try await daemon.store.createDivision(name: "D\(counter)").id))
             }
             if path.contains("{key_id}") {
                 let secret = Authenticator.newAPIKey()
                 let key = try await daemon.store.createAPIKey(name: "k", scope: .read, keyHash: Authenticator.tokenHash(secret))
-                path = path.replacingOccurrences(of: "{key_id}", with: key.id)
+                path = path.replacingOccurrences(of: "{key_id}", with: String(key.id))
             }
             path = path.replacingOccurrences(of: "{channel_id}", with: "tg")
             // The live stream would stay open: an invalid resume point answers at once after the role check.

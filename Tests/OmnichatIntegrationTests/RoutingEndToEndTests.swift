@@ -65,7 +65,7 @@ struct RoutingEndToEndTests {
             try await eventually("the allocation webhook call") { !merchant.calls(to: "allocate").isEmpty }
             let hook = try #require(merchant.calls(to: "allocate").first)
             let payload = hook.json
-            let roomID = try #require(payload["room_id"] as? String)
+            let roomID = try #require(Int64(payload["room_id"] as? String ?? ""))
             #expect(payload["app_id"] as? String == "omnichat")
             #expect(payload["source"] as? String == "telegram")
             #expect(payload["email"] as? String == "555")
@@ -73,7 +73,7 @@ struct RoutingEndToEndTests {
             #expect(payload["extras"] as? String == "{}")
             #expect(payload["name"] as? String == "Cleo")
             #expect(payload["channel_id"] as? String == "tg")
-            #expect([ann.id, bo.id].contains(payload["candidate_agent"] as? String ?? ""))
+            #expect([ann.id, bo.id].contains(payload["candidate_agent"].asID ?? 0))
             // Signed like the custom channel.
             let timestamp = try #require(hook.header("X-Omnichat-Timestamp"))
             let mac = HMAC<SHA256>.authenticationCode(
@@ -86,7 +86,7 @@ struct RoutingEndToEndTests {
             let key = try await apiKey(daemon, scope: .allocation)
             let available = try await call("GET", "\(daemon.base)/api/v2/admin/service/available_agents?room_id=\(roomID)", token: key)
             let agents = try #require((available["data"] as? [String: Any])?["agents"] as? [[String: Any]])
-            #expect(Set(agents.compactMap { $0["id"] as? String }) == [ann.id, bo.id])
+            #expect(Set(agents.compactMap { $0["id"].asID }) == [ann.id, bo.id])
             #expect(agents.allSatisfy { $0["is_available"] as? Bool == true && $0["current_customer_count"] as? Int == 0 })
             let unserved = try await call("GET", "\(daemon.base)/api/v2/admin/service/total_unserved", token: key)
             #expect((unserved["data"] as? [String: Any])?["total_unserved"] as? Int == 1)
@@ -97,8 +97,8 @@ struct RoutingEndToEndTests {
                 headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Qiscus-App-Id", "omnichat"), ("Qiscus-Secret-Key", key)])
             #expect(assigned.status == 200, "\(assigned.text)")
             let data = try #require(assigned["data"] as? [String: Any])
-            #expect((data["added_agent"] as? [String: Any])?["id"] as? String == bo.id)
-            #expect((data["service"] as? [String: Any])?["room_id"] as? String == roomID)
+            #expect((data["added_agent"] as? [String: Any])?["id"].asID == bo.id)
+            #expect((data["service"] as? [String: Any])?["room_id"] as? String == String(roomID))
             #expect(try await daemon.store.room(id: roomID)?.assignee?.id == bo.id)
 
             // Replacing needs the flag; a read key may not allocate; a wrong app id is refused.
@@ -123,7 +123,7 @@ struct RoutingEndToEndTests {
             let resolved = try await call("POST", "\(daemon.base)/api/v1/admin/service/mark_as_resolved", json: ["room_id": roomID], token: key)
             #expect(resolved.status == 200)
             try await eventually("the mark-as-resolved webhook") { !merchant.calls(to: "resolved").isEmpty }
-            #expect(merchant.calls(to: "resolved").first?.json["room_id"] as? String == roomID)
+            #expect(merchant.calls(to: "resolved").first?.json["room_id"].asID == roomID)
             #expect(try await daemon.store.user(id: ann.id)?.openRooms == 0)
         }
     }
@@ -140,7 +140,7 @@ struct RoutingEndToEndTests {
             #expect(patch.status == 200)
             _ = try await daemon.postUpdate(telegramUpdate(1, chat: 9))
             try await eventually("the webhook call") { !merchant.calls(to: "allocate").isEmpty }
-            let roomID = try #require(merchant.calls(to: "allocate").first?.json["room_id"] as? String)
+            let roomID = try #require(Int64(merchant.calls(to: "allocate").first?.json["room_id"] as? String ?? ""))
             try await eventually(timeout: .seconds(5), "automatic allocation after the deadline") {
                 try await daemon.store.room(id: roomID)?.assignee?.id == ann.id
             }
@@ -166,7 +166,7 @@ struct RoutingEndToEndTests {
             let (_, supervisorToken) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
             let division = try await call("POST", "\(daemon.base)/api/v1/divisions", json: ["name": "Billing"], token: supervisorToken)
             #expect(division.status == 201)
-            let billingID = try #require((division["division"] as? [String: Any])?["id"] as? String)
+            let billingID = try #require((division["division"] as? [String: Any])?["id"].asID)
             let (general, _) = try await daemon.signIn(email: "gen@example.com")
             let (billing, billingToken) = try await daemon.signIn(email: "bill@example.com")
             #expect(try await call("PATCH", "\(daemon.base)/api/v1/agents/\(billing.id)", json: ["divisions": [billingID]], token: supervisorToken).status == 200)
@@ -174,7 +174,7 @@ struct RoutingEndToEndTests {
             _ = try await daemon.postUpdate(telegramUpdate(1, chat: 42, text: "I was charged twice"))
             try await eventually("the bot to get the message") { !merchant.calls(to: "bot").isEmpty }
             let first = try #require(merchant.calls(to: "bot").first)
-            let roomID = try #require(first.json["room_id"] as? String)
+            let roomID = try #require(first.json["room_id"].asID)
             #expect((first.json["message"] as? [String: Any])?["text"] as? String == "I was charged twice")
             #expect(first.header("X-Omnichat-Signature")?.hasPrefix("sha256=") == true)
             #expect(try await daemon.store.room(id: roomID)?.status == .bot)
@@ -237,7 +237,7 @@ struct RoutingEndToEndTests {
 
             // Back to a division's queue: Ann (free) gets it again.
             let divisions = try await call("GET", "\(daemon.base)/api/v1/divisions", token: boToken)
-            let general = try #require((divisions["divisions"] as? [[String: Any]])?.first { $0["is_default"] as? Bool == true }?["id"] as? String)
+            let general = try #require((divisions["divisions"] as? [[String: Any]])?.first { $0["is_default"] as? Bool == true }?["id"].asID)
             let back = try await call("POST", "\(daemon.base)/api/v1/rooms/\(second)/transfer", json: ["division_id": general], token: boToken)
             #expect(back.status == 200)
             try await eventually("ann to get the room back") { try await daemon.store.room(id: second)?.assignee?.id == ann.id }
@@ -257,10 +257,10 @@ struct RoutingEndToEndTests {
             let (ann, annToken) = try await daemon.signIn(email: "ann@example.com")
             let (_, _) = try await daemon.signIn(email: "bo@example.com")
             _ = try await daemon.postUpdate(telegramUpdate(1, chat: 7))
-            var roomID = ""
+            var roomID: Int64 = 0
             try await eventually("an assignment") {
                 let rooms = try await daemon.store.rooms(RoomFilter(statuses: [.assigned])).items
-                roomID = rooms.first?.id ?? ""
+                roomID = rooms.first?.id ?? 0
                 return !roomID.isEmpty
             }
             let first = try #require(try await daemon.store.room(id: roomID)?.assignee?.id)
@@ -296,7 +296,7 @@ struct RoutingEndToEndTests {
             #expect((patch["default_bot"] as? [String: Any])?["secret"] == nil)
             _ = try await daemon.postUpdate(telegramUpdate(1, chat: 77, text: "hi bot"))
             try await eventually("the default bot to get the message") { !merchant.calls(to: "default-bot").isEmpty }
-            let roomID = try #require(merchant.calls(to: "default-bot").first?.json["room_id"] as? String)
+            let roomID = try #require(merchant.calls(to: "default-bot").first?.json["room_id"].asID)
             #expect(try await daemon.store.room(id: roomID)?.status == .bot)
         }
     }

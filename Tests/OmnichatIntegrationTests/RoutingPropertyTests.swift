@@ -28,17 +28,17 @@ struct RoutingPropertyTests {
         var capacity: Int
         var online: Bool
         var channels: [String]
-        var divisions: [String]
+        var divisions: [Int64]
     }
 
     final class World {
         let store: any TestStore
         let routing: RoutingService
-        let divisions: [String]
+        let divisions: [Int64]
         var agents: [Agent] = []
         var eventCounter = 0
 
-        init(store: any TestStore, routing: RoutingService, divisions: [String]) {
+        init(store: any TestStore, routing: RoutingService, divisions: [Int64]) {
             self.store = store
             self.routing = routing
             self.divisions = divisions
@@ -67,7 +67,7 @@ struct RoutingPropertyTests {
 
     /// Everything the invariants look at, read straight from the rooms.
     struct Snapshot {
-        var assigned: [String: [Room]] = [:]
+        var assigned: [Int64: [Room]] = [:]
         var waiting: [Room] = []
     }
 
@@ -192,7 +192,7 @@ struct RoutingPropertyTests {
             let user = try await store.createUser(NewUser(email: "s\(index)@x", name: "S\(index)", role: .agent, passwordHash: "x"))
             agents.append(try await store.setOnline(userID: user.id, online: true))
         }
-        var rooms: [String] = []
+        var rooms: [Int64] = []
         for index in 0..<150 {
             let event = InboundEvent(
                 eventID: "e\(index)", conversationID: "c\(index)", contact: ContactProfile(externalID: "c\(index)"), content: .text("x"),

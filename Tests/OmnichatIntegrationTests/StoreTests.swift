@@ -119,7 +119,7 @@ struct StoreTests {
     func concurrentAssign() async throws {
         try await withStore { store in
             let ann = try await agent(store, "ann@x", capacity: 3)
-            var rooms: [String] = []
+            var rooms: [Int64] = []
             for i in 0..<20 {
                 rooms += try await store.ingest(IngestBatch(channelID: "tg", events: [event("\(i)", chat: "c\(i)")])).roomIDs
             }
@@ -147,7 +147,7 @@ struct StoreTests {
             let ann = try await agent(store, "ann@x")
             let room = try #require(try await store.ingest(IngestBatch(channelID: "tg", events: [event("1")])).roomIDs.first)
             #expect(try await store.assign(roomID: room, to: ann.id, capacity: 10, actor: "t"))
-            let resolved = try await store.resolve(roomID: room, by: ann.id)
+            let resolved = try await store.resolve(roomID: room, by: String(ann.id))
             #expect(resolved.status == .resolved)
             _ = try await store.ingest(IngestBatch(channelID: "tg", events: [event("2")]))
             let reopened = try #require(try await store.room(id: room))
@@ -178,7 +178,7 @@ struct StoreTests {
             for i in 0..<7 {
                 _ = try await store.ingest(IngestBatch(channelID: i % 2 == 0 ? "tg" : "other", events: [event("\(i)", chat: "c\(i)")]))
             }
-            var seen: [String] = []
+            var seen: [Int64] = []
             var cursor: String?
             repeat {
                 let page = try await store.rooms(RoomFilter(cursor: cursor, limit: 3))
@@ -197,8 +197,8 @@ struct StoreTests {
         try await withStore { store in
             let ann = try await agent(store, "ann@x")
             let room = try #require(try await store.ingest(IngestBatch(channelID: "tg", events: [event("1")])).roomIDs.first)
-            let first = try await store.addOutbound(roomID: room, content: .text("one"), senderUserID: ann.id)
-            _ = try await store.addOutbound(roomID: room, content: .text("two"), senderUserID: ann.id)
+            let first = try await store.addOutbound(roomID: room, content: .text("one"), senderUserID: ann.id, senderKeyID: nil)
+            _ = try await store.addOutbound(roomID: room, content: .text("two"), senderUserID: ann.id, senderKeyID: nil)
             let due = try await store.dueOutbox(now: Date(), limit: 10, excluding: [])
             #expect(due.count == 1)
             guard case .message(let id, let content) = due.first?.payload else { Issue.record("not a message"); return }

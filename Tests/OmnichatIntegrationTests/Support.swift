@@ -288,3 +288,24 @@ func connectLoopback(port: Int) -> Int32? {
     }
     return fd
 }
+
+extension Optional where Wrapped == Any {
+    /// An id as the API writes it: a JSON number (nil for anything else, a string included).
+    var asID: Int64? {
+        guard let number = self as? NSNumber, String(cString: number.objCType) != "c" else { return nil }
+        let value = number.int64Value
+        return value > 0 && Double(value) == number.doubleValue ? value : nil
+    }
+
+    /// A list of ids as the API writes it.
+    var asIDs: [Int64]? {
+        guard let list = self as? [Any] else { return nil }
+        let ids = list.compactMap { Optional<Any>.some($0).asID }
+        return ids.count == list.count ? ids : nil
+    }
+}
+
+extension Int64 {
+    /// Tests wait for an id to appear; 0 is "none yet" (ids start at 1).
+    var isEmpty: Bool { self == 0 }
+}

@@ -56,7 +56,7 @@ struct TeamTests {
             let fresh = try #require(refreshed["token"] as? String)
             #expect(fresh != token)
             #expect(refreshed["expires_at"] is String)
-            #expect((refreshed["user"] as? [String: Any])?["id"] as? String == ann.id)
+            #expect((refreshed["user"] as? [String: Any])?["id"].asID == ann.id)
             #expect(try await call("GET", "\(daemon.base)/api/v1/me", token: token).status == 401)
             #expect(try await call("GET", "\(daemon.base)/api/v1/me", token: fresh).status == 200)
             #expect(try await call("POST", "\(daemon.base)/api/v1/auth/refresh", token: token).status == 401)
@@ -187,7 +187,7 @@ struct TeamTests {
             let secret = try #require(created["key"] as? String)
             #expect(secret.hasPrefix("ock_"))
             let key = try #require(created["api_key"] as? [String: Any])
-            let keyID = try #require(key["id"] as? String)
+            let keyID = try #require(key["id"].asID)
             #expect(key["name"] as? String == "allocator")
             #expect(key["scope"] as? String == "allocation")
             #expect(key["created_at"] is String)
@@ -197,7 +197,7 @@ struct TeamTests {
 
             let list = try await call("GET", "\(daemon.base)/api/v1/api-keys", token: admin)
             #expect(list.status == 200)
-            #expect((list["api_keys"] as? [[String: Any]])?.map { $0["id"] as? String } == [keyID])
+            #expect((list["api_keys"] as? [[String: Any]])?.map { $0["id"].asID } == [keyID])
             #expect(!list.text.contains(secret))
             #expect(!list.text.contains(String(secret.dropFirst(4))))
 
@@ -226,8 +226,7 @@ struct TeamTests {
             let (sue, sueToken) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
             let (_, annToken) = try await daemon.signIn(email: "ann@example.com", online: true)
             let division = try #require(
-                (try await call("POST", "\(daemon.base)/api/v1/divisions", json: ["name": "Sales"], token: sueToken)["division"] as? [String: Any])?["id"]
-                    as? String)
+                (try await call("POST", "\(daemon.base)/api/v1/divisions", json: ["name": "Sales"], token: sueToken)["division"] as? [String: Any])?["id"].asID)
             let url = "\(daemon.base)/api/v1/agents"
 
             let made = try await call(
@@ -238,10 +237,10 @@ struct TeamTests {
                 ], token: sueToken)
             #expect(made.status == 201, "\(made.text)")
             let cy = try #require(made["agent"] as? [String: Any])
-            let cyID = try #require(cy["id"] as? String)
+            let cyID = try #require(cy["id"].asID)
             #expect(cy["email"] as? String == "cy@example.com")
             #expect(cy["role"] as? String == "agent")
-            #expect(cy["divisions"] as? [String] == [division])
+            #expect(cy["divisions"].asIDs == [division])
             #expect(cy["channels"] as? [String] == ["tg"])
             #expect(cy["max_open_rooms"] as? Int == 3)
             #expect(cy["active"] as? Bool == true)
@@ -253,7 +252,7 @@ struct TeamTests {
             let superByAdmin = try await call(
                 "POST", url, json: ["name": "Dee", "email": "dee@example.com", "role": "supervisor", "password": "dee-password"], token: adminToken)
             #expect(superByAdmin.status == 201)
-            let deeID = try #require((superByAdmin["agent"] as? [String: Any])?["id"] as? String)
+            let deeID = try #require((superByAdmin["agent"] as? [String: Any])?["id"].asID)
             let superBySupervisor = try await call(
                 "POST", url, json: ["name": "Eve", "email": "eve@example.com", "role": "supervisor", "password": "eve-password"], token: sueToken)
             #expect(superBySupervisor.status == 403)
@@ -275,10 +274,10 @@ struct TeamTests {
             #expect(duplicate.status == 409)
 
             // Listing and filters.
-            func ids(_ query: String, _ token: String) async throws -> Set<String> {
+            func ids(_ query: String, _ token: String) async throws -> Set<Int64> {
                 let result = try await call("GET", url + query, token: token)
                 #expect(result.status == 200, "\(query): \(result.text)")
-                return Set((result["agents"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String })
+                return Set((result["agents"] as? [[String: Any]] ?? []).compactMap { $0["id"].asID })
             }
             let all = try await ids("", adminToken)
             #expect(all.contains(admin.id) && all.contains(sue.id) && all.contains(cyID) && all.contains(deeID))
@@ -319,7 +318,7 @@ struct TeamTests {
             let made = try await call("POST", "\(daemon.base)/api/v1/agents", json: ["name": "Gus", "email": "gus@example.com"], token: admin)
             #expect(made.status == 201, "\(made.text)")
             let agent = try #require(made["agent"] as? [String: Any])
-            let gusID = try #require(agent["id"] as? String)
+            let gusID = try #require(agent["id"].asID)
             #expect(agent["invitation_pending"] as? Bool == true)
             let invitation = try #require(made["invitation"] as? [String: Any])
             let link = try #require(invitation["url"] as? String)
@@ -338,7 +337,7 @@ struct TeamTests {
             let accepted = try await call("POST", accept, json: ["password": "gus-password"])
             #expect(accepted.status == 200, "\(accepted.text)")
             #expect(accepted["token"] is String)
-            #expect((accepted["user"] as? [String: Any])?["id"] as? String == gusID)
+            #expect((accepted["user"] as? [String: Any])?["id"].asID == gusID)
             #expect(try await login(daemon, "gus@example.com", "gus-password").status == 200)
             let reused = try await call("POST", accept, json: ["password": "another-password"])
             #expect(reused.status == 410)
@@ -348,7 +347,7 @@ struct TeamTests {
 
             // Re-sent: the old link stops working; expired links are 410.
             let second = try await call("POST", "\(daemon.base)/api/v1/agents", json: ["name": "Hal", "email": "hal@example.com"], token: admin)
-            let halID = try #require((second["agent"] as? [String: Any])?["id"] as? String)
+            let halID = try #require((second["agent"] as? [String: Any])?["id"].asID)
             let first = try #require((second["invitation"] as? [String: Any])?["url"] as? String).split(separator: "/").last!
             let resent = try await call("POST", "\(daemon.base)/api/v1/agents/\(halID)/invitation", token: admin)
             #expect(resent.status == 200, "\(resent.text)")
@@ -410,7 +409,7 @@ struct TeamTests {
             let (sue, sueToken) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
             let (ann, annToken) = try await daemon.signIn(email: "ann@example.com")
             _ = try await daemon.postUpdate(telegramUpdate(1, chat: 4242))
-            var roomID = ""
+            var roomID: Int64 = 0
             try await eventually("the room assigned to Ann") {
                 guard let room = try await daemon.store.rooms(RoomFilter()).items.first else { return false }
                 roomID = room.id
@@ -431,7 +430,7 @@ struct TeamTests {
             #expect(agent["online"] as? Bool == false)
             try await eventually("the room reassigned to Bo") { try await daemon.store.room(id: roomID)?.assignee?.id == bo.id }
             let transitions = try await daemon.store.transitions(roomID: roomID)
-            #expect(transitions.contains { $0.to == .waiting && $0.actor == sue.id })
+            #expect(transitions.contains { $0.to == .waiting && $0.actor == String(sue.id) })
 
             let stale = try await call("GET", "\(daemon.base)/api/v1/me", token: annToken)
             #expect(stale.status == 401)
@@ -439,7 +438,7 @@ struct TeamTests {
             #expect(refused.status == 401)
             #expect(errorCode(refused) == "deactivated")
             let listed = try await call("GET", "\(daemon.base)/api/v1/agents?active=false", token: adminToken)
-            #expect((listed["agents"] as? [[String: Any]])?.map { $0["id"] as? String } == [ann.id])
+            #expect((listed["agents"] as? [[String: Any]])?.map { $0["id"].asID } == [ann.id])
             // No rooms for a deactivated agent, even forced.
             let forced = try await call("POST", "\(daemon.base)/api/v1/rooms/\(roomID)/assign", json: ["agent_id": ann.id, "force": true], token: adminToken)
             #expect(forced.status == 409)
@@ -462,9 +461,9 @@ struct TeamTests {
             let (_, admin) = try await daemon.signIn(email: "root@example.com", role: .admin, online: false)
             let (_, sue) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
             let (ann, annToken) = try await daemon.signIn(email: "ann@example.com", online: false)
-            func create(_ name: String) async throws -> String {
+            func create(_ name: String) async throws -> Int64 {
                 let made = try await call("POST", "\(daemon.base)/api/v1/divisions", json: ["name": name], token: sue)
-                return try #require((made["division"] as? [String: Any])?["id"] as? String)
+                return try #require((made["division"] as? [String: Any])?["id"].asID)
             }
             let sales = try await create("Sales")
             let billingID = try await create("Billing")
@@ -490,9 +489,9 @@ struct TeamTests {
             #expect(errorCode(busy) == "conflict")
             _ = try await call("PATCH", "\(daemon.base)/api/v1/agents/\(ann.id)", json: ["divisions": [String]()], token: sue)
             _ = try await daemon.postUpdate(telegramUpdate(1, chat: 77))
-            var roomID = ""
+            var roomID: Int64 = 0
             try await eventually("the room") {
-                roomID = try await daemon.store.rooms(RoomFilter()).items.first?.id ?? ""
+                roomID = try await daemon.store.rooms(RoomFilter()).items.first?.id ?? 0
                 return !roomID.isEmpty
             }
             _ = try await call("POST", "\(daemon.base)/api/v1/rooms/\(roomID)/transfer", json: ["division_id": sales], token: sue)
@@ -510,7 +509,7 @@ struct TeamTests {
             #expect(made.status == 200)
             #expect((made["division"] as? [String: Any])?["is_default"] as? Bool == true)
             let list = try await call("GET", url, token: sue)
-            #expect((list["divisions"] as? [[String: Any]])?.filter { $0["is_default"] as? Bool == true }.map { $0["id"] as? String } == [billingID])
+            #expect((list["divisions"] as? [[String: Any]])?.filter { $0["is_default"] as? Bool == true }.map { $0["id"].asID } == [billingID])
             #expect(try await call("POST", "\(url)/div_nope/default", token: admin).status == 404)
         }
     }
@@ -536,14 +535,14 @@ struct TeamTests {
             var status = try #require(tg["status"] as? [String: Any])
             #expect(status["last_webhook_at"] is NSNull)
             #expect(status["last_delivery_error"] is NSNull)
-            var agents = Set((tg["agents"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String })
+            var agents = Set((tg["agents"] as? [[String: Any]] ?? []).compactMap { $0["id"].asID })
             #expect(agents.contains(ann.id) && agents.contains(cy.id) && !agents.contains(bo.id))
 
             // A webhook, then a reply the network refuses.
             _ = try await daemon.postUpdate(telegramUpdate(1, chat: 99))
-            var roomID = ""
+            var roomID: Int64 = 0
             try await eventually("Ann's room") {
-                roomID = try await daemon.store.rooms(RoomFilter(assigneeID: ann.id)).items.first?.id ?? ""
+                roomID = try await daemon.store.rooms(RoomFilter(assigneeID: ann.id)).items.first?.id ?? 0
                 return !roomID.isEmpty
             }
             network.respond([(400, #"{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"#)])
@@ -566,7 +565,7 @@ struct TeamTests {
             #expect(try await call("PUT", url, json: ["agent_ids": ["usr_nope"]], token: admin).status == 422)
             let put = try await call("PUT", url, json: ["agent_ids": [bo.id]], token: sue)
             #expect(put.status == 200, "\(put.text)")
-            agents = Set(((put["channel"] as? [String: Any])?["agents"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String })
+            agents = Set(((put["channel"] as? [String: Any])?["agents"] as? [[String: Any]] ?? []).compactMap { $0["id"].asID })
             #expect(agents.contains(bo.id) && agents.contains(cy.id) && !agents.contains(ann.id))
             #expect(try await daemon.store.user(id: bo.id)?.channels == ["tg"])
             #expect(try await daemon.store.user(id: ann.id)?.channels == [])
@@ -643,16 +642,16 @@ struct TeamTests {
             let (sue, sueToken) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
             let key = try await call("POST", "\(daemon.base)/api/v1/api-keys", json: ["name": "bot", "scope": "bot"], token: adminToken)
             let secret = try #require(key["key"] as? String)
-            let keyID = try #require((key["api_key"] as? [String: Any])?["id"] as? String)
+            let keyID = try #require((key["api_key"] as? [String: Any])?["id"].asID)
             _ = try await call("DELETE", "\(daemon.base)/api/v1/api-keys/\(keyID)", token: adminToken)
             _ = try await call(
                 "PATCH", "\(daemon.base)/api/v1/settings",
                 json: ["custom_allocation": ["enabled": false, "secret": "very-secret-value"], "offline_returns_rooms": true], token: adminToken)
             let division = try await call("POST", "\(daemon.base)/api/v1/divisions", json: ["name": "Sales"], token: sueToken)
-            let divisionID = try #require((division["division"] as? [String: Any])?["id"] as? String)
+            let divisionID = try #require((division["division"] as? [String: Any])?["id"].asID)
             let made = try await call(
                 "POST", "\(daemon.base)/api/v1/agents", json: ["name": "Cy", "email": "cy@example.com", "password": "cy-password-1"], token: sueToken)
-            let cyID = try #require((made["agent"] as? [String: Any])?["id"] as? String)
+            let cyID = try #require((made["agent"] as? [String: Any])?["id"].asID)
             _ = try await call("PATCH", "\(daemon.base)/api/v1/agents/\(cyID)", json: ["max_open_rooms": 4], token: sueToken)
 
             let log = try await call("GET", "\(daemon.base)/api/v1/audit", token: adminToken)
@@ -663,15 +662,15 @@ struct TeamTests {
             ])
             #expect(log["next_cursor"] is NSNull)
             let create = entries[1]
-            #expect(create["actor"] as? String == sue.id)
+            #expect(create["actor"] as? String == String(sue.id))
             #expect(create["actor_role"] as? String == "supervisor")
             #expect(create["target_type"] as? String == "user")
-            #expect(create["target_id"] as? String == cyID)
+            #expect(create["target_id"] as? String == String(cyID))
             #expect((create["details"] as? [String: Any])?["email"] as? String == "cy@example.com")
             #expect(create["at"] is String)
-            #expect(entries[2]["target_id"] as? String == divisionID)
-            #expect(entries[3]["actor"] as? String == admin.id)
-            #expect(entries[5]["target_id"] as? String == keyID)
+            #expect(entries[2]["target_id"] as? String == String(divisionID))
+            #expect(entries[3]["actor"] as? String == String(admin.id))
+            #expect(entries[5]["target_id"] as? String == String(keyID))
             #expect(!log.text.contains("very-secret-value"))
             #expect(!log.text.contains(secret))
             #expect(!log.text.contains("cy-password-1"))

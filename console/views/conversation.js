@@ -188,7 +188,7 @@ export function mountConversation(pane, ctx) {
 
   function renderMessage(m) {
     const outbound = m.direction === 'outbound';
-    const byBot = outbound && m.sender_id && !m.sender_id.startsWith('usr_');
+    const byBot = outbound && m.sender_type === 'bot';
     const meta = h('p', { class: 'msg-meta' },
       h('time', { datetime: m.created_at, title: formatDateTime(m.created_at) }, formatShort(m.created_at)));
     if (byBot) meta.prepend(`${t('conv.bot')} · `);

@@ -290,6 +290,12 @@ export function mount(ctx) {
     for (const el of list.querySelectorAll('.room-wait')) el.textContent = t('inbox.waitingFor', { duration: since(el.dataset.since) });
   }, 30000);
 
+  // Room ids are JSON numbers; the address bar gives text.
+  function roomID(text) {
+    const n = Number(text);
+    return Number.isSafeInteger(n) && n > 0 ? n : text;
+  }
+
   function markRead(roomId) {
     const room = state.rooms.get(roomId);
     if (room && room.unread_count) { room.unread_count = 0; renderItem(room); }
@@ -334,12 +340,12 @@ export function mount(ctx) {
     list.dataset.rendered = 'true';
     performance.mark('inbox-rendered');
     observer.observe(sentinel);
-    if (ctx.route.parts[0]) openRoom(ctx.route.parts[0]);
+    if (ctx.route.parts[0]) openRoom(roomID(ctx.route.parts[0]));
   })();
 
   return {
     update(r) {
-      const id = r.parts[0] || null;
+      const id = r.parts[0] ? roomID(r.parts[0]) : null;
       if (id !== state.selected) openRoom(id);
     },
     unmount() {

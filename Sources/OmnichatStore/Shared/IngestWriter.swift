@@ -36,7 +36,7 @@ enum IngestWriter {
         let now = Date().timeIntervalSince1970
         var stored = 0
         var duplicates = 0
-        var rooms: [String] = []
+        var rooms: [Int64] = []
         var transitions: [RoomTransition] = []
         var messages: [StoredMessage] = []
         var deliveries: [DeliveryUpdate] = []
@@ -79,14 +79,14 @@ enum IngestWriter {
     /// A customer's message: contact, room (opened or reopened), message, follow-up.
     @discardableResult
     static func storeMessage(
-        _ event: InboundEvent, _ encoded: Encoded, batch: IngestBatch, db: Database, now: TimeInterval, waiting rooms: inout [String],
+        _ event: InboundEvent, _ encoded: Encoded, batch: IngestBatch, db: Database, now: TimeInterval, waiting rooms: inout [Int64],
         transitions: inout [RoomTransition]
     ) throws -> StoredMessage {
         let contactID = try contact(event, batch: batch, db: db, now: now)
         let inboundAt = min(event.occurredAt.timeIntervalSince1970, now)
         let context = encoded.replyContext
 
-        let roomID: String
+        let roomID: Int64
         let opening: RoomStatus = batch.botEnabled ? .bot : .waiting
         var status: RoomStatus
         // The usual case, an open room, in one statement: its update returns it.
@@ -122,14 +122,16 @@ enum IngestWriter {
                 status = opening
             }
         } else {
-            roomID = Identifier.make("rm")
-            try db.cachedStatement(sql: """
-                    INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, division_id, waiting_since, last_message_at, created_at,
+            roomID = try Int64.fetchOne(
+                db.cachedStatement(sql: """
+                    INSERT INTO rooms (channel_id, conversation_id, contact_id, status, division_id, waiting_since, last_message_at, created_at,
                         last_inbound_at, reply_context)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [
-                    roomID, batch.channelID, event.conversationID, contactID, opening.rawValue, batch.divisionID, now, now, now, inboundAt, context,
-                ])
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    RETURNING id
+                    """),
+                arguments: [
+                    batch.channelID, event.conversationID, contactID, opening.rawValue, batch.divisionID, now, now, now, inboundAt, context,
+                ]) ?? 0
             try EngineStore.recordTransition(db, roomID: roomID, from: nil, to: opening, assignee: nil, actor: "customer", at: now)
             transitions.append(
                 RoomTransition(
@@ -139,22 +141,21 @@ enum IngestWriter {
         }
         let waiting = status == .waiting
 
-        let messageID = Identifier.make("msg")
-        let sequence = try Int64.fetchOne(
+        let messageID = try Int64.fetchOne(
             db.cachedStatement(
                 sql: """
-                    INSERT INTO messages (id, room_id, direction, type, text, url, content, raw, network_message_id, created_at, delivery_status)
-                    VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, 'received')
-                    RETURNING seq
+                    INSERT INTO messages (room_id, direction, type, text, url, content, raw, network_message_id, created_at, delivery_status)
+                    VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?, 'received')
+                    RETURNING id
                     """),
             arguments: [
-                messageID, roomID, event.content.type.rawValue, event.content.text, event.content.url,
+                roomID, event.content.type.rawValue, event.content.text, event.content.url,
                 encoded.content, event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
-            ])
+            ]) ?? 0
         let stored = StoredMessage(
             id: messageID, roomID: roomID, direction: .inbound, content: event.content, senderUserID: nil,
             networkMessageID: event.networkMessageID, createdAt: event.occurredAt, deliveryStatus: .received, attempts: 0,
-            deliveryError: nil, sequence: sequence ?? 0)
+            deliveryError: nil, sequence: messageID)
         if status == .bot {
             // The bot has the room: the message goes to the bot's webhook, durably.
             try db.cachedStatement(
@@ -171,13 +172,13 @@ enum IngestWriter {
     /// The customer's contact: read, and written only when new or when the
     /// network now reports another name (writing it on every message dirtied
     /// a contacts page per message for nothing).
-    static func contact(_ event: InboundEvent, batch: IngestBatch, db: Database, now: TimeInterval) throws -> String {
+    static func contact(_ event: InboundEvent, batch: IngestBatch, db: Database, now: TimeInterval) throws -> Int64 {
         let externalID = event.contact.externalID.isEmpty ? event.conversationID : event.contact.externalID
         if let row = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT id, display_name, username FROM contacts WHERE channel_id = ? AND external_id = ?"),
             arguments: [batch.channelID, externalID])
         {
-            let id: String = row["id"]
+            let id: Int64 = row["id"]
             let name: String? = row["display_name"]
             let username: String? = row["username"]
             let newName = event.contact.displayName.flatMap { $0 == name ? nil : $0 }
@@ -190,24 +191,24 @@ enum IngestWriter {
             return id
         }
         // New (or created by another daemon a moment ago: the upsert covers both).
-        return try String.fetchOne(
+        return try Int64.fetchOne(
             db.cachedStatement(
                 sql: """
-                    INSERT INTO contacts (id, channel_id, external_id, display_name, username, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO contacts (channel_id, external_id, display_name, username, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
                     ON CONFLICT (channel_id, external_id) DO UPDATE SET
                         display_name = coalesce(excluded.display_name, contacts.display_name),
                         username = coalesce(excluded.username, contacts.username),
                         updated_at = excluded.updated_at
                     RETURNING id
                     """),
-            arguments: [Identifier.make("ct"), batch.channelID, externalID, event.contact.displayName, event.contact.username, now, now])!
+            arguments: [batch.channelID, externalID, event.contact.displayName, event.contact.username, now, now])!
     }
 
     /// The business's own message sent from elsewhere: kept in the history, not routed.
     static func storeEcho(_ event: InboundEvent, _ encoded: Encoded, batch: IngestBatch, db: Database) throws {
         guard let row = try existingRoom(batch.channelID, event.conversationID, db: db) else { return }
-        let roomID: String = row["id"]
+        let roomID: Int64 = row["id"]
         if let id = event.networkMessageID,
             try Bool.fetchOne(
                 db.cachedStatement(sql: "SELECT 1 FROM messages WHERE room_id = ? AND direction = 'outbound' AND network_message_id = ?"), arguments: [roomID, id]) != nil
@@ -215,10 +216,10 @@ enum IngestWriter {
             return  // our own reply, already in the history
         }
         try db.cachedStatement(sql: """
-                INSERT INTO messages (id, room_id, direction, type, text, url, content, raw, network_message_id, created_at, delivery_status)
-                VALUES (?, ?, 'outbound', ?, ?, ?, ?, ?, ?, ?, 'delivered')
+                INSERT INTO messages (room_id, direction, type, text, url, content, raw, network_message_id, created_at, delivery_status)
+                VALUES (?, 'outbound', ?, ?, ?, ?, ?, ?, ?, 'delivered')
                 """).execute(arguments: [
-                Identifier.make("msg"), roomID, event.content.type.rawValue, event.content.text, event.content.url,
+                roomID, event.content.type.rawValue, event.content.text, event.content.url,
                 encoded.content, event.raw, event.networkMessageID, event.occurredAt.timeIntervalSince1970,
             ])
     }
@@ -227,7 +228,7 @@ enum IngestWriter {
     /// never read → delivered; failed unless already read.
     static func apply(_ receipt: Receipt, event: InboundEvent, batch: IngestBatch, db: Database, updates: inout [DeliveryUpdate]) throws {
         guard let row = try existingRoom(batch.channelID, event.conversationID, db: db) else { return }
-        let roomID: String = row["id"]
+        let roomID: Int64 = row["id"]
         let rank = "CASE delivery_status WHEN 'read' THEN 2 WHEN 'delivered' THEN 1 WHEN 'failed' THEN 1 ELSE 0 END"
         var target = ""
         var arguments: StatementArguments = []

@@ -11,7 +11,7 @@ enum Rows {
             id: row["id"], email: row["email"], name: row["name"], role: Role(rawValue: row["role"]) ?? .agent,
             online: row["online"], channels: (row["channels"] as String?).map(decodeList),
             maxOpenRooms: row["max_open_rooms"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            divisions: ((row["division_ids"] as String?) ?? "").split(separator: ",").map(String.init).sorted(),
+            divisions: ((row["division_ids"] as String?) ?? "").split(separator: ",").compactMap { Int64($0) }.sorted(),
             openRooms: (row["open_rooms"] as Int?) ?? 0,
             // Absent before migration v4 and in joined selects: active, password chosen.
             active: (row["active"] as Bool?) ?? true,
@@ -20,7 +20,7 @@ enum Rows {
 
     static func room(_ row: Row) -> Room {
         var assignee: User?
-        if let id = row["u_id"] as String? {
+        if let id = row["u_id"] as Int64? {
             assignee = User(
                 id: id, email: row["u_email"], name: row["u_name"], role: Role(rawValue: row["u_role"]) ?? .agent,
                 online: row["u_online"], channels: (row["u_channels"] as String?).map(decodeList),
@@ -51,13 +51,14 @@ enum Rows {
             content: content, senderUserID: row["sender_user_id"], networkMessageID: row["network_message_id"],
             createdAt: Date(timeIntervalSince1970: row["created_at"]),
             deliveryStatus: DeliveryStatus(rawValue: row["delivery_status"]) ?? .received,
-            attempts: row["attempts"], deliveryError: row["delivery_error"], sequence: row["seq"])
+            attempts: row["attempts"], deliveryError: row["delivery_error"], sequence: row["id"],
+            senderKeyID: row["sender_key_id"])
     }
 
     /// A due outbox row (joined with its room, message and sender).
     static func outboxItem(_ row: Row) -> OutboxItem? {
         let payload: OutboxItem.Payload
-        if let messageID = row["message_id"] as String?, let content = Rows.decode(MessageContent.self, row["content"] as String?) {
+        if let messageID = row["message_id"] as Int64?, let content = Rows.decode(MessageContent.self, row["content"] as String?) {
             payload = .message(id: messageID, content: content)
         } else if let action = Rows.decode(AdapterAction.self, row["action"] as String?) {
             payload = .action(action)
@@ -76,11 +77,11 @@ enum Rows {
         return Data("\(time)|\(room.id)".utf8).base64EncodedString()
     }
 
-    static func decodeRoomCursor(_ cursor: String) -> (Double, String)? {
+    static func decodeRoomCursor(_ cursor: String) -> (Double, Int64)? {
         guard let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8) else { return nil }
         let parts = text.split(separator: "|", maxSplits: 1)
-        guard parts.count == 2, let time = Double(parts[0]) else { return nil }
-        return (time, String(parts[1]))
+        guard parts.count == 2, let time = Double(parts[0]), let id = Int64(parts[1]) else { return nil }
+        return (time, id)
     }
 
     static func encode(_ value: some Encodable) -> String {

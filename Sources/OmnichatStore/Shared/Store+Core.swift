@@ -16,24 +16,36 @@ extension EngineStore {
         _ = try await pool.read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT 1")) }
     }
 
+    public func legacyID(kind: EntityKind, oldID: String) async throws -> Int64? {
+        guard oldID.hasPrefix(kind.legacyPrefix) else { return nil }
+        return try await pool.read { db in
+            try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT new_id FROM legacy_ids WHERE kind = ? AND old_id = ?"), arguments: [kind.rawValue, oldID])
+        }
+    }
+
     // MARK: Ingest
 
 
     // MARK: Users and sessions
 
     public func createUser(_ new: NewUser) async throws -> User {
-        let user = User(
-            id: Identifier.make("usr"), email: new.email, name: new.name, role: new.role, online: false,
+        var user = User(
+            id: 0, email: new.email, name: new.name, role: new.role, online: false,
             channels: new.channels, maxOpenRooms: new.maxOpenRooms, createdAt: Date())
+        let draft = user
         do {
-            try await pool.write { db in
-                try db.cachedStatement(sql: """
-                        INSERT INTO users (id, email, name, role, password_hash, online, channels, max_open_rooms, created_at)
-                        VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)
-                        """).execute(arguments: [
-                        user.id, user.email, user.name, user.role.rawValue, new.passwordHash,
-                        user.channels.map(Rows.encodeList), user.maxOpenRooms, user.createdAt.timeIntervalSince1970,
-                    ])
+            user.id = try await pool.write { db in
+                try Int64.fetchOne(
+                    db.cachedStatement(sql: """
+                        INSERT INTO users (email, name, role, password_hash, online, channels, max_open_rooms, created_at)
+                        VALUES (?, ?, ?, ?, 0, ?, ?, ?)
+                        RETURNING id
+                        """),
+                    arguments: [
+                        draft.email, draft.name, draft.role.rawValue, new.passwordHash,
+                        draft.channels.map(Rows.encodeList), draft.maxOpenRooms, draft.createdAt.timeIntervalSince1970,
+                    ]) ?? 0
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw StoreError(.conflict, "a user with email \(new.email) already exists")
@@ -41,7 +53,7 @@ extension EngineStore {
         return user
     }
 
-    public func user(id: String) async throws -> User? {
+    public func user(id: Int64) async throws -> User? {
         try await pool.read { db in
             try Row.fetchOne(db.cachedStatement(sql: Self.userSelect + " WHERE id = ?"), arguments: [id]).map(Rows.user)
         }
@@ -61,7 +73,7 @@ extension EngineStore {
         }
     }
 
-    public func createSession(tokenHash: String, userID: String, expiresAt: Date) async throws {
+    public func createSession(tokenHash: String, userID: Int64, expiresAt: Date) async throws {
         try await pool.write { db in
             try db.cachedStatement(sql: "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)").execute(arguments: [tokenHash, userID, Date().timeIntervalSince1970, expiresAt.timeIntervalSince1970])
             // Housekeeping: expired sessions go.
@@ -73,7 +85,7 @@ extension EngineStore {
         try await pool.read { db in
             try Row.fetchOne(
                 db.cachedStatement(sql: """
-                    SELECT users.*, (SELECT group_concat(division_id) FROM user_divisions WHERE user_id = users.id) AS division_ids
+                    SELECT users.*, (SELECT group_concat(CAST(division_id AS TEXT)) FROM user_divisions WHERE user_id = users.id) AS division_ids
                     FROM sessions JOIN users ON users.id = sessions.user_id
                     WHERE sessions.token_hash = ? AND sessions.expires_at > ?
                     """),
@@ -88,7 +100,7 @@ extension EngineStore {
         }
     }
 
-    public func setOnline(userID: String, online: Bool) async throws -> User {
+    public func setOnline(userID: Int64, online: Bool) async throws -> User {
         try await pool.write { db in
             try db.cachedStatement(sql: "UPDATE users SET online = ? WHERE id = ?").execute(arguments: [online, userID])
             guard let row = try Row.fetchOne(db.cachedStatement(sql: Self.userSelect + " WHERE id = ?"), arguments: [userID]) else {
@@ -100,9 +112,9 @@ extension EngineStore {
 
     // MARK: Rooms and messages
 
-    static let userSelect = "SELECT users.*, (SELECT group_concat(division_id) FROM user_divisions WHERE user_id = users.id) AS division_ids FROM users"
+    static let userSelect = "SELECT users.*, (SELECT group_concat(CAST(division_id AS TEXT)) FROM user_divisions WHERE user_id = users.id) AS division_ids FROM users"
 
-    static func fetchUser(_ db: Database, id: String) throws -> User? {
+    static func fetchUser(_ db: Database, id: Int64) throws -> User? {
         try Row.fetchOne(db.cachedStatement(sql: userSelect + " WHERE id = ?"), arguments: [id]).map(Rows.user)
     }
 
@@ -154,15 +166,15 @@ extension EngineStore {
         return Page(items: items, nextCursor: next)
     }
 
-    public func room(id: String) async throws -> Room? {
+    public func room(id: Int64) async throws -> Room? {
         try await pool.read { db in try Self.fetchRoom(db, id: id) }
     }
 
-    static func fetchRoom(_ db: Database, id: String) throws -> Room? {
+    static func fetchRoom(_ db: Database, id: Int64) throws -> Room? {
         try Row.fetchOne(db.cachedStatement(sql: roomSelect + " WHERE rooms.id = ?"), arguments: [id]).map(Rows.room)
     }
 
-    public func messages(roomID: String, cursor: String?, limit: Int) async throws -> Page<StoredMessage> {
+    public func messages(roomID: Int64, cursor: String?, limit: Int) async throws -> Page<StoredMessage> {
         var start: Int64 = 0
         if let cursor {
             guard let value = Int64(cursor), value >= 0 else { throw StoreError(.invalid, "cursor is not one this server gave") }
@@ -172,7 +184,7 @@ extension EngineStore {
         let limit = max(1, min(limit, 500))
         let rows = try await pool.read { db in
             try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT * FROM messages WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?"),
+                db.cachedStatement(sql: "SELECT * FROM messages WHERE room_id = ? AND id > ? ORDER BY id LIMIT ?"),
                 arguments: [roomID, after, limit + 1]
             ).map(Rows.message)
         }
@@ -180,21 +192,20 @@ extension EngineStore {
         return Page(items: items, nextCursor: rows.count > limit ? items.last.map { String($0.sequence) } : nil)
     }
 
-    public func addOutbound(roomID: String, content: MessageContent, senderUserID: String) async throws -> StoredMessage {
+    public func addOutbound(roomID: Int64, content: MessageContent, senderUserID: Int64?, senderKeyID: Int64?) async throws -> StoredMessage {
         let now = Date()
-        let id = Identifier.make("msg")
         return try await batcher.write { db in
             guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM rooms WHERE id = ?"), arguments: [roomID]) != nil else {
                 throw StoreError(.notFound, "no room \(roomID)")
             }
-            let seq = try Int64.fetchOne(
+            let id = try Int64.fetchOne(
                 db.cachedStatement(sql: """
-                    INSERT INTO messages (id, room_id, direction, type, text, url, content, sender_user_id, created_at, delivery_status)
-                    VALUES (?, ?, 'outbound', ?, ?, ?, ?, ?, ?, 'pending')
-                    RETURNING seq
+                    INSERT INTO messages (room_id, direction, type, text, url, content, sender_user_id, sender_key_id, created_at, delivery_status)
+                    VALUES (?, 'outbound', ?, ?, ?, ?, ?, ?, ?, 'pending')
+                    RETURNING id
                     """),
                 arguments: [
-                    id, roomID, content.type.rawValue, content.text, content.url, Rows.encode(content), senderUserID,
+                    roomID, content.type.rawValue, content.text, content.url, Rows.encode(content), senderUserID, senderKeyID,
                     now.timeIntervalSince1970,
                 ]) ?? 0
             try db.cachedStatement(sql: """
@@ -203,11 +214,12 @@ extension EngineStore {
                     """).execute(arguments: [id, now.timeIntervalSince1970, now.timeIntervalSince1970, roomID])
             return StoredMessage(
                 id: id, roomID: roomID, direction: .outbound, content: content, senderUserID: senderUserID,
-                networkMessageID: nil, createdAt: now, deliveryStatus: .pending, attempts: 0, deliveryError: nil, sequence: seq)
+                networkMessageID: nil, createdAt: now, deliveryStatus: .pending, attempts: 0, deliveryError: nil, sequence: id,
+                senderKeyID: senderKeyID)
         }
     }
 
-    public func message(id: String) async throws -> (StoredMessage, Room)? {
+    public func message(id: Int64) async throws -> (StoredMessage, Room)? {
         let found = try await pool.read { db -> MessageInRoom? in
             guard let message = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM messages WHERE id = ?"), arguments: [id]).map(Rows.message),
                 let room = try Self.fetchRoom(db, id: message.roomID)
@@ -222,7 +234,7 @@ extension EngineStore {
         var room: Room
     }
 
-    public func takeReplyContext(roomID: String) async throws -> [String: String]? {
+    public func takeReplyContext(roomID: Int64) async throws -> [String: String]? {
         try await pool.write { db in
             let text = try String.fetchOne(db.cachedStatement(sql: "SELECT reply_context FROM rooms WHERE id = ?"), arguments: [roomID])
             guard let text else { return nil }
@@ -231,7 +243,7 @@ extension EngineStore {
         }
     }
 
-    public func resolve(roomID: String, by userID: String) async throws -> Room {
+    public func resolve(roomID: Int64, by actor: String) async throws -> Room {
         let now = Date().timeIntervalSince1970
         return try await pool.write { db in
             guard let room = try Self.fetchRoom(db, id: roomID) else { throw StoreError(.notFound, "no room \(roomID)") }
@@ -240,13 +252,13 @@ extension EngineStore {
             if room.status == .assigned, let agent = room.assignee?.id {
                 try db.cachedStatement(sql: "UPDATE users SET open_rooms = max(open_rooms - 1, 0) WHERE id = ?").execute(arguments: [agent])
             }
-            try Self.recordTransition(db, roomID: roomID, from: room.status, to: .resolved, assignee: room.assignee?.id, actor: userID, at: now)
+            try Self.recordTransition(db, roomID: roomID, from: room.status, to: .resolved, assignee: room.assignee?.id, actor: actor, at: now)
             return try Self.fetchRoom(db, id: roomID)!
         }
     }
 
     static func recordTransition(
-        _ db: Database, roomID: String, from: RoomStatus?, to: RoomStatus, assignee: String?, actor: String, at: TimeInterval
+        _ db: Database, roomID: Int64, from: RoomStatus?, to: RoomStatus, assignee: Int64?, actor: String, at: TimeInterval
     ) throws {
         try db.cachedStatement(sql: "INSERT INTO room_events (room_id, from_status, to_status, assignee_id, actor, at) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [roomID, from?.rawValue, to.rawValue, assignee, actor, at])
     }
@@ -342,7 +354,7 @@ extension EngineStore {
         return Page(items: page, nextCursor: items.count > limit ? page.last.map { String($0.id) } : nil)
     }
 
-    public func retryDelivery(messageID: String) async throws -> Bool {
+    public func retryDelivery(messageID: Int64) async throws -> Bool {
         let now = Date().timeIntervalSince1970
         return try await pool.write { db in
             try db.cachedStatement(sql: """

@@ -21,7 +21,7 @@ extension EngineStore {
                 (unread ? "" : "NOT ")
                     + """
                     EXISTS (SELECT 1 FROM messages m WHERE m.room_id = rooms.id AND m.direction = 'inbound'
-                        AND m.seq > coalesce((SELECT last_read_seq FROM room_reads WHERE room_id = rooms.id AND user_id = ?), 0))
+                        AND m.id > coalesce((SELECT last_read_seq FROM room_reads WHERE room_id = rooms.id AND user_id = ?), 0))
                     """)
             arguments += [reader]
         }
@@ -52,17 +52,17 @@ extension EngineStore {
 
     // MARK: Read marks, notes, tags, sessions
 
-    public func roomSummaries(roomIDs: [String], readerID: String) async throws -> [String: RoomSummary] {
+    public func roomSummaries(roomIDs: [Int64], readerID: Int64) async throws -> [Int64: RoomSummary] {
         guard !roomIDs.isEmpty else { return [:] }
         return try await pool.read { db in
             let unread = try db.cachedStatement(
                 sql: """
                     SELECT count(*) FROM messages WHERE room_id = ?1 AND direction = 'inbound'
-                      AND seq > coalesce((SELECT last_read_seq FROM room_reads WHERE room_id = ?1 AND user_id = ?2), 0)
+                      AND id > coalesce((SELECT last_read_seq FROM room_reads WHERE room_id = ?1 AND user_id = ?2), 0)
                     """)
-            let last = try db.cachedStatement(sql: "SELECT * FROM messages WHERE room_id = ? ORDER BY seq DESC LIMIT 1")
+            let last = try db.cachedStatement(sql: "SELECT * FROM messages WHERE room_id = ? ORDER BY id DESC LIMIT 1")
             let tags = try db.cachedStatement(sql: "SELECT tag FROM room_tags WHERE room_id = ? ORDER BY tag")
-            var out: [String: RoomSummary] = [:]
+            var out: [Int64: RoomSummary] = [:]
             for id in Set(roomIDs) {
                 out[id] = RoomSummary(
                     roomID: id,
@@ -74,7 +74,7 @@ extension EngineStore {
         }
     }
 
-    public func markRead(roomID: String, userID: String, messageID: String?) async throws {
+    public func markRead(roomID: Int64, userID: Int64, messageID: Int64?) async throws {
         let now = Date().timeIntervalSince1970
         try await pool.write { db in
             guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM rooms WHERE id = ?"), arguments: [roomID]) != nil else {
@@ -84,11 +84,11 @@ extension EngineStore {
             if let messageID {
                 guard
                     let found = try Int64.fetchOne(
-                        db.cachedStatement(sql: "SELECT seq FROM messages WHERE id = ? AND room_id = ?"), arguments: [messageID, roomID])
+                        db.cachedStatement(sql: "SELECT id FROM messages WHERE id = ? AND room_id = ?"), arguments: [messageID, roomID])
                 else { throw StoreError(.invalid, "'message_id' \(messageID) is not a message of room \(roomID)") }
                 seq = found
             } else {
-                seq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(seq) FROM messages WHERE room_id = ?"), arguments: [roomID]) ?? 0
+                seq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(id) FROM messages WHERE room_id = ?"), arguments: [roomID]) ?? 0
             }
             try db.cachedStatement(sql: """
                     INSERT INTO room_reads (room_id, user_id, last_read_seq, read_at) VALUES (?, ?, ?, ?)
@@ -103,22 +103,23 @@ extension EngineStore {
     static func note(_ row: Row) -> RoomNote {
         RoomNote(
             id: row["id"], roomID: row["room_id"], authorID: row["author_id"], authorName: row["author_name"], text: row["text"],
-            createdAt: Date(timeIntervalSince1970: row["created_at"]), sequence: row["seq"])
+            createdAt: Date(timeIntervalSince1970: row["created_at"]), sequence: row["id"])
     }
 
-    public func addNote(roomID: String, authorID: String, text: String) async throws -> RoomNote {
-        let id = Identifier.make("note")
+    public func addNote(roomID: Int64, authorID: Int64, text: String) async throws -> RoomNote {
         let now = Date().timeIntervalSince1970
         return try await pool.write { db in
             guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM rooms WHERE id = ?"), arguments: [roomID]) != nil else {
                 throw StoreError(.notFound, "no room \(roomID)")
             }
-            try db.cachedStatement(sql: "INSERT INTO notes (id, room_id, author_id, text, created_at) VALUES (?, ?, ?, ?, ?)").execute(arguments: [id, roomID, authorID, text, now])
+            let id = try Int64.fetchOne(
+                db.cachedStatement(sql: "INSERT INTO notes (room_id, author_id, text, created_at) VALUES (?, ?, ?, ?) RETURNING id"),
+                arguments: [roomID, authorID, text, now]) ?? 0
             return try Row.fetchOne(db, sql: Self.noteSelect + " WHERE notes.id = ?", arguments: [id]).map(Self.note)!
         }
     }
 
-    public func notes(roomID: String, cursor: String?, limit: Int) async throws -> Page<RoomNote> {
+    public func notes(roomID: Int64, cursor: String?, limit: Int) async throws -> Page<RoomNote> {
         var after: Int64 = 0
         if let cursor {
             guard let value = Int64(cursor), value >= 0 else { throw StoreError(.invalid, "cursor is not one this server gave") }
@@ -128,7 +129,7 @@ extension EngineStore {
         let limit = max(1, min(limit, 500))
         let rows = try await pool.read { db in
             try Row.fetchAll(
-                db, sql: Self.noteSelect + " WHERE notes.room_id = ? AND notes.seq > ? ORDER BY notes.seq LIMIT ?",
+                db, sql: Self.noteSelect + " WHERE notes.room_id = ? AND notes.id > ? ORDER BY notes.id LIMIT ?",
                 arguments: [roomID, start, limit + 1]
             ).map(Self.note)
         }
@@ -136,7 +137,7 @@ extension EngineStore {
         return Page(items: items, nextCursor: rows.count > limit ? items.last.map { String($0.sequence) } : nil)
     }
 
-    public func setTags(roomID: String, tags: [String]) async throws -> [String] {
+    public func setTags(roomID: Int64, tags: [String]) async throws -> [String] {
         let now = Date().timeIntervalSince1970
         let unique = Array(Set(tags)).sorted()
         try await pool.write { db in
@@ -151,7 +152,7 @@ extension EngineStore {
         return unique
     }
 
-    public func sessions(roomID: String) async throws -> [RoomSession] {
+    public func sessions(roomID: Int64) async throws -> [RoomSession] {
         RoomSession.sessions(from: try await transitions(roomID: roomID))
     }
 
@@ -172,13 +173,13 @@ extension EngineStore {
         let now = filter.now.timeIntervalSince1970
         let (channels, channelArguments) = Self.channelClause(filter, alias: "r")
         return try await pool.read { db in
-            var assigned: [String: Int] = [:]
-            var resolved: [String: Int] = [:]
-            var sent: [String: Int] = [:]
-            var open: [String: Int] = [:]
-            var online: [String: Double] = [:]
-            var firstResponses: [String: [Double]] = [:]
-            var resolutions: [String: [Double]] = [:]
+            var assigned: [Int64: Int] = [:]
+            var resolved: [Int64: Int] = [:]
+            var sent: [Int64: Int] = [:]
+            var open: [Int64: Int] = [:]
+            var online: [Int64: Double] = [:]
+            var firstResponses: [Int64: [Double]] = [:]
+            var resolutions: [Int64: [Double]] = [:]
 
             // Assignments in the window, each with the agent's first reply
             // between the assignment and the room's next transition.
@@ -197,7 +198,7 @@ extension EngineStore {
                     """,
                 arguments: [from, to] + channelArguments)
             for row in assignments {
-                let agent: String = row["agent"]
+                let agent: Int64 = row["agent"]
                 assigned[agent, default: 0] += 1
                 if let replied = row["replied_at"] as Double? {
                     firstResponses[agent, default: []].append(replied - (row["at"] as Double))
@@ -222,7 +223,7 @@ extension EngineStore {
                     """,
                 arguments: [from, to] + channelArguments)
             for row in resolves {
-                let agent: String = row["agent"]
+                let agent: Int64 = row["agent"]
                 resolved[agent, default: 0] += 1
                 if let start = row["first_assigned_at"] as Double? {
                     resolutions[agent, default: []].append((row["at"] as Double) - start)
@@ -333,53 +334,60 @@ extension EngineStore {
 // MARK: Seeding (tests)
 
 extension EngineStore {
-    /// A room with its contact, as it would be after ingest, without events or messages.
+    /// A room with its contact, as it would be after ingest, without events or
+    /// messages; `id` names its conversation (and contact) on the network.
+    /// Returns the room's id.
+    @discardableResult
     func seedRoom(
-        id: String, channelID: String, status: RoomStatus, assigneeID: String? = nil, divisionID: String? = nil, createdAt: Date,
+        id label: String, channelID: String, status: RoomStatus, assigneeID: Int64? = nil, divisionID: Int64? = nil, createdAt: Date,
         customerName: String = "Customer"
-    ) async throws {
+    ) async throws -> Int64 {
         try await pool.write { db in
-            let contact = "ct_\(id)"
-            try db.cachedStatement(sql: "INSERT INTO contacts (id, channel_id, external_id, display_name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [contact, channelID, id, customerName, createdAt.timeIntervalSince1970, createdAt.timeIntervalSince1970])
-            try db.cachedStatement(sql: """
-                    INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, assignee_id, division_id, last_message_at, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [
-                    id, channelID, id, contact, status.rawValue, assigneeID, divisionID, createdAt.timeIntervalSince1970,
+            let contact = try Int64.fetchOne(
+                db.cachedStatement(sql: "INSERT INTO contacts (channel_id, external_id, display_name, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id"),
+                arguments: [channelID, label, customerName, createdAt.timeIntervalSince1970, createdAt.timeIntervalSince1970]) ?? 0
+            return try Int64.fetchOne(
+                db.cachedStatement(sql: """
+                    INSERT INTO rooms (channel_id, conversation_id, contact_id, status, assignee_id, division_id, last_message_at, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    RETURNING id
+                    """),
+                arguments: [
+                    channelID, label, contact, status.rawValue, assigneeID, divisionID, createdAt.timeIntervalSince1970,
                     createdAt.timeIntervalSince1970,
-                ])
+                ]) ?? 0
         }
     }
 
     /// A transition at an exact time (recorded in call order).
-    func seedTransition(roomID: String, from: RoomStatus?, to: RoomStatus, assigneeID: String? = nil, actor: String = "routing", at: Date) async throws {
+    func seedTransition(roomID: Int64, from: RoomStatus?, to: RoomStatus, assigneeID: Int64? = nil, actor: String = "routing", at: Date) async throws {
         try await pool.write { db in
             try Self.recordTransition(db, roomID: roomID, from: from, to: to, assignee: assigneeID, actor: actor, at: at.timeIntervalSince1970)
         }
     }
 
     /// A message at an exact time (outbound with a sender: an agent's reply).
-    func seedMessage(roomID: String, direction: MessageDirection, senderUserID: String? = nil, text: String = "seeded", at: Date) async throws {
+    func seedMessage(roomID: Int64, direction: MessageDirection, senderUserID: Int64? = nil, text: String = "seeded", at: Date) async throws {
         try await pool.write { db in
             try db.cachedStatement(sql: """
-                    INSERT INTO messages (id, room_id, direction, type, text, content, sender_user_id, created_at, delivery_status)
-                    VALUES (?, ?, ?, 'text', ?, ?, ?, ?, ?)
+                    INSERT INTO messages (room_id, direction, type, text, content, sender_user_id, created_at, delivery_status)
+                    VALUES (?, ?, 'text', ?, ?, ?, ?, ?)
                     """).execute(arguments: [
-                    Identifier.make("msg"), roomID, direction.rawValue, text, Rows.encode(MessageContent.text(text)), senderUserID,
+                    roomID, direction.rawValue, text, Rows.encode(MessageContent.text(text)), senderUserID,
                     at.timeIntervalSince1970, direction == .inbound ? "received" : "delivered",
                 ])
         }
     }
 
     /// A presence period (`until` nil: still online).
-    func seedPresence(userID: String, from: Date, until: Date?) async throws {
+    func seedPresence(userID: Int64, from: Date, until: Date?) async throws {
         try await pool.write { db in
             try db.cachedStatement(sql: "INSERT INTO agent_presence (user_id, started_at, ended_at) VALUES (?, ?, ?)").execute(arguments: [userID, from.timeIntervalSince1970, until?.timeIntervalSince1970])
         }
     }
 
     /// The user's presence periods, oldest first (for tests).
-    func presencePeriods(userID: String) async throws -> [(Date, Date?)] {
+    func presencePeriods(userID: Int64) async throws -> [(Date, Date?)] {
         let rows = try await pool.read { db in
             try Row.fetchAll(db.cachedStatement(sql: "SELECT started_at, ended_at FROM agent_presence WHERE user_id = ? ORDER BY id"), arguments: [userID])
                 .map { PresenceRow(start: $0["started_at"], end: $0["ended_at"]) }

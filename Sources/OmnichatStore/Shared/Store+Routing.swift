@@ -20,7 +20,7 @@ extension EngineStore {
 
     /// Reads the load index (users by online, open_rooms, last_assigned_at) in
     /// order, so the least busy agents come first without scanning rooms.
-    public func eligibleAgents(channelID: String, divisionID: String?, defaultCapacity: Int) async throws -> [AgentLoad] {
+    public func eligibleAgents(channelID: String, divisionID: Int64?, defaultCapacity: Int) async throws -> [AgentLoad] {
         try await agents(channelID: channelID, divisionID: divisionID, defaultCapacity: defaultCapacity, includeFull: false)
     }
 
@@ -34,7 +34,7 @@ extension EngineStore {
         }
     }
 
-    public func candidateAgents(channelID: String, divisionID: String?, defaultCapacity: Int) async throws -> [AgentLoad] {
+    public func candidateAgents(channelID: String, divisionID: Int64?, defaultCapacity: Int) async throws -> [AgentLoad] {
         try await agents(channelID: channelID, divisionID: divisionID, defaultCapacity: defaultCapacity, includeFull: true)
     }
 
@@ -47,7 +47,7 @@ extension EngineStore {
     /// Walks the load index (online, open_rooms, last_assigned_at, id) in order,
     /// a page at a time, so the least busy agents come first without sorting
     /// or scanning rooms; a page only grows when its agents serve other channels.
-    func agents(channelID: String, divisionID: String?, defaultCapacity: Int, includeFull: Bool) async throws -> [AgentLoad] {
+    func agents(channelID: String, divisionID: Int64?, defaultCapacity: Int, includeFull: Bool) async throws -> [AgentLoad] {
         try await pool.read { db in
             let defaultID = try Self.defaultDivisionID(db)
             let division = divisionID ?? defaultID
@@ -82,11 +82,11 @@ extension EngineStore {
         }
     }
 
-    static func defaultDivisionID(_ db: Database) throws -> String {
-        try String.fetchOne(db.cachedStatement(sql: "SELECT id FROM divisions WHERE is_default = 1 LIMIT 1")) ?? "div_default"
+    static func defaultDivisionID(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM divisions WHERE is_default = 1 LIMIT 1")) ?? 1
     }
 
-    public func assign(roomID: String, to userID: String, capacity: Int, actor: String, replace: Bool, force: Bool) async throws -> RoomTransition? {
+    public func assign(roomID: Int64, to userID: Int64, capacity: Int, actor: String, replace: Bool, force: Bool) async throws -> RoomTransition? {
         let now = Date().timeIntervalSince1970
         return try await pool.write { db -> RoomTransition? in
             guard let room = try Self.fetchRoom(db, id: roomID) else { throw StoreError(.notFound, "no room \(roomID)") }
@@ -112,7 +112,7 @@ extension EngineStore {
         }
     }
 
-    public func requeue(roomID: String, divisionID: String?, actor: String) async throws -> RoomTransition {
+    public func requeue(roomID: Int64, divisionID: Int64?, actor: String) async throws -> RoomTransition {
         let now = Date().timeIntervalSince1970
         return try await pool.write { db in
             guard let room = try Self.fetchRoom(db, id: roomID) else { throw StoreError(.notFound, "no room \(roomID)") }
@@ -137,16 +137,16 @@ extension EngineStore {
         }
     }
 
-    public func returnRooms(userID: String, actor: String) async throws -> [RoomTransition] {
+    public func returnRooms(userID: Int64, actor: String) async throws -> [RoomTransition] {
         let ids = try await pool.read { db in
-            try String.fetchAll(db.cachedStatement(sql: "SELECT id FROM rooms WHERE assignee_id = ? AND status = 'assigned' ORDER BY id"), arguments: [userID])
+            try Int64.fetchAll(db.cachedStatement(sql: "SELECT id FROM rooms WHERE assignee_id = ? AND status = 'assigned' ORDER BY id"), arguments: [userID])
         }
         var transitions: [RoomTransition] = []
         for id in ids { transitions.append(try await requeue(roomID: id, divisionID: nil, actor: actor)) }
         return transitions
     }
 
-    public func setCapacity(userID: String, maxOpenRooms: Int?) async throws -> User {
+    public func setCapacity(userID: Int64, maxOpenRooms: Int?) async throws -> User {
         try await pool.write { db in
             try db.cachedStatement(sql: "UPDATE users SET max_open_rooms = ? WHERE id = ?").execute(arguments: [maxOpenRooms, userID])
             guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
@@ -154,7 +154,7 @@ extension EngineStore {
         }
     }
 
-    public func setChannels(userID: String, channels: [String]?) async throws -> User {
+    public func setChannels(userID: Int64, channels: [String]?) async throws -> User {
         try await pool.write { db in
             try db.cachedStatement(sql: "UPDATE users SET channels = ? WHERE id = ?").execute(arguments: [channels.map(Rows.encodeList), userID])
             guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
@@ -162,7 +162,7 @@ extension EngineStore {
         }
     }
 
-    public func transitions(roomID: String) async throws -> [RoomTransition] {
+    public func transitions(roomID: Int64) async throws -> [RoomTransition] {
         try await pool.read { db in
             let channel = try String.fetchOne(db.cachedStatement(sql: "SELECT channel_id FROM rooms WHERE id = ?"), arguments: [roomID]) ?? ""
             return try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM room_events WHERE room_id = ? ORDER BY id"), arguments: [roomID]).map { row in
@@ -183,10 +183,13 @@ extension EngineStore {
     }
 
     public func createDivision(name: String) async throws -> Division {
-        let division = Division(id: Identifier.make("div"), name: name, isDefault: false, createdAt: Date())
+        var division = Division(id: 0, name: name, isDefault: false, createdAt: Date())
+        let createdAt = division.createdAt.timeIntervalSince1970
         do {
-            try await pool.write { db in
-                try db.cachedStatement(sql: "INSERT INTO divisions (id, name, is_default, created_at) VALUES (?, ?, 0, ?)").execute(arguments: [division.id, name, division.createdAt.timeIntervalSince1970])
+            division.id = try await pool.write { db in
+                try Int64.fetchOne(
+                    db.cachedStatement(sql: "INSERT INTO divisions (name, is_default, created_at) VALUES (?, 0, ?) RETURNING id"),
+                    arguments: [name, createdAt]) ?? 0
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw StoreError(.conflict, "a division named \(name) already exists")
@@ -194,7 +197,7 @@ extension EngineStore {
         return division
     }
 
-    public func setDefaultDivision(id: String) async throws {
+    public func setDefaultDivision(id: Int64) async throws {
         try await pool.write { db in
             guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM divisions WHERE id = ?"), arguments: [id]) != nil else {
                 throw StoreError(.notFound, "no division \(id)")
@@ -203,7 +206,7 @@ extension EngineStore {
         }
     }
 
-    public func setUserDivisions(userID: String, divisionIDs: [String]) async throws -> User {
+    public func setUserDivisions(userID: Int64, divisionIDs: [Int64]) async throws -> User {
         try await pool.write { db in
             for id in divisionIDs where try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM divisions WHERE id = ?"), arguments: [id]) == nil {
                 throw StoreError(.notFound, "no division \(id)")
@@ -234,9 +237,12 @@ extension EngineStore {
     }
 
     public func createAPIKey(name: String, scope: APIKey.Scope, keyHash: String) async throws -> APIKey {
-        let key = APIKey(id: Identifier.make("key"), name: name, scope: scope, createdAt: Date())
-        try await pool.write { db in
-            try db.cachedStatement(sql: "INSERT INTO api_keys (id, name, scope, key_hash, created_at) VALUES (?, ?, ?, ?, ?)").execute(arguments: [key.id, name, scope.rawValue, keyHash, key.createdAt.timeIntervalSince1970])
+        var key = APIKey(id: 0, name: name, scope: scope, createdAt: Date())
+        let createdAt = key.createdAt.timeIntervalSince1970
+        key.id = try await pool.write { db in
+            try Int64.fetchOne(
+                db.cachedStatement(sql: "INSERT INTO api_keys (name, scope, key_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id"),
+                arguments: [name, scope.rawValue, keyHash, createdAt]) ?? 0
         }
         return key
     }
@@ -253,7 +259,7 @@ extension EngineStore {
 }
 
 extension EngineStore {
-    public func enqueueWebhook(roomID: String, target: OutboxTarget, action: AdapterAction) async throws {
+    public func enqueueWebhook(roomID: Int64, target: OutboxTarget, action: AdapterAction) async throws {
         let now = Date().timeIntervalSince1970
         try await pool.write { db in
             try db.cachedStatement(sql: """
@@ -264,7 +270,7 @@ extension EngineStore {
         }
     }
 
-    public func markAllocationRequested(roomID: String, at: Date?) async throws {
+    public func markAllocationRequested(roomID: Int64, at: Date?) async throws {
         try await pool.write { db in
             try db.cachedStatement(sql: "UPDATE rooms SET allocation_requested_at = ? WHERE id = ?").execute(arguments: [at.map { $0 == .distantPast ? -1 : $0.timeIntervalSince1970 }, roomID])
         }
@@ -280,7 +286,7 @@ extension EngineStore {
         }
     }
 
-    public func handover(roomID: String, divisionID: String?, note: String?, actor: String) async throws -> RoomTransition {
+    public func handover(roomID: Int64, divisionID: Int64?, note: String?, actor: String) async throws -> RoomTransition {
         let room = try await self.room(id: roomID)
         guard let room else { throw StoreError(.notFound, "no room \(roomID)") }
         guard room.status == .bot else { throw StoreError(.conflict, "room \(roomID) is \(room.status.rawValue), not with a bot") }

@@ -16,7 +16,7 @@ extension EngineStore {
     public func rotateSession(oldTokenHash: String, newTokenHash: String, expiresAt: Date, now: Date) async throws -> User? {
         try await pool.write { db in
             guard
-                let userID = try String.fetchOne(
+                let userID = try Int64.fetchOne(
                     db.cachedStatement(sql: """
                         SELECT sessions.user_id FROM sessions JOIN users ON users.id = sessions.user_id
                         WHERE sessions.token_hash = ? AND sessions.expires_at > ? AND users.active = 1
@@ -29,19 +29,19 @@ extension EngineStore {
         }
     }
 
-    public func deleteSessions(userID: String, except tokenHash: String?) async throws {
+    public func deleteSessions(userID: Int64, except tokenHash: String?) async throws {
         try await pool.write { db in
             try db.cachedStatement(sql: "DELETE FROM sessions WHERE user_id = ? AND token_hash IS DISTINCT FROM ?").execute(arguments: [userID, tokenHash])
         }
     }
 
-    public func passwordHash(userID: String) async throws -> String? {
+    public func passwordHash(userID: Int64) async throws -> String? {
         try await pool.read { db in
             try String.fetchOne(db.cachedStatement(sql: "SELECT password_hash FROM users WHERE id = ?"), arguments: [userID])
         }
     }
 
-    public func setPassword(userID: String, passwordHash: String) async throws {
+    public func setPassword(userID: Int64, passwordHash: String) async throws {
         try await pool.write { db in
             try db.cachedStatement(sql: "UPDATE users SET password_hash = ? WHERE id = ?").execute(arguments: [passwordHash, userID])
             guard db.changesCount == 1 else { throw StoreError(.notFound, "no user \(userID)") }
@@ -50,21 +50,23 @@ extension EngineStore {
 
     // MARK: Team members
 
-    public func createMember(_ new: NewUser, divisionIDs: [String], invitation: NewInvitation?) async throws -> User {
-        let id = Identifier.make("usr")
+    public func createMember(_ new: NewUser, divisionIDs: [Int64], invitation: NewInvitation?) async throws -> User {
         let now = Date().timeIntervalSince1970
         do {
             return try await pool.write { db in
                 for division in divisionIDs where try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM divisions WHERE id = ?"), arguments: [division]) == nil {
                     throw StoreError(.invalid, "unknown division '\(division)'")
                 }
-                try db.cachedStatement(sql: """
-                        INSERT INTO users (id, email, name, role, password_hash, online, channels, max_open_rooms, created_at)
-                        VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)
-                        """).execute(arguments: [
-                        id, new.email, new.name, new.role.rawValue, invitation == nil ? new.passwordHash : TeamSchema.noPassword,
+                let id = try Int64.fetchOne(
+                    db.cachedStatement(sql: """
+                        INSERT INTO users (email, name, role, password_hash, online, channels, max_open_rooms, created_at)
+                        VALUES (?, ?, ?, ?, 0, ?, ?, ?)
+                        RETURNING id
+                        """),
+                    arguments: [
+                        new.email, new.name, new.role.rawValue, invitation == nil ? new.passwordHash : TeamSchema.noPassword,
                         new.channels.map(Rows.encodeList), new.maxOpenRooms, now,
-                    ])
+                    ]) ?? 0
                 for division in Set(divisionIDs) {
                     try db.cachedStatement(sql: "INSERT INTO user_divisions (user_id, division_id) VALUES (?, ?)").execute(arguments: [id, division])
                 }
@@ -118,7 +120,7 @@ extension EngineStore {
         return users.filter { $0.serves(channel: channel) }
     }
 
-    public func setName(userID: String, name: String) async throws -> User {
+    public func setName(userID: Int64, name: String) async throws -> User {
         try await pool.write { db in
             try db.cachedStatement(sql: "UPDATE users SET name = ? WHERE id = ?").execute(arguments: [name, userID])
             guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
@@ -126,7 +128,7 @@ extension EngineStore {
         }
     }
 
-    public func setRole(userID: String, role: Role) async throws -> User {
+    public func setRole(userID: Int64, role: Role) async throws -> User {
         try await pool.write { db in
             guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
             if user.role == .admin && role != .admin && user.active {
@@ -137,7 +139,7 @@ extension EngineStore {
         }
     }
 
-    public func setActive(userID: String, active: Bool) async throws -> User {
+    public func setActive(userID: Int64, active: Bool) async throws -> User {
         let now = Date().timeIntervalSince1970
         return try await pool.write { db in
             guard let user = try Self.fetchUser(db, id: userID) else { throw StoreError(.notFound, "no user \(userID)") }
@@ -153,7 +155,7 @@ extension EngineStore {
         }
     }
 
-    static func requireAnotherAdmin(_ db: Database, besides userID: String) throws {
+    static func requireAnotherAdmin(_ db: Database, besides userID: Int64) throws {
         let others = try Int.fetchOne(
             db.cachedStatement(sql: "SELECT count(*) FROM users WHERE role = 'admin' AND active = 1 AND id != ?"), arguments: [userID]) ?? 0
         guard others > 0 else { throw StoreError(.conflict, "this would leave no active admin") }
@@ -161,11 +163,11 @@ extension EngineStore {
 
     // MARK: Invitations
 
-    static func insertInvitation(_ db: Database, userID: String, _ invitation: NewInvitation, now: TimeInterval) throws {
+    static func insertInvitation(_ db: Database, userID: Int64, _ invitation: NewInvitation, now: TimeInterval) throws {
         try db.cachedStatement(sql: "INSERT INTO invitations (token_hash, user_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)").execute(arguments: [invitation.tokenHash, userID, invitation.createdBy, now, invitation.expiresAt.timeIntervalSince1970])
     }
 
-    public func replaceInvitation(userID: String, invitation: NewInvitation) async throws {
+    public func replaceInvitation(userID: Int64, invitation: NewInvitation) async throws {
         let now = Date().timeIntervalSince1970
         try await pool.write { db in
             guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM users WHERE id = ?"), arguments: [userID]) != nil else {
@@ -192,7 +194,7 @@ extension EngineStore {
     public func acceptInvitation(tokenHash: String, passwordHash: String, now: Date) async throws -> User? {
         try await pool.write { db in
             guard
-                let userID = try String.fetchOne(
+                let userID = try Int64.fetchOne(
                     db.cachedStatement(sql: """
                         SELECT invitations.user_id FROM invitations JOIN users ON users.id = invitations.user_id
                         WHERE invitations.token_hash = ? AND invitations.used_at IS NULL AND invitations.expires_at > ? AND users.active = 1
@@ -207,7 +209,7 @@ extension EngineStore {
     }
 
     /// Moves the expiry of a user's open invitations (tests and operations).
-    public func setInvitationExpiry(userID: String, expiresAt: Date) async throws {
+    public func setInvitationExpiry(userID: Int64, expiresAt: Date) async throws {
         try await pool.write { db in
             try db.cachedStatement(sql: "UPDATE invitations SET expires_at = ? WHERE user_id = ? AND used_at IS NULL").execute(arguments: [expiresAt.timeIntervalSince1970, userID])
         }
@@ -228,7 +230,7 @@ extension EngineStore {
             revokedAt: (row["revoked_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
     }
 
-    public func revokeAPIKey(id: String, at: Date) async throws -> APIKey? {
+    public func revokeAPIKey(id: Int64, at: Date) async throws -> APIKey? {
         try await pool.write { db in
             try db.cachedStatement(sql: "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?").execute(arguments: [at.timeIntervalSince1970, id])
             return try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM api_keys WHERE id = ?"), arguments: [id]).map(Self.apiKey)
@@ -237,7 +239,7 @@ extension EngineStore {
 
     // MARK: Divisions
 
-    public func renameDivision(id: String, name: String) async throws -> Division {
+    public func renameDivision(id: Int64, name: String) async throws -> Division {
         do {
             return try await pool.write { db in
                 try db.cachedStatement(sql: "UPDATE divisions SET name = ? WHERE id = ?").execute(arguments: [name, id])
@@ -251,7 +253,7 @@ extension EngineStore {
         }
     }
 
-    public func deleteDivision(id: String) async throws {
+    public func deleteDivision(id: Int64) async throws {
         try await pool.write { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM divisions WHERE id = ?"), arguments: [id]) else {
                 throw StoreError(.notFound, "no division '\(id)'")
@@ -276,16 +278,16 @@ extension EngineStore {
 
     // MARK: Channels
 
-    public func setChannelMembers(channelID: String, userIDs: [String], scope: Set<Role>) async throws -> [User] {
+    public func setChannelMembers(channelID: String, userIDs: [Int64], scope: Set<Role>) async throws -> [User] {
         try await pool.write { db in
             let listed = Set(userIDs)
             for id in userIDs where try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM users WHERE id = ?"), arguments: [id]) == nil {
                 throw StoreError(.invalid, "unknown agent '\(id)'")
             }
-            var changed: [String] = []
+            var changed: [Int64] = []
             let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT id, role, channels FROM users WHERE channels IS NOT NULL"))
             for row in rows {
-                let id: String = row["id"]
+                let id: Int64 = row["id"]
                 let role = Role(rawValue: row["role"]) ?? .agent
                 var channels = Rows.decodeList(row["channels"])
                 if listed.contains(id) {
