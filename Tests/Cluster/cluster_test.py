@@ -557,7 +557,8 @@ class Cluster:
         self.fake.stall(0)
         if error:
             self.daemon_side.append(f"cannot read node2's outbox leases (outbox.lease_owner / lease_until): {error}")
-        self.leased_at_kill = [(int(r[0]), r[1]) for r in rows if r and r[0]]
+        # Message ids are integers (the database gives them as text here, the API as numbers).
+        self.leased_at_kill = [(int(r[0]), int(r[1]) if r[1] else None) for r in rows if r and r[0]]
         log(f"SIGKILLed node2 (pid {self.procs[KILLED].pid}) holding {len(self.leased_at_kill)} outbox lease(s): "
             f"{[r[0] for r in self.leased_at_kill]}")
 

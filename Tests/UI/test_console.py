@@ -386,7 +386,7 @@ def main():
                                                      if blocked in e.text and e.find_elements(By.CSS_SELECTOR, ".delivery[data-status='failed']")), None),
                                        "the refused reply to show Failed")
     check(reason in failed_text, "the failed reply shows the network's reason")
-    stored = next((m for m in room_messages(room_id, admin_token) if m["id"] == blocked_id), None)
+    stored = next((m for m in room_messages(room_id, admin_token) if str(m["id"]) == blocked_id), None)
     check(stored is not None and stored["delivery"]["status"] == "failed" and reason in (stored["delivery"].get("error") or ""),
           "the reply is stored as failed with the reason (API)")
     # Found afresh until displayed: a live event may re-render the message meanwhile.
@@ -403,7 +403,7 @@ def main():
     check(not driver.find_elements(By.CSS_SELECTOR, f"#timeline [data-message-id='{blocked_id}'] button.retry"),
           "the retried reply shows Delivered and no Retry button")
     stored = wait_for(lambda: next((m for m in room_messages(room_id, admin_token)
-                                    if m["id"] == blocked_id and m["delivery"]["status"] == "delivered"), None), "the API to show it delivered")
+                                    if str(m["id"]) == blocked_id and m["delivery"]["status"] == "delivered"), None), "the API to show it delivered")
     ok("the retried reply is stored as delivered (API)")
 
     # A photo from the customer: fetched through the media route, shown from a blob: URL.
@@ -530,8 +530,8 @@ def main():
     el("#timeline[data-loaded]")
     click("#transfer-room")
     offered = [o.get_attribute("value") for o in Select(visible("#transfer-agent")).options]
-    check(alice_id in offered and bob_id not in offered, "the transfer dialog offers Alice, not Bob who has the room already")
-    Select(visible("#transfer-agent")).select_by_value(alice_id)
+    check(str(alice_id) in offered and str(bob_id) not in offered, "the transfer dialog offers Alice, not Bob who has the room already")
+    Select(visible("#transfer-agent")).select_by_value(str(alice_id))
     shot("06c-transfer-dialog")
     click("#transfer-submit")
     wait_for(lambda: (api("GET", f"/api/v1/rooms/{dora_id}", token=admin_token)[1]["room"].get("assignee") or {}).get("id") == alice_id,
@@ -541,7 +541,7 @@ def main():
     api("PUT", "/api/v1/me/status", {"online": False}, alice_token)
     api("PUT", "/api/v1/me/status", {"online": False}, bob_token)
     click("#transfer-room")
-    Select(visible("#transfer-division")).select_by_value(div_id)
+    Select(visible("#transfer-division")).select_by_value(str(div_id))
     check(driver.find_element(By.ID, "transfer-to-division").is_selected(), "choosing a division selects 'A division'")
     click("#transfer-submit")
     moved = wait_for(lambda: (lambda r: r if r["division_id"] == div_id and r["status"] == "waiting" else None)(
