@@ -138,11 +138,23 @@ public struct ContactProfile: Sendable, Equatable {
     public var externalID: String
     public var displayName: String?
     public var username: String?
+    /// The person's picture, when the network or integrator gives one.
+    public var avatarURL: String?
+    /// The person's email, when the integrator gives one (the custom channel).
+    public var email: String?
+    /// What the customer came with, as a JSON object's text (the custom channel's `extras`).
+    public var extras: String?
 
-    public init(externalID: String, displayName: String? = nil, username: String? = nil) {
+    public init(
+        externalID: String, displayName: String? = nil, username: String? = nil, avatarURL: String? = nil, email: String? = nil,
+        extras: String? = nil
+    ) {
         self.externalID = externalID
         self.displayName = displayName
         self.username = username
+        self.avatarURL = avatarURL
+        self.email = email
+        self.extras = extras
     }
 }
 

@@ -74,13 +74,23 @@ public struct Contact: Sendable, Equatable {
     public var externalID: String
     public var displayName: String?
     public var username: String?
+    public var avatarURL: String?
+    public var email: String?
+    /// What the customer came with: a JSON object's text (`{}` when nothing).
+    public var extras: String?
 
-    public init(id: Int64, channelID: String, externalID: String, displayName: String?, username: String?) {
+    public init(
+        id: Int64, channelID: String, externalID: String, displayName: String?, username: String?, avatarURL: String? = nil,
+        email: String? = nil, extras: String? = nil
+    ) {
         self.id = id
         self.channelID = channelID
         self.externalID = externalID
         self.displayName = displayName
         self.username = username
+        self.avatarURL = avatarURL
+        self.email = email
+        self.extras = extras
     }
 }
 

@@ -214,7 +214,7 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 /// The one source of truth. SQLite implements it first; PostgreSQL later.
 /// Every state change that allocation depends on is a conditional update, so
 /// two decisions can never put an agent above capacity.
-public protocol Store: TeamStore, InboxStore, Sendable {
+public protocol Store: TeamStore, InboxStore, CustomerStore, Sendable {
     /// Reachable and answering (for `/readyz`).
     func ping() async throws
     /// The integer id an entity had as a string id (`rm_…`, `usr_…`) before

@@ -18,6 +18,21 @@ enum PostgresSchema {
             """
         ),
         ("v3: integer ids (SQLite v9)", integerIDs),
+        (
+            "v4: customer profiles and properties (SQLite v10)",
+            """
+            ALTER TABLE contacts ADD COLUMN avatar_url TEXT;
+            ALTER TABLE contacts ADD COLUMN email TEXT;
+            ALTER TABLE contacts ADD COLUMN extras TEXT;
+            CREATE TABLE contact_properties (
+                contact_id BIGINT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (contact_id, key)
+            );
+            """
+        ),
     ]
 
     /// Every entity id becomes a `bigint` identity, numbered in creation order;

@@ -171,6 +171,21 @@ enum SQLiteSchema {
                 sql: "CREATE INDEX messages_by_network_id ON messages(room_id, network_message_id) WHERE direction = 'outbound'")
         }
         migrator.registerMigration("v9: integer ids") { db in try SQLiteIntegerIDs.migrate(db) }
+        migrator.registerMigration("v10: customer profiles and properties") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE contacts ADD COLUMN avatar_url TEXT;
+                    ALTER TABLE contacts ADD COLUMN email TEXT;
+                    ALTER TABLE contacts ADD COLUMN extras TEXT;
+                    CREATE TABLE contact_properties (
+                        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+                        key TEXT NOT NULL,
+                        value TEXT NOT NULL,
+                        updated_at REAL NOT NULL,
+                        PRIMARY KEY (contact_id, key)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

@@ -95,8 +95,20 @@ public struct CustomAdapter: ChannelAdapter {
 
     private func event(_ e: CustomPayload.Event, raw: String, receivedAt: Date) -> InboundEvent {
         InboundEvent(
-            eventID: e.eventID, conversationID: e.userID, contact: ContactProfile(externalID: e.userID, displayName: e.userName),
+            eventID: e.eventID, conversationID: e.userID,
+            contact: ContactProfile(
+                externalID: e.userID, displayName: e.userName, avatarURL: e.avatarURL, email: e.email, extras: Self.extras(raw)),
             content: e.content, networkMessageID: e.eventID, occurredAt: receivedAt, raw: raw)
+    }
+
+    /// The event's `extras` object, byte for byte as the integrator sent it; nil
+    /// when absent or not an object.
+    static func extras(_ event: String) -> String? {
+        guard event.utf8.count < 1 << 20 else { return nil }
+        let json = RawJSON(Data(event.utf8))
+        guard let range = json.value("extras", in: json.root) else { return nil }
+        let text = json.text(range)
+        return text.hasPrefix("{") ? text : nil
     }
 
     // MARK: Outbound

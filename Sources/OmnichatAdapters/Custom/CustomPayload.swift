@@ -25,9 +25,10 @@ struct CustomEventBody: Decodable {
         var id: String?
         var name: String?
         var avatarURL: String?
+        var email: String?
 
         enum CodingKeys: String, CodingKey {
-            case id, name
+            case id, name, email
             case avatarURL = "avatar_url"
         }
     }
@@ -95,7 +96,7 @@ extension CustomEventBody {
         user = try json.optionalObject(node, "user").map { user in
             User(
                 id: try json.optionalString(user, "id"), name: try json.optionalString(user, "name"),
-                avatarURL: try json.optionalString(user, "avatar_url"))
+                avatarURL: try json.optionalString(user, "avatar_url"), email: try json.optionalString(user, "email"))
         }
         message = try json.optionalObject(node, "message").map { message in
             try json.requireAbsent(message, ["location", "contact"])
@@ -118,6 +119,9 @@ enum CustomPayload {
         var userID: String
         var userName: String?
         var content: MessageContent
+        /// Only an http(s) URL is kept.
+        var avatarURL: String? = nil
+        var email: String? = nil
     }
 
     /// Checks one event; `path` prefixes field names in errors ("events[2].").
@@ -165,7 +169,9 @@ enum CustomPayload {
         case .unsupported:
             break
         }
-        return Event(eventID: eventID, userID: userID, userName: user.name, content: content)
+        return Event(
+            eventID: eventID, userID: userID, userName: user.name, content: content,
+            avatarURL: user.avatarURL.flatMap { isHTTPURL($0) ? $0 : nil }, email: user.email.flatMap { $0.isEmpty ? nil : $0 })
     }
 
     static func isHTTPURL(_ string: String) -> Bool {

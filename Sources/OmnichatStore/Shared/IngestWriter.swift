@@ -170,23 +170,30 @@ enum IngestWriter {
     }
 
     /// The customer's contact: read, and written only when new or when the
-    /// network now reports another name (writing it on every message dirtied
-    /// a contacts page per message for nothing).
+    /// network now reports another name, avatar, email or extras (writing it
+    /// on every message dirtied a contacts page per message for nothing).
     static func contact(_ event: InboundEvent, batch: IngestBatch, db: Database, now: TimeInterval) throws -> Int64 {
         let externalID = event.contact.externalID.isEmpty ? event.conversationID : event.contact.externalID
+        let profile = event.contact
         if let row = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT id, display_name, username FROM contacts WHERE channel_id = ? AND external_id = ?"),
+            db.cachedStatement(
+                sql: "SELECT id, display_name, username, avatar_url, email, extras FROM contacts WHERE channel_id = ? AND external_id = ?"),
             arguments: [batch.channelID, externalID])
         {
             let id: Int64 = row["id"]
-            let name: String? = row["display_name"]
-            let username: String? = row["username"]
-            let newName = event.contact.displayName.flatMap { $0 == name ? nil : $0 }
-            let newUsername = event.contact.username.flatMap { $0 == username ? nil : $0 }
-            if newName != nil || newUsername != nil {
+            func changed(_ new: String?, _ column: String) -> String? { new.flatMap { $0 == (row[column] as String?) ? nil : $0 } }
+            let updates = [
+                changed(profile.displayName, "display_name"), changed(profile.username, "username"), changed(profile.avatarURL, "avatar_url"),
+                changed(profile.email, "email"), changed(profile.extras, "extras"),
+            ]
+            if updates.contains(where: { $0 != nil }) {
                 try db.cachedStatement(
-                    sql: "UPDATE contacts SET display_name = coalesce(?, display_name), username = coalesce(?, username), updated_at = ? WHERE id = ?"
-                ).execute(arguments: [newName, newUsername, now, id])
+                    sql: """
+                        UPDATE contacts SET display_name = coalesce(?, display_name), username = coalesce(?, username),
+                            avatar_url = coalesce(?, avatar_url), email = coalesce(?, email), extras = coalesce(?, extras), updated_at = ?
+                        WHERE id = ?
+                        """
+                ).execute(arguments: [updates[0], updates[1], updates[2], updates[3], updates[4], now, id])
             }
             return id
         }
@@ -194,15 +201,20 @@ enum IngestWriter {
         return try Int64.fetchOne(
             db.cachedStatement(
                 sql: """
-                    INSERT INTO contacts (channel_id, external_id, display_name, username, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO contacts (channel_id, external_id, display_name, username, avatar_url, email, extras, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (channel_id, external_id) DO UPDATE SET
                         display_name = coalesce(excluded.display_name, contacts.display_name),
                         username = coalesce(excluded.username, contacts.username),
+                        avatar_url = coalesce(excluded.avatar_url, contacts.avatar_url),
+                        email = coalesce(excluded.email, contacts.email),
+                        extras = coalesce(excluded.extras, contacts.extras),
                         updated_at = excluded.updated_at
                     RETURNING id
                     """),
-            arguments: [batch.channelID, externalID, event.contact.displayName, event.contact.username, now, now])!
+            arguments: [
+                batch.channelID, externalID, profile.displayName, profile.username, profile.avatarURL, profile.email, profile.extras, now, now,
+            ])!
     }
 
     /// The business's own message sent from elsewhere: kept in the history, not routed.

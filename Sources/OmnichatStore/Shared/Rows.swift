@@ -32,7 +32,8 @@ enum Rows {
             status: RoomStatus(rawValue: row["status"]) ?? .waiting, assignee: assignee,
             contact: Contact(
                 id: row["c_id"], channelID: row["c_channel_id"], externalID: row["c_external_id"],
-                displayName: row["c_display_name"], username: row["c_username"]),
+                displayName: row["c_display_name"], username: row["c_username"], avatarURL: row["c_avatar_url"], email: row["c_email"],
+                extras: row["c_extras"]),
             lastMessageAt: (row["last_message_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             waitingSince: (row["waiting_since"] as Double?).map(Date.init(timeIntervalSince1970:)),
             createdAt: Date(timeIntervalSince1970: row["created_at"]),

@@ -122,6 +122,7 @@ extension EngineStore {
         SELECT rooms.*,
                contacts.id AS c_id, contacts.channel_id AS c_channel_id, contacts.external_id AS c_external_id,
                contacts.display_name AS c_display_name, contacts.username AS c_username,
+               contacts.avatar_url AS c_avatar_url, contacts.email AS c_email, contacts.extras AS c_extras,
                users.id AS u_id, users.email AS u_email, users.name AS u_name, users.role AS u_role,
                users.online AS u_online, users.channels AS u_channels, users.max_open_rooms AS u_max_open_rooms,
                users.created_at AS u_created_at, users.open_rooms AS u_open_rooms

@@ -1,0 +1,21 @@
+import Foundation
+
+/// One of a customer's properties (the hosted product's "additional info"):
+/// set by agents or integrations, kept per contact.
+public struct CustomerProperty: Sendable, Equatable, Codable {
+    public var key: String
+    public var value: String
+
+    public init(key: String, value: String) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// Customers' properties, the port the customer-properties routes use.
+public protocol CustomerStore: Sendable {
+    /// The contact's properties, by key.
+    func customerProperties(contactID: Int64) async throws -> [CustomerProperty]
+    /// Sets these properties (`replace`: and removes the others); returns them all, by key.
+    func setCustomerProperties(contactID: Int64, _ properties: [CustomerProperty], replace: Bool) async throws -> [CustomerProperty]
+}
