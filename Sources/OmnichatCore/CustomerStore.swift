@@ -19,3 +19,11 @@ public protocol CustomerStore: Sendable {
     /// Sets these properties (`replace`: and removes the others); returns them all, by key.
     func setCustomerProperties(contactID: Int64, _ properties: [CustomerProperty], replace: Bool) async throws -> [CustomerProperty]
 }
+
+/// What the hosted product's compatible routes and webhooks need beyond the other ports.
+public protocol CompatibilityStore: Sendable {
+    /// Each channel's number (the hosted product gives channels integer ids), assigned on first use and kept.
+    func channelNumbers(_ channelIDs: [String]) async throws -> [String: Int64]
+    /// The first and last message ids of a room from a time on (a session's comments).
+    func messageRange(roomID: Int64, since: Date) async throws -> (first: Int64?, last: Int64?)
+}

@@ -282,6 +282,8 @@ public struct RoutingSettings: Sendable, Equatable, Codable {
     /// An agent who goes offline hands their rooms back to the queue.
     public var offlineReturnsRooms = false
     public var markAsResolvedWebhookURL: String?
+    /// Told about every new conversation session (a new room, or a resolved one reopening).
+    public var newSessionWebhookURL: String?
     /// Overrides the daemon's `default_max_open_rooms` while set.
     public var defaultMaxOpenRooms: Int?
     /// The bot for channels whose drop-in names none (`[bot]` in a drop-in wins).
@@ -317,6 +319,7 @@ public struct RoutingSettings: Sendable, Equatable, Codable {
         case preferPreviousAgent = "prefer_previous_agent"
         case offlineReturnsRooms = "offline_returns_rooms"
         case markAsResolvedWebhookURL = "mark_as_resolved_webhook_url"
+        case newSessionWebhookURL = "new_session_webhook_url"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -325,6 +328,7 @@ public struct RoutingSettings: Sendable, Equatable, Codable {
         preferPreviousAgent = try c.decodeIfPresent(Bool.self, forKey: .preferPreviousAgent) ?? true
         offlineReturnsRooms = try c.decodeIfPresent(Bool.self, forKey: .offlineReturnsRooms) ?? false
         markAsResolvedWebhookURL = try c.decodeIfPresent(String.self, forKey: .markAsResolvedWebhookURL)
+        newSessionWebhookURL = try c.decodeIfPresent(String.self, forKey: .newSessionWebhookURL)
         defaultMaxOpenRooms = try c.decodeIfPresent(Int.self, forKey: .defaultMaxOpenRooms)
         defaultBot = try c.decodeIfPresent(DefaultBot.self, forKey: .defaultBot) ?? DefaultBot()
     }

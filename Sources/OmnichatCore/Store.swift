@@ -138,6 +138,8 @@ public enum OutboxTarget: String, Sendable, Equatable, CaseIterable {
     case allocation
     /// The mark-as-resolved webhook.
     case resolved
+    /// The new-session webhook.
+    case newSession = "new_session"
 }
 
 /// An outbox row ready for delivery.
@@ -214,7 +216,7 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 /// The one source of truth. SQLite implements it first; PostgreSQL later.
 /// Every state change that allocation depends on is a conditional update, so
 /// two decisions can never put an agent above capacity.
-public protocol Store: TeamStore, InboxStore, CustomerStore, Sendable {
+public protocol Store: TeamStore, InboxStore, CustomerStore, CompatibilityStore, Sendable {
     /// Reachable and answering (for `/readyz`).
     func ping() async throws
     /// The integer id an entity had as a string id (`rm_…`, `usr_…`) before

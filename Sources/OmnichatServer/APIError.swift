@@ -59,6 +59,11 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let code: String
             let message: String
             switch error.status {
+            case .notFound where QiscusEndpoints.isHostedProduct(request.uri.path):
+                (code, message) = (
+                    "not_supported",
+                    "\(request.method) \(request.uri.path) is a Qiscus Multichannel endpoint Omnichat does not support (docs/qiscus-compatibility.md)"
+                )
             case .notFound: (code, message) = ("not_found", "no route for \(request.method) \(request.uri.path)")
             case .contentTooLarge: (code, message) = ("too_large", "request body is too large")
             case .methodNotAllowed: (code, message) = ("method_not_allowed", "\(request.method) is not allowed here")

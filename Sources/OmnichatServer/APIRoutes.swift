@@ -227,7 +227,7 @@ struct APIRoutes: Sendable {
 
     /// Resolves a room: records it, frees the agent's capacity for the next
     /// waiting room, tells the event bus and the mark-as-resolved webhook.
-    func finishRoom(_ room: Room, actor: String) async throws -> Room {
+    func finishRoom(_ room: Room, actor: String, notes: String? = nil) async throws -> Room {
         let resolved = try await store.resolve(roomID: room.id, by: actor)
         guard room.status != .resolved else { return resolved }
         events.publish(
@@ -237,15 +237,12 @@ struct APIRoutes: Sendable {
         if room.status == .assigned { queue.offer(.rescan) }
         let settings = channels.webhooks.current
         if settings.markAsResolvedWebhookURL != nil {
-            let body: [String: Any] = [
-                "app_id": auth.appID, "room_id": room.id, "channel_id": room.channelID,
-                "source": channels.channel(room.channelID)?.kind ?? "", "customer": ["id": room.contact.externalID, "name": room.contact.displayName ?? ""],
-                "agent": room.assignee.map { ["id": $0.id, "name": $0.name, "email": $0.email] } ?? [String: String](),
-                "resolved_by": actor, "resolved_at": Date().iso8601,
-            ]
-            let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
+            // Resolved by a user: them; by a key or the system: the room's agent.
+            let resolver = try await Int64(id: actor).asyncMap { try await store.user(id: $0) } ?? room.assignee
+            let webhooks = QiscusWebhooks(store: store, channels: channels, appID: auth.appID)
+            let body = try await webhooks.resolved(room, actor: actor, resolver: resolver, notes: notes)
             try await store.enqueueWebhook(
-                roomID: room.id, target: .resolved, action: AdapterAction(name: "resolved", parameters: ["body": String(decoding: data, as: UTF8.self)]))
+                roomID: room.id, target: .resolved, action: AdapterAction(name: "resolved", parameters: ["body": try QiscusWebhooks.json(body)]))
             wakeOutbox()
         }
         return resolved

@@ -127,11 +127,17 @@ public struct Authenticator: Sendable {
         }
     }
 
+    /// `Authorization: Bearer <token>`, or the token alone (`Authorization: <token>`),
+    /// as services written for the hosted product send it.
     static func bearer(_ request: Request) -> String? {
         guard let header = request.headers[.authorization] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingHTTPWhitespace()
+        let parts = header.trimmingHTTPWhitespace().split(separator: " ", maxSplits: 1)
+        let token: String
+        switch parts.count {
+        case 2 where parts[0].lowercased() == "bearer": token = parts[1].trimmingHTTPWhitespace()
+        case 1: token = String(parts[0])
+        default: return nil
+        }
         return token.isEmpty ? nil : token
     }
 }

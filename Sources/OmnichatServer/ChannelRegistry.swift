@@ -167,6 +167,7 @@ public final class ChannelRegistry: ChannelDirectory, @unchecked Sendable {
         case .bot: return channel(channelID)?.bot ?? defaultBot(for: channelID)
         case .allocation: return webhooks.allocation.map { SettingsWebhook(channelID: channelID, url: $0.url, secret: $0.secret) }
         case .resolved: return webhooks.resolved.map { SettingsWebhook(channelID: channelID, url: $0.url, secret: $0.secret) }
+        case .newSession: return webhooks.newSession.map { SettingsWebhook(channelID: channelID, url: $0.url, secret: $0.secret) }
         }
     }
 }
@@ -198,5 +199,10 @@ public final class WebhookSettings: @unchecked Sendable {
     var resolved: Hook? {
         let s = current
         return s.markAsResolvedWebhookURL.map { Hook(url: $0, secret: s.customAllocation.secret) }
+    }
+
+    var newSession: Hook? {
+        let s = current
+        return s.newSessionWebhookURL.map { Hook(url: $0, secret: s.customAllocation.secret) }
     }
 }

@@ -93,6 +93,9 @@ public final class Omnichat: Sendable {
         metrics.live = live
         // Room changes reach the live stream through the bus.
         live.follow(events)
+        NewSessionNotifier(
+            webhooks: QiscusWebhooks(store: store, channels: registry, appID: configuration.appID), wakeOutbox: { wakeBox.wake() }
+        ).follow(events)
     }
 
     /// Reloads `adapters.d` (SIGHUP): channels added, changed or removed at once,
@@ -168,7 +171,10 @@ public final class Omnichat: Sendable {
             maxMediaBytes: configuration.maxMediaBytes, events: events, configuredCapacity: configuration.defaultMaxOpenRooms, live: live,
             trustedProxies: Set(configuration.trustedProxies))
         api.register(on: router)
-        RoutingRoutes(api: api).register(on: router)
+        let routing = RoutingRoutes(api: api)
+        routing.register(on: router)
+        QiscusRoutes(routing: routing).register(on: router)
+        CustomerRoutes(api: api).register(on: router)
         TeamRoutes(api: api, settings: TeamSettings(configuration: configuration)).register(on: router)
         InboxRoutes(api: api).register(on: router)
         EventRoutes(api: api).register(on: router)

@@ -265,22 +265,10 @@ public final class RoutingService: Service, Sendable {
 
     /// POSTs the room to the merchant's allocation webhook (durably, through the outbox).
     func requestAllocation(_ room: Room, candidate: AgentLoad?) async throws {
-        let kind = channels?.channel(room.channelID)?.kind ?? ""
-        var body: [String: Any] = [
-            "app_id": appID,
-            "source": kind,
-            "email": room.contact.externalID,
-            "avatar_url": "",
-            "extras": "{}",
-            "room_id": String(room.id),
-            "channel_id": room.channelID,
-        ]
-        if let name = room.contact.displayName { body["name"] = name }
-        if let candidate { body["candidate_agent"] = candidate.userID }
-        let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
+        let webhooks = QiscusWebhooks(store: store, channels: channels ?? ChannelRegistry([]), appID: appID)
+        let body = try await webhooks.allocation(room, candidate: candidate)
         try await store.enqueueWebhook(
-            roomID: room.id, target: .allocation,
-            action: AdapterAction(name: "allocate", parameters: ["body": String(decoding: data, as: UTF8.self)]))
+            roomID: room.id, target: .allocation, action: AdapterAction(name: "allocate", parameters: ["body": try QiscusWebhooks.json(body)]))
         try await store.markAllocationRequested(roomID: room.id, at: Date())
         wakeOutbox()
     }

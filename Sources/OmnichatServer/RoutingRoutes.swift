@@ -19,11 +19,6 @@ struct RoutingRoutes: Sendable {
         v1.get("/divisions") { request, _ in try await listDivisions(request) }
         v1.post("/divisions") { request, _ in try await createDivision(request) }
         v1.patch("/agents/:user_id") { request, context in try await patchAgent(request, context) }
-        v1.post("/admin/service/assign_agent") { request, _ in try await serviceAssign(request) }
-        v1.post("/admin/service/mark_as_resolved") { request, _ in try await serviceResolve(request) }
-        let v2 = router.group("/api/v2")
-        v2.get("/admin/service/available_agents") { request, _ in try await serviceAvailable(request) }
-        v2.get("/admin/service/total_unserved") { request, _ in try await serviceUnserved(request) }
     }
 
     // MARK: Who may call
@@ -188,6 +183,7 @@ struct RoutingRoutes: Sendable {
             "prefer_previous_agent": s.preferPreviousAgent,
             "offline_returns_rooms": s.offlineReturnsRooms,
             "mark_as_resolved_webhook_url": JSONBody.null(s.markAsResolvedWebhookURL),
+            "new_session_webhook_url": JSONBody.null(s.newSessionWebhookURL),
             "default_max_open_rooms": JSONBody.null(s.defaultMaxOpenRooms),
             "default_bot": [
                 "enabled": s.defaultBot.enabled, "webhook_url": JSONBody.null(s.defaultBot.webhookURL), "secret_set": s.defaultBot.secret != nil,
@@ -202,7 +198,13 @@ struct RoutingRoutes: Sendable {
 
     func patchSettings(_ request: Request) async throws -> Response {
         let actor = try await staff(request, .admin)
-        let body = try await JSONBody.object(request)
+        let settings = try await applySettings(try await JSONBody.object(request), by: actor)
+        return JSONBody.response(Self.settingsJSON(settings))
+    }
+
+    /// Applies a settings change (`PATCH /api/v1/settings`'s body), stores it and
+    /// acts on it; the hosted product's webhook configuration routes come here too.
+    func applySettings(_ body: [String: Any], by actor: User) async throws -> RoutingSettings {
         var settings = api.channels.webhooks.current
         func url(_ value: Any?, _ field: String) throws -> String? {
             switch value {
@@ -245,6 +247,9 @@ struct RoutingRoutes: Sendable {
         if body.keys.contains("mark_as_resolved_webhook_url") {
             settings.markAsResolvedWebhookURL = try url(body["mark_as_resolved_webhook_url"], "mark_as_resolved_webhook_url")
         }
+        if body.keys.contains("new_session_webhook_url") {
+            settings.newSessionWebhookURL = try url(body["new_session_webhook_url"], "new_session_webhook_url")
+        }
         if body.keys.contains("default_max_open_rooms") {
             switch body["default_max_open_rooms"] {
             case is NSNull: settings.defaultMaxOpenRooms = nil
@@ -275,7 +280,7 @@ struct RoutingRoutes: Sendable {
         if !wasCustom && settings.customAllocation.enabled { api.queue.offer(.rescan) }  // ask about the rooms waiting now
         // The settings as shown (the allocation secret only as `secret_set`).
         await api.audit(actor, "settings.update", "settings", nil, ["changed": body.keys.sorted(), "settings": Self.settingsJSON(settings)])
-        return JSONBody.response(Self.settingsJSON(settings))
+        return settings
     }
 
     // MARK: Divisions and agents
@@ -347,88 +352,5 @@ struct RoutingRoutes: Sendable {
         for key in ["max_open_rooms", "channels", "divisions", "name", "role"] where body.keys.contains(key) { changes[key] = body[key] }
         if !changes.isEmpty { await api.audit(actor, "agent.update", "user", id, changes) }
         return JSONBody.response(["agent": TeamRoutes.member(agent)])
-    }
-
-    // MARK: The allocation service (Qiscus Multichannel-compatible)
-
-    /// JSON or form-encoded fields.
-    func fields(_ request: Request) async throws -> [String: String] {
-        let buffer = try await request.body.collect(upTo: 1 << 16)
-        let data = Data(buffer: buffer)
-        if let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
-            return object.compactMapValues { value in
-                switch value {
-                case let s as String: s
-                case let n as NSNumber: n.stringValue
-                default: nil
-                }
-            }
-        }
-        var out: [String: String] = [:]
-        for pair in String(decoding: data, as: UTF8.self).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
-            if parts.count == 2 { out[parts[0]] = parts[1] } else if parts.count == 1 { out[parts[0]] = "" }
-        }
-        if out.isEmpty {
-            for (key, value) in APIRoutes.Query(request).pairs { out[key] = value }
-        }
-        return out
-    }
-
-    static func truthy(_ value: String?) -> Bool { ["true", "1", "yes"].contains(value?.lowercased() ?? "") }
-
-    func serviceAssign(_ request: Request) async throws -> Response {
-        let principal = try await allocationService(request)
-        let f = try await fields(request)
-        guard let rawRoom = f["room_id"], !rawRoom.isEmpty else { throw APIError.unprocessable("'room_id' is required") }
-        guard let agentID = try await agentID(f["agent_id"]) else { throw APIError.unprocessable("'agent_id' is required") }
-        let roomID = try await roomID(rawRoom)
-        guard let room = try await store.room(id: roomID) else { throw APIError.notFound("no room '\(rawRoom)'") }
-        if room.status == .assigned && room.assignee?.id != agentID && !Self.truthy(f["replace_latest_agent"]) {
-            throw APIError(.conflict, "conflict", "room '\(roomID)' already has an agent; send replace_latest_agent=true to replace them")
-        }
-        let force = Self.truthy(f["force"]) || Self.truthy(f["ignore_availability"])
-        let added = try await place(room, agentID: agentID, actor: principal.actor, force: force)
-        let fresh = try await store.room(id: roomID) ?? room
-        return JSONBody.response([
-            "data": [
-                "added_agent": [
-                    "id": added.id, "name": added.name, "email": added.email, "is_available": added.online,
-                    "current_customer_count": added.openRooms,
-                ] as [String: Any],
-                "service": ["room_id": String(fresh.id), "status": fresh.status.rawValue, "channel_id": fresh.channelID, "is_resolved": fresh.status == .resolved] as [String: Any],
-            ] as [String: Any]
-        ])
-    }
-
-    func serviceAvailable(_ request: Request) async throws -> Response {
-        _ = try await allocationService(request)
-        let query = APIRoutes.Query(request)
-        guard let rawRoom = query["room_id"], !rawRoom.isEmpty else { throw APIError.unprocessable("'room_id' is required") }
-        guard let room = try await store.room(id: try await roomID(rawRoom)) else { throw APIError.notFound("no room '\(rawRoom)'") }
-        let loads = try await store.candidateAgents(channelID: room.channelID, divisionID: room.divisionID, defaultCapacity: api.defaultCapacity)
-        var agents: [[String: Any]] = []
-        for load in loads {
-            guard let user = try await store.user(id: load.userID) else { continue }
-            agents.append([
-                "id": user.id, "name": user.name, "email": user.email, "current_customer_count": load.openRooms,
-                "is_available": load.openRooms < load.capacity, "max_open_rooms": load.capacity,
-            ])
-        }
-        return JSONBody.response(["data": ["agents": agents]])
-    }
-
-    func serviceUnserved(_ request: Request) async throws -> Response {
-        _ = try await allocationService(request)
-        return JSONBody.response(["data": ["total_unserved": try await store.countRooms(status: .waiting)]])
-    }
-
-    func serviceResolve(_ request: Request) async throws -> Response {
-        let principal = try await allocationService(request)
-        let f = try await fields(request)
-        guard let rawRoom = f["room_id"], !rawRoom.isEmpty else { throw APIError.unprocessable("'room_id' is required") }
-        guard let room = try await store.room(id: try await roomID(rawRoom)) else { throw APIError.notFound("no room '\(rawRoom)'") }
-        let resolved = try await api.finishRoom(room, actor: principal.actor)
-        return JSONBody.response(["data": ["room_info": APIRoutes.room(resolved)]])
     }
 }

@@ -184,6 +184,10 @@ enum SQLiteSchema {
                         updated_at REAL NOT NULL,
                         PRIMARY KEY (contact_id, key)
                     ) WITHOUT ROWID;
+                    CREATE TABLE channel_numbers (
+                        number INTEGER PRIMARY KEY AUTOINCREMENT,
+                        channel_id TEXT NOT NULL UNIQUE
+                    );
                     """)
         }
         return migrator

@@ -37,3 +37,45 @@ extension EngineStore {
         ).map { CustomerProperty(key: $0["key"], value: $0["value"]) }
     }
 }
+
+// The compatible routes' lookups (both engines).
+extension EngineStore {
+    public func channelNumbers(_ channelIDs: [String]) async throws -> [String: Int64] {
+        let wanted = Array(Set(channelIDs)).sorted()
+        guard !wanted.isEmpty else { return [:] }
+        let known = try await pool.read { db in try Self.channelNumbers(db) }
+        if wanted.allSatisfy({ known[$0] != nil }) { return known.filter { wanted.contains($0.key) } }
+        // Numbered in name order the first time they are asked for; another daemon may race: the upsert keeps one.
+        let all = try await pool.write { db -> [String: Int64] in
+            for id in wanted {
+                try db.cachedStatement(sql: "INSERT INTO channel_numbers (channel_id) VALUES (?) ON CONFLICT (channel_id) DO NOTHING")
+                    .execute(arguments: [id])
+            }
+            return try Self.channelNumbers(db)
+        }
+        return all.filter { wanted.contains($0.key) }
+    }
+
+    static func channelNumbers(_ db: Database) throws -> [String: Int64] {
+        var out: [String: Int64] = [:]
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT channel_id, number FROM channel_numbers")) {
+            out[row["channel_id"]] = row["number"]
+        }
+        return out
+    }
+
+    public func messageRange(roomID: Int64, since: Date) async throws -> (first: Int64?, last: Int64?) {
+        let row = try await pool.read { db in
+            try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT min(id) AS first, max(id) AS last FROM messages WHERE room_id = ? AND created_at >= ?"),
+                arguments: [roomID, since.timeIntervalSince1970]
+            ).map { MessageRange(first: $0["first"], last: $0["last"]) }
+        }
+        return (row?.first, row?.last)
+    }
+
+    private struct MessageRange: Sendable {
+        var first: Int64?
+        var last: Int64?
+    }
+}

@@ -1,0 +1,449 @@
+import Foundation
+import Hummingbird
+import OmnichatCore
+
+/// The hosted product's (Qiscus Multichannel's) routes that merchants' services
+/// call, mapped onto our own (`docs/qiscus-compatibility.md`). Successes are
+/// 200 with `{"data": …, "status": 200}` (and `meta` for lists); errors keep
+/// our `error` object and add the hosted product's `errors` and `status`.
+struct QiscusRoutes: Sendable {
+    let routing: RoutingRoutes
+    var api: APIRoutes { routing.api }
+    var store: any Store { api.store }
+    var auth: Authenticator { api.auth }
+
+    func register(on router: Router<some RequestContext>) {
+        let v1 = router.group("/api/v1")
+        v1.post("/auth") { request, context in try await compat { try await signIn(request, context) } }
+        v1.get("/admin/agents") { request, _ in try await compat { try await agentsV1(request) } }
+        v1.get("/admin/agents/get_by_ids") { request, _ in try await compat { try await agentsByIDs(request) } }
+        v1.post("/admin/service/assign_agent") { request, _ in try await compat { try await assignAgent(request) } }
+        v1.post("/admin/service/mark_as_resolved") { request, _ in try await compat { try await resolve(request, asAgent: false) } }
+        v1.post("/agent/service/mark_as_resolved") { request, _ in try await compat { try await resolve(request, asAgent: true) } }
+        v1.post("/admin/service/allocate_agent") { request, _ in try await compat { try await allocate(request, assign: false) } }
+        v1.post("/admin/service/allocate_assign_agent") { request, _ in try await compat { try await allocate(request, assign: true) } }
+        v1.post("/admin/service/remove_agent") { request, _ in try await compat { try await removeAgent(request) } }
+        v1.post("/room_tag/create") { request, _ in try await compat { try await addTag(request) } }
+        v1.post("/qiscus/room/:room_id/user_info") { request, context in try await compat { try await userInfo(request, context) } }
+        v1.post("/app/webhook/agent_allocation") { request, _ in try await compat { try await configureWebhook(request, allocation: true) } }
+        v1.post("/app/webhook/mark_as_resolved") { request, _ in try await compat { try await configureWebhook(request, allocation: false) } }
+        let v2 = router.group("/api/v2")
+        v2.get("/admin/agents") { request, _ in try await compat { try await agentsV2(request) } }
+        v2.get("/admin/agents/by_division") { request, _ in try await compat { try await agentsByDivision(request) } }
+        v2.get("/divisions") { request, _ in try await compat { try await divisions(request) } }
+        v2.get("/admin/service/available_agents") { request, _ in try await compat { try await available(request, others: false) } }
+        v2.post("/admin/service/available_agents") { request, _ in try await compat { try await available(request, others: false) } }
+        v2.get("/admin/service/other_agents") { request, _ in try await compat { try await available(request, others: true) } }
+        v2.get("/admin/service/total_unserved") { request, _ in try await compat { try await unserved(request) } }
+        v2.get("/customer_rooms") { request, _ in try await compat { try await customerRooms(request) } }
+        v2.post("/customer_rooms") { request, _ in try await compat { try await customerRooms(request) } }
+        v2.get("/customer_rooms/:room_id") { request, context in try await compat { try await customerRoom(request, context) } }
+    }
+
+    // MARK: Envelope and errors
+
+    /// The hosted product's error shape beside ours: `{"error": {...}, "errors": {"message"}, "status"}`.
+    func compat(_ work: () async throws -> Response) async throws -> Response {
+        do {
+            return try await work()
+        } catch let error as APIError {
+            return Self.error(error)
+        } catch let error as StoreError {
+            return Self.error(APIError.from(error))
+        }
+    }
+
+    static func error(_ error: APIError) -> Response {
+        var response = JSONBody.response(
+            [
+                "error": ["code": error.code, "message": error.message],
+                "errors": ["message": error.message, "code": error.code] as [String: Any], "status": Int(error.status.code),
+            ], status: error.status)
+        response.headers.append(contentsOf: error.headers)
+        return response
+    }
+
+    static func envelope(_ data: Any, meta: [String: Any]? = nil) -> Response {
+        var body: [String: Any] = ["data": data, "status": 200]
+        if let meta { body["meta"] = meta }
+        return JSONBody.response(body)
+    }
+
+    // MARK: Sign-in
+
+    /// `email` and `password` as JSON, form or multipart → the user with their token.
+    func signIn(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let input = try await QiscusInput(request)
+        guard let email = input.string("email"), let password = input.string("password") else {
+            throw APIError.unprocessable("'email' and 'password' are required")
+        }
+        let client = AccountRoutes.clientAddress(request, context, trustedProxies: api.trustedProxies)
+        guard let (user, token, expires) = try await auth.login(email: email, password: password, client: client) else {
+            throw APIError(.unauthorized, "invalid_credentials", "email or password is wrong")
+        }
+        var row = try await agentRows([user]).first ?? [:]
+        row["authentication_token"] = token
+        row["app_id"] = Int(auth.appID) ?? auth.appID
+        row["expires_at"] = expires.iso8601
+        return Self.envelope([
+            "user": row,
+            "details": ["sdk_user": ["token": token, "email": user.email, "username": user.name] as [String: Any], "is_integrated": true] as [String: Any],
+        ])
+    }
+
+    // MARK: Agents
+
+    /// Agent rows with each one's channels (by the channels' numbers).
+    func agentRows(_ users: [User]) async throws -> [[String: Any]] {
+        let all = api.channels.all.map(\.id)
+        let numbers = try await store.channelNumbers(all)
+        return users.map { Qiscus.agent($0, channels: numbers, allChannels: all) }
+    }
+
+    /// Who may list agents: supervisors, admins and allocation keys.
+    func lister(_ request: Request) async throws {
+        _ = try await routing.allocationService(request)
+    }
+
+    /// `page` (from 1) and `limit` of a list.
+    func page(_ input: QiscusInput, defaultLimit: Int = 20) throws -> (page: Int, limit: Int) {
+        (try input.int("page", otherwise: 1, range: 1...100_000), try input.int("limit", otherwise: defaultLimit, range: 1...500))
+    }
+
+    func everyone(search: String?) async throws -> [User] {
+        var users = try await store.users(UserFilter()).sorted { $0.id < $1.id }
+        if let search = search?.lowercased(), !search.isEmpty {
+            users = users.filter { $0.name.lowercased().contains(search) || $0.email.lowercased().contains(search) }
+        }
+        return users
+    }
+
+    func agentsV2(_ request: Request) async throws -> Response {
+        try await lister(request)
+        let input = try await QiscusInput(request)
+        let (page, limit) = try page(input)
+        var users = try await everyone(search: input.string("search"))
+        if let scope = input.string("scope"), let role = Role(rawValue: scope) { users = users.filter { $0.role == role } }
+        let slice = Array(users.dropFirst((page - 1) * limit).prefix(limit))
+        return Self.envelope(
+            ["agents": try await agentRows(slice)],
+            meta: ["per_page": limit, "total_count": users.count, "page": page, "total_page": (users.count + limit - 1) / limit])
+    }
+
+    func agentsV1(_ request: Request) async throws -> Response {
+        try await lister(request)
+        let input = try await QiscusInput(request)
+        let (page, limit) = try page(input)
+        let users = try await everyone(search: input.string("search"))
+        let slice = Array(users.dropFirst((page - 1) * limit).prefix(limit))
+        let report = try await store.agentReport(ReportFilter(from: .distantPast, to: Date()))
+        let resolved = Dictionary(report.map { ($0.agent.id, $0.roomsResolved) }, uniquingKeysWith: { a, _ in a })
+        var rows = try await agentRows(slice)
+        for index in rows.indices {
+            rows[index]["app_id"] = Int(auth.appID) ?? auth.appID
+            rows[index]["total_customers"] = String(slice[index].openRooms)
+            rows[index]["total_resolved"] = String(resolved[slice[index].id] ?? 0)
+        }
+        let lastPage = max(1, (users.count + limit - 1) / limit)
+        return Self.envelope([
+            "agents": [
+                "current_page": page, "data": rows, "per_page": limit, "total": users.count, "last_page": lastPage,
+                "next_page_url": page < lastPage ? "/api/v1/admin/agents?page=\(page + 1)&limit=\(limit)" : NSNull(),
+                "prev_page_url": page > 1 ? "/api/v1/admin/agents?page=\(page - 1)&limit=\(limit)" : NSNull(),
+            ] as [String: Any]
+        ])
+    }
+
+    func agentsByIDs(_ request: Request) async throws -> Response {
+        try await lister(request)
+        let input = try await QiscusInput(request)
+        var users: [User] = []
+        for raw in input.list("ids") {
+            guard let id = try await store.resolveID(raw, .user) else { throw APIError.unprocessable("'ids' has '\(raw)', which is not an agent id") }
+            if let user = try await store.user(id: id) { users.append(user) }
+        }
+        return Self.envelope(try await agentRows(users))
+    }
+
+    func agentsByDivision(_ request: Request) async throws -> Response {
+        try await lister(request)
+        let input = try await QiscusInput(request)
+        let (page, limit) = try page(input)
+        var users: [User] = []
+        for raw in input.list("division_ids") {
+            guard let id = try await store.resolveID(raw, .division) else {
+                throw APIError.unprocessable("'division_ids' has '\(raw)', which is not a division id")
+            }
+            for user in try await store.users(UserFilter(divisionID: id)) where !users.contains(where: { $0.id == user.id }) {
+                users.append(user)
+            }
+        }
+        if input.list("division_ids").isEmpty { throw APIError.unprocessable("'division_ids[]' is required") }
+        users.sort { $0.id < $1.id }
+        let slice = Array(users.dropFirst((page - 1) * limit).prefix(limit))
+        return Self.envelope(["agents": try await agentRows(slice)], meta: ["per_page": limit, "total_count": users.count, "page": page])
+    }
+
+    func divisions(_ request: Request) async throws -> Response {
+        _ = try await auth.principal(of: request)
+        let input = try await QiscusInput(request)
+        let (page, limit) = try page(input, defaultLimit: 100)
+        let all = try await store.divisions()
+        let slice = all.dropFirst((page - 1) * limit).prefix(limit).map { ["id": $0.id, "name": $0.name, "is_default": $0.isDefault] as [String: Any] }
+        return Self.envelope(["divisions": Array(slice)], meta: ["per_page": limit, "total_count": all.count, "page": page])
+    }
+
+    // MARK: Service (a room's current conversation)
+
+    func room(_ raw: String?) async throws -> Room {
+        guard let raw, !raw.isEmpty else { throw APIError.unprocessable("'room_id' is required") }
+        guard let room = try await store.room(id: try await routing.roomID(raw)) else { throw APIError.notFound("no room '\(raw)'") }
+        return room
+    }
+
+    /// Agents who could take the room (`available_agents`), or every agent but
+    /// its own (`other_agents`); `limit`, `cursor_after`/`cursor_before` by
+    /// agent id, `is_available_in_room` keeps those under capacity.
+    func available(_ request: Request, others: Bool) async throws -> Response {
+        try await lister(request)
+        let input = try await QiscusInput(request)
+        let room = try await room(input.string("room_id"))
+        let limit = try input.int("limit", otherwise: 100, range: 1...500)
+        var rows: [[String: Any]] = []
+        if others {
+            let users = try await store.users(UserFilter(roles: [.agent], active: true)).filter { $0.id != room.assignee?.id }
+            rows = try await agentRows(users.sorted { $0.id < $1.id })
+        } else {
+            let loads = try await store.candidateAgents(channelID: room.channelID, divisionID: room.divisionID, defaultCapacity: api.defaultCapacity)
+            var users: [User] = []
+            for load in loads { if let user = try await store.user(id: load.userID) { users.append(user) } }
+            rows = try await agentRows(users)
+            for (index, load) in loads.enumerated() where index < rows.count {
+                rows[index]["current_customer_count"] = load.openRooms
+                rows[index]["is_available"] = load.openRooms < load.capacity
+                rows[index]["max_open_rooms"] = load.capacity
+            }
+            if input.flag("is_available_in_room") { rows = rows.filter { $0["is_available"] as? Bool == true } }
+            rows.sort { ($0["id"] as? Int64 ?? 0) < ($1["id"] as? Int64 ?? 0) }
+        }
+        if let after = input.string("cursor_after").flatMap({ Int64(id: $0) }) { rows = rows.filter { ($0["id"] as? Int64 ?? 0) > after } }
+        if let before = input.string("cursor_before").flatMap({ Int64(id: $0) }) { rows = rows.filter { ($0["id"] as? Int64 ?? 0) < before } }
+        let page = Array(rows.prefix(limit))
+        let next = rows.count > limit ? page.last?["id"] : nil
+        return Self.envelope(
+            ["agents": page],
+            meta: ["cursor_after": next.map { "\($0)" } ?? NSNull(), "cursor_before": page.first.map { "\($0["id"] ?? "")" } ?? NSNull(),
+                   "total": rows.count])
+    }
+
+    /// `allocate_agent`: the agent automatic allocation would choose (nothing
+    /// changes); `allocate_assign_agent`: and assigns them.
+    func allocate(_ request: Request, assign: Bool) async throws -> Response {
+        let principal = try await routing.allocationService(request)
+        let input = try await QiscusInput(request)
+        let room = try await room(input.string("room_id"))
+        let candidates = try await store.eligibleAgents(channelID: room.channelID, divisionID: room.divisionID, defaultCapacity: api.defaultCapacity)
+        guard let choice = LeastBusyPolicy().choose(among: candidates), let user = try await store.user(id: choice.userID) else {
+            throw APIError(.conflict, "agent_unavailable", "no agent is online with room for room '\(room.id)'")
+        }
+        let agent = assign ? try await routing.place(room, agentID: user.id, actor: principal.actor, force: false) : user
+        return Self.envelope(["agent": try await agentRows([agent]).first ?? [:]])
+    }
+
+    /// `room_id`, `agent_id` (JSON, form or query; a number or a numeric string),
+    /// `replace_latest_agent`, `force` (or `ignore_availability`), `max_agent`
+    /// (one agent per room here: 1 or more is accepted).
+    func assignAgent(_ request: Request) async throws -> Response {
+        let principal = try await routing.allocationService(request)
+        let input = try await QiscusInput(request)
+        let room = try await room(input.string("room_id"))
+        guard let agentID = try await routing.agentID(input["agent_id"]) else { throw APIError.unprocessable("'agent_id' is required") }
+        _ = try input.int("max_agent", otherwise: 1, range: 1...100)
+        if room.status == .assigned && room.assignee?.id != agentID && !input.flag("replace_latest_agent") {
+            throw APIError(.conflict, "conflict", "room '\(room.id)' already has an agent; send replace_latest_agent=true to replace them")
+        }
+        let force = input.flag("force") || input.flag("ignore_availability")
+        let added = try await routing.place(room, agentID: agentID, actor: principal.actor, force: force)
+        let fresh = try await store.room(id: room.id) ?? room
+        let now = Date().iso8601
+        return Self.envelope([
+            "added_agent": try await agentRows([added]).first ?? [:],
+            "service": [
+                "room_id": String(fresh.id), "user_id": added.id, "is_resolved": fresh.status == .resolved, "status": fresh.status.rawValue,
+                "channel_id": fresh.channelID, "retrieved_at": now, "created_at": fresh.createdAt.iso8601, "updated_at": now,
+            ] as [String: Any],
+        ])
+    }
+
+    func unserved(_ request: Request) async throws -> Response {
+        try await lister(request)
+        return Self.envelope(["total_unserved": try await store.countRooms(status: .waiting)])
+    }
+
+    /// The agent leaves the room; it goes back to its division's queue.
+    func removeAgent(_ request: Request) async throws -> Response {
+        let principal = try await routing.allocationService(request)
+        let input = try await QiscusInput(request)
+        let room = try await room(input.string("room_id"))
+        guard let agentID = try await routing.agentID(input["agent_id"]) else { throw APIError.unprocessable("'agent_id' is required") }
+        guard let agent = try await store.user(id: agentID) else { throw APIError.notFound("no agent '\(agentID)'") }
+        guard room.status == .assigned, room.assignee?.id == agentID else {
+            throw APIError(.conflict, "conflict", "agent '\(agentID)' does not have room '\(room.id)'")
+        }
+        let transition = try await store.requeue(roomID: room.id, divisionID: room.divisionID, actor: principal.actor)
+        routing.after(transition, rescan: true)
+        api.queue.offer(.room(room.id))
+        return Self.envelope(["agent": try await agentRows([try await store.user(id: agent.id) ?? agent]).first ?? [:]])
+    }
+
+    /// Resolves the room (`notes`, `last_comment_id`, `is_send_email` and
+    /// `extras` are taken; `notes` go to the resolve webhook and, from a
+    /// user, become an internal note). `asAgent`: an agent resolving their own room.
+    func resolve(_ request: Request, asAgent: Bool) async throws -> Response {
+        let actor: String
+        var author: User?
+        if asAgent {
+            let user = try await auth.user(of: request)
+            (actor, author) = (String(user.id), user)
+        } else {
+            let principal = try await routing.allocationService(request)
+            actor = principal.actor
+            if case .user(let user) = principal { author = user }
+        }
+        let input = try await QiscusInput(request)
+        let room = try await room(input.string("room_id"))
+        if asAgent, let author, author.role == .agent, room.assignee?.id != author.id {
+            throw APIError.forbidden("room '\(room.id)' is not assigned to you")
+        }
+        let notes = input.string("notes")
+        if let notes, let author, room.status != .resolved {
+            _ = try await store.addNote(roomID: room.id, authorID: author.id, text: String(notes.prefix(InboxRoutes.maxNoteLength)))
+        }
+        let resolved = try await api.finishRoom(room, actor: actor, notes: notes)
+        let session = try await store.sessions(roomID: room.id).last ?? RoomSession(number: resolved.session, startedAt: resolved.createdAt)
+        let range = try await store.messageRange(roomID: room.id, since: session.startedAt)
+        var service = Qiscus.service(room: resolved, session: session, notes: notes, firstComment: range.first, lastComment: range.last)
+        service["is_resolved"] = true
+        service["app_id"] = Int(auth.appID) ?? auth.appID
+        service["room_log_id"] = Qiscus.serviceID(room: room.id, session: session.number)
+        if let last = input.string("last_comment_id") { service["last_comment_id"] = last }
+        let source = QiscusWebhooks(store: store, channels: api.channels, appID: auth.appID).source(of: resolved)
+        return Self.envelope([
+            "service": service,
+            "room_info": [
+                "room": [
+                    "room_id": String(resolved.id), "room_name": resolved.contact.displayName ?? resolved.contact.externalID,
+                    "room_avatar_url": resolved.contact.avatarURL ?? "", "room_channel_id": resolved.channelID,
+                    "room_options": (try? QiscusWebhooks.json(["source": source, "channel": resolved.channelID])) ?? "{}",
+                    "room_type": "group",
+                ] as [String: Any]
+            ] as [String: Any],
+            "room": APIRoutes.room(resolved),
+        ])
+    }
+
+    // MARK: Rooms
+
+    func customerRoomRow(_ room: Room, numbers: [String: Int64]) -> [String: Any] {
+        let source = Qiscus.source(kind: api.channels.channel(room.channelID)?.kind ?? "", channelID: room.channelID)
+        return Qiscus.customerRoom(room, source: source, channelNumber: numbers[room.channelID])
+    }
+
+    /// `channels` (channel ids, numbers or sources), `serve_status` (`served`,
+    /// `unserved`), `status` (`resolved`, `unresolved`, `waiting`, `assigned`, `bot`, `all`),
+    /// `limit`, `cursor_after` (the `meta.cursor_after` of the page before).
+    func customerRooms(_ request: Request) async throws -> Response {
+        try await lister(request)
+        let input = try await QiscusInput(request)
+        let numbers = try await store.channelNumbers(api.channels.all.map(\.id))
+        var filter = RoomFilter(limit: try input.int("limit", otherwise: 50, range: 1...500))
+        let wanted = input.list("channels")
+        if !wanted.isEmpty {
+            filter.channelIDs = api.channels.all.filter { channel in
+                wanted.contains(channel.id) || wanted.contains(numbers[channel.id].map(String.init) ?? "-")
+                    || wanted.contains(Qiscus.source(kind: channel.kind, channelID: channel.id))
+            }.map(\.id)
+            if filter.channelIDs.isEmpty { return Self.envelope(["customer_rooms": [Any]()], meta: ["cursor_after": NSNull(), "cursor_before": NSNull()]) }
+        }
+        switch input.string("status")?.lowercased() {
+        case nil, "all": break
+        case "resolved": filter.statuses = [.resolved]
+        case "unresolved": filter.statuses = [.bot, .waiting, .assigned]
+        case let other?:
+            guard let status = RoomStatus(rawValue: other) else {
+                throw APIError.unprocessable("'status' must be one of: all, resolved, unresolved, waiting, assigned, bot")
+            }
+            filter.statuses = [status]
+        }
+        switch input.string("serve_status")?.lowercased() {
+        case nil, "all": break
+        case "served": filter.statuses = (filter.statuses.isEmpty ? RoomStatus.allCases : filter.statuses).filter { $0 == .assigned }
+        case "unserved": filter.statuses = (filter.statuses.isEmpty ? RoomStatus.allCases : filter.statuses).filter { $0 == .waiting }
+        default: throw APIError.unprocessable("'serve_status' must be served, unserved or all")
+        }
+        if (input.string("serve_status") != nil || input.string("status") != nil) && filter.statuses.isEmpty {
+            return Self.envelope(["customer_rooms": [Any]()], meta: ["cursor_after": NSNull(), "cursor_before": NSNull()])
+        }
+        filter.cursor = input.string("cursor_after")
+        let page = try await store.rooms(filter)
+        return Self.envelope(
+            ["customer_rooms": page.items.map { customerRoomRow($0, numbers: numbers) }],
+            meta: ["cursor_after": JSONBody.null(page.nextCursor), "cursor_before": NSNull()])
+    }
+
+    func customerRoom(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        try await lister(request)
+        let room = try await room(try context.parameters.require("room_id"))
+        let numbers = try await store.channelNumbers([room.channelID])
+        return Self.envelope(["customer_room": customerRoomRow(room, numbers: numbers)])
+    }
+
+    /// `room_id`, `tag`: adds one tag to the room's tags.
+    func addTag(_ request: Request) async throws -> Response {
+        try await lister(request)
+        let input = try await QiscusInput(request)
+        let room = try await room(input.string("room_id"))
+        guard let raw = input.string("tag") ?? input.string("name"), let tag = InboxRoutes.normalizedTag(raw) else {
+            throw APIError.unprocessable("'tag' is required (\(InboxRoutes.tagRule))")
+        }
+        let current = try await store.roomSummaries(roomIDs: [room.id], readerID: 0)[room.id]?.tags ?? []
+        guard current.contains(tag) || current.count < InboxRoutes.maxTags else {
+            throw APIError.unprocessable("room '\(room.id)' has \(InboxRoutes.maxTags) tags already")
+        }
+        let tags = try await store.setTags(roomID: room.id, tags: current.contains(tag) ? current : current + [tag])
+        return Self.envelope(["room_id": String(room.id), "tag": tag, "tags": tags.map { ["name": $0] }])
+    }
+
+    /// `user_properties: [{"key", "value"}]`: the customer's properties (added or changed).
+    func userInfo(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        try await lister(request)
+        let room = try await room(try context.parameters.require("room_id"))
+        let input = try await QiscusInput(request)
+        guard let list = input["user_properties"] as? [any Sendable] else {
+            throw APIError.unprocessable("'user_properties' must be a list of {\"key\", \"value\"}")
+        }
+        let properties = try CustomerRoutes.properties(list.map { $0 as Any }, field: "user_properties")
+        let all = try await store.setCustomerProperties(contactID: room.contact.id, properties, replace: false)
+        return Self.envelope(["user_properties": Qiscus.additionalInfo(all)])
+    }
+
+    /// `webhook_url`, `is_webhook_enabled`: the same settings as `PATCH /api/v1/settings`.
+    func configureWebhook(_ request: Request, allocation: Bool) async throws -> Response {
+        let actor = try await routing.staff(request, .admin)
+        let input = try await QiscusInput(request)
+        let enabled = input.string("is_webhook_enabled").map { _ in input.flag("is_webhook_enabled") } ?? true
+        let url: Any = input.string("webhook_url") ?? NSNull()
+        let body: [String: Any] =
+            allocation
+            ? ["custom_allocation": ["enabled": enabled, "webhook_url": url] as [String: Any]]
+            : ["mark_as_resolved_webhook_url": enabled ? url : NSNull()]
+        let settings = try await routing.applySettings(body, by: actor)
+        return Self.envelope(
+            allocation
+                ? ["webhook_url": JSONBody.null(settings.customAllocation.webhookURL), "is_webhook_enabled": settings.customAllocation.enabled]
+                : [
+                    "webhook_url": JSONBody.null(settings.markAsResolvedWebhookURL),
+                    "is_webhook_enabled": settings.markAsResolvedWebhookURL != nil,
+                ])
+    }
+}
