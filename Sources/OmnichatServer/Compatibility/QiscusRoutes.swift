@@ -320,8 +320,9 @@ struct QiscusRoutes: Sendable {
             _ = try await store.addNote(roomID: room.id, authorID: author.id, text: String(notes.prefix(InboxRoutes.maxNoteLength)))
         }
         let resolved = try await api.finishRoom(room, actor: actor, notes: notes)
-        let session = try await store.sessions(roomID: room.id).last ?? RoomSession(number: resolved.session, startedAt: resolved.createdAt)
-        let range = try await store.messageRange(roomID: room.id, since: session.startedAt)
+        let sessions = try await store.sessions(roomID: room.id)
+        let session = sessions.last ?? RoomSession(number: resolved.session, startedAt: resolved.createdAt)
+        let range = try await QiscusWebhooks.comments(store, room: room.id, sessions: sessions)
         var service = Qiscus.service(room: resolved, session: session, notes: notes, firstComment: range.first, lastComment: range.last)
         service["is_resolved"] = true
         service["app_id"] = Int(auth.appID) ?? auth.appID

@@ -47,7 +47,7 @@ struct QiscusWebhooks: Sendable {
     func resolved(_ room: Room, actor: String, resolver: User?, notes: String?) async throws -> [String: Any] {
         let sessions = try await store.sessions(roomID: room.id)
         let session = sessions.last ?? RoomSession(number: room.session, startedAt: room.createdAt)
-        let range = try await store.messageRange(roomID: room.id, since: session.startedAt)
+        let range = try await Self.comments(store, room: room.id, sessions: sessions)
         let properties = try await store.customerProperties(contactID: room.contact.id)
         let source = self.source(of: room)
         var service = Qiscus.service(
@@ -93,6 +93,13 @@ struct QiscusWebhooks: Sendable {
                 "session": room.session, "channel_id": room.channelID,
             ] as [String: Any],
         ]
+    }
+
+    /// The first and last message of the room's latest session: those after
+    /// the previous session ended (messages carry the network's time, which can
+    /// be a little before the session's own start).
+    static func comments(_ store: any Store, room: Int64, sessions: [RoomSession]) async throws -> (first: Int64?, last: Int64?) {
+        try await store.messageRange(roomID: room, since: sessions.dropLast().last?.endedAt ?? .distantPast)
     }
 
     static func json(_ object: [String: Any]) throws -> String {
