@@ -195,7 +195,7 @@ struct APIRoutes: Sendable {
     }
 
     func postMessage(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let sender: (user: Int64?, key: Int64?)
+        let sender: (user: Int64?, key: APIKey?)
         let room: Room
         switch try await auth.principal(of: request) {
         case .key(let key):
@@ -206,17 +206,23 @@ struct APIRoutes: Sendable {
             guard found.status == .bot else {
                 throw APIError(.conflict, "conflict", "room '\(id)' is \(found.status.rawValue): the bot handed it over")
             }
-            (sender, room) = ((nil, key.id), found)
+            (sender, room) = ((nil, key), found)
         case .user:
             let (user, found) = try await accessibleRoom(request, context)
             (sender, room) = ((user.id, nil), found)
         }
         let body = try await JSONBody.object(request)
         let content = try Self.outboundContent(body)
-        let message = try await store.addOutbound(roomID: room.id, content: content, senderUserID: sender.user, senderKeyID: sender.key)
+        let message = try await send(content, in: room, user: sender.user, key: sender.key)
+        return JSONBody.response(["message": Self.message(message)], status: .created)
+    }
+
+    /// A reply stored for delivery, the outbox woken, the live stream told.
+    func send(_ content: MessageContent, in room: Room, user: Int64?, key: APIKey?) async throws -> StoredMessage {
+        let message = try await store.addOutbound(roomID: room.id, content: content, senderUserID: user, senderKeyID: key?.id)
         wakeOutbox()
         await live.message(message, channelID: room.channelID)
-        return JSONBody.response(["message": Self.message(message)], status: .created)
+        return message
     }
 
     func resolve(_ request: Request, _ context: some RequestContext) async throws -> Response {

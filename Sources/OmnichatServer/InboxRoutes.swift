@@ -108,6 +108,7 @@ struct InboxRoutes: Sendable {
             "id": room.contact.id, "external_id": room.contact.externalID, "name": JSONBody.null(room.contact.displayName),
             "username": JSONBody.null(room.contact.username), "channel": room.contact.channelID,
             "channel_kind": JSONBody.null(api.channels.channel(room.contact.channelID)?.kind),
+            "email": JSONBody.null(room.contact.email), "avatar_url": JSONBody.null(room.contact.avatarURL),
         ] as [String: Any]
         json["sessions"] = try await store.sessions(roomID: room.id).map(Self.session)
         return json

@@ -45,23 +45,33 @@ enum IntegrationSigner {
 
 /// A channel's bot: every customer message of a room in `bot` state is POSTed
 /// here; the bot answers through the API and hands over when humans are needed.
-/// `[bot]` keys: `webhook_url` (required), `secret` (required).
+/// `[bot]` keys: `webhook_url` (required), `secret` (required), `format`
+/// (`omnichat`, the default, or `qiscus`: the hosted product's bot webhook shape).
 struct BotWebhook: ChannelAdapter {
+    enum Format: String, Sendable { case omnichat, qiscus }
+
     static let kind = "bot"
     let channelID: String
     let webhookURL: String
     let secret: String
+    let format: Format
 
     init(channelID: String, settings: ChannelSettings) throws {
         self.channelID = channelID
         self.webhookURL = try settings.url("webhook_url", default: "")
         self.secret = try settings.requiredString("secret")
+        let format = try settings.string("format") ?? Format.omnichat.rawValue
+        guard let known = Format(rawValue: format) else {
+            throw settings.error("format", "must be \"omnichat\" or \"qiscus\" (got '\(format)')")
+        }
+        self.format = known
     }
 
-    init(channelID: String, webhookURL: String, secret: String) {
+    init(channelID: String, webhookURL: String, secret: String, format: Format = .omnichat) {
         self.channelID = channelID
         self.webhookURL = webhookURL
         self.secret = secret
+        self.format = format
     }
 
     var capabilities: ChannelCapabilities {
@@ -72,7 +82,7 @@ struct BotWebhook: ChannelAdapter {
     func parse(_ request: WebhookRequest) throws(WebhookError) -> [InboundEvent] { [] }
 
     func render(_ message: OutboundMessage) throws(RenderError) -> [HTTPRequestDescription] {
-        let object: [String: Any] = [
+        let object = format == .qiscus ? QiscusBot.webhook(message) : [
             "version": "1",
             "event_id": IntegrationSigner.eventID("bot#\(message.messageID)"),
             "type": "message",

@@ -536,7 +536,7 @@ class Cluster:
         stalled_at = time.time()
         self.burst.set()
         time.sleep(0.3)
-        sql = ("SELECT id, coalesce(message_id, '') FROM outbox WHERE lease_owner = 'node2' "
+        sql = ("SELECT id, coalesce(CAST(message_id AS TEXT), '') FROM outbox WHERE lease_owner = 'node2' "
                "AND status NOT IN ('delivered', 'failed') AND lease_until > {now}")
         rows, error = [], None
         # Kill before the first stalled call could be answered (stall seconds after it began).

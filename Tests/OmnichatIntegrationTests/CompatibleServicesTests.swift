@@ -234,6 +234,72 @@ struct CompatibleServicesTests {
         await daemon.stop()
     }
 
+    @Test("a bot written for the hosted product: its webhook shape, POST /{app_id}/bot, POST /bot/{room_id}/activate")
+    func bot() async throws {
+        let fake = FakeNetwork()
+        try await fake.start()
+        let channel = """
+            kind = "custom"
+            secret = "shop-secret"
+            webhook_url = "\(fake.baseURL)/outbound"
+
+            [bot]
+            webhook_url = "\(fake.baseURL)/bot-hook"
+            secret = "bot-secret"
+            format = "qiscus"
+            """
+        let daemon = try TestDaemon(channels: ["shop": channel])
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        do {
+            try await botScenario(daemon, fake)
+        } catch {
+            await daemon.stop(); await fake.stop()
+            throw error
+        }
+        await daemon.stop(); await fake.stop()
+    }
+
+    func botScenario(_ daemon: TestDaemon, _ fake: FakeNetwork) async throws {
+        let (_, _) = try await daemon.signIn(email: "ann@shop.test")
+        let key = try await RoutingEndToEndTests().apiKey(daemon, scope: .bot)
+        #expect(try await Self.customerWrites(daemon, event: "bot-1", text: "Mau pesan").status == 200)
+        try await eventually("the bot webhook") { !fake.calls(to: "bot-hook").isEmpty }
+        let hook = try #require(fake.calls(to: "bot-hook").first).json
+        let payload = try #require(hook["payload"] as? [String: Any])
+        let room = try #require(payload["room"] as? [String: Any])
+        let message = try #require(payload["message"] as? [String: Any])
+        let roomID = try #require(Int64(room["id"] as? String ?? ""))
+        #expect(room["id_str"] as? String == String(roomID))
+        #expect(message["text"] as? String == "Mau pesan" && message["type"] as? String == "text" && message["id"].asID != nil)
+        #expect((payload["from"] as? [String: Any])?["email"] as? String == "randompertama@mail.com")
+        #expect(try await daemon.store.room(id: roomID)?.status == .bot)
+
+        // The bot answers the hosted product's way; the reply reaches the network.
+        let auth: [(name: String, value: String)] = [("Qiscus-App-Id", "omnichat"), ("Qiscus-Secret-Key", key)]
+        let posted = try await call(
+            "POST", "\(daemon.base)/omnichat/bot", json: ["sender_email": "bot@shop.test", "message": "Halo! Mau pesan apa?", "type": "text", "room_id": String(roomID)],
+            headers: auth)
+        #expect(posted.status == 200, "\(posted.text)")
+        #expect(((posted["data"] as? [String: Any])?["comment"] as? [String: Any])?["id"].asID != nil)
+        try await eventually("the bot's reply at the network") { fake.calls(to: "outbound").contains { ($0.json["message"] as? [String: Any])?["text"] as? String == "Halo! Mau pesan apa?" } }
+        #expect(try await call("POST", "\(daemon.base)/other-app/bot", json: ["message": "x", "room_id": roomID], headers: auth).status == 404)
+        #expect(try await call("POST", "\(daemon.base)/omnichat/bot", json: ["message": "x", "type": "carousel", "room_id": roomID], headers: auth).status == 422)
+
+        // The bot steps aside: the room goes to the agents; it cannot take it back.
+        let off = try await call(
+            "POST", "\(daemon.base)/bot/\(roomID)/activate", body: Data("is_active=false".utf8),
+            headers: auth + [("Content-Type", "application/x-www-form-urlencoded")])
+        #expect(off.status == 200 && (off["data"] as? [String: Any])?["is_bot_active"] as? Bool == false, "\(off.text)")
+        try await eventually("the room with an agent") { try await daemon.store.room(id: roomID)?.status == .assigned }
+        let on = try await call(
+            "POST", "\(daemon.base)/bot/\(roomID)/activate", body: Data("is_active=true".utf8),
+            headers: auth + [("Content-Type", "application/x-www-form-urlencoded")])
+        #expect(on.status == 409 && on["status"] as? Int == 409)
+        let late = try await call("POST", "\(daemon.base)/omnichat/bot", json: ["message": "still here", "room_id": roomID], headers: auth)
+        #expect(late.status == 409, "the room left the bot")
+    }
+
     @Test("agents, divisions, rooms, tags and the service routes answer in the hosted product's shapes")
     func routes() async throws {
         let daemon = try TestDaemon(channels: ["shop": Self.customChannel, "tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")])
@@ -315,6 +381,13 @@ struct CompatibleServicesTests {
         #expect(bad.status == 422)
         let read = try await call("GET", "\(daemon.base)/api/v1/rooms/\(roomID)/customer_properties", token: supToken)
         #expect((read["properties"] as? [[String: String]]) == [["key": "plan", "value": "gold"]])
+        // The inbox search finds the room by a property's value and by the customer's email.
+        for query in ["GOLD", "randompertama@"] {
+            let found = try await call("GET", "\(daemon.base)/api/v1/rooms?q=\(query)&status=assigned", token: supToken)
+            #expect((found["rooms"] as? [[String: Any]])?.compactMap { $0["id"].asID } == [roomID], "q=\(query)")
+        }
+        let none = try await call("GET", "\(daemon.base)/api/v1/rooms?q=platinum&status=assigned", token: supToken)
+        #expect((none["rooms"] as? [[String: Any]])?.isEmpty == true)
         // The agent resolves their own room through the hosted product's agent route.
         let annAuth = try await call("POST", "\(daemon.base)/api/v1/auth", json: ["email": ann.email, "password": "password-\(ann.email)"])
         let annToken = try #require(((annAuth["data"] as? [String: Any])?["user"] as? [String: Any])?["authentication_token"] as? String)

@@ -2,7 +2,7 @@ import Foundation
 import OmnichatAdapters
 import OmnichatCore
 import OmnichatPostgres
-import OmnichatServer
+@testable import OmnichatServer
 import Testing
 
 @Suite("Configuration files")
@@ -48,6 +48,16 @@ struct ConfigurationTests {
             #expect(adapter.configuration.token == "1:a")
             #expect(adapter.configuration.secretToken == "fallback")
             #expect(channels.first { $0.id == "sales" }?.enabled == false)
+        }
+    }
+
+    @Test("a bot's format is omnichat or qiscus; anything else names the key")
+    func botFormat() throws {
+        let base = "kind = \"telegram\"\ntoken = \"1:a\"\nsecret_token = \"s\"\n[bot]\nwebhook_url = \"http://127.0.0.1:9/bot\"\nsecret = \"b\"\n"
+        try expectError(["tg.toml": base + "format = \"rasa\"\n"], file: "tg.toml", key: "bot.format", problem: "must be \"omnichat\" or \"qiscus\"")
+        try withAdapters(["tg.toml": base + "format = \"qiscus\"\n"]) { directory in
+            let channel = try #require(try loader().load(directory: directory).first)
+            #expect((channel.bot as? BotWebhook)?.format == .qiscus)
         }
     }
 

@@ -87,11 +87,16 @@ struct IntegerIDMigrationTests {
             try Self.tables.map { try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") ?? -1 }
         }
         #expect(after == before, "row counts per table")
-        #expect(try await check.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check") }.isEmpty)
+        let violations = try check.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check") }
+        #expect(violations.isEmpty)
         #expect(try await store.integrityCheck() == "ok")
 
         // Every old id resolves to the new one, and the rows behind them are the same.
-        func new(_ kind: EntityKind, _ old: String) async throws -> Int64 { try #require(try await store.legacyID(kind: kind, oldID: old)) }
+        func new(_ kind: EntityKind, _ old: String) async throws -> Int64 {
+            let id = try await store.legacyID(kind: kind, oldID: old)
+            #expect(id != nil, "\(old) resolves")
+            return id ?? 0
+        }
         let ann = try await new(.user, "usr_0aaa"), root = try await new(.user, "usr_0bbb"), gus = try await new(.user, "usr_0ccc")
         let one = try await new(.room, "rm_0one"), two = try await new(.room, "rm_0two")
         let sales = try await new(.division, "div_0sales"), general = try await new(.division, "div_default")

@@ -87,7 +87,7 @@ struct RoleMatrixTests {
                 let key = try await daemon.store.createAPIKey(name: "k", scope: .read, keyHash: Authenticator.tokenHash(secret))
                 path = path.replacingOccurrences(of: "{key_id}", with: String(key.id))
             }
-            path = path.replacingOccurrences(of: "{channel_id}", with: "tg")
+            path = path.replacingOccurrences(of: "{channel_id}", with: "tg").replacingOccurrences(of: "{app_id}", with: "omnichat")
             // The live stream would stay open: an invalid resume point answers at once after the role check.
             if path == "/api/v1/events" { path += "?last_event_id=not-a-number" }
             return path

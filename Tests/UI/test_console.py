@@ -548,6 +548,17 @@ def main():
         api("GET", f"/api/v1/rooms/{dora_id}", token=admin_token)[1]["room"]), "the room to wait in the new division (API)")
     ok(f"transfer to a division: the room waits in {moved['division_id']} (API)")
 
+    # The customer's properties: added in the dialog, kept on the customer (checked through the API).
+    click("#customer-room")
+    click("#property-add")
+    visible("#customer-properties li:last-child .property-key").send_keys("plan")
+    visible("#customer-properties li:last-child .property-value").send_keys("gold")
+    shot("06d-customer-properties")
+    click("#properties-save")
+    wait_for(lambda: api("GET", f"/api/v1/rooms/{dora_id}/customer_properties", token=admin_token)[1].get("properties")
+             == [{"key": "plan", "value": "gold"}], "the property stored (API)")
+    ok("customer properties: added in the conversation's customer dialog (API)")
+
     # Team: edit Bob's capacity and role, then deactivate him (checked through the API).
     driver.get(args.base + "/#/team")
     agent_row = f"#agents-table tr[data-agent-id='{bob_id}']"

@@ -51,6 +51,7 @@ export function mountConversation(pane, ctx) {
       h('div', { class: 'conv-actions' },
         staff && open && !(room.assignee && room.assignee.id === user.id)
           ? h('button', { type: 'button', class: 'btn', id: 'take-room', onclick: take }, t('conv.take')) : null,
+        h('button', { type: 'button', class: 'btn', id: 'customer-room', onclick: customer }, t('conv.customer')),
         canAct && (room.status === 'assigned' || room.status === 'waiting')
           ? h('button', { type: 'button', class: 'btn', id: 'transfer-room', onclick: transfer }, t('conv.transfer')) : null,
         canAct && open
@@ -109,6 +110,49 @@ export function mountConversation(pane, ctx) {
       room = { ...room, ...r.room };
       renderHeader();
       toast(t('conv.transferDone'));
+    } catch (e) { fail(e); }
+  }
+
+  // The customer: who they are and their properties (kept per customer, editable
+  // by whoever may answer the room).
+  async function customer() {
+    let properties;
+    try { properties = (await api.get(`/api/v1/rooms/${rid}/customer_properties`)).properties; } catch (e) { fail(e); return; }
+    const c = room.customer || room.contact || {};
+    const canEdit = staff || (room.assignee && room.assignee.id === user.id);
+    const saved = await openDialog(t('conv.customerTitle', { name: customerName() }), (close) => {
+      const rows = h('ul', { class: 'stack', id: 'customer-properties' });
+      function row(key = '', value = '') {
+        const k = h('input', { type: 'text', class: 'property-key', value: key, maxlength: 64, 'aria-label': t('conv.propertyKey'), readonly: !canEdit });
+        const v = h('input', { type: 'text', class: 'property-value', value, maxlength: 1000, 'aria-label': t('conv.propertyValue'), readonly: !canEdit });
+        const li = h('li', { class: 'row' }, k, v,
+          canEdit ? h('button', { type: 'button', class: 'btn btn-ghost', 'aria-label': t('conv.propertyRemove', { name: key || '…' }), onclick: () => li.remove() }, '×') : null);
+        rows.append(li);
+      }
+      for (const p of properties) row(p.key, p.value);
+      const form = h('form', { method: 'dialog', class: 'stack' },
+        h('dl', { class: 'customer-facts' },
+          h('dt', null, t('conv.customerId')), h('dd', null, c.external_id || '—'),
+          c.email ? h('dt', null, t('conv.customerEmail')) : null, c.email ? h('dd', null, c.email) : null),
+        h('h3', null, t('conv.properties')),
+        properties.length || canEdit ? rows : h('p', null, t('conv.propertiesNone')),
+        canEdit ? h('button', { type: 'button', class: 'btn', id: 'property-add', onclick: () => row() }, t('conv.propertyAdd')) : null,
+        h('div', { class: 'row-end' },
+          h('button', { type: 'button', class: 'btn', onclick: () => close(null) }, canEdit ? t('common.cancel') : t('common.close')),
+          canEdit ? h('button', { type: 'submit', class: 'btn btn-primary', id: 'properties-save' }, t('common.save')) : null));
+      form.addEventListener('submit', (e) => {
+        e.preventDefault();
+        const list = [...rows.querySelectorAll('li')].map((li) => ({
+          key: li.querySelector('.property-key').value.trim(), value: li.querySelector('.property-value').value,
+        })).filter((p) => p.key);
+        close(list);
+      });
+      return form;
+    });
+    if (!saved) return;
+    try {
+      await api.put(`/api/v1/rooms/${rid}/customer_properties`, { properties: saved });
+      toast(t('conv.propertiesSaved'));
     } catch (e) { fail(e); }
   }
 

@@ -30,9 +30,11 @@ extension EngineStore {
             clauses.append(
                 """
                 (omnichat_fold(contacts.display_name) LIKE ? ESCAPE '\\' OR omnichat_fold(contacts.username) LIKE ? ESCAPE '\\'
+                 OR omnichat_fold(contacts.email) LIKE ? ESCAPE '\\'
+                 OR EXISTS (SELECT 1 FROM contact_properties p WHERE p.contact_id = rooms.contact_id AND omnichat_fold(p.value) LIKE ? ESCAPE '\\')
                  OR EXISTS (SELECT 1 FROM messages m WHERE m.room_id = rooms.id AND omnichat_fold(m.text) LIKE ? ESCAPE '\\'))
                 """)
-            arguments += [pattern, pattern, pattern]
+            arguments += [pattern, pattern, pattern, pattern, pattern]
         }
         if !filter.tags.isEmpty {
             clauses.append(
