@@ -9,15 +9,15 @@ c = sqlite3.connect(db)
 c.execute("PRAGMA synchronous = OFF")
 c.execute("PRAGMA journal_mode = WAL")
 now = time.time()
-c.execute("INSERT INTO users (id, email, name, role, password_hash, online, created_at) VALUES ('usr_bench', 'bench@agent', 'Bench', 'agent', 'x', 0, ?)", (now,))
+c.execute("INSERT INTO users (id, email, name, role, password_hash, online, created_at) VALUES (1000000, 'bench@agent', 'Bench', 'agent', 'x', 0, ?)", (now,))
 c.executemany("INSERT INTO contacts (id, channel_id, external_id, created_at, updated_at) VALUES (?, 'telegram', ?, ?, ?)",
-              ((f"ct_{i}", str(i), now, now) for i in range(rooms)))
-c.executemany("INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, assignee_id, last_message_at, created_at) VALUES (?, 'telegram', ?, ?, 'assigned', 'usr_bench', ?, ?)",
-              ((f"rm_{i}", str(i), f"ct_{i}", now, now) for i in range(rooms)))
+              ((i + 1, str(i), now, now) for i in range(rooms)))
+c.executemany("INSERT INTO rooms (id, channel_id, conversation_id, contact_id, status, assignee_id, last_message_at, created_at) VALUES (?, 'telegram', ?, ?, 'assigned', 1000000, ?, ?)",
+              ((i + 1, str(i), i + 1, now, now) for i in range(rooms)))
 content = '{"type":"text","text":"a stored message for the benchmark"}'
 c.executemany("INSERT INTO messages (id, room_id, direction, type, text, content, created_at, delivery_status) VALUES (?, ?, 'inbound', 'text', 'a stored message for the benchmark', ?, ?, 'received')",
-              ((f"msg_{i}", f"rm_{i % rooms}", content, now) for i in range(messages)))
-c.execute("UPDATE users SET open_rooms = ? WHERE id = 'usr_bench'", (rooms,))
+              ((i + 1, i % rooms + 1, content, now) for i in range(messages)))
+c.execute("UPDATE users SET open_rooms = ? WHERE id = 1000000", (rooms,))
 c.commit()
 c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 print(f"populated {rooms} open rooms and {messages} messages")

@@ -297,7 +297,7 @@ case "e2e":
     report("e2e webhook → live event", events.stats, seconds: seconds)
     // Outbound: replies to the rooms just made, at the rate; the fake network times the arrival.
     let rooms = try await transport.send(.init(method: "GET", url: daemon + "/api/v1/rooms?limit=200", headers: [("Authorization", "Bearer \(token)")]), timeout: .seconds(10))
-    let ids = (((try? JSONSerialization.jsonObject(with: rooms.body)) as? [String: Any])?["rooms"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+    let ids = (((try? JSONSerialization.jsonObject(with: rooms.body)) as? [String: Any])?["rooms"] as? [[String: Any]] ?? []).compactMap { ($0["id"] as? NSNumber)?.int64Value }
     guard !ids.isEmpty else { print("e2e: no rooms"); exit(1) }
     _ = try? await transport.send(.init(method: "POST", url: fake + "/stats/reset"), timeout: .seconds(5))
     let replies = await openLoop(rate: rate, duration: seconds) { n in

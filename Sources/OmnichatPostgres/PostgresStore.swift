@@ -25,6 +25,9 @@ public final class PostgresStore: Store, @unchecked Sendable {
         /// This daemon's name in leases and logs.
         public var nodeName = ProcessInfo.processInfo.hostName
         public var ingestMaxPending = 4096
+        /// Stop migrating after the migration whose name starts with this
+        /// (tests write a database as an earlier release left it).
+        var lastMigration: String?
 
         public init() {}
     }
@@ -181,6 +184,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
     /// starting together take turns, and the later ones find nothing to do.
     func migrate() async throws {
         let schema = location.schema
+        let lastMigration = options.lastMigration
         try await pool.writeWithoutTransaction { db in
             // One migrator at a time in this database (the lock is the database's, not the schema's).
             try db.raw("SELECT pg_advisory_lock(7262005118)")
@@ -203,6 +207,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
                     try? db.raw("ROLLBACK")
                     throw error
                 }
+                if let lastMigration, version.hasPrefix(lastMigration) { break }
             }
         }
     }

@@ -94,7 +94,8 @@ public final class Omnichat: Sendable {
         // Room changes reach the live stream through the bus.
         live.follow(events)
         NewSessionNotifier(
-            webhooks: QiscusWebhooks(store: store, channels: registry, appID: configuration.appID), wakeOutbox: { wakeBox.wake() }
+            webhooks: QiscusWebhooks(store: store, channels: registry, appID: configuration.appID), wakeOutbox: { wakeBox.wake() },
+            logger: logger
         ).follow(events)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import OmnichatCore
 
 /// The bodies of the merchant's webhooks, in the hosted product's shapes
@@ -114,10 +115,12 @@ struct QiscusWebhooks: Sendable {
 final class NewSessionNotifier: Sendable {
     let webhooks: QiscusWebhooks
     let wakeOutbox: @Sendable () -> Void
+    let logger: Logger
 
-    init(webhooks: QiscusWebhooks, wakeOutbox: @escaping @Sendable () -> Void) {
+    init(webhooks: QiscusWebhooks, wakeOutbox: @escaping @Sendable () -> Void, logger: Logger) {
         self.webhooks = webhooks
         self.wakeOutbox = wakeOutbox
+        self.logger = logger
     }
 
     func follow(_ bus: EventBus) {
@@ -132,8 +135,10 @@ final class NewSessionNotifier: Sendable {
                         action: AdapterAction(name: "new_session", parameters: ["body": try QiscusWebhooks.json(webhooks.newSession(room))]))
                     wakeOutbox()
                 } catch {
-                    // The session is stored; only this notice is lost (logged by the caller's metrics).
-                    continue
+                    // The session is stored; only this notice is lost.
+                    logger.error(
+                        "new-session webhook not queued",
+                        metadata: ["omnichat.room": .stringConvertible(transition.roomID), "omnichat.error": "\(error)"])
                 }
             }
         }
