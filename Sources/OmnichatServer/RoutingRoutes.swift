@@ -2,8 +2,9 @@ import Foundation
 import Hummingbird
 import OmnichatCore
 
-/// Transfers, reassignment, bot handover, divisions, routing settings, and the
-/// allocation-service routes that existing Qiscus Multichannel services call.
+/// Transfers, reassignment, bot handover, divisions and routing settings, and
+/// the helpers the hosted product's allocation routes share
+/// (`Compatibility/QiscusRoutes.swift`).
 struct RoutingRoutes: Sendable {
     let api: APIRoutes
     var store: any Store { api.store }
