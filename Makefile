@@ -20,11 +20,15 @@ PG_SKIP := FaultTests|BackPressureTests|HostileInputTests|ProcessTests|Configura
 ## OMNICHAT_TEST_POSTGRES names a PostgreSQL server (scripts/postgres-test-server.sh
 ## starts a throw-away one), the store and end-to-end suites again on PostgreSQL,
 ## plus the several-daemons suite (ClusterTests) in the first pass.
+## Each test run has a deadline (OMNICHAT_TEST_DEADLINE seconds, 1200 by default;
+## the build before it has none): a hung test prints every thread's backtrace
+## and fails instead of hanging.
 test: deps
-	$(SWIFT) test
+	$(SWIFT) build --build-tests
+	scripts/test-deadline.sh $(SWIFT) test --skip-build
 	@if [ -n "$$OMNICHAT_TEST_POSTGRES" ]; then \
 		echo "== the store and end-to-end suites on PostgreSQL ($$OMNICHAT_TEST_POSTGRES)"; \
-		OMNICHAT_TEST_ENGINE=postgres $(SWIFT) test --skip-build --filter OmnichatIntegrationTests --skip '$(PG_SKIP)'; \
+		OMNICHAT_TEST_ENGINE=postgres scripts/test-deadline.sh $(SWIFT) test --skip-build --filter OmnichatIntegrationTests --skip '$(PG_SKIP)'; \
 	else \
 		echo "note: OMNICHAT_TEST_POSTGRES is not set: the PostgreSQL pass did not run (eval \"\$$(scripts/postgres-test-server.sh start)\" starts a throw-away server)"; \
 	fi
@@ -39,9 +43,9 @@ test-cluster: deps
 ## 4,000 fuzzed requests per adapter, slow and smuggled requests, the access
 ## matrix; prints the counts (CI runs it).
 test-faults: deps
-	$(SWIFT) build --product omnichatd
+	$(SWIFT) build --build-tests
 	OMNICHAT_FAULT_KILLS=$${OMNICHAT_FAULT_KILLS:-24} OMNICHAT_FUZZ_ITERATIONS=$${OMNICHAT_FUZZ_ITERATIONS:-4000} \
-		$(SWIFT) test --filter 'FaultTests|BackPressureTests|HostileInputTests|FuzzTests|RoleMatrixTests'
+		scripts/test-deadline.sh $(SWIFT) test --skip-build --filter 'FaultTests|BackPressureTests|HostileInputTests|FuzzTests|RoleMatrixTests'
 
 ## The web console in headless Chromium against a real omnichatd and a fake network
 ## (installs chromium, chromium-driver and selenium when missing; screenshots in ui-screenshots/).

@@ -218,7 +218,7 @@ public final class Database {
             inFlight = []
             for future in futures {
                 do {
-                    let result = try future.wait()
+                    let result = try answer(future)
                     changes = result.metadata.rows ?? result.rows.count
                 } catch let error as PSQLError {
                     if failure == nil { failure = Self.mapped(error) }
@@ -265,12 +265,39 @@ public final class Database {
         inFlight.append(connection.query(PostgresQuery(unsafeSQL: sql), logger: logger))
     }
 
+    /// The longest a statement's answer is waited for (a backstop: a slow
+    /// statement is PostgreSQL's `statement_timeout` to end).
+    static let answerTimeoutSeconds = 300
+
+    /// Waits for PostgreSQL's answer to a statement, but never forever. When
+    /// PostgreSQL ends a connection (`pg_terminate_backend`, a failover), a
+    /// statement sent at that moment may never be answered: a plain `wait()`
+    /// then held its pool thread, and everything behind it, for good (a test
+    /// run hung on it until CI's limit). The connection is checked every second;
+    /// once it is closed, or past the backstop, the statement fails as a lost
+    /// connection, which callers answer with 503 and retry.
+    func answer(_ future: EventLoopFuture<PostgresQueryResult>) throws -> PostgresQueryResult {
+        let done = DispatchSemaphore(value: 0)
+        future.whenComplete { _ in done.signal() }
+        var waited = 0
+        while done.wait(timeout: .now() + 1) == .timedOut {
+            waited += 1
+            if connection.isClosed || waited >= Self.answerTimeoutSeconds {
+                let reason = connection.isClosed ? "the connection was closed" : "no answer within \(Self.answerTimeoutSeconds) s"
+                closeLater(connection)
+                logger.warning("a statement's answer never came: \(reason)")
+                throw StorePostgresError.unavailable("the connection to PostgreSQL was lost: \(reason)")
+            }
+        }
+        return try future.wait()  // complete: returns at once
+    }
+
     /// Commits, and checks PostgreSQL did (a transaction that failed earlier answers ROLLBACK).
     func commit() throws {
         try flush()
         let result: PostgresQueryResult
         do {
-            result = try connection.query(PostgresQuery(unsafeSQL: "COMMIT"), logger: logger).wait()
+            result = try answer(connection.query(PostgresQuery(unsafeSQL: "COMMIT"), logger: logger))
         } catch let error as PSQLError {
             throw Self.mapped(error)
         }
@@ -356,7 +383,7 @@ public final class Database {
 
     private func send(_ query: PostgresQuery) throws -> Result {
         do {
-            let result = try connection.query(query, logger: logger).wait()
+            let result = try answer(connection.query(query, logger: logger))
             let rows = result.rows.map(Self.decode)
             return Result(rows: rows, affected: result.metadata.rows ?? rows.count)
         } catch let error as PSQLError {

@@ -7,21 +7,49 @@ import Testing
 /// and redelivered later, never lost and never stored twice.
 @Suite("Back-pressure", .serialized)
 struct BackPressureTests {
+    struct WriteLockTimeout: Error, CustomStringConvertible {
+        let path: String
+        var description: String { "the write lock on \(path) was not taken within 15 s" }
+    }
+
+    /// The lock holder's error, read by the test's thread.
+    final class FailureBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var error: (any Error)?
+        func set(_ error: any Error) { lock.withLock { self.error = error } }
+        func get() -> (any Error)? { lock.withLock { error } }
+    }
+
     /// Another process holds SQLite's write lock for `seconds` (a backup, a
     /// stuck maintenance job): our writer cannot commit meanwhile.
+    ///
+    /// The daemon may be committing at that moment, so the lock is taken with
+    /// a busy timeout, and a failure to take it fails the test instead of
+    /// leaving the caller waiting forever.
     static func holdWriteLock(_ path: String, seconds: Double) throws -> Thread {
-        let queue = try DatabaseQueue(path: path)
+        var configuration = GRDB.Configuration()
+        configuration.busyMode = .timeout(10)
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
         let locked = DispatchSemaphore(value: 0)
+        let failure = FailureBox()
         let thread = Thread {
-            try? queue.writeWithoutTransaction { db in
-                try db.execute(sql: "BEGIN IMMEDIATE")
+            do {
+                try queue.writeWithoutTransaction { db in
+                    try db.execute(sql: "BEGIN IMMEDIATE")
+                    locked.signal()
+                    Thread.sleep(forTimeInterval: seconds)
+                    try db.execute(sql: "COMMIT")
+                }
+            } catch {
+                failure.set(error)
                 locked.signal()
-                Thread.sleep(forTimeInterval: seconds)
-                try db.execute(sql: "COMMIT")
             }
         }
         thread.start()
-        locked.wait()
+        guard locked.wait(timeout: .now() + 15) == .success else {
+            throw WriteLockTimeout(path: path)
+        }
+        if let error = failure.get() { throw error }
         return thread
     }
 

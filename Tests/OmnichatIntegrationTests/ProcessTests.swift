@@ -20,6 +20,11 @@ final class DaemonProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var output = ""
     private let outputFinished = DispatchSemaphore(value: 0)
+    /// Signalled by Foundation's termination handler. `waitUntilExit()` is
+    /// not used: it spins a run loop that can hang on Linux
+    /// (swiftlang/swift-corelibs-foundation#5153), which once held a CI run
+    /// until its time ran out.
+    private let exited = DispatchSemaphore(value: 0)
 
     init(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws {
         let binary = try #require(Self.binary, "omnichatd is not built: run `swift build` (make test does)")
@@ -36,6 +41,8 @@ final class DaemonProcess: @unchecked Sendable {
         // still be behind when the process has exited).
         let reader = pipe.fileHandleForReading
         let finished = self.outputFinished
+        let exited = self.exited
+        process.terminationHandler = { _ in exited.signal() }
         Thread { [weak self] in
             while true {
                 let data = reader.availableData
@@ -78,16 +85,29 @@ final class DaemonProcess: @unchecked Sendable {
         kill(process.processIdentifier, signal)
     }
 
-    /// The exit status, once the process has exited and its output is read to the end.
-    func wait() async -> Int32 {
+    /// The exit status, once the process has exited and its output is read to
+    /// the end. A process still running after `timeout` is recorded as a
+    /// failure and SIGKILLed, so a test never waits forever.
+    func wait(timeout: Duration = .seconds(60)) async -> Int32 {
         let process = self.process
         let finished = self.outputFinished
-        await Task.detached {
-            process.waitUntilExit()
+        let exited = self.exited
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        let inTime = await Task.detached {
+            let inTime = exited.wait(timeout: .now() + seconds) == .success
+            if !inTime {
+                kill(process.processIdentifier, SIGKILL)
+                _ = exited.wait(timeout: .now() + 10)
+            }
+            exited.signal()  // later waits return at once
             _ = finished.wait(timeout: .now() + 5)
-            finished.signal()  // later waits return at once
+            finished.signal()
+            return inTime
         }.value
-        return process.terminationStatus
+        if !inTime {
+            Issue.record("omnichatd \(process.arguments ?? []) was still running after \(timeout); SIGKILLed. Output:\n\(text)")
+        }
+        return process.isRunning ? -1 : process.terminationStatus
     }
 }
 
