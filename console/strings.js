@@ -132,6 +132,7 @@ export const STRINGS = {
   'conv.customerTitle': 'About {name}',
   'conv.customerEmail': 'Email',
   'conv.customerId': 'Network id',
+  'conv.customerAvatar': 'Profile picture',
   'conv.properties': 'Properties',
   'conv.propertiesNone': 'No properties yet.',
   'conv.propertyKey': 'Name',

@@ -152,6 +152,8 @@ public protocol ChannelAdapter: Sendable {
     func webhookRegistration(url: String) -> HTTPRequestDescription?
     /// How to fetch an inbound message's attachment with the channel's credentials.
     func media(for content: MessageContent, networkMessageID: String?) -> MediaFetch?
+    /// How to find a customer's profile picture; `nil` when the network has no profile API.
+    func avatar(externalID: String) -> AvatarLookup?
 }
 
 extension ChannelAdapter {
@@ -159,6 +161,7 @@ extension ChannelAdapter {
     public func render(action: AdapterAction) -> HTTPRequestDescription? { nil }
     public func webhookRegistration(url: String) -> HTTPRequestDescription? { nil }
     public func media(for content: MessageContent, networkMessageID: String?) -> MediaFetch? { nil }
+    public func avatar(externalID: String) -> AvatarLookup? { nil }
 }
 
 /// Turns a configured channel into its adapter. The server holds one factory

@@ -18,6 +18,9 @@ public protocol CustomerStore: Sendable {
     func customerProperties(contactID: Int64) async throws -> [CustomerProperty]
     /// Sets these properties (`replace`: and removes the others); returns them all, by key.
     func setCustomerProperties(contactID: Int64, _ properties: [CustomerProperty], replace: Bool) async throws -> [CustomerProperty]
+    /// Keeps the customer's profile picture found through the network's profile
+    /// API, unless the customer came with one of their own meanwhile.
+    func setContactAvatar(contactID: Int64, url: String) async throws
 }
 
 /// What the hosted product's compatible routes and webhooks need beyond the other ports.

@@ -85,35 +85,41 @@ struct APIRoutes: Sendable {
         guard let adapter = channels.adapter(for: room.channelID) else {
             throw APIError(.serviceUnavailable, "channel_unavailable", "channel '\(room.channelID)' is not configured")
         }
-        guard message.direction == .inbound, var step = adapter.media(for: message.content, networkMessageID: message.networkMessageID)
+        guard message.direction == .inbound, let step = adapter.media(for: message.content, networkMessageID: message.networkMessageID)
         else { throw APIError.notFound("message '\(id)' has no attachment to fetch") }
-        var response: HTTPResponseDescription
-        do {
-            while true {
-                var call = step.request
-                call.maxResponseBytes = maxMediaBytes
-                response = try await transport.send(call, timeout: .seconds(60))
-                guard (200..<300).contains(response.status) else {
-                    throw APIError(.badGateway, "media_unavailable", "the network answered \(response.status) for the attachment")
-                }
-                guard let next = step.next else { break }
-                guard let following = next(response) else {
-                    throw APIError(.badGateway, "media_unavailable", "the network did not say where the attachment is")
-                }
-                step = MediaFetch(request: following)
-            }
-        } catch let error as TransportError {
-            if error.kind == .tooLarge {
-                throw APIError(.contentTooLarge, "too_large", "the attachment is larger than \(maxMediaBytes) bytes")
-            }
-            throw APIError(.badGateway, "media_unavailable", "could not fetch the attachment: \(error.kind.rawValue)")
-        }
+        let response = try await fetch(step, what: "the attachment")
         let type = response.header("Content-Type") ?? message.content.mimeType ?? "application/octet-stream"
         var headers: HTTPFields = [.contentType: type, .cacheControl: "private, max-age=300"]
         if let name = message.content.fileName {
             headers[.contentDisposition] = "inline; filename=\"\(name.replacingOccurrences(of: "\"", with: ""))\""
         }
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.body)))
+    }
+
+    /// Runs a fetch with the channel's credentials to its last call (Telegram:
+    /// `getFile`, then the file); 502 naming `what` when the network fails.
+    func fetch(_ first: MediaFetch, what: String) async throws -> HTTPResponseDescription {
+        var step = first
+        do {
+            while true {
+                var call = step.request
+                call.maxResponseBytes = maxMediaBytes
+                let response = try await transport.send(call, timeout: .seconds(60))
+                guard (200..<300).contains(response.status) else {
+                    throw APIError(.badGateway, "media_unavailable", "the network answered \(response.status) for \(what)")
+                }
+                guard let next = step.next else { return response }
+                guard let following = next(response) else {
+                    throw APIError(.badGateway, "media_unavailable", "the network did not say where \(what) is")
+                }
+                step = MediaFetch(request: following)
+            }
+        } catch let error as TransportError {
+            if error.kind == .tooLarge {
+                throw APIError(.contentTooLarge, "too_large", "\(what) is larger than \(maxMediaBytes) bytes")
+            }
+            throw APIError(.badGateway, "media_unavailable", "could not fetch \(what): \(error.kind.rawValue)")
+        }
     }
 
     // MARK: Handlers

@@ -17,6 +17,10 @@ public struct ConfiguredChannel: Sendable {
     /// (default: the daemon's `[limits] max_body_bytes`; each network's own default otherwise
     /// would be 1 MiB as well, so it is for tightening a channel that only sends small updates).
     public var maxBodyBytes: Int?
+    /// `profile_pictures` (boolean, default true): look customers' profile
+    /// pictures up through the network's profile API (LINE, Messenger,
+    /// Telegram) when they come without one.
+    public var profilePictures: Bool = true
 }
 
 /// Reads `adapters.d/`: one channel per `*.toml` file (`*.example` files and
@@ -80,6 +84,7 @@ public struct ChannelLoader: Sendable {
         let enabled = try settings.bool("enabled") ?? true
         let division = try settings.string("division")
         if let division, division.trimmingCharacters(in: .whitespaces).isEmpty { throw settings.error("division", "must not be empty") }
+        let profilePictures = try settings.bool("profile_pictures") ?? true
         let maxBody = try settings.int("max_body_bytes")
         if let maxBody, !(1024...(16 << 20)).contains(maxBody) {
             throw settings.error("max_body_bytes", "must be between 1024 and 16777216, got \(maxBody)")
@@ -93,7 +98,9 @@ public struct ChannelLoader: Sendable {
         if let unknown = settings.unreadKeys.first {
             throw settings.error(unknown, "unknown key for kind '\(kind)'")
         }
-        return ConfiguredChannel(id: id, kind: kind, enabled: enabled, file: path, adapter: adapter, division: division, bot: bot, maxBodyBytes: maxBody)
+        return ConfiguredChannel(
+            id: id, kind: kind, enabled: enabled, file: path, adapter: adapter, division: division, bot: bot, maxBodyBytes: maxBody,
+            profilePictures: profilePictures)
     }
 }
 

@@ -6,6 +6,7 @@ import OmnichatCore
 /// info"), kept per contact, so every room of that contact shows them.
 struct CustomerRoutes: Sendable {
     let api: APIRoutes
+    let avatars: CustomerAvatars
     var store: any Store { api.store }
 
     static let maxProperties = 50
@@ -16,6 +17,46 @@ struct CustomerRoutes: Sendable {
         let v1 = router.group("/api/v1")
         v1.get("/rooms/:room_id/customer_properties") { request, context in try await get(request, context) }
         v1.put("/rooms/:room_id/customer_properties") { request, context in try await put(request, context) }
+        v1.get("/rooms/:room_id/customer_avatar") { request, context in try await avatar(request, context) }
+    }
+
+    /// The customer's profile picture: a redirect to the address the customer
+    /// came with or the network gave, or, for a picture only the channel's
+    /// credentials can fetch (Telegram), the image itself. 404 when there is none.
+    func avatar(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let (_, room) = try await api.accessibleRoom(request, context)
+        // `?proxy=true`: the bytes instead of a redirect (the console, whose
+        // content policy loads images from its own origin only).
+        let proxy = ["true", "1"].contains(APIRoutes.Query(request)["proxy"] ?? "")
+        let own = avatars.publicBaseURL + "/api/v1/rooms/"
+        var picture: CustomerAvatars.Picture
+        if let url = room.contact.avatarURL, !url.isEmpty, !url.hasPrefix(own) {
+            picture = .redirect(url)
+        } else {
+            do {
+                picture = try await avatars.picture(for: room)
+            } catch {
+                throw APIError(.badGateway, "media_unavailable", "could not ask the network for the customer's picture: \(error)")
+            }
+        }
+        if proxy, case .redirect(let url) = picture {
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+                throw APIError.notFound("the customer's picture is not at an http(s) address")
+            }
+            picture = .file(MediaFetch(request: HTTPRequestDescription(method: "GET", url: url)))
+        }
+        switch picture {
+        case .redirect(let url):
+            return Response(status: .found, headers: [.location: url, .cacheControl: "private, max-age=300"])
+        case .file(let fetch):
+            let response = try await api.fetch(fetch, what: "the customer's picture")
+            let type = response.header("Content-Type") ?? "image/jpeg"
+            return Response(
+                status: .ok, headers: [.contentType: type, .cacheControl: "private, max-age=300"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.body)))
+        case .none:
+            throw APIError.notFound("the customer of room '\(room.id)' has no profile picture the channel can see")
+        }
     }
 
     /// → `{"properties": [{"key", "value"}]}` by key.

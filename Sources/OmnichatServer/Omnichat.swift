@@ -26,6 +26,7 @@ public final class Omnichat: Sendable {
     /// Open HTTP connections, capped at `[limits] max_connections`.
     let connections: ConnectionLimiter
     private let ownedTransport: CurlTransport?
+    let avatars: CustomerAvatars
     private let loader: ChannelLoader
 
     public static func make(
@@ -62,11 +63,6 @@ public final class Omnichat: Sendable {
         let capacity = configuration.defaultMaxOpenRooms
         let registry = self.channels
         let wakeBox = WakeBox()
-        self.routing = RoutingService(
-            queue: queue, store: store, defaultCapacity: { registry.webhooks.current.defaultMaxOpenRooms ?? capacity },
-            settings: { registry.webhooks.current },
-            channels: registry, events: events, appID: configuration.appID, wakeOutbox: { wakeBox.wake() },
-            metrics: metrics, logger: logger)
         if let transport {
             self.transport = transport
             self.ownedTransport = nil
@@ -75,6 +71,14 @@ public final class Omnichat: Sendable {
             self.transport = curl
             self.ownedTransport = curl
         }
+        let avatars = CustomerAvatars(
+            store: store, transport: self.transport, channels: registry, publicBaseURL: configuration.effectivePublicBaseURL, logger: logger)
+        self.avatars = avatars
+        self.routing = RoutingService(
+            queue: queue, store: store, defaultCapacity: { registry.webhooks.current.defaultMaxOpenRooms ?? capacity },
+            settings: { registry.webhooks.current },
+            channels: registry, events: events, appID: configuration.appID, wakeOutbox: { wakeBox.wake() },
+            metrics: metrics, logger: logger, avatar: { await avatars.url(for: $0) })
         self.outbox = OutboxWorker(
             store: store, directory: self.channels, transport: self.transport,
             settings: DeliverySettings(
@@ -93,6 +97,7 @@ public final class Omnichat: Sendable {
         metrics.live = live
         // Room changes reach the live stream through the bus.
         live.follow(events)
+        avatars.follow(events)
         NewSessionNotifier(
             webhooks: QiscusWebhooks(store: store, channels: registry, appID: configuration.appID), wakeOutbox: { wakeBox.wake() },
             logger: logger
@@ -177,7 +182,7 @@ public final class Omnichat: Sendable {
         let qiscus = QiscusRoutes(routing: routing)
         qiscus.register(on: router)
         QiscusBotRoutes(qiscus: qiscus).register(on: router)
-        CustomerRoutes(api: api).register(on: router)
+        CustomerRoutes(api: api, avatars: avatars).register(on: router)
         TeamRoutes(api: api, settings: TeamSettings(configuration: configuration)).register(on: router)
         InboxRoutes(api: api).register(on: router)
         EventRoutes(api: api).register(on: router)

@@ -134,6 +134,9 @@ public final class RoutingService: Service, Sendable {
     let wakeOutbox: @Sendable () -> Void
     let metrics: ServerMetrics?
     let logger: Logger
+    /// The customer's profile picture, looked up through the network when the
+    /// contact has none yet (`CustomerAvatars`), for the allocation webhook.
+    let avatar: (@Sendable (Room) async -> String?)?
     static let rescanPage = 500
     /// When the store last said nobody has room (the queue's rooms skip asking
     /// again for a moment; see `route(roomID:fromQueue:)`).
@@ -143,8 +146,10 @@ public final class RoutingService: Service, Sendable {
         queue: WorkQueue, store: any Store, policy: any AllocationPolicy = LeastBusyPolicy(),
         defaultCapacity: @escaping @Sendable () -> Int, settings: @escaping @Sendable () -> RoutingSettings = { RoutingSettings() },
         channels: ChannelRegistry? = nil, events: EventBus = EventBus(), appID: String = "omnichat",
-        wakeOutbox: @escaping @Sendable () -> Void = {}, metrics: ServerMetrics?, logger: Logger
+        wakeOutbox: @escaping @Sendable () -> Void = {}, metrics: ServerMetrics?, logger: Logger,
+        avatar: (@Sendable (Room) async -> String?)? = nil
     ) {
+        self.avatar = avatar
         self.queue = queue
         self.store = store
         self.policy = policy
@@ -265,6 +270,10 @@ public final class RoutingService: Service, Sendable {
 
     /// POSTs the room to the merchant's allocation webhook (durably, through the outbox).
     func requestAllocation(_ room: Room, candidate: AgentLoad?) async throws {
+        var room = room
+        if room.contact.avatarURL?.isEmpty ?? true, let avatar, let url = await avatar(room) {
+            room.contact.avatarURL = url
+        }
         let webhooks = QiscusWebhooks(store: store, channels: channels ?? ChannelRegistry([]), appID: appID)
         let body = try await webhooks.allocation(room, candidate: candidate)
         try await store.enqueueWebhook(

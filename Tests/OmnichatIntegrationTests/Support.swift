@@ -111,6 +111,9 @@ final class FakeNetwork: @unchecked Sendable {
 
     private let lock = NSLock()
     private var recorded: [Call] = []
+    /// Profile lookups answered by `profiles`.
+    private var profileCalls: [Call] = []
+    var profileLookups: [Call] { lock.withLock { profileCalls } }
     private var script: [Answer] = []
     private var counter = 1000
     private var task: Task<Void, any Error>?
@@ -137,8 +140,28 @@ final class FakeNetwork: @unchecked Sendable {
     /// When set, decides every answer from the call (after the script); runs under the lock.
     var decide: (@Sendable (Call, Int) -> Answer)?
 
+    /// The daemon looks customers' profile pictures up on each new session
+    /// (`getUserProfilePhotos`, LINE's `/v2/bot/profile/`, Messenger's
+    /// `fields=profile_pic`). Unless a test answers them (`profiles`), those
+    /// calls get a 404, are not recorded and take nothing from the script, so
+    /// suites about deliveries see only deliveries.
+    var profiles: (@Sendable (Call) -> Answer)?
+
+    static func isProfileLookup(path: String, query: String) -> Bool {
+        path.hasSuffix("/getUserProfilePhotos") || path.contains("/v2/bot/profile/") || query.contains("fields=profile_pic")
+    }
+
     func answer(_ request: Request, body: Data) -> Answer {
         lock.withLock {
+            let path = request.uri.path, query = request.uri.query ?? ""
+            if Self.isProfileLookup(path: path, query: query) {
+                let call = Call(
+                    method: request.method.rawValue, path: path, query: query,
+                    headers: request.headers.map { ($0.name.rawName, $0.value) }, body: body, at: ContinuousClock().now)
+                guard let profiles else { return Answer(status: 404, body: #"{"ok":false,"description":"Not Found"}"#) }
+                profileCalls.append(call)
+                return profiles(call)
+            }
             let call = Call(
                 method: request.method.rawValue, path: request.uri.path, query: request.uri.query ?? "",
                 headers: request.headers.map { ($0.name.rawName, $0.value) }, body: body, at: ContinuousClock().now)

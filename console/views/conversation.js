@@ -120,6 +120,14 @@ export function mountConversation(pane, ctx) {
     try { properties = (await api.get(`/api/v1/rooms/${rid}/customer_properties`)).properties; } catch (e) { fail(e); return; }
     const c = room.customer || room.contact || {};
     const canEdit = staff || (room.assignee && room.assignee.id === user.id);
+    // The profile picture, through the daemon (the console loads images from its own origin only).
+    const avatar = c.avatar_url ? h('img', { class: 'customer-avatar', id: 'customer-avatar', alt: t('conv.customerAvatar'), width: 64, height: 64, hidden: true }) : null;
+    if (avatar) {
+      api.request('GET', `/api/v1/rooms/${rid}/customer_avatar`, { params: { proxy: 'true' }, raw: true })
+        .then((res) => res.blob())
+        .then((blob) => { avatar.src = URL.createObjectURL(blob); avatar.hidden = false; })
+        .catch(() => avatar.remove());
+    }
     const saved = await openDialog(t('conv.customerTitle', { name: customerName() }), (close) => {
       const rows = h('ul', { class: 'stack', id: 'customer-properties' });
       function row(key = '', value = '') {
@@ -131,6 +139,7 @@ export function mountConversation(pane, ctx) {
       }
       for (const p of properties) row(p.key, p.value);
       const form = h('form', { method: 'dialog', class: 'stack' },
+        avatar,
         h('dl', { class: 'customer-facts' },
           h('dt', null, t('conv.customerId')), h('dd', null, c.external_id || '—'),
           c.email ? h('dt', null, t('conv.customerEmail')) : null, c.email ? h('dd', null, c.email) : null),

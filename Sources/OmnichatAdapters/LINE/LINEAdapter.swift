@@ -190,6 +190,20 @@ public struct LINEAdapter: ChannelAdapter {
         return nil
     }
 
+    /// `GET /v2/bot/profile/{userId}`: `pictureUrl` is a public CDN address
+    /// (absent when the user has no picture; 404 when they blocked the bot).
+    public func avatar(externalID: String) -> AvatarLookup? {
+        guard !externalID.isEmpty else { return nil }
+        let escaped = externalID.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? externalID
+        return AvatarLookup(
+            request: HTTPRequestDescription(method: "GET", url: "\(configuration.apiBase)/v2/bot/profile/\(escaped)", headers: [configuration.authorization])
+        ) { response in
+            guard response.status == 200, let object = JSON.object(response.body), let url = object["pictureUrl"] as? String, !url.isEmpty
+            else { return .none }
+            return .url(url)
+        }
+    }
+
     /// `PUT /v2/bot/channel/webhook/endpoint`: points the channel's webhook at `url`.
     public func webhookRegistration(url: String) -> HTTPRequestDescription? {
         var request = HTTPRequestDescription.json(

@@ -203,6 +203,18 @@ public struct MessengerAdapter: ChannelAdapter {
     }
 
     /// Messenger gives attachment URLs (signed CDN links): one GET, no credentials.
+    /// `GET /{PSID}?fields=profile_pic`: the user profile API gives a public
+    /// CDN address (it expires after some days; the daemon fetches it anew then).
+    public func avatar(externalID: String) -> AvatarLookup? {
+        guard !externalID.isEmpty else { return nil }
+        let url = "\(configuration.apiBase)/\(MetaGraphAPI.escaped(externalID))?fields=profile_pic&access_token=\(MetaGraphAPI.escaped(configuration.pageAccessToken))"
+        return AvatarLookup(request: HTTPRequestDescription(method: "GET", url: url)) { response in
+            guard response.status == 200, let object = JSON.object(response.body), let url = object["profile_pic"] as? String, !url.isEmpty
+            else { return .none }
+            return .url(url)
+        }
+    }
+
     public func media(for content: MessageContent, networkMessageID: String?) -> MediaFetch? {
         guard let url = content.url, url.hasPrefix("https://") || url.hasPrefix("http://") else { return nil }
         return MediaFetch(request: HTTPRequestDescription(method: "GET", url: url))

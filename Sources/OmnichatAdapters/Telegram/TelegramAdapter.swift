@@ -183,13 +183,33 @@ public struct TelegramAdapter: ChannelAdapter {
 
     /// `getFile` gives a path; the file is then at `<api_base>/file/bot<token>/<path>`.
     public func media(for content: MessageContent, networkMessageID: String?) -> MediaFetch? {
-        guard let fileID = content.mediaID else { return nil }
-        let configuration = self.configuration
-        return MediaFetch(request: .json(url: configuration.methodURL("getFile"), object: ["file_id": fileID])) { response in
+        content.mediaID.map { Self.file($0, configuration) }
+    }
+
+    /// `getFile`, then the file at the path it gives.
+    static func file(_ fileID: String, _ configuration: TelegramConfiguration) -> MediaFetch {
+        MediaFetch(request: .json(url: configuration.methodURL("getFile"), object: ["file_id": fileID])) { response in
             guard response.status == 200, let object = JSON.object(response.body),
                 let result = object["result"] as? [String: Any], let path = result["file_path"] as? String
             else { return nil }
             return HTTPRequestDescription(method: "GET", url: "\(configuration.apiBase)/file/bot\(configuration.token)/\(path)")
+        }
+    }
+
+    /// `getUserProfilePhotos` (the newest photo, its largest size), then the
+    /// file through `getFile`. Telegram's file URL carries the bot token, so
+    /// the picture is a private file the daemon serves itself. A user whose
+    /// privacy settings hide their photo from bots has none here.
+    public func avatar(externalID: String) -> AvatarLookup? {
+        guard let userID = Int64(externalID) else { return nil }
+        let configuration = self.configuration
+        return AvatarLookup(request: .json(url: configuration.methodURL("getUserProfilePhotos"), object: ["user_id": userID, "limit": 1])) { response in
+            guard response.status == 200, let object = JSON.object(response.body), let result = object["result"] as? [String: Any],
+                let photos = result["photos"] as? [[[String: Any]]], let sizes = photos.first,
+                let largest = sizes.max(by: { ($0["width"] as? Int ?? 0) < ($1["width"] as? Int ?? 0) }),
+                let fileID = largest["file_id"] as? String
+            else { return .none }
+            return .privateFile(Self.file(fileID, configuration))
         }
     }
 

@@ -31,6 +31,14 @@ extension EngineStore {
         }
     }
 
+    public func setContactAvatar(contactID: Int64, url: String) async throws {
+        let now = Date().timeIntervalSince1970
+        try await pool.write { db in
+            try db.cachedStatement(sql: "UPDATE contacts SET avatar_url = ?, updated_at = ? WHERE id = ? AND (avatar_url IS NULL OR avatar_url = '')")
+                .execute(arguments: [url, now, contactID])
+        }
+    }
+
     static func properties(_ db: Database, contactID: Int64) throws -> [CustomerProperty] {
         try Row.fetchAll(
             db.cachedStatement(sql: "SELECT key, value FROM contact_properties WHERE contact_id = ? ORDER BY key"), arguments: [contactID]
