@@ -82,6 +82,16 @@ public struct RoomFilter: Sendable {
     public var text: String?
     /// Rooms with any of these tags.
     public var tags: [String] = []
+    /// Rooms whose sort key is above this cursor: the page before the one
+    /// that began there (still newest first). The page's `nextCursor` then
+    /// points further back, to newer rooms; `nil` when there are none.
+    public var cursorBefore: String?
+
+    /// The cursor of a room's place in the listing (newest message first).
+    public static func cursor(of room: Room) -> String {
+        let time = room.lastMessageAt?.timeIntervalSince1970 ?? 0
+        return Data("\(time)|\(room.id)".utf8).base64EncodedString()
+    }
 
     public init(
         assigneeID: Int64? = nil, channelIDs: [String] = [], statuses: [RoomStatus] = [], cursor: String? = nil, limit: Int = 50,

@@ -286,6 +286,50 @@ struct CompatibleServicesTests {
         #expect(try await call("POST", "\(daemon.base)/other-app/bot", json: ["message": "x", "room_id": roomID], headers: auth).status == 404)
         #expect(try await call("POST", "\(daemon.base)/omnichat/bot", json: ["message": "x", "type": "carousel", "room_id": roomID], headers: auth).status == 422)
 
+        // The rich types: buttons (postbacks as quick replies, links as lines), a carousel (a message per card).
+        let buttons = try await call(
+            "POST", "\(daemon.base)/omnichat/bot",
+            json: [
+                "room_id": roomID, "type": "buttons",
+                "payload": [
+                    "text": "Pilih satu",
+                    "buttons": [
+                        ["label": "Pizza", "type": "postback", "payload": ["payload": "PIZZA"]],
+                        ["label": "Menu", "type": "link", "payload": ["url": "https://shop.test/menu"]],
+                    ],
+                ],
+            ], headers: auth)
+        #expect(buttons.status == 200, "\(buttons.text)")
+        try await eventually("the buttons at the network") {
+            fake.calls(to: "outbound").contains { ($0.json["message"] as? [String: Any])?["text"] as? String == "Pilih satu\nMenu: https://shop.test/menu" }
+        }
+        let sentButtons = try #require(fake.calls(to: "outbound").last?.json["message"] as? [String: Any])
+        #expect((sentButtons["quick_replies"] as? [[String: String]]) == [["title": "Pizza", "payload": "PIZZA"]])
+        let carousel = try await call(
+            "POST", "\(daemon.base)/omnichat/bot",
+            json: [
+                "room_id": roomID, "type": "carousel",
+                "payload": ["cards": [
+                    ["title": "Margherita", "description": "Rp 50.000", "image": "https://shop.test/m.jpg", "buttons": [["label": "Pesan", "type": "postback", "payload": ["payload": "ORDER-M"]]]],
+                    ["title": "Pepperoni", "text": "Pedas"],
+                ]],
+            ], headers: auth)
+        #expect(carousel.status == 200, "\(carousel.text)")
+        #expect(((carousel["data"] as? [String: Any])?["comments"] as? [[String: Any]])?.count == 2)
+        try await eventually("both cards at the network, in order") {
+            fake.calls(to: "outbound").contains { ($0.json["message"] as? [String: Any])?["text"] as? String == "Pepperoni\nPedas" }
+        }
+        let cards = fake.calls(to: "outbound").suffix(2).compactMap { $0.json["message"] as? [String: Any] }
+        #expect(cards.first?["type"] as? String == "image" && cards.first?["url"] as? String == "https://shop.test/m.jpg")
+        #expect(cards.first?["text"] as? String == "Margherita\nRp 50.000")
+        #expect((cards.first?["quick_replies"] as? [[String: String]]) == [["title": "Pesan", "payload": "ORDER-M"]])
+        let badLink = try await call(
+            "POST", "\(daemon.base)/omnichat/bot",
+            json: ["room_id": roomID, "type": "card", "payload": ["title": "x", "image": "javascript:alert(1)"]], headers: auth)
+        #expect(badLink.status == 422 && badLink.text.contains("payload.image"))
+        let unknown = try await call("POST", "\(daemon.base)/omnichat/bot", json: ["room_id": roomID, "type": "hologram", "message": "x"], headers: auth)
+        #expect(unknown.status == 422 && unknown.text.contains("hologram"))
+
         // The bot steps aside: the room goes to the agents; it cannot take it back.
         let off = try await call(
             "POST", "\(daemon.base)/bot/\(roomID)/activate", body: Data("is_active=false".utf8),
@@ -395,6 +439,53 @@ struct CompatibleServicesTests {
             "POST", "\(daemon.base)/api/v1/agent/service/mark_as_resolved", json: ["room_id": String(roomID)], headers: [("Authorization", annToken)])
         #expect(mine.status == 200, "\(mine.text)")
         #expect(try await daemon.store.room(id: roomID)?.status == .resolved)
+        await daemon.stop()
+    }
+
+    @Test("customer_rooms pages both ways: cursor_after to older rooms, cursor_before back to newer ones")
+    func customerRoomCursors() async throws {
+        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")])
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        let key = try await RoutingEndToEndTests().apiKey(daemon, scope: .allocation)
+        let auth: [(name: String, value: String)] = [("Qiscus-App-Id", "omnichat"), ("Qiscus-Secret-Key", key)]
+        func encoded(_ cursor: String?) throws -> String {
+            try #require(cursor).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        }
+        func page(_ query: String) async throws -> (ids: [Int64], after: String?, before: String?) {
+            let answer = try await call("GET", "\(daemon.base)/api/v2/customer_rooms?channels=tg&limit=2\(query)", headers: auth)
+            #expect(answer.status == 200, "\(answer.text)")
+            let rows = (answer["data"] as? [String: Any])?["customer_rooms"] as? [[String: Any]] ?? []
+            let meta = answer["meta"] as? [String: Any] ?? [:]
+            return (rows.compactMap { $0["id"].asID }, meta["cursor_after"] as? String, meta["cursor_before"] as? String)
+        }
+        for n in 1...5 {
+            #expect(try await daemon.postUpdate(telegramUpdate(n, chat: Int64(9000 + n))).status == 200)
+            try await Task.sleep(for: .milliseconds(15))  // distinct last-message times
+        }
+        try await eventually("five rooms") { try await daemon.store.rooms(RoomFilter(channelIDs: ["tg"])).items.count == 5 }
+        let all = try await daemon.store.rooms(RoomFilter(channelIDs: ["tg"])).items.map(\.id)
+
+        let first = try await page("")
+        #expect(first.ids == Array(all[0..<2]))
+        #expect(first.before == nil, "nothing newer than the first page")
+        let second = try await page("&cursor_after=\(try encoded(first.after))")
+        #expect(second.ids == Array(all[2..<4]))
+        let third = try await page("&cursor_after=\(try encoded(second.after))")
+        #expect(third.ids == [all[4]])
+        #expect(third.after == nil, "nothing older than the last page")
+        // Back again: the page before the third is the second, and before that the first.
+        let back = try await page("&cursor_before=\(try encoded(third.before))")
+        #expect(back.ids == second.ids)
+        let backAgain = try await page("&cursor_before=\(try encoded(back.before))")
+        #expect(backAgain.ids == first.ids)
+        #expect(backAgain.before == nil, "the newest page says so")
+        #expect(backAgain.after != nil)
+
+        let both = try await call("GET", "\(daemon.base)/api/v2/customer_rooms?cursor_after=\(try encoded(first.after))&cursor_before=\(try encoded(first.after))", headers: auth)
+        #expect(both.status == 422 && both.text.contains("cursor_before"))
+        let bad = try await call("GET", "\(daemon.base)/api/v2/customer_rooms?cursor_before=nonsense", headers: auth)
+        #expect((400..<500).contains(bad.status), "\(bad.status) \(bad.text)")
         await daemon.stop()
     }
 }

@@ -68,16 +68,18 @@ struct QiscusBotRoutes: Sendable {
             throw APIError(.conflict, "conflict", "room '\(room.id)' is \(room.status.rawValue): the bot handed it over")
         }
         let type = input.string("type") ?? "text"
-        guard type == "text" else { throw APIError.unprocessable("'type' \(type) is not supported; send \"text\"") }
-        guard let text = input.string("message") else { throw APIError.unprocessable("'message' is required") }
-        guard text.count <= 65_536 else { throw APIError.unprocessable("'message' is longer than 65536 characters") }
-        let message = try await api.send(.text(text), in: room, user: nil, key: key)
-        return QiscusRoutes.envelope([
-            "comment": [
-                "id": message.id, "id_str": String(message.id), "room_id": String(room.id), "message": text, "type": "text",
-                "created_at": message.createdAt.iso8601,
-            ] as [String: Any]
-        ])
+        let text = input.string("message")
+        guard (text ?? "").count <= 65_536 else { throw APIError.unprocessable("'message' is longer than 65536 characters") }
+        let contents = try QiscusBotMessages.contents(type: type, message: text, payload: input.value("payload"))
+        var comments: [[String: Any]] = []
+        for content in contents {
+            let message = try await api.send(content, in: room, user: nil, key: key)
+            comments.append([
+                "id": message.id, "id_str": String(message.id), "room_id": String(room.id), "message": content.text ?? content.url ?? "",
+                "type": type, "created_at": message.createdAt.iso8601,
+            ])
+        }
+        return QiscusRoutes.envelope(["comment": comments[0], "comments": comments])
     }
 
     /// `is_active=false` hands the room over to the agents (as `POST /api/v1/rooms/{id}/handover`);

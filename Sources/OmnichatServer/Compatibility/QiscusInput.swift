@@ -70,6 +70,9 @@ struct QiscusInput: Sendable {
     subscript(_ key: String) -> Any? { values[key] }
 
     /// A list: a JSON array, repeated `key[]=` fields, or one comma-separated value.
+    /// The value as given: a JSON body's object or list, or a form's text.
+    func value(_ key: String) -> (any Sendable)? { values[key] }
+
     func list(_ key: String) -> [String] {
         switch values[key] {
         case let list as [String]: return list.filter { !$0.isEmpty }

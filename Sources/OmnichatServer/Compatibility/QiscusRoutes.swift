@@ -246,7 +246,16 @@ struct QiscusRoutes: Sendable {
         guard let choice = LeastBusyPolicy().choose(among: candidates), let user = try await store.user(id: choice.userID) else {
             throw APIError(.conflict, "agent_unavailable", "no agent is online with room for room '\(room.id)'")
         }
-        let agent = assign ? try await routing.place(room, agentID: user.id, actor: principal.actor, force: false) : user
+        var agent = user
+        if assign {
+            do {
+                agent = try await routing.place(room, agentID: user.id, actor: principal.actor, force: false)
+            } catch {
+                // The routing core may have given the room to this very agent a
+                // moment ago (a requeued room is served at once): that is the answer asked for.
+                guard try await store.room(id: room.id)?.assignee?.id == user.id else { throw error }
+            }
+        }
         return Self.envelope(["agent": try await agentRows([agent]).first ?? [:]])
     }
 
@@ -352,7 +361,8 @@ struct QiscusRoutes: Sendable {
 
     /// `channels` (channel ids, numbers or sources), `serve_status` (`served`,
     /// `unserved`), `status` (`resolved`, `unresolved`, `waiting`, `assigned`, `bot`, `all`),
-    /// `limit`, `cursor_after` (the `meta.cursor_after` of the page before).
+    /// `limit`, `cursor_after` (the `meta.cursor_after` of the page before: older
+    /// rooms) or `cursor_before` (a page's `meta.cursor_before`: the newer rooms before it).
     func customerRooms(_ request: Request) async throws -> Response {
         try await lister(request)
         let input = try await QiscusInput(request)
@@ -386,10 +396,23 @@ struct QiscusRoutes: Sendable {
             return Self.envelope(["customer_rooms": [Any]()], meta: ["cursor_after": NSNull(), "cursor_before": NSNull()])
         }
         filter.cursor = input.string("cursor_after")
+        filter.cursorBefore = input.string("cursor_before")
+        if filter.cursor != nil && filter.cursorBefore != nil {
+            throw APIError.unprocessable("give 'cursor_after' or 'cursor_before', not both")
+        }
         let page = try await store.rooms(filter)
+        // `cursor_after`: older rooms exist past this page; `cursor_before`: newer ones exist before it.
+        let after: String?, before: String?
+        if filter.cursorBefore != nil {
+            after = page.items.last.map(RoomFilter.cursor(of:))
+            before = page.nextCursor
+        } else {
+            after = page.nextCursor
+            before = filter.cursor == nil ? nil : page.items.first.map(RoomFilter.cursor(of:))
+        }
         return Self.envelope(
             ["customer_rooms": page.items.map { customerRoomRow($0, numbers: numbers) }],
-            meta: ["cursor_after": JSONBody.null(page.nextCursor), "cursor_before": NSNull()])
+            meta: ["cursor_after": JSONBody.null(after), "cursor_before": JSONBody.null(before)])
     }
 
     func customerRoom(_ request: Request, _ context: some RequestContext) async throws -> Response {

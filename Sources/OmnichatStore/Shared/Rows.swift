@@ -73,10 +73,7 @@ enum Rows {
             senderName: row["sender_name"], target: OutboxTarget(rawValue: row["target"]) ?? .channel)
     }
 
-    static func roomCursor(_ room: Room) -> String {
-        let time = room.lastMessageAt?.timeIntervalSince1970 ?? 0
-        return Data("\(time)|\(room.id)".utf8).base64EncodedString()
-    }
+    static func roomCursor(_ room: Room) -> String { RoomFilter.cursor(of: room) }
 
     static func decodeRoomCursor(_ cursor: String) -> (Double, Int64)? {
         guard let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8) else { return nil }

@@ -154,13 +154,27 @@ extension EngineStore {
             clauses.append("(rooms.last_message_at < ? OR (rooms.last_message_at = ? AND rooms.id < ?))")
             arguments += [time, time, id]
         }
+        let backwards = filter.cursorBefore != nil
+        if let cursor = filter.cursorBefore {
+            guard let (time, id) = Rows.decodeRoomCursor(cursor) else {
+                throw StoreError(.invalid, "cursor is not one this server gave")
+            }
+            clauses.append("(rooms.last_message_at > ? OR (rooms.last_message_at = ? AND rooms.id > ?))")
+            arguments += [time, time, id]
+        }
         let limit = max(1, min(filter.limit, 500))
+        let order = backwards ? "ASC" : "DESC"
         let sql = Self.roomSelect + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
-            + " ORDER BY rooms.last_message_at DESC, rooms.id DESC LIMIT \(limit + 1)"
+            + " ORDER BY rooms.last_message_at \(order), rooms.id \(order) LIMIT \(limit + 1)"
         let finalArguments = arguments
         let rows = try await pool.read { db in
             db.add(function: Self.fold)  // for `text`
             return try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Rows.room)
+        }
+        if backwards {
+            // The rooms just above the cursor, read upwards, shown newest first.
+            let items = Array(rows.prefix(limit).reversed())
+            return Page(items: items, nextCursor: rows.count > limit ? items.first.map(Rows.roomCursor) : nil)
         }
         let items = Array(rows.prefix(limit))
         let next = rows.count > limit ? items.last.map(Rows.roomCursor) : nil
