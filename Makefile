@@ -5,12 +5,20 @@ SWIFT ?= swift
 CONFIG ?= debug
 ARGS ?=
 
-.PHONY: run test test-cluster test-faults test-ui bench bench-smoke bench-cluster build deps bench-ingest bench-allocation fuzz-api check-config clean
+.PHONY: run install test test-cluster test-faults test-ui bench bench-smoke bench-cluster build deps bench-ingest bench-allocation fuzz-api check-config clean
 
 ## Installs the Debian packages the build needs (when missing), builds, and
-## starts omnichatd on 127.0.0.1:8080 with ./omnichat.db and ./adapters.d.
-run: build
+## starts omnichatd on 127.0.0.1:8080 with ./omnichat.db and ./adapters.d
+## (ARGS="--port 9080" for another port). The build runs only when a source
+## file is newer than the binary: a second `make run` starts at once.
+SOURCES := Package.swift $(shell find Sources -type f -name '*.swift' -o -type f -name '*.c' -o -type f -name '*.h' 2>/dev/null)
+
+run: deps .build/$(CONFIG)/omnichatd
 	.build/$(CONFIG)/omnichatd serve $(ARGS)
+
+.build/$(CONFIG)/omnichatd: $(SOURCES)
+	$(SWIFT) build -c $(CONFIG) --product omnichatd
+	@touch $@
 
 ## Suites that are not about the store engine (process, HTTP parsing, faults of
 ## the SQLite file): the PostgreSQL pass leaves them to the SQLite pass.
@@ -54,6 +62,16 @@ test-ui: build
 
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product omnichatd
+
+## Installs omnichatd in $(PREFIX)/bin and the console in $(PREFIX)/share/omnichat/console
+## (where the daemon looks for it when console_dir is left at its default).
+PREFIX ?= /usr/local
+install: deps
+	$(SWIFT) build -c release --product omnichatd
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/omnichat
+	install -m 755 .build/release/omnichatd $(DESTDIR)$(PREFIX)/bin/omnichatd
+	rm -rf $(DESTDIR)$(PREFIX)/share/omnichat/console
+	cp -R console $(DESTDIR)$(PREFIX)/share/omnichat/console
 
 check-config: build
 	.build/$(CONFIG)/omnichatd check-config $(ARGS)

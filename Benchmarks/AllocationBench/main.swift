@@ -32,7 +32,7 @@ do {
     _ = try await SQLiteStore(path: path, synchronous: .off, logger: logger)
     let queue = try DatabaseQueue(path: path)
     let started = ContinuousClock.now
-    try await queue.write { db in
+    try queue.write { db in
         let now = Date().timeIntervalSince1970
         let capacity = max(1, (openRooms + agentCount / 2) / agentCount + 2)  // room to spare for the decisions
         for i in 0..<agentCount {
@@ -112,9 +112,9 @@ print("the decision itself (policy over \(candidates.count) eligible agents, no 
 
 // Queue drain: rooms wait with every agent offline; agents come back; passes serve them.
 let queue2 = try DatabaseQueue(path: path)
-try await queue2.write { db in try db.execute(sql: "UPDATE users SET online = 0") }
+try queue2.write { db in try db.execute(sql: "UPDATE users SET online = 0") }
 let waiting = try await newWaitingRooms(drainCount, tag: "drain")
-try await queue2.write { db in try db.execute(sql: "UPDATE users SET online = 1") }
+try queue2.write { db in try db.execute(sql: "UPDATE users SET online = 1") }
 let drainStart = ContinuousClock.now
 var passes = 0
 while try await store.countRooms(status: .waiting) > 0 && passes < 100 {

@@ -99,8 +99,12 @@ public struct DaemonConfiguration: Sendable {
     /// `shutdown_grace_seconds` (number, default 10): how long SIGTERM waits for drains.
     public var shutdownGraceSeconds = 10.0
     /// `console_dir` (string, default `./console`): the web console's files, served at `/`.
-    /// When the folder does not exist the console is not served (the API still is).
-    public var consoleDir = "./console"
+    /// Left at the default and absent (the daemon started outside the source
+    /// tree), the console beside the binary, installed by `make install`, or in
+    /// the source tree it was built from is served. A folder set explicitly that
+    /// does not exist means no console (the API still is), said at start.
+    public var consoleDir = DaemonConfiguration.defaultConsoleDir
+    public static let defaultConsoleDir = "./console"
 
     public init() {}
 

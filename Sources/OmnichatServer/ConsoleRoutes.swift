@@ -10,6 +10,29 @@ import NIOCore
 struct ConsoleRoutes: Sendable {
     let root: URL
 
+    /// Where the console is when `console_dir` is left at its default
+    /// (`./console`, which only exists when the daemon starts in the source
+    /// tree): beside the binary (`<bin>/console`), where `make install` puts it
+    /// (`<bin>/../share/omnichat/console`), then the source tree the binary was
+    /// built from. A `console_dir` set to anything else is used as given.
+    static func locate(configured: String, isDefault: Bool) -> String? {
+        var candidates = [configured]
+        if isDefault {
+            let binary = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+                .deletingLastPathComponent()
+            candidates.append(binary.appendingPathComponent("console").path)
+            candidates.append(binary.deletingLastPathComponent().appendingPathComponent("share/omnichat/console").path)
+            // Sources/OmnichatServer/ConsoleRoutes.swift → the tree's console/.
+            let tree = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            candidates.append(tree.appendingPathComponent("console").path)
+        }
+        return candidates.first { path in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("index.html"), isDirectory: &isDirectory)
+                && !isDirectory.boolValue
+        }
+    }
+
     /// nil when the folder does not exist: the daemon then serves the API only.
     init?(directory: String) {
         var isDirectory: ObjCBool = false

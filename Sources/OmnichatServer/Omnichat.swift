@@ -138,10 +138,16 @@ public final class Omnichat: Sendable {
     /// Creates the first admin when there is none: from `OMNICHAT_ADMIN_EMAIL`
     /// and `OMNICHAT_ADMIN_PASSWORD`, or with a random password returned once.
     /// Returns a line to show the operator, or nil when an admin exists.
+    /// When an admin exists and `OMNICHAT_ADMIN_PASSWORD` is set, says it is
+    /// ignored and how to change a password (a set password was silently ignored).
     public func bootstrapAdmin(environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> String? {
-        guard try await store.countUsers(role: .admin) == 0 else { return nil }
         let email = environment["OMNICHAT_ADMIN_EMAIL"].flatMap { $0.isEmpty ? nil : $0 } ?? "admin@localhost"
         let given = environment["OMNICHAT_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        guard try await store.countUsers(role: .admin) == 0 else {
+            guard given != nil else { return nil }
+            return "an admin exists; OMNICHAT_ADMIN_PASSWORD is ignored (it only sets the first admin's password); "
+                + "change a password with: omnichatd users set-password --email \(email) (the new password on standard input)"
+        }
         let password = given ?? Self.randomPassword()
         do {
             _ = try await store.createUser(
@@ -187,10 +193,18 @@ public final class Omnichat: Sendable {
         InboxRoutes(api: api).register(on: router)
         EventRoutes(api: api).register(on: router)
         QuickReplyRoutes(api: api).register(on: router)
-        if let console = ConsoleRoutes(directory: configuration.consoleDir) {
+        let isDefault = configuration.consoleDir == DaemonConfiguration.defaultConsoleDir
+        if let found = ConsoleRoutes.locate(configured: configuration.consoleDir, isDefault: isDefault),
+            let console = ConsoleRoutes(directory: found)
+        {
             console.register(on: router)
+            if found != configuration.consoleDir {
+                logger.notice("web console served from \(found) (\(configuration.consoleDir) does not exist here)")
+            }
         } else {
-            logger.notice("no web console: folder not found", metadata: ["omnichat.console_dir": .string(configuration.consoleDir)])
+            logger.warning(
+                "no web console: console_dir \(configuration.consoleDir) does not exist (or has no index.html); the API is served, GET / answers 404",
+                metadata: ["omnichat.console_dir": .string(configuration.consoleDir)])
         }
         let store = self.store
         let metrics = self.metrics

@@ -17,26 +17,23 @@ public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
     ]
 
     public init() {
-        queueDepth = registry.makeGauge(name: "omnichat_queue_depth", help: "Rooms waiting in the in-memory routing queue")
+        queueDepth = registry.makeGauge(descriptor: Self.named("omnichat_queue_depth", "Rooms waiting in the in-memory routing queue"))
         // Make the families visible from the first scrape.
-        _ = registry.makeCounter(name: "omnichat_rooms_assigned_total", help: "Rooms assigned to an agent")
+        _ = registry.makeCounter(descriptor: Self.named("omnichat_rooms_assigned_total", "Rooms assigned to an agent"))
     }
 
     /// A webhook answered: outcome is one of accepted, duplicate, unauthorized, malformed, too_large, unavailable.
     public func webhook(channel: String, outcome: String) {
-        registry.makeCounter(
-            name: "omnichat_webhooks_total", labels: [("channel", channel), ("outcome", outcome)],
-            help: "Webhook requests by channel and outcome"
-        ).increment()
+        registry.makeCounter(descriptor: Self.named("omnichat_webhooks_total", "Webhook requests by channel and outcome"), labels: [("channel", channel), ("outcome", outcome)]).increment()
     }
 
     public func events(channel: String, stored: Int, duplicates: Int) {
         if stored > 0 {
-            registry.makeCounter(name: "omnichat_events_total", labels: [("channel", channel), ("result", "stored")], help: "Inbound events")
+            registry.makeCounter(descriptor: Self.named("omnichat_events_total", "Inbound events"), labels: [("channel", channel), ("result", "stored")])
                 .increment(by: Int64(stored))
         }
         if duplicates > 0 {
-            registry.makeCounter(name: "omnichat_events_total", labels: [("channel", channel), ("result", "duplicate")], help: "Inbound events")
+            registry.makeCounter(descriptor: Self.named("omnichat_events_total", "Inbound events"), labels: [("channel", channel), ("result", "duplicate")])
                 .increment(by: Int64(duplicates))
         }
     }
@@ -47,35 +44,23 @@ public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
 
     /// Open HTTP connections, and those closed on accept past `max_connections`.
     public func setConnections(open: Int, refused: Int, slowBodies: Int) {
-        registry.makeGauge(
-            name: "omnichat_http_slow_bodies", help: "Connections closed because a request body did not arrive within body_timeout_seconds (since start)"
-        ).set(Int64(slowBodies))
-        registry.makeGauge(name: "omnichat_http_connections", help: "Open HTTP connections").set(Int64(open))
-        registry.makeGauge(
-            name: "omnichat_http_connections_refused", help: "Connections closed on accept because max_connections were open (since start)"
-        ).set(Int64(refused))
+        registry.makeGauge(descriptor: Self.named("omnichat_http_slow_bodies", "Connections closed because a request body did not arrive within body_timeout_seconds (since start)")).set(Int64(slowBodies))
+        registry.makeGauge(descriptor: Self.named("omnichat_http_connections", "Open HTTP connections")).set(Int64(open))
+        registry.makeGauge(descriptor: Self.named("omnichat_http_connections_refused", "Connections closed on accept because max_connections were open (since start)")).set(Int64(refused))
     }
 
     /// Store transactions run again after a conflict with another daemon (PostgreSQL).
     public func setStoreConflictRetries(_ count: Int) {
-        registry.makeGauge(
-            name: "omnichat_store_conflict_retries", help: "Transactions run again after a serialization failure or deadlock (since start)"
-        ).set(Int64(count))
+        registry.makeGauge(descriptor: Self.named("omnichat_store_conflict_retries", "Transactions run again after a serialization failure or deadlock (since start)")).set(Int64(count))
     }
 
     public func roomAssigned() {
-        registry.makeCounter(name: "omnichat_rooms_assigned_total", help: "Rooms assigned to an agent").increment()
+        registry.makeCounter(descriptor: Self.named("omnichat_rooms_assigned_total", "Rooms assigned to an agent")).increment()
     }
 
     public func attempted(channelID: String, outcome: String, latency: Duration) {
-        registry.makeCounter(
-            name: "omnichat_deliveries_total", labels: [("channel", channelID), ("outcome", outcome)],
-            help: "Outbound delivery attempts by channel and outcome"
-        ).increment()
-        registry.makeDurationHistogram(
-            name: "omnichat_delivery_latency_seconds", labels: [("channel", channelID)], buckets: latencyBuckets,
-            help: "Time of one delivery call to a network"
-        ).recordNanoseconds(Int64(latency.components.seconds) * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
+        registry.makeCounter(descriptor: Self.named("omnichat_deliveries_total", "Outbound delivery attempts by channel and outcome"), labels: [("channel", channelID), ("outcome", outcome)]).increment()
+        registry.makeDurationHistogram(descriptor: Self.named("omnichat_delivery_latency_seconds", "Time of one delivery call to a network"), labels: [("channel", channelID)], buckets: latencyBuckets).recordNanoseconds(Int64(latency.components.seconds) * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
     }
 
     public func statusChanged(roomID: Int64, messageID: Int64, status: DeliveryStatus, attempts: Int, error: String?) async {
@@ -83,24 +68,26 @@ public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
     }
 
     public func retryScheduled(channelID: String, delay: Duration) {
-        registry.makeDurationHistogram(
-            name: "omnichat_delivery_retry_delay_seconds", labels: [("channel", channelID)], buckets: latencyBuckets + [.seconds(60), .seconds(300)],
-            help: "Backoff before a delivery retry"
-        ).recordNanoseconds(Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
+        registry.makeDurationHistogram(descriptor: Self.named("omnichat_delivery_retry_delay_seconds", "Backoff before a delivery retry"), labels: [("channel", channelID)], buckets: latencyBuckets + [.seconds(60), .seconds(300)]).recordNanoseconds(Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
     }
 
     public func circuit(channelID: String, open: Bool) {
-        registry.makeGauge(name: "omnichat_delivery_circuit_open", labels: [("channel", channelID)], help: "1 while a channel's circuit is open")
+        registry.makeGauge(descriptor: Self.named("omnichat_delivery_circuit_open", "1 while a channel's circuit is open"), labels: [("channel", channelID)])
             .set(Int64(open ? 1 : 0))
         if open {
-            registry.makeCounter(name: "omnichat_delivery_circuit_opened_total", labels: [("channel", channelID)], help: "Circuit openings")
+            registry.makeCounter(descriptor: Self.named("omnichat_delivery_circuit_opened_total", "Circuit openings"), labels: [("channel", channelID)])
                 .increment()
         }
     }
 
     /// A reload of adapters.d: outcome is ok or error.
     public func reload(outcome: String) {
-        registry.makeCounter(name: "omnichat_config_reloads_total", labels: [("outcome", outcome)], help: "Reloads of adapters.d").increment()
+        registry.makeCounter(descriptor: Self.named("omnichat_config_reloads_total", "Reloads of adapters.d"), labels: [("outcome", outcome)]).increment()
+    }
+
+    /// A metric's name and help, as the registry takes them (no unit suffix: the names carry it).
+    static func named(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
     public func render() -> String {

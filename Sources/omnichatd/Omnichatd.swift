@@ -125,7 +125,47 @@ struct CheckConfig: AsyncParsableCommand {
 }
 
 struct Users: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Manage users.", subcommands: [Add.self])
+    static let configuration = CommandConfiguration(abstract: "Manage users.", subcommands: [Add.self, SetPassword.self])
+
+    /// The password piped in on standard input, checked as the API checks it.
+    static func passwordFromStandardInput(_ command: String) throws -> String {
+        guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+            throw ValidationError("no password on standard input (pipe it in: echo 'secret' | omnichatd users \(command) ...)")
+        }
+        guard line.count >= 8 else { throw ValidationError("the password must be at least 8 characters") }
+        return line
+    }
+
+    struct SetPassword: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-password",
+            abstract: "Set a user's password (read from standard input); their sessions end.")
+
+        @OptionGroup var options: CommonOptions
+
+        @Option(name: .long, help: "The user's email.")
+        var email: String
+
+        func run() async throws {
+            let configuration = try await withConfigurationErrors { try options.load() }
+            let password = try Users.passwordFromStandardInput("set-password")
+            let store = try await Omnichat.openStore(configuration)
+            let found: (User, String)?
+            if let exact = try await store.credentials(email: email) {
+                found = exact
+            } else {
+                found = try await store.credentials(email: email.lowercased())
+            }
+            guard let (user, _) = found else {
+                FileHandle.standardError.write(Data("omnichatd: no user with email '\(email)'\n".utf8))
+                throw ExitCode(1)
+            }
+            try await store.setPassword(userID: user.id, passwordHash: Authenticator.hashPassword(password, cost: configuration.bcryptCost))
+            try await store.deleteSessions(userID: user.id, except: nil)
+            try await store.recordAudit(NewAuditEntry(actor: "cli", actorRole: "operator", action: "user.password_set", targetType: "user", targetID: String(user.id)))
+            print("set the password of \(user.role.rawValue) \(user.email) (\(user.id)); their sessions ended")
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a user; the password is read from standard input.")
@@ -159,10 +199,7 @@ struct Users: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try await withConfigurationErrors { try options.load() }
-            guard let line = readLine(strippingNewline: true), !line.isEmpty else {
-                throw ValidationError("no password on standard input (pipe it in: echo 'secret' | omnichatd users add ...)")
-            }
-            guard line.count >= 8 else { throw ValidationError("the password must be at least 8 characters") }
+            let line = try Users.passwordFromStandardInput("add")
             let list = channels.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             let store = try await Omnichat.openStore(configuration)
             do {

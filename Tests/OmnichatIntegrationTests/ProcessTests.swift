@@ -26,10 +26,11 @@ final class DaemonProcess: @unchecked Sendable {
     /// until its time ran out.
     private let exited = DispatchSemaphore(value: 0)
 
-    init(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws {
+    init(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, directory: URL? = nil) throws {
         let binary = try #require(Self.binary, "omnichatd is not built: run `swift build` (make test does)")
         process.executableURL = binary
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
         process.environment = env
@@ -338,6 +339,88 @@ struct ProcessTests {
         #expect(second.text.contains("Address already in use"), "\(second.text.suffix(300))")
         first.signal(SIGTERM)
         #expect(await first.wait() == 0)
+    }
+
+    @Test("users set-password: stdin, sessions end, clear errors; a set OMNICHAT_ADMIN_PASSWORD with an admin is said to be ignored")
+    func setPassword() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let adapters = directory.appendingPathComponent("adapters.d")
+        try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+        let common = ["--adapters", adapters.path, "--database", directory.appendingPathComponent("omnichat.db").path]
+        let add = try DaemonProcess(["users", "add", "--email", "boss@example.com", "--name", "Boss", "--role", "admin"] + common, stdin: "first-password\n")
+        #expect(await add.wait() == 0, "users add: \(add.text)")
+
+        let set = try DaemonProcess(["users", "set-password", "--email", "boss@example.com"] + common, stdin: "second-password\n")
+        #expect(await set.wait() == 0, "\(set.text)")
+        #expect(set.text.contains("set the password of admin boss@example.com"))
+        #expect(!set.text.contains("second-password"))
+        let unknown = try DaemonProcess(["users", "set-password", "--email", "nobody@example.com"] + common, stdin: "third-password\n")
+        #expect(await unknown.wait() == 1)
+        #expect(unknown.text.contains("no user with email 'nobody@example.com'"))
+        let short = try DaemonProcess(["users", "set-password", "--email", "boss@example.com"] + common, stdin: "short\n")
+        #expect(await short.wait() != 0)
+        #expect(short.text.contains("at least 8 characters"))
+        let empty = try DaemonProcess(["users", "set-password", "--email", "boss@example.com"] + common, stdin: "")
+        #expect(await empty.wait() != 0)
+        #expect(empty.text.contains("no password on standard input"))
+
+        // The walk-through's variable, with an admin already there: said to be ignored, and how to change it.
+        let daemon = try DaemonProcess(
+            ["serve", "--port", "0"] + common, environment: ["OMNICHAT_ADMIN_PASSWORD": "change-me-now", "OMNICHAT_ADMIN_EMAIL": "boss@example.com"])
+        let port = try await daemon.waitForPort()
+        #expect(daemon.text.contains("OMNICHAT_ADMIN_PASSWORD is ignored"))
+        #expect(daemon.text.contains("omnichatd users set-password --email boss@example.com"))
+        #expect(!daemon.text.contains("change-me-now"))
+        let base = "http://127.0.0.1:\(port)"
+        #expect(try await call("POST", "\(base)/api/v1/auth/login", json: ["email": "boss@example.com", "password": "second-password"]).status == 200)
+        #expect(try await call("POST", "\(base)/api/v1/auth/login", json: ["email": "boss@example.com", "password": "first-password"]).status == 401)
+        #expect(try await call("POST", "\(base)/api/v1/auth/login", json: ["email": "boss@example.com", "password": "change-me-now"]).status == 401)
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait() == 0)
+    }
+
+    @Test("started outside the source tree, the daemon still serves the console; a console_dir set to a missing folder is said at start")
+    func consoleAnywhere() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let adapters = directory.appendingPathComponent("adapters.d")
+        try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+        let common = ["serve", "--port", "0", "--adapters", adapters.path, "--database", directory.appendingPathComponent("omnichat.db").path]
+        // The working directory has no console/: the default finds the one the binary was built with.
+        let daemon = try DaemonProcess(common, environment: ["OMNICHAT_LOG_LEVEL": "notice"], directory: directory)
+        let port = try await daemon.waitForPort()
+        let page = try await call("GET", "http://127.0.0.1:\(port)/")
+        #expect(page.status == 200)
+        let shipped = try String(contentsOf: repositoryRoot.appendingPathComponent("console/index.html"), encoding: .utf8)
+        #expect(page.text == shipped)
+        #expect(daemon.text.contains("web console served from"), "\(daemon.text)")
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait() == 0)
+
+        let missing = try DaemonProcess(common, environment: ["OMNICHAT_CONSOLE_DIR": directory.appendingPathComponent("nope").path], directory: directory)
+        let other = try await missing.waitForPort()
+        #expect(try await call("GET", "http://127.0.0.1:\(other)/").status == 404)
+        #expect(try await call("GET", "http://127.0.0.1:\(other)/healthz").status == 200)
+        #expect(missing.text.contains("no web console"), "\(missing.text)")
+        missing.signal(SIGTERM)
+        #expect(await missing.wait() == 0)
+    }
+
+    @Test("make run starts the built binary without a build when no source changed", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/make")))
+    func makeRunWithoutRebuild() async throws {
+        // The test run built omnichatd after the sources were written: make must find it up to date.
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
+        make.arguments = ["-C", repositoryRoot.path, "-q", ".build/debug/omnichatd"]
+        make.standardOutput = FileHandle.nullDevice
+        make.standardError = FileHandle.nullDevice
+        let done = DispatchSemaphore(value: 0)
+        make.terminationHandler = { _ in done.signal() }
+        try make.run()
+        let finished = await Task.detached { done.wait(timeout: .now() + 60) == .success }.value
+        #expect(finished)
+        #expect(make.terminationStatus == 0, "make -q says the binary needs a build although nothing changed")
     }
 
     @Test("check-config accepts the samples and rejects a bad drop-in naming file and key")

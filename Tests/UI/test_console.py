@@ -756,6 +756,8 @@ def main():
     print(f"   FIRST PAINT: inbox rendered {paint:.0f} ms after navigation start with 1,000+ rooms "
           f"({shown} rendered in the first page) - {'under' if paint < 1000 else 'OVER'} the 1 s target", flush=True)
     check(shown > 0, "the inbox lists the seeded rooms")
+    check(attr("#tab-waiting", "aria-selected") == "true",
+          "first screen: an admin with no open rooms of their own starts on the queue (Waiting)")
     driver.execute_script("const s = document.getElementById('list-scroll'); s.scrollTop = s.scrollHeight;")
     wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "a.room")) > shown, "more rooms to load on scroll")
     ok("scrolling the list loads the next page")
@@ -763,6 +765,17 @@ def main():
     driver.get(args.base + "/#/team")
     el("#agents-table tbody tr")
     shot("11-team")
+
+    # First screen with work of their own: the admin goes online, gets rooms, and lands on "Mine".
+    api("PUT", "/api/v1/me/status", {"online": True}, admin_token)
+    wait_for(lambda: api("GET", "/api/v1/rooms?assignee=me&status=assigned", token=admin_token)[1]["rooms"],
+             "a room assigned to the admin")
+    driver.get(args.base + "/#/inbox")
+    driver.refresh()
+    el("#room-list[data-rendered]")
+    check(attr("#tab-mine", "aria-selected") == "true" and driver.find_elements(By.CSS_SELECTOR, "#room-list a.room"),
+          "first screen: an admin with open rooms of their own starts on them (Mine)")
+    api("PUT", "/api/v1/me/status", {"online": False}, admin_token)
 
     # 8. Keyboard: the skip link is the first stop and shows a focus outline.
     driver.get(args.base + "/#/inbox")

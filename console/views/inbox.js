@@ -16,8 +16,12 @@ export function mount(ctx) {
   // Agents see only their own rooms (the API's rule), so their "waiting" is the
   // customers waiting on them: their rooms with unread messages.
   const tabs = staff ? ['waiting', 'mine', 'all', 'resolved'] : ['unanswered', 'mine', 'resolved'];
+  // The first screen is the user's work: their open rooms, or (staff with
+  // none) the queue. A tab named in the address wins.
+  const askedTab = ctx.route.query.get('tab') && tabs.includes(ctx.route.query.get('tab')) ? ctx.route.query.get('tab') : null;
+  let firstLoad = !askedTab && staff;
   const state = {
-    tab: ctx.route.query.get('tab') && tabs.includes(ctx.route.query.get('tab')) ? ctx.route.query.get('tab') : (staff ? 'waiting' : 'mine'),
+    tab: askedTab || 'mine',
     channels: new Set(),
     q: '',
     rooms: new Map(),
@@ -72,8 +76,7 @@ export function mount(ctx) {
     if (entries.some((e) => e.isIntersecting)) loadMore();
   }, { root: listPane.querySelector('.list-scroll'), rootMargin: '200px' });
 
-  function selectTab(tab) {
-    if (tab === state.tab) return;
+  function markTab(tab) {
     state.tab = tab;
     for (const b of tabButtons) {
       const on = b.dataset.tab === tab;
@@ -81,6 +84,11 @@ export function mount(ctx) {
       b.tabIndex = on ? 0 : -1;
     }
     list.setAttribute('aria-labelledby', `tab-${tab}`);
+  }
+
+  function selectTab(tab) {
+    if (tab === state.tab) return;
+    markTab(tab);
     reload();
   }
 
@@ -322,8 +330,15 @@ export function mount(ctx) {
 
   // First paint: the rooms and the channels together.
   (async () => {
-    const [roomsRes, channelsRes] = await Promise.allSettled([api.get('/api/v1/rooms', params()), api.get('/api/v1/channels')]);
+    let [roomsRes, channelsRes] = await Promise.allSettled([api.get('/api/v1/rooms', params()), api.get('/api/v1/channels')]);
     if (disposed) return;
+    if (firstLoad && roomsRes.status === 'fulfilled' && !roomsRes.value.rooms.length) {
+      // A supervisor or admin with no open rooms of their own starts on the queue.
+      markTab('waiting');
+      [roomsRes] = await Promise.allSettled([api.get('/api/v1/rooms', params())]);
+      if (disposed) return;
+    }
+    firstLoad = false;
     if (channelsRes.status === 'fulfilled') {
       state.channelList = channelsRes.value.channels;
       for (const ch of state.channelList) state.channelKinds.set(ch.id, ch.kind);
