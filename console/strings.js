@@ -225,6 +225,7 @@ export const STRINGS = {
   'team.inviteLink': 'Invitation link for {name} (valid until {time}):',
   'team.inviteSent': 'An invitation was emailed to {email}.',
   'team.inviteFailed': 'The invitation email failed ({error}). Share this link instead:',
+  'team.inviteWithheld': 'Invitation created for {name}. Only an admin can see invitation links: ask an admin to use "New invitation" and send it.',
   'team.status': 'Status',
   'team.openRooms': 'Open rooms',
   'team.actions': 'Actions',

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import OmnichatCore
@@ -89,11 +90,26 @@ struct APIRoutes: Sendable {
         else { throw APIError.notFound("message '\(id)' has no attachment to fetch") }
         let response = try await fetch(step, what: "the attachment")
         let type = response.header("Content-Type") ?? message.content.mimeType ?? "application/octet-stream"
-        var headers: HTTPFields = [.contentType: type, .cacheControl: "private, max-age=300"]
-        if let name = message.content.fileName {
-            headers[.contentDisposition] = "inline; filename=\"\(name.replacingOccurrences(of: "\"", with: ""))\""
-        }
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.body)))
+        return Response(
+            status: .ok, headers: Self.mediaHeaders(type: type, fileName: message.content.fileName),
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.body)))
+    }
+
+    /// Images a browser may show in place; anything else is a download.
+    static let inlineTypes: Set<String> = ["image/jpeg", "image/png", "image/gif", "image/webp"]
+
+    /// Headers for bytes that came from a network or a customer: shown in
+    /// place only when they are an image on the list, downloaded otherwise (an
+    /// upstream `text/html` must not run as our origin's page), never sniffed
+    /// into another type, and sandboxed should a browser render them anyway.
+    static func mediaHeaders(type: String, fileName: String?) -> HTTPFields {
+        let essence = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let disposition = inlineTypes.contains(essence) ? "inline" : "attachment"
+        let name = fileName.map { "; filename=\"\($0.filter { $0 != "\"" && $0 != "\r" && $0 != "\n" && $0 != "\\" })\"" } ?? ""
+        var headers: HTTPFields = [.contentType: type, .cacheControl: "private, max-age=300", .contentDisposition: disposition + name]
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        headers[HTTPField.Name("Content-Security-Policy")!] = "sandbox; default-src 'none'"
+        return headers
     }
 
     /// Runs a fetch with the channel's credentials to its last call (Telegram:

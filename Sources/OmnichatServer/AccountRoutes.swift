@@ -24,7 +24,8 @@ struct AccountRoutes: Sendable {
     var auth: Authenticator { api.auth }
 
     static let minPasswordLength = 8
-    static let maxPasswordLength = 1_024
+    /// bcrypt reads 72 bytes: a longer password would be cut silently.
+    static let maxPasswordBytes = 72
 
     func register(on router: Router<some RequestContext>) {
         let v1 = router.group("/api/v1")
@@ -56,8 +57,9 @@ struct AccountRoutes: Sendable {
         guard password.count >= minPasswordLength else {
             throw APIError.unprocessable("'\(field)' must be at least \(minPasswordLength) characters")
         }
-        guard password.count <= maxPasswordLength else {
-            throw APIError.unprocessable("'\(field)' must be at most \(maxPasswordLength) characters")
+        guard password.utf8.count <= maxPasswordBytes else {
+            throw APIError.unprocessable(
+                "'\(field)' must be at most \(maxPasswordBytes) bytes (bcrypt ignores what follows; accented letters and emoji take 2-4 bytes)")
         }
         return password
     }

@@ -12,6 +12,10 @@ public struct Authenticator: Sendable {
     let appID: String
     /// Failed logins per account and per client address (in memory).
     let throttle: LoginThrottle
+    /// Checked for unknown emails, at the configured cost: an unknown email
+    /// takes as long as a wrong password (a fixed cost of 10 let a cost-12
+    /// daemon tell them apart by time).
+    let dummyHash: String
 
     public init(store: any Store, sessionHours: Int, bcryptCost: Int, appID: String = "omnichat") {
         self.store = store
@@ -19,6 +23,7 @@ public struct Authenticator: Sendable {
         self.bcryptCost = bcryptCost
         self.appID = appID
         self.throttle = LoginThrottle()
+        self.dummyHash = Bcrypt.hash("omnichat-dummy-password", cost: UInt8(clamping: bcryptCost))
     }
 
     /// Who is calling: a signed-in user or an integration's API key.
@@ -95,7 +100,7 @@ public struct Authenticator: Sendable {
         // An invited user without a password yet has an empty hash: nothing verifies.
         guard let (user, hash) = try await store.credentials(email: email), !hash.isEmpty else {
             // Spend the same time as a real check, so unknown emails cannot be told apart.
-            _ = Bcrypt.verify(password, hash: Self.dummyHash)
+            _ = Bcrypt.verify(password, hash: dummyHash)
             throttle.recordFailure(keys)
             return nil
         }
@@ -116,8 +121,6 @@ public struct Authenticator: Sendable {
         try await store.createSession(tokenHash: Self.tokenHash(token), userID: userID, expiresAt: expires)
         return (token, expires)
     }
-
-    static let dummyHash = Bcrypt.hash("omnichat-dummy-password", cost: 10)
 
     /// The signed-in user of a request, or 401.
     func user(of request: Request) async throws -> User {

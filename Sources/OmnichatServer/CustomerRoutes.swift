@@ -52,7 +52,7 @@ struct CustomerRoutes: Sendable {
             let response = try await api.fetch(fetch, what: "the customer's picture")
             let type = response.header("Content-Type") ?? "image/jpeg"
             return Response(
-                status: .ok, headers: [.contentType: type, .cacheControl: "private, max-age=300"],
+                status: .ok, headers: APIRoutes.mediaHeaders(type: type, fileName: nil),
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.body)))
         case .none:
             throw APIError.notFound("the customer of room '\(room.id)' has no profile picture the channel can see")

@@ -237,7 +237,14 @@ struct ReportRoutes: Sendable {
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
-    static func field(_ value: String) -> String {
+    /// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab or
+    /// CR first: an agent named `=HYPERLINK(…)`) gets a leading `'`, which
+    /// spreadsheets show as text; numbers stay numbers.
+    static func field(_ raw: String) -> String {
+        var value = raw
+        if let first = value.unicodeScalars.first, ["=", "+", "-", "@", "\t", "\r"].contains(first), Double(value) == nil {
+            value = "'" + value
+        }
         guard value.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\r" || $0 == "\n" }) else { return value }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

@@ -203,11 +203,25 @@ struct TeamRoutes: Sendable {
     /// Mails the link when SMTP is configured (`{"expires_at", "sent": true}`);
     /// otherwise, or when sending fails, returns it (`{"url", "expires_at"}`,
     /// with `"sent": false` and `"error"` after a failure).
+    ///
+    /// The link itself goes back only to an admin: a supervisor holding an
+    /// agent's link could sign in as them (and, had the agent been promoted
+    /// meanwhile, as more). A supervisor is told to have an admin re-send it.
     func deliverInvitation(token: String, expiresAt: Date, to user: User, by actor: User) async -> [String: Any] {
         var base = settings.publicBaseURL
         while base.hasSuffix("/") { base.removeLast() }
         let url = "\(base)/invitations/\(token)"
-        guard let mailer = settings.mailer else { return ["url": url, "expires_at": expiresAt.iso8601] }
+        func unsent(_ extra: [String: Any]) -> [String: Any] {
+            var out: [String: Any] = ["expires_at": expiresAt.iso8601]
+            if actor.role == .admin {
+                out["url"] = url
+            } else {
+                out["url_withheld"] = true
+                out["hint"] = "the link is shown to admins only: an admin can re-send the invitation (POST /api/v1/agents/\(user.id)/invitation) to get it"
+            }
+            return out.merging(extra) { $1 }
+        }
+        guard let mailer = settings.mailer else { return unsent([:]) }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -228,7 +242,7 @@ struct TeamRoutes: Sendable {
             return ["expires_at": expiresAt.iso8601, "sent": true]
         } catch {
             Self.logger.error("invitation not sent", metadata: ["omnichat.user": .stringConvertible(user.id), "omnichat.error": "\(error)"])
-            return ["url": url, "expires_at": expiresAt.iso8601, "sent": false, "error": "\(error)"]
+            return unsent(["sent": false, "error": "\(error)"])
         }
     }
 

@@ -133,6 +133,7 @@ struct Users: AsyncParsableCommand {
             throw ValidationError("no password on standard input (pipe it in: echo 'secret' | omnichatd users \(command) ...)")
         }
         guard line.count >= 8 else { throw ValidationError("the password must be at least 8 characters") }
+        guard line.utf8.count <= 72 else { throw ValidationError("the password must be at most 72 bytes (bcrypt ignores what follows)") }
         return line
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import OmnichatCore
-import OmnichatServer
+@testable import OmnichatServer
+import Hummingbird
 import Testing
 
 /// omnichatd on a loopback port, a real SQLite file, and a local fake of the
@@ -381,6 +382,12 @@ struct EndToEndTests {
             #expect(media.status == 200)
             #expect(media.text == "%PDF-1.4 fake")
             #expect(media.headers.first { $0.name.lowercased() == "content-type" }?.value == "application/pdf")
+            // Not an image on the list: a download, never sniffed, sandboxed.
+            #expect(media.headers.first { $0.name.lowercased() == "content-disposition" }?.value == "attachment; filename=\"Testfile.pdf\"")
+            #expect(media.headers.first { $0.name.lowercased() == "x-content-type-options" }?.value == "nosniff")
+            #expect(media.headers.first { $0.name.lowercased() == "content-security-policy" }?.value.hasPrefix("sandbox") == true)
+            #expect(APIRoutes.mediaHeaders(type: "image/png", fileName: nil)[.contentDisposition] == "inline")
+            #expect(APIRoutes.mediaHeaders(type: "text/html; charset=utf-8", fileName: "x\".html")[.contentDisposition] == "attachment; filename=\"x.html\"")
             #expect(fake.calls(to: "getFile").first?.json["file_id"] as? String == "AwADBAADbXXXXXXXXXXXGBdhD2l6_XX")
             #expect(fake.calls.last?.path == "/file/bot123456:TEST-token/documents/file_7.pdf")
 

@@ -1,6 +1,6 @@
 import Foundation
 import OmnichatCore
-import OmnichatServer
+@testable import OmnichatServer
 import Testing
 
 @testable import OmnichatStore
@@ -360,6 +360,15 @@ struct ReportTests {
                     + "\(s.amy.id),amy,amy@example.com,4,3,5,80,60,1446.667,2,10800\r\n"
                     + "\(s.ben.id),ben,ben@example.com,4,1,4,140,75,800,3,3600\r\n"
                     + "\(s.cat.id),\"Cat \"\"the, closer\"\"\",cat@example.com,0,0,0,,,,0,0\r\n")
+
+            // Formula injection: an agent named like a formula is text in the admin's spreadsheet.
+            _ = try await daemon.store.setName(userID: s.cat.id, name: "=HYPERLINK(\"http://evil.example/\",\"pay\")")
+            let injected = try await call(
+                "GET", "\(daemon.base)/api/v1/reports/agents?from=2026-11-01&to=2026-11-03&format=csv", token: s.sueToken)
+            #expect(injected.text.contains("\(s.cat.id),\"'=HYPERLINK(\"\"http://evil.example/\"\",\"\"pay\"\")\",cat@example.com"), "\(injected.text)")
+            #expect(!injected.text.contains(",=HYPERLINK") && !injected.text.contains(",\"=HYPERLINK"))
+            #expect(ReportRoutes.field("@SUM(A1)") == "'@SUM(A1)" && ReportRoutes.field("+1+2") == "'+1+2" && ReportRoutes.field("\tx") == "'\tx")
+            #expect(ReportRoutes.field("-12.5") == "-12.5" && ReportRoutes.field("plain") == "plain", "numbers and text stay as they are")
 
             let channels = try await call(
                 "GET", "\(daemon.base)/api/v1/reports/channels?from=2026-11-02&to=2026-11-02", token: s.sueToken,

@@ -334,6 +334,9 @@ struct TeamTests {
 
             let accept = "\(daemon.base)/api/v1/invitations/\(token)/accept"
             #expect(try await call("POST", accept, json: ["password": "short"]).status == 422)
+            // 40 characters but 80 bytes: bcrypt would silently use only the first 72.
+            let long = try await call("POST", accept, json: ["password": String(repeating: "é", count: 40)])
+            #expect(long.status == 422 && long.text.contains("72 bytes"), "\(long.text)")
             let accepted = try await call("POST", accept, json: ["password": "gus-password"])
             #expect(accepted.status == 200, "\(accepted.text)")
             #expect(accepted["token"] is String)
@@ -358,6 +361,42 @@ struct TeamTests {
             let expired = try await call("POST", "\(daemon.base)/api/v1/invitations/\(newer)/accept", json: ["password": "hal-password"])
             #expect(expired.status == 410)
             #expect(errorCode(expired) == "expired")
+        }
+    }
+
+    @Test("invitations never lift anyone above their inviter: links only to admins, revoked on a role change, refused above the inviter's role")
+    func invitationEscalation() async throws {
+        try await withDaemon { daemon, _ in
+            let (_, admin) = try await daemon.signIn(email: "root@example.com", role: .admin, online: false)
+            let (sue, supervisor) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
+            // The attack: a supervisor creates an agent (no SMTP) and keeps the link; an admin
+            // later promotes the still-pending user; the supervisor accepts and holds an admin session.
+            let made = try await call("POST", "\(daemon.base)/api/v1/agents", json: ["name": "Ivy", "email": "ivy@example.com"], token: supervisor)
+            #expect(made.status == 201, "\(made.text)")
+            let ivyID = try #require((made["agent"] as? [String: Any])?["id"].asID)
+            let shown = try #require(made["invitation"] as? [String: Any])
+            #expect(shown["url"] == nil, "the link goes to admins only")
+            #expect(shown["url_withheld"] as? Bool == true)
+            #expect((shown["hint"] as? String ?? "").contains("admin"))
+            let resentBySupervisor = try await call("POST", "\(daemon.base)/api/v1/agents/\(ivyID)/invitation", token: supervisor)
+            #expect(resentBySupervisor.status == 200 && (resentBySupervisor["invitation"] as? [String: Any])?["url"] == nil)
+
+            // An admin's link, then a promotion: the link dies with the old role.
+            let resent = try await call("POST", "\(daemon.base)/api/v1/agents/\(ivyID)/invitation", token: admin)
+            let token = try #require((resent["invitation"] as? [String: Any])?["url"] as? String).split(separator: "/").last!
+            #expect(try await call("PATCH", "\(daemon.base)/api/v1/agents/\(ivyID)", json: ["role": "admin"], token: admin).status == 200)
+            let late = try await call("POST", "\(daemon.base)/api/v1/invitations/\(token)/accept", json: ["password": "ivy-password"])
+            #expect(late.status == 404, "a link from before the role change no longer opens anything: \(late.text)")
+            #expect(try await login(daemon, "ivy@example.com", "ivy-password").status == 401)
+
+            // A supervisor's invitation for someone who is an admin now is refused, whoever holds it.
+            let forged = "oci_supervisor_made_this"
+            try await daemon.store.replaceInvitation(
+                userID: ivyID, invitation: NewInvitation(tokenHash: Authenticator.tokenHash(forged), expiresAt: Date().addingTimeInterval(3600), createdBy: sue.id))
+            let refused = try await call("POST", "\(daemon.base)/api/v1/invitations/\(forged)/accept", json: ["password": "ivy-password"])
+            #expect(refused.status == 410, "\(refused.text)")
+            #expect(refused["token"] == nil)
+            #expect(try await login(daemon, "ivy@example.com", "ivy-password").status == 401)
         }
     }
 

@@ -618,9 +618,15 @@ def main():
     visible("#agent-name").send_keys("Ivy Invited")
     visible("#agent-email").send_keys("ivy@example.com")
     click("#add-agent-submit")
-    link = wait_for(lambda: driver.find_element(By.ID, "invitation-url").text.strip(), "the invitation link")
-    check("/invitations/" in link, f"the supervisor got an invitation link")
+    withheld = wait_for(lambda: driver.find_element(By.ID, "invitation-withheld").text.strip(), "the invitation notice")
+    check("admin" in withheld and not driver.find_elements(By.ID, "invitation-url"),
+          "the supervisor's invitation is created, its link shown to admins only")
     shot("08-team-invited")
+    # An admin re-sends it and gets the link (what the console's "New invitation" does for them).
+    ivy = next(a for a in api("GET", "/api/v1/agents", token=admin_token)[1]["agents"] if a["email"] == "ivy@example.com")
+    status, body = api("POST", f"/api/v1/agents/{ivy['id']}/invitation", token=admin_token)
+    link = body["invitation"]["url"]
+    check(status == 200 and "/invitations/" in link, "the admin got the invitation link")
 
     # Saved replies: the supervisor saves two through the Team page's editor.
     greet_text = f"Hello! How can I help you today? {nonce}"

@@ -117,6 +117,12 @@ export function mount(ctx) {
     clear(box);
     if (!inv) return;
     if (inv.sent === true) { box.append(h('p', { class: 'invite-box' }, t('team.inviteSent', { email: agent.email }))); return; }
+    if (inv.url_withheld) {
+      // Links go to admins only (a supervisor must not hold someone's way in).
+      box.append(h('p', { class: 'invite-box', id: 'invitation-withheld' },
+        inv.sent === false ? t('team.inviteFailed', { error: inv.error || '' }) + ' ' : '', t('team.inviteWithheld', { name: agent.name })));
+      return;
+    }
     const link = h('code', { id: 'invitation-url' }, inv.url || '');
     const copy = h('button', {
       type: 'button', class: 'btn btn-small',

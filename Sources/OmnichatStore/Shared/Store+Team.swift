@@ -135,6 +135,11 @@ extension EngineStore {
                 try Self.requireAnotherAdmin(db, besides: userID)
             }
             try db.cachedStatement(sql: "UPDATE users SET role = ? WHERE id = ?").execute(arguments: [role.rawValue, userID])
+            if role != user.role {
+                // A link sent for the old role must not open the new one (a supervisor
+                // holding an agent's link would become admin on a promotion).
+                try db.cachedStatement(sql: "DELETE FROM invitations WHERE user_id = ? AND used_at IS NULL").execute(arguments: [userID])
+            }
             return try Self.fetchUser(db, id: userID)!
         }
     }
@@ -194,12 +199,18 @@ extension EngineStore {
     public func acceptInvitation(tokenHash: String, passwordHash: String, now: Date) async throws -> User? {
         try await pool.write { db in
             guard
-                let userID = try Int64.fetchOne(
+                let found = try Row.fetchOne(
                     db.cachedStatement(sql: """
-                        SELECT invitations.user_id FROM invitations JOIN users ON users.id = invitations.user_id
+                        SELECT invitations.user_id, users.role, inviters.role AS inviter_role
+                        FROM invitations JOIN users ON users.id = invitations.user_id
+                        LEFT JOIN users AS inviters ON inviters.id = invitations.created_by
                         WHERE invitations.token_hash = ? AND invitations.used_at IS NULL AND invitations.expires_at > ? AND users.active = 1
                         """),
                     arguments: [tokenHash, now.timeIntervalSince1970])
+            else { return nil }
+            let userID: Int64 = found["user_id"]
+            // Never above the inviter's role as it is now.
+            guard let role = Role(rawValue: found["role"]), let inviter = (found["inviter_role"] as String?).flatMap(Role.init(rawValue:)), role <= inviter
             else { return nil }
             try db.cachedStatement(sql: "UPDATE users SET password_hash = ? WHERE id = ?").execute(arguments: [passwordHash, userID])
             try db.cachedStatement(sql: "UPDATE invitations SET used_at = ? WHERE token_hash = ?").execute(arguments: [now.timeIntervalSince1970, tokenHash])
