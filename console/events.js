@@ -58,6 +58,12 @@ export class LiveEvents {
     for (const type of EVENT_TYPES) {
       es.addEventListener(type, (e) => this.dispatch(type, e));
     }
+    // The server ended the stream because the session ended, the account was
+    // deactivated or the role changed: start again from the sign-in or the new role.
+    es.addEventListener('stream.revoked', () => {
+      this.stop();
+      window.location.reload();
+    });
     es.onopen = () => { this.retryDelay = 1000; this.setStatus('live'); };
     es.onerror = () => {
       if (es.readyState === EventSource.CLOSED) {

@@ -5,6 +5,8 @@ import OmnichatCore
 /// `GET /api/v1/events`: the live event stream (Server-Sent Events).
 struct EventRoutes: Sendable {
     let api: APIRoutes
+    /// How often a stream's credential is checked again.
+    static let recheck: Duration = .seconds(5)
 
     func register(on router: Router<some RequestContext>) {
         router.get("/api/v1/events") { request, _ in try await stream(request) }
@@ -14,13 +16,36 @@ struct EventRoutes: Sendable {
     /// EventSource cannot set headers); resumes after `Last-Event-ID` (header or
     /// `?last_event_id=`). A resume point older than what is kept gets a
     /// `stream.reset` event first: the client must refetch what it shows.
+    ///
+    /// The credential is checked again every `recheck` (and the stream ends with
+    /// a `stream.revoked` event) so a stream never outlives a sign-out, a
+    /// deactivation or a role change.
     func stream(_ request: Request) async throws -> Response {
         let query = APIRoutes.Query(request)
         let user: User
-        if Authenticator.bearer(request) == nil, let token = query["access_token"] {
-            user = try await api.auth.user(sessionToken: token)
+        let token: String?
+        if Authenticator.bearer(request) == nil, let given = query["access_token"] {
+            user = try await api.auth.user(sessionToken: given)
+            token = given
         } else {
             user = try await api.auth.user(of: request)
+            token = Authenticator.bearer(request)
+        }
+        let auth = api.auth
+        let recheck = Self.recheck
+        // Why the stream must end now, or nil while the credential still holds.
+        let revoked: @Sendable () async -> String? = {
+            guard let token else { return "the credential is gone" }
+            do {
+                let now = try await auth.user(sessionToken: token)
+                return now.role == user.role ? nil : "the role changed"
+            } catch let error as APIError where error.code == "deactivated" {
+                return "the account was deactivated"
+            } catch let error as APIError where error.status == .unauthorized {
+                return "the session ended"
+            } catch {
+                return nil  // the store is unavailable for a moment: keep the stream, ask again
+            }
         }
         var resume = LiveEvents.Resume.fromNow
         let header = request.headers.first { $0.name.canonicalName == "last-event-id" }?.value
@@ -46,9 +71,19 @@ struct EventRoutes: Sendable {
                     output.finish()
                 }
                 group.addTask {
+                    var sinceKeepAlive: Duration = .zero
                     while !Task.isCancelled {
-                        try await Task.sleep(for: .seconds(15))
-                        output.yield(": keep-alive\n\n")
+                        try await Task.sleep(for: recheck)
+                        if let reason = await revoked() {
+                            output.yield("event: stream.revoked\ndata: {\"reason\":\"\(reason)\"}\n\n")
+                            output.finish()
+                            return
+                        }
+                        sinceKeepAlive += recheck
+                        if sinceKeepAlive >= .seconds(15) {
+                            sinceKeepAlive = .zero
+                            output.yield(": keep-alive\n\n")
+                        }
                     }
                 }
                 for await line in lines { try await writer.write(ByteBuffer(string: line)) }

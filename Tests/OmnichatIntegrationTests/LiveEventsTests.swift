@@ -20,6 +20,7 @@ final class SSEClient: @unchecked Sendable {
     private let lock = NSLock()
     private var received: [Event] = []
     private var status = 0
+    private var ended = false
     private let fd: Int32
     private var thread: Thread?
 
@@ -43,7 +44,10 @@ final class SSEClient: @unchecked Sendable {
         var current: (id: String?, type: String, data: String) = (nil, "message", "")
         while true {
             let count = recv(fd, &buffer, buffer.count, 0)
-            if count <= 0 { break }
+            if count <= 0 {
+                lock.withLock { ended = true }
+                break
+            }
             pending += buffer[0..<count]
             if !headerDone {
                 guard let end = Self.find([13, 10, 13, 10], in: pending) else { continue }
@@ -84,6 +88,8 @@ final class SSEClient: @unchecked Sendable {
     }
 
     var events: [Event] { lock.withLock { received } }
+    /// The server closed the stream.
+    var isEnded: Bool { lock.withLock { ended } }
     var statusCode: Int { lock.withLock { status } }
 
     func close() {
@@ -94,6 +100,40 @@ final class SSEClient: @unchecked Sendable {
 
 @Suite("Live events (SSE)", .serialized)
 struct LiveEventsTests {
+    @Test("a stream never outlives its credential: sign-out and a role change end it with stream.revoked")
+    func revoked() async throws {
+        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")])
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        let (_, adminToken) = try await daemon.signIn(email: "root@example.com", role: .admin, online: false)
+        let (_, annToken) = try await daemon.signIn(email: "ann@example.com", online: false)
+        let (bo, boToken) = try await daemon.signIn(email: "bo@example.com", online: false)
+        let (_, sueToken) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
+        let ann = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(annToken)"])
+        let boStream = try SSEClient(port: daemon.port, path: "/api/v1/events?access_token=\(boToken)")
+        let sue = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(sueToken)"])
+        defer { ann.close(); boStream.close(); sue.close() }
+        try await eventually("three subscribers") { daemon.daemon.live.subscriberCount == 3 }
+
+        #expect(try await call("POST", "\(daemon.base)/api/v1/auth/logout", token: annToken).status == 204)
+        #expect(try await call("PATCH", "\(daemon.base)/api/v1/agents/\(bo.id)", json: ["role": "supervisor"], token: adminToken).status == 200)
+        try await eventually(timeout: .seconds(15), "both streams revoked") {
+            ann.events.contains { $0.type == "stream.revoked" } && boStream.events.contains { $0.type == "stream.revoked" }
+        }
+        #expect(ann.events.last?.type == "stream.revoked")
+        #expect(ann.events.last?.data["reason"] as? String == "the session ended")
+        #expect(boStream.events.last?.type == "stream.revoked")
+        #expect(boStream.events.last?.data["reason"] as? String == "the role changed")
+        try await eventually("their subscriptions ended, one left") { daemon.daemon.live.subscriberCount == 1 }
+
+        // The supervisor's stream, whose credential holds, goes on and sees the next customer.
+        _ = try await daemon.postUpdate(telegramUpdate(1, chat: 1, text: "still watched"))
+        try await eventually("the supervisor sees the message") { sue.events.contains { $0.type == "message.created" } }
+        #expect(!sue.isEnded && !sue.events.contains { $0.type == "stream.revoked" })
+        #expect(!ann.events.contains { $0.type == "message.created" })
+        await daemon.stop()
+    }
+
     @Test("each subscriber sees what they may: agents their rooms, supervisors everything")
     func visibility() async throws {
         let fake = FakeNetwork()
