@@ -154,6 +154,8 @@ public protocol ChannelAdapter: Sendable {
     func media(for content: MessageContent, networkMessageID: String?) -> MediaFetch?
     /// How to find a customer's profile picture; `nil` when the network has no profile API.
     func avatar(externalID: String) -> AvatarLookup?
+    /// What the operator should know about this configuration (logged at every start and reload).
+    var configurationWarnings: [String] { get }
 }
 
 extension ChannelAdapter {
@@ -162,6 +164,7 @@ extension ChannelAdapter {
     public func webhookRegistration(url: String) -> HTTPRequestDescription? { nil }
     public func media(for content: MessageContent, networkMessageID: String?) -> MediaFetch? { nil }
     public func avatar(externalID: String) -> AvatarLookup? { nil }
+    public var configurationWarnings: [String] { [] }
 }
 
 /// Turns a configured channel into its adapter. The server holds one factory

@@ -98,6 +98,7 @@ public final class Omnichat: Sendable {
         // Room changes reach the live stream through the bus.
         live.follow(events)
         avatars.follow(events)
+        logConfigurationWarnings(self.channels.all)
         NewSessionNotifier(
             webhooks: QiscusWebhooks(store: store, channels: registry, appID: configuration.appID), wakeOutbox: { wakeBox.wake() },
             logger: logger
@@ -114,6 +115,7 @@ public final class Omnichat: Sendable {
             let list = try loader.load(directory: configuration.adapters)
             channels.replace(with: list)
             channels.recordReload(error: nil)
+            logConfigurationWarnings(list)
             metrics.reload(outcome: "ok")
             logger.notice("adapters.d reloaded", metadata: ["omnichat.channels": .string(list.map(\.id).joined(separator: ","))])
             queue.offer(.rescan)  // a channel may now have agents for waiting rooms
@@ -124,6 +126,15 @@ public final class Omnichat: Sendable {
             metrics.reload(outcome: "error")
             logger.error("adapters.d reload refused; the previous configuration stays", metadata: ["omnichat.error": .string(message)])
             return message
+        }
+    }
+
+    /// Each channel's configuration warnings (a Telegram channel accepting unsigned updates).
+    func logConfigurationWarnings(_ list: [ConfiguredChannel]) {
+        for channel in list {
+            for warning in channel.adapter.configurationWarnings {
+                logger.warning("channel \(channel.id): \(warning)", metadata: ["omnichat.channel": .string(channel.id)])
+            }
         }
     }
 

@@ -119,6 +119,7 @@ struct CheckConfig: AsyncParsableCommand {
             print("configuration ok: \(channels.count) channel(s)")
             for channel in channels {
                 print("  \(channel.id) (\(channel.kind))\(channel.enabled ? "" : " disabled") from \(channel.file)")
+                for warning in channel.adapter.configurationWarnings { print("    warning: \(warning)") }
             }
         }
     }

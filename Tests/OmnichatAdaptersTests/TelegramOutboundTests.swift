@@ -136,14 +136,26 @@ struct TelegramConfigurationTests {
     }
 
     @Test func valid() throws {
-        let config = try TelegramConfiguration(settings: settings(["token": .string("1:abc"), "api_base": .string("http://127.0.0.1:9/")]))
+        let config = try TelegramConfiguration(
+            settings: settings(["token": .string("1:abc"), "secret_token": .string("s3"), "api_base": .string("http://127.0.0.1:9/")]))
         #expect(config.apiBase == "http://127.0.0.1:9")
-        #expect(config.secretToken == nil)
+        #expect(config.secretToken == "s3")
+        #expect(TelegramAdapter(channelID: "tg", configuration: config).configurationWarnings.isEmpty)
+    }
+
+    @Test("without secret_token a channel is refused, unless allow_unsigned says so knowingly (and is warned about)")
+    func unsigned() throws {
+        let open = try TelegramConfiguration(settings: settings(["token": .string("1:abc"), "allow_unsigned": .bool(true)]))
+        #expect(open.secretToken == nil && open.allowUnsigned)
+        let warnings = TelegramAdapter(channelID: "tg", configuration: open).configurationWarnings
+        #expect(warnings.count == 1 && warnings[0].contains("forged updates"))
     }
 
     @Test("errors name the file, the key and the problem",
           arguments: [
             ([String: SettingValue](), "token", "is required"),
+            (["token": .string("1:a")], "secret_token", "is required"),
+            (["token": .string("1:a"), "allow_unsigned": .bool(false)], "secret_token", "is required"),
             (["token": .int(5)], "token", "expected a string, found integer"),
             (["token": .string("no-colon")], "token", "does not look like a bot token"),
             (["token": .string("1:a"), "secret_token": .string("has space")], "secret_token", "must be 1-256 characters"),

@@ -37,7 +37,7 @@ struct ConfigurationTests {
     func loads() throws {
         try withAdapters([
             "support.toml": "kind = \"telegram\"\ntoken = \"${BOT_TOKEN}\"\nsecret_token = \"${SECRET:-fallback}\"\n",
-            "named.toml": "kind = \"telegram\"\nid = \"sales\"\ntoken = \"2:b\"\nenabled = false\n",
+            "named.toml": "kind = \"telegram\"\nid = \"sales\"\ntoken = \"2:b\"\nsecret_token = \"s2\"\nenabled = false\n",
             "telegram.toml.example": "this is not even toml",
             ".hidden.toml": "neither is this",
         ]) { directory in
@@ -93,12 +93,13 @@ struct ConfigurationTests {
         try expectError(["b.toml": "token = \"1:a\"\n"], file: "b.toml", key: "kind", problem: "is required")
         try expectError(["c.toml": "kind = \"fax\"\n"], file: "c.toml", key: "kind", problem: "unknown kind 'fax'")
         try expectError(["d.toml": "kind = \"telegram\"\n"], file: "d.toml", key: "token", problem: "is required")
-        try expectError(["e.toml": "kind = \"telegram\"\ntoken = \"1:a\"\nsecret_tokn = \"x\"\n"], file: "e.toml", key: "secret_tokn", problem: "unknown key")
+        try expectError(["e.toml": "kind = \"telegram\"\ntoken = \"1:a\"\nsecret_token = \"s\"\nsecret_tokn = \"x\"\n"], file: "e.toml", key: "secret_tokn", problem: "unknown key")
+        try expectError(["u.toml": "kind = \"telegram\"\ntoken = \"1:a\"\n"], file: "u.toml", key: "secret_token", problem: "forged updates")
         try expectError(["f.toml": "kind = \"telegram\"\ntoken = \"${NOPE}\"\n"], file: "f.toml", key: "token", problem: "environment variable NOPE is not set")
         try expectError(["g.toml": "kind = \"telegram\"\ntoken = \"1:a\"\nenabled = \"yes\"\n"], file: "g.toml", key: "enabled", problem: "expected true or false")
         try expectError(["h.toml": "kind = \"telegram\"\nid = \"has space\"\ntoken = \"1:a\"\n"], file: "h.toml", key: "id", problem: "must be 1-64 characters")
         try expectError(
-            ["x.toml": "kind = \"telegram\"\nid = \"same\"\ntoken = \"1:a\"\n", "y.toml": "kind = \"telegram\"\nid = \"same\"\ntoken = \"1:a\"\n"],
+            ["x.toml": "kind = \"telegram\"\nid = \"same\"\ntoken = \"1:a\"\nsecret_token = \"s\"\n", "y.toml": "kind = \"telegram\"\nid = \"same\"\ntoken = \"1:a\"\nsecret_token = \"s\"\n"],
             file: "y.toml", key: "id", problem: "already used")
     }
 

@@ -27,6 +27,11 @@ public struct TelegramAdapter: ChannelAdapter {
 
     // MARK: Inbound
 
+    public var configurationWarnings: [String] {
+        configuration.secretToken == nil
+            ? ["allow_unsigned = true and no secret_token: anyone who learns this channel's webhook URL can post forged updates"] : []
+    }
+
     public func verify(_ request: WebhookRequest) throws(WebhookError) {
         guard let expected = configuration.secretToken else { return }
         guard let given = request.header(Self.secretHeader) else {
