@@ -167,25 +167,39 @@ final class LoginThrottle: @unchecked Sendable {
 
     let maxFailures: Int
     let window: TimeInterval
+    /// The longest an account waits between attempts, however many failures.
+    let maxAccountDelay: TimeInterval
+    /// Failures kept per key (enough to grow the delay to its cap).
+    static let kept = 32
     private let lock = NSLock()
-    /// The latest failures (at most `maxFailures`) of each key, oldest first.
+    /// The latest failures of each key within the window, oldest first.
     private var failures: [String: [Date]] = [:]
     private var sweepAt = 10_000
 
-    init(maxFailures: Int = 5, window: TimeInterval = 15 * 60) {
+    init(maxFailures: Int = 5, window: TimeInterval = 15 * 60, maxAccountDelay: TimeInterval = 60) {
         self.maxFailures = maxFailures
         self.window = window
+        self.maxAccountDelay = maxAccountDelay
     }
 
-    /// Seconds to wait when any of the keys is throttled, else nil.
+    /// Seconds to wait, else nil. An address with `maxFailures` failures in
+    /// the window waits out the window (guessing from one place stops there).
+    /// An account slows down instead of locking: from its `maxFailures`th
+    /// failure on, each attempt waits 1, 2, 4… seconds (at most
+    /// `maxAccountDelay`) after the last one, so nobody can lock an account,
+    /// an admin's included, by failing on purpose from elsewhere.
     func retryAfter(_ keys: Keys, now: Date = Date()) -> Int? {
         lock.withLock {
-            keys.all.compactMap { key -> Int? in
-                guard let list = failures[key], list.count >= maxFailures else { return nil }
-                let oldest = list[list.count - maxFailures]
-                let wait = oldest.addingTimeInterval(window).timeIntervalSince(now)
-                return wait > 0 ? max(1, Int(wait.rounded(.up))) : nil
-            }.max()
+            var waits: [TimeInterval] = []
+            if let list = failures[keys.client]?.filter({ now.timeIntervalSince($0) < window }), list.count >= maxFailures {
+                waits.append(list[list.count - maxFailures].addingTimeInterval(window).timeIntervalSince(now))
+            }
+            if let list = failures[keys.account]?.filter({ now.timeIntervalSince($0) < window }), list.count >= maxFailures, let last = list.last {
+                let delay = min(maxAccountDelay, pow(2, Double(list.count - maxFailures)))
+                waits.append(last.addingTimeInterval(delay).timeIntervalSince(now))
+            }
+            guard let wait = waits.max(), wait > 0 else { return nil }
+            return max(1, Int(wait.rounded(.up)))
         }
     }
 
@@ -194,7 +208,7 @@ final class LoginThrottle: @unchecked Sendable {
             for key in keys.all {
                 var list = (failures[key] ?? []).filter { now.timeIntervalSince($0) < window }
                 list.append(now)
-                if list.count > maxFailures { list.removeFirst(list.count - maxFailures) }
+                if list.count > Self.kept { list.removeFirst(list.count - Self.kept) }
                 failures[key] = list
             }
             if failures.count >= sweepAt {

@@ -103,6 +103,14 @@ struct TeamTests {
             // That client is throttled, for Bo as well; another client behind the same balancer is not.
             #expect(try await login("bo@example.com", "password-bo", from: "198.51.100.7").status == 429)
             #expect(try await login("bo@example.com", "password-bo", from: "198.51.100.8").status == 200)
+            // Ann herself, from elsewhere, is slowed down (seconds), not locked out for the window.
+            let slowed = try await login("ann@example.com", "password-ann@example.com", from: "198.51.100.9")
+            if slowed.status == 429 {
+                let wait = try #require(header(slowed, "Retry-After").flatMap { Int($0) })
+                #expect(wait <= 2, "a delay, not a lock: \(wait) s")
+                try await Task.sleep(for: .seconds(wait))
+            }
+            #expect(try await login("ann@example.com", "password-ann@example.com", from: "198.51.100.9").status == 200)
         }
         // Without trusted_proxies the header is the client's word: the connection's address counts.
         try await withDaemon { daemon, _ in
@@ -121,7 +129,7 @@ struct TeamTests {
         }
     }
 
-    @Test("the throttle: per account and per address, a success clears the account, failures age out")
+    @Test("the throttle: an address locks for the window, an account only slows (growing delays, a minute at most); a success clears the account; failures age out")
     func throttleRules() {
         let throttle = LoginThrottle(maxFailures: 5, window: 900)
         let start = Date(timeIntervalSince1970: 1_000_000)
@@ -134,8 +142,14 @@ struct TeamTests {
         throttle.recordFailure(annElsewhere, now: start + 11)
         #expect(throttle.retryAfter(annElsewhere, now: start + 12) == nil, "the success cleared the account's count")
         for i in 0..<4 { throttle.recordFailure(annElsewhere, now: start + 20 + Double(i)) }
-        // Five for the account (from another address): throttled from anywhere.
-        #expect(throttle.retryAfter(LoginThrottle.keys(email: "ann@example.com", client: "10.9.9.9"), now: start + 30) == 881)
+        // Five for the account (from another address): it slows down everywhere, it does not lock.
+        let annAnywhere = LoginThrottle.keys(email: "ann@example.com", client: "10.9.9.9")
+        #expect(throttle.retryAfter(annAnywhere, now: start + 23.5) == 1)
+        #expect(throttle.retryAfter(annAnywhere, now: start + 24.5) == nil, "one second after the fifth failure")
+        for i in 0..<5 { throttle.recordFailure(LoginThrottle.keys(email: "ann@example.com", client: "10.8.0.\(i)"), now: start + 40 + Double(i)) }
+        #expect(throttle.retryAfter(annAnywhere, now: start + 44) == 32, "ten failures: 2^5 seconds after the last")
+        for i in 0..<20 { throttle.recordFailure(LoginThrottle.keys(email: "ann@example.com", client: "10.7.0.\(i)"), now: start + 50 + Double(i)) }
+        #expect(throttle.retryAfter(annAnywhere, now: start + 69) == 60, "never more than a minute: the account cannot be locked")
         // The first address has 4 failures: not throttled for another account.
         #expect(throttle.retryAfter(LoginThrottle.keys(email: "cy@example.com", client: "10.0.0.1"), now: start + 30) == nil)
         for i in 0..<5 { throttle.recordFailure(bo, now: start + Double(i)) }
