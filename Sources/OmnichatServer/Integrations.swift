@@ -25,8 +25,9 @@ enum IntegrationSigner {
             let after = response.header("Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
             return .retry(after: after, reason: "the webhook answered HTTP \(response.status)")
         default:
-            let body = String(decoding: response.body.prefix(300), as: UTF8.self)
-            return .permanent(reason: "the webhook answered HTTP \(response.status)\(body.isEmpty ? "" : ": \(body)")")
+            // The status only: the body is the receiver's (an error page may echo
+            // tokens or internal details) and the reason is shown in the API.
+            return .permanent(reason: "the webhook answered HTTP \(response.status)")
         }
     }
 

@@ -125,6 +125,23 @@ struct RoutingEndToEndTests {
             try await eventually("the mark-as-resolved webhook") { !merchant.calls(to: "resolved").isEmpty }
             #expect(merchant.calls(to: "resolved").first?.json["room_id"].asID == roomID)
             #expect(try await daemon.store.user(id: ann.id)?.openRooms == 0)
+
+            // A receiver refusing with an error page that echoes secrets: the dead letter keeps the status only.
+            _ = try await daemon.postUpdate(telegramUpdate(2, chat: 556, name: "Dora"))
+            try await eventually("Dora's allocation webhook") { merchant.calls(to: "allocate").contains { $0.json["name"] as? String == "Dora" } }
+            let doraID = try #require(Int64(merchant.calls(to: "allocate").last { $0.json["name"] as? String == "Dora" }?.json["room_id"] as? String ?? ""))
+            #expect(try await call("POST", "\(daemon.base)/api/v1/admin/service/assign_agent", json: ["room_id": doraID, "agent_id": ann.id], token: key).status == 200)
+            merchant.respond([(403, #"{"error":"bad token","echo":"Authorization: Bearer merchant-internal-secret-42"}"#)])
+            let doraResolved = try await call("POST", "\(daemon.base)/api/v1/admin/service/mark_as_resolved", json: ["room_id": doraID], token: key)
+            #expect(doraResolved.status == 200, "\(doraResolved.text)")
+            var letters: [[String: Any]] = []
+            try await eventually("the refused webhook as a dead letter") {
+                letters = try await call("GET", "\(daemon.base)/api/v1/deliveries", token: adminToken)["deliveries"] as? [[String: Any]] ?? []
+                return letters.contains { $0["room_id"].asID == doraID }
+            }
+            let letter = try #require(letters.first { $0["room_id"].asID == doraID })
+            #expect(letter["error"] as? String == "the webhook answered HTTP 403")
+            #expect(!"\(letters)".contains("merchant-internal-secret-42"))
         }
     }
 
