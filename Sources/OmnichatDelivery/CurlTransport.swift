@@ -128,7 +128,13 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         _ = omc_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
         _ = omc_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, transfer.timeoutMilliseconds)
         _ = omc_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(transfer.timeoutMilliseconds, 10_000))
-        _ = omc_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
+        // Only http and https, or nothing: a libcurl that cannot restrict the
+        // protocols would follow whatever scheme a URL names.
+        guard omc_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK else {
+            curl_easy_cleanup(easy)
+            transfer.fail(TransportError(.invalidRequest, "libcurl cannot be limited to http and https (CURLOPT_PROTOCOLS_STR needs 7.85 or later)"))
+            return
+        }
         _ = omc_easy_setopt_string(easy, CURLOPT_USERAGENT, userAgent)
         _ = omc_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
         switch request.method.uppercased() {

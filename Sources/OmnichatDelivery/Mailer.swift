@@ -149,7 +149,7 @@ public final class Mailer: MailSending, @unchecked Sendable {
         let timeout = max(1, Int(settings.timeoutSeconds * 1000))
         let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { buffer in
             _ = omc_easy_setopt_string(easy, CURLOPT_URL, settings.url)
-            _ = omc_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps")
+            guard omc_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps") == CURLE_OK else { return CURLE_UNSUPPORTED_PROTOCOL }
             _ = omc_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
             _ = omc_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, timeout)
             _ = omc_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(timeout, 10_000))

@@ -31,6 +31,11 @@ public struct DaemonConfiguration: Sendable {
     /// `trusted_proxies` (array of IP addresses, default none): load balancers whose
     /// `X-Forwarded-For` is believed for the client's address (sign-in throttling).
     public var trustedProxies: [String] = []
+    /// `metrics_token` (string, optional; `OMNICHAT_METRICS_TOKEN`): `/metrics`
+    /// answers a client on this machine (loopback, not through a proxy) without
+    /// credentials; anyone else needs `Authorization: Bearer <metrics_token>`
+    /// (403 without one configured). Never logged.
+    public var metricsToken: String?
 
     /// Whether `database` names a PostgreSQL server rather than a SQLite file.
     public var usesPostgres: Bool { database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") }
@@ -174,6 +179,7 @@ public struct DaemonConfiguration: Sendable {
             return texts.count == items.count ? texts : nil
         }
         try take("trusted_proxies", strings, "an array of IP address strings") { trustedProxies = $0 }
+        try take("metrics_token", str, "a string") { metricsToken = $0.isEmpty ? nil : $0 }
         try take("postgres.pool_size", int, "an integer") { postgresPoolSize = $0 }
         try take("postgres.connect_timeout_seconds", num, "a number") { postgresConnectTimeoutSeconds = $0 }
         try take("postgres.outbox_lease_seconds", num, "a number") { postgresOutboxLeaseSeconds = $0 }
@@ -235,6 +241,7 @@ public struct DaemonConfiguration: Sendable {
         if let v = env["OMNICHAT_PUBLIC_BASE_URL"] { publicBaseURL = v }
         if let v = env["OMNICHAT_APP_ID"] { appID = v }
         if let v = env["OMNICHAT_CONSOLE_DIR"] { consoleDir = v }
+        if let v = env["OMNICHAT_METRICS_TOKEN"] { metricsToken = v.isEmpty ? nil : v }
         if let v = try int("OMNICHAT_DEFAULT_MAX_OPEN_ROOMS") { defaultMaxOpenRooms = v }
         if let v = env["OMNICHAT_LOG_LEVEL"] { logLevel = v }
         if let v = env["OMNICHAT_SYNCHRONOUS"] { synchronous = v }

@@ -129,6 +129,21 @@ public final class Omnichat: Sendable {
         }
     }
 
+    /// `/metrics` shows channel names, volumes and errors: a client on this
+    /// machine (loopback, no proxy between) reads it freely, anyone else with
+    /// `Authorization: Bearer <metrics_token>`.
+    static func allowMetrics(_ request: Request, _ context: some RequestContext, token: String?, trustedProxies: Set<String>) throws {
+        // Hashes compared: the time taken says nothing about the token.
+        if let token, let given = Authenticator.bearer(request), Authenticator.tokenHash(given) == Authenticator.tokenHash(token) { return }
+        let client = AccountRoutes.clientAddress(request, context, trustedProxies: trustedProxies)
+        let proxied = request.headers.contains { $0.name.canonicalName == "x-forwarded-for" }
+        if !proxied, client == "::1" || client.hasPrefix("127.") { return }
+        throw APIError.forbidden(
+            token == nil
+                ? "/metrics is served to this machine only; set metrics_token to scrape it from elsewhere"
+                : "/metrics needs Authorization: Bearer <metrics_token> from outside this machine")
+    }
+
     /// Each channel's configuration warnings (a Telegram channel accepting unsigned updates).
     func logConfigurationWarnings(_ list: [ConfiguredChannel]) {
         for channel in list {
@@ -230,7 +245,10 @@ public final class Omnichat: Sendable {
             }
         }
         let connections = self.connections
-        router.get("/metrics") { _, _ in
+        let metricsToken = configuration.metricsToken
+        let proxies = Set(configuration.trustedProxies)
+        router.get("/metrics") { request, context in
+            try Self.allowMetrics(request, context, token: metricsToken, trustedProxies: proxies)
             metrics.setQueueDepth(queue.depth)
             metrics.setConnections(open: connections.current, refused: connections.refusedCount, slowBodies: connections.slowBodyCount)
             metrics.setStoreConflictRetries(store.conflictRetries)

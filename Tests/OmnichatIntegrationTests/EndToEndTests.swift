@@ -421,6 +421,17 @@ struct EndToEndTests {
             #expect(metrics.text.contains(#"omnichat_webhooks_total{channel="tg",outcome="unauthorized"} 1"#))
             #expect(metrics.text.contains("omnichat_queue_depth"))
             #expect(!metrics.text.contains("TEST-token"))
+            // Through a proxy (X-Forwarded-For), the scraper is not this machine: refused without a token.
+            let proxied = try await call("GET", "\(daemon.base)/metrics", headers: [("X-Forwarded-For", "203.0.113.5")])
+            #expect(proxied.status == 403 && proxied.text.contains("metrics_token"))
+        }
+        try await withDaemon(configure: { $0.metricsToken = "scrape-me-7" }) { daemon, _ in
+            let forwarded: [(name: String, value: String)] = [("X-Forwarded-For", "203.0.113.5")]
+            #expect(try await call("GET", "\(daemon.base)/metrics", headers: forwarded).status == 403)
+            #expect(try await call("GET", "\(daemon.base)/metrics", token: "wrong", headers: forwarded).status == 403)
+            let scraped = try await call("GET", "\(daemon.base)/metrics", token: "scrape-me-7", headers: forwarded)
+            #expect(scraped.status == 200 && scraped.text.contains("omnichat_queue_depth"))
+            #expect(!scraped.text.contains("scrape-me-7"))
         }
     }
 }
