@@ -7,6 +7,8 @@ struct EventRoutes: Sendable {
     let api: APIRoutes
     /// How often a stream's credential is checked again.
     static let recheck: Duration = .seconds(5)
+    /// Open streams one user may have (tabs, devices).
+    static let maxStreamsPerUser = 5
 
     func register(on router: Router<some RequestContext>) {
         router.get("/api/v1/events") { request, _ in try await stream(request) }
@@ -56,6 +58,13 @@ struct EventRoutes: Sendable {
             resume = .after(id)
         }
         let live = api.live
+        // A client that opens stream after stream (each holds memory and a task) is refused.
+        guard live.streamCount(userID: user.id) < Self.maxStreamsPerUser else {
+            throw APIError(
+                .tooManyRequests, "too_many_streams",
+                "at most \(Self.maxStreamsPerUser) event streams per user are open at once; close one first",
+                headers: [.retryAfter: "5"])
+        }
         let (replay, complete, events) = live.subscribe(user: user, resume: resume)
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
@@ -71,7 +80,9 @@ struct EventRoutes: Sendable {
                     output.finish()
                 }
                 group.addTask {
-                    var sinceKeepAlive: Duration = .zero
+                    // Each check also writes a keep-alive: it keeps proxies from
+                    // closing an idle stream, and a client that went away is
+                    // noticed (and its subscription ended) within one period.
                     while !Task.isCancelled {
                         try await Task.sleep(for: recheck)
                         if let reason = await revoked() {
@@ -79,11 +90,7 @@ struct EventRoutes: Sendable {
                             output.finish()
                             return
                         }
-                        sinceKeepAlive += recheck
-                        if sinceKeepAlive >= .seconds(15) {
-                            sinceKeepAlive = .zero
-                            output.yield(": keep-alive\n\n")
-                        }
+                        output.yield(": keep-alive\n\n")
                     }
                 }
                 for await line in lines { try await writer.write(ByteBuffer(string: line)) }

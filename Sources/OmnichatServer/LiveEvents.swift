@@ -30,6 +30,8 @@ public final class LiveEvents: Service, @unchecked Sendable {
     private var buffer = CircularBuffer<LiveEvent>(initialCapacity: 1024)
     private var nextID: Int64
     private var subscribers: [Int: AsyncStream<LiveEvent>.Continuation] = [:]
+    /// Whose stream each subscriber is (the per-user limit).
+    private var owners: [Int: Int64] = [:]
     private var nextSubscriber = 0
     private var assignees: [Int64: Int64] = [:]  // open rooms' agents (0: none), for visibility
     private var stopped = false
@@ -178,9 +180,13 @@ public final class LiveEvents: Service, @unchecked Sendable {
             replay = buffer.filter { $0.id > last && visible($0) }
         }
         subscribers[key] = continuation
+        owners[key] = user.id
         lock.unlock()
         continuation.onTermination = { [weak self] _ in
-            self?.lock.withLock { _ = self?.subscribers.removeValue(forKey: key) }
+            self?.lock.withLock {
+                _ = self?.subscribers.removeValue(forKey: key)
+                _ = self?.owners.removeValue(forKey: key)
+            }
         }
         let filtered = AsyncStream<LiveEvent> { output in
             let task = Task {
@@ -196,6 +202,9 @@ public final class LiveEvents: Service, @unchecked Sendable {
     }
 
     public var subscriberCount: Int { lock.withLock { subscribers.count } }
+
+    /// Open streams of one user.
+    public func streamCount(userID: Int64) -> Int { lock.withLock { owners.values.filter { $0 == userID }.count } }
 
     /// Forwards the event bus's room changes to the stream.
     func follow(_ bus: EventBus) {

@@ -108,7 +108,7 @@ struct LiveEventsTests {
         let (_, adminToken) = try await daemon.signIn(email: "root@example.com", role: .admin, online: false)
         let (_, annToken) = try await daemon.signIn(email: "ann@example.com", online: false)
         let (bo, boToken) = try await daemon.signIn(email: "bo@example.com", online: false)
-        let (_, sueToken) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
+        let (sueUser, sueToken) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
         let ann = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(annToken)"])
         let boStream = try SSEClient(port: daemon.port, path: "/api/v1/events?access_token=\(boToken)")
         let sue = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(sueToken)"])
@@ -125,6 +125,16 @@ struct LiveEventsTests {
         #expect(boStream.events.last?.type == "stream.revoked")
         #expect(boStream.events.last?.data["reason"] as? String == "the role changed")
         try await eventually("their subscriptions ended, one left") { daemon.daemon.live.subscriberCount == 1 }
+
+        // At most five streams per user: a sixth is 429; closing one makes room.
+        var more: [SSEClient] = []
+        for _ in 0..<4 { more.append(try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(sueToken)"])) }
+        try await eventually("five streams for Sue") { daemon.daemon.live.streamCount(userID: sueUser.id) == 5 }
+        let sixth = try await call("GET", "\(daemon.base)/api/v1/events", token: sueToken)
+        #expect(sixth.status == 429 && sixth.text.contains("too_many_streams"))
+        more.removeLast().close()
+        try await eventually(timeout: .seconds(15), "four streams for Sue") { daemon.daemon.live.streamCount(userID: sueUser.id) == 4 }
+        for stream in more { stream.close() }
 
         // The supervisor's stream, whose credential holds, goes on and sees the next customer.
         _ = try await daemon.postUpdate(telegramUpdate(1, chat: 1, text: "still watched"))
