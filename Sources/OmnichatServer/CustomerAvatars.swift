@@ -23,6 +23,7 @@ final class CustomerAvatars: Sendable {
     let logger: Logger
     static let timeout: Duration = .seconds(3)
     static let retryAfter: TimeInterval = 86_400
+    static let maxMisses = 100_000
     /// Calls of one lookup at most (Telegram takes two).
     static let maxSteps = 4
     private let state = State()
@@ -57,7 +58,14 @@ final class CustomerAvatars: Sendable {
         let url = await task.value
         state.lock.withLock {
             state.inFlight[contactID] = nil
-            if url == nil { state.misses[contactID] = Date() } else { state.misses[contactID] = nil }
+            let now = Date()
+            if url == nil { state.misses[contactID] = now } else { state.misses[contactID] = nil }
+            // Bounded: past 100,000 remembered misses, the ones older than a day go.
+            if state.misses.count > Self.maxMisses {
+                state.misses = state.misses.filter { now.timeIntervalSince($0.value) < Self.retryAfter }
+                // Still full (a burst of new contacts): forget them all rather than filter on every miss.
+                if state.misses.count > Self.maxMisses / 2 { state.misses.removeAll() }
+            }
         }
         return url
     }
@@ -75,13 +83,13 @@ final class CustomerAvatars: Sendable {
     }
 
     private func lookUp(_ given: Room) async -> String? {
+        guard channels.channel(given.channelID)?.profilePictures == true,
+            let adapter = channels.adapter(for: given.channelID), var lookup = adapter.avatar(externalID: given.contact.externalID) else {
+            return nil
+        }
         // The caller's room may predate a lookup that just finished.
         let room = (try? await store.room(id: given.id)) ?? given
         if let url = room.contact.avatarURL, !url.isEmpty { return url }
-        guard channels.channel(room.channelID)?.profilePictures == true,
-            let adapter = channels.adapter(for: room.channelID), var lookup = adapter.avatar(externalID: room.contact.externalID) else {
-            return nil
-        }
         var found: String?
         steps: for _ in 0..<Self.maxSteps {
             let response: HTTPResponseDescription
