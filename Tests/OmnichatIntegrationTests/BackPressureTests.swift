@@ -118,9 +118,13 @@ struct BackPressureTests {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(answers.allSatisfy { $0.0 == 503 })
-        let immediate = answers.filter { $0.1 < .milliseconds(500) }
-        #expect(immediate.count >= 20, "refused at once: \(immediate.count) of 30")
-        #expect(immediate.allSatisfy { $0.2.contains("waiting for a commit") }, "\(immediate.first?.2 ?? "")")
+        // "At once" means without waiting for the ingest deadline (1.5 s): the
+        // backlog refusals are told apart by their message, not by a wall-clock
+        // bound a loaded CI machine can miss (18 of 30 under 500 ms once).
+        let backlog = answers.filter { $0.2.contains("waiting for a commit") }
+        #expect(backlog.count >= 20, "refused for the full backlog: \(backlog.count) of 30")
+        let slowest = backlog.map(\.1).max() ?? .zero
+        #expect(slowest < .milliseconds(1500), "a backlog refusal waited \(slowest), as long as the deadline")
         // Once the lock is gone, ingest works again.
         try await eventually(timeout: .seconds(10), "store back") {
             try await call("POST", url, body: telegramUpdate(99), headers: secret).status == 200
