@@ -83,44 +83,41 @@ final class CustomerAvatars: Sendable {
     }
 
     private func lookUp(_ given: Room) async -> String? {
-        guard channels.channel(given.channelID)?.profilePictures == true,
-            let adapter = channels.adapter(for: given.channelID), var lookup = adapter.avatar(externalID: given.contact.externalID) else {
-            return nil
-        }
+        guard lookup(for: given) != nil else { return nil }
         // The caller's room may predate a lookup that just finished.
         let room = (try? await store.room(id: given.id)) ?? given
         if let url = room.contact.avatarURL, !url.isEmpty { return url }
-        var found: String?
-        steps: for _ in 0..<Self.maxSteps {
-            let response: HTTPResponseDescription
-            do {
-                response = try await transport.send(lookup.request, timeout: Self.timeout)
-            } catch {
-                logger.info(
-                    "profile picture lookup failed",
-                    metadata: ["omnichat.channel": "\(room.channelID)", "omnichat.contact": "\(room.contact.id)", "omnichat.error": "\(error)"])
-                break steps
+        let found: String
+        do {
+            switch try await picture(for: room, timeout: Self.timeout) {
+            case .redirect(let url): found = url
+            case .file: found = ownURL(roomID: room.id)
+            case .none: return nil
             }
-            switch lookup.read(response) {
-            case .url(let url):
-                found = url
-                break steps
-            case .next(let following):
-                lookup = following
-            case .privateFile:
-                found = "\(publicBaseURL)/api/v1/rooms/\(room.id)/customer_avatar"
-                break steps
-            case .none:
-                break steps
-            }
+        } catch {
+            logger.info(
+                "profile picture lookup failed",
+                metadata: ["omnichat.channel": "\(room.channelID)", "omnichat.contact": "\(room.contact.id)", "omnichat.error": "\(error)"])
+            return nil
         }
-        guard let found else { return nil }
         do {
             try await store.setContactAvatar(contactID: room.contact.id, url: found)
         } catch {
             logger.warning("profile picture not kept", metadata: ["omnichat.contact": "\(room.contact.id)", "omnichat.error": "\(error)"])
         }
         return found
+    }
+
+    /// The daemon's own address for a picture only the channel's credentials can fetch.
+    func ownURL(roomID: Int64) -> String { "\(publicBaseURL)/api/v1/rooms/\(roomID)/customer_avatar" }
+
+    /// Whether a kept address is the daemon's own (so the network must be asked).
+    func isOwn(_ url: String) -> Bool { url.hasPrefix(publicBaseURL + "/api/v1/rooms/") }
+
+    /// The channel's first profile call for this customer, when lookups are on and the network has them.
+    private func lookup(for room: Room) -> AvatarLookup? {
+        guard channels.channel(room.channelID)?.profilePictures == true else { return nil }
+        return channels.adapter(for: room.channelID)?.avatar(externalID: room.contact.externalID)
     }
 
     /// Runs a lookup to its end for the avatar route: a public address, or a
@@ -131,13 +128,11 @@ final class CustomerAvatars: Sendable {
         case none
     }
 
-    func picture(for room: Room) async throws -> Picture {
-        guard channels.channel(room.channelID)?.profilePictures == true,
-            let adapter = channels.adapter(for: room.channelID), var lookup = adapter.avatar(externalID: room.contact.externalID) else {
-            return .none
-        }
+    /// Walks the network's profile calls (at most `maxSteps`) to their answer.
+    func picture(for room: Room, timeout: Duration = .seconds(10)) async throws -> Picture {
+        guard var lookup = lookup(for: room) else { return .none }
         for _ in 0..<Self.maxSteps {
-            let response = try await transport.send(lookup.request, timeout: .seconds(10))
+            let response = try await transport.send(lookup.request, timeout: timeout)
             switch lookup.read(response) {
             case .url(let url): return .redirect(url)
             case .next(let following): lookup = following

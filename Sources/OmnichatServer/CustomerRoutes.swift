@@ -28,9 +28,8 @@ struct CustomerRoutes: Sendable {
         // `?proxy=true`: the bytes instead of a redirect (the console, whose
         // content policy loads images from its own origin only).
         let proxy = ["true", "1"].contains(APIRoutes.Query(request)["proxy"] ?? "")
-        let own = avatars.publicBaseURL + "/api/v1/rooms/"
         var picture: CustomerAvatars.Picture
-        if let url = room.contact.avatarURL, !url.isEmpty, !url.hasPrefix(own) {
+        if let url = room.contact.avatarURL, !url.isEmpty, !avatars.isOwn(url) {
             picture = .redirect(url)
         } else {
             do {
