@@ -25,6 +25,9 @@ public protocol CustomerStore: Sendable {
 
 /// What the hosted product's compatible routes and webhooks need beyond the other ports.
 public protocol CompatibilityStore: Sendable {
+    /// The integer id an entity had as a string id (`rm_…`, `usr_…`) before
+    /// ids became integers; nil when unknown. Deprecated input, for one release.
+    func legacyID(kind: EntityKind, oldID: String) async throws -> Int64?
     /// Each channel's number (the hosted product gives channels integer ids), assigned on first use and kept.
     func channelNumbers(_ channelIDs: [String]) async throws -> [String: Int64]
     /// The first and last message ids of a room from a time on (a session's comments).

@@ -177,8 +177,7 @@ public enum ReportMath {
     }
 }
 
-/// The inbox and reports: the store side of room search, read marks, notes,
-/// tags and performance reports. `Store` includes it.
+/// The inbox: room summaries, read marks, notes, tags and sessions.
 public protocol InboxStore: Sendable {
     /// Unread count (for `readerID`), last message and tags of each room id given.
     func roomSummaries(roomIDs: [Int64], readerID: Int64) async throws -> [Int64: RoomSummary]
@@ -192,8 +191,4 @@ public protocol InboxStore: Sendable {
     func setTags(roomID: Int64, tags: [String]) async throws -> [String]
     /// The room's sessions, oldest first.
     func sessions(roomID: Int64) async throws -> [RoomSession]
-    /// One row per agent (and per other user with activity in the window), by name.
-    func agentReport(_ filter: ReportFilter) async throws -> [AgentPerformance]
-    /// Rows with activity, by date then channel (UTC days).
-    func channelReport(_ filter: ReportFilter) async throws -> [ChannelDay]
 }

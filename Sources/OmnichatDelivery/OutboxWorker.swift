@@ -59,7 +59,7 @@ public struct DeliverySettings: Sendable {
 /// marked delivered in the store before anything else happens, so a restart
 /// never resends it; a long message's parts are recorded one by one.
 public final class OutboxWorker: Service, @unchecked Sendable {
-    private let store: any Store
+    private let store: any OutboxPort
     private let directory: any ChannelDirectory
     private let transport: any HTTPTransport
     private let settings: DeliverySettings
@@ -69,7 +69,7 @@ public final class OutboxWorker: Service, @unchecked Sendable {
     private let (wakeups, wakeupContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
 
     public init(
-        store: any Store, directory: any ChannelDirectory, transport: any HTTPTransport, settings: DeliverySettings,
+        store: any OutboxPort, directory: any ChannelDirectory, transport: any HTTPTransport, settings: DeliverySettings,
         observer: (any DeliveryObserver)? = nil, logger: Logger
     ) {
         self.store = store

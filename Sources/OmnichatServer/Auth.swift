@@ -6,7 +6,7 @@ import OmnichatCore
 
 /// Passwords (bcrypt) and bearer tokens (random, stored as SHA-256).
 public struct Authenticator: Sendable {
-    let store: any Store
+    let store: any AccountPort & APIKeyPort
     let sessionLifetime: TimeInterval
     let bcryptCost: Int
     let appID: String
@@ -17,7 +17,7 @@ public struct Authenticator: Sendable {
     /// daemon tell them apart by time).
     let dummyHash: String
 
-    public init(store: any Store, sessionHours: Int, bcryptCost: Int, appID: String = "omnichat") {
+    public init(store: any AccountPort & APIKeyPort, sessionHours: Int, bcryptCost: Int, appID: String = "omnichat") {
         self.store = store
         self.sessionLifetime = TimeInterval(sessionHours) * 3600
         self.bcryptCost = bcryptCost

@@ -16,7 +16,7 @@ import OmnichatCore
 ///   address for it instead, `GET /api/v1/rooms/{room_id}/customer_avatar`,
 ///   which fetches the file with the channel's credentials.
 final class CustomerAvatars: Sendable {
-    let store: any Store
+    let store: any ConversationPort & CustomerStore
     let transport: any HTTPTransport
     let channels: ChannelRegistry
     let publicBaseURL: String
@@ -34,7 +34,7 @@ final class CustomerAvatars: Sendable {
         var inFlight: [Int64: Task<String?, Never>] = [:]
     }
 
-    init(store: any Store, transport: any HTTPTransport, channels: ChannelRegistry, publicBaseURL: String, logger: Logger) {
+    init(store: any ConversationPort & CustomerStore, transport: any HTTPTransport, channels: ChannelRegistry, publicBaseURL: String, logger: Logger) {
         self.store = store
         self.transport = transport
         self.channels = channels

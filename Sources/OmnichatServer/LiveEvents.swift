@@ -37,7 +37,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
     private var stopped = false
     let retention: TimeInterval
     let maxBuffered: Int
-    let store: any Store
+    let store: any ConversationPort
     /// Several daemons on one database: events go through the database's log
     /// (ids from one sequence) and every daemon, this one included, delivers
     /// them from there. `nil`: one daemon, events stay in memory.
@@ -46,7 +46,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
 
-    public init(store: any Store, retention: TimeInterval = 300, maxBuffered: Int = 50_000, log: (any LiveEventLog)? = nil) {
+    public init(store: any ConversationPort, retention: TimeInterval = 300, maxBuffered: Int = 50_000, log: (any LiveEventLog)? = nil) {
         self.store = store
         self.retention = retention
         self.maxBuffered = maxBuffered

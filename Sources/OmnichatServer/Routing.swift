@@ -124,7 +124,7 @@ public final class EventBus: Sendable {
 /// exceed capacity.
 public final class RoutingService: Service, Sendable {
     let queue: WorkQueue
-    let store: any Store
+    let store: any RouterStore
     let policy: any AllocationPolicy
     let defaultCapacity: @Sendable () -> Int
     let settings: @Sendable () -> RoutingSettings
@@ -143,7 +143,7 @@ public final class RoutingService: Service, Sendable {
     private let nobodyFree = NobodyFree(window: .milliseconds(500))
 
     public init(
-        queue: WorkQueue, store: any Store, policy: any AllocationPolicy = LeastBusyPolicy(),
+        queue: WorkQueue, store: any RouterStore, policy: any AllocationPolicy = LeastBusyPolicy(),
         defaultCapacity: @escaping @Sendable () -> Int, settings: @escaping @Sendable () -> RoutingSettings = { RoutingSettings() },
         channels: ChannelRegistry? = nil, events: EventBus = EventBus(), appID: String = "omnichat",
         wakeOutbox: @escaping @Sendable () -> Void = {}, metrics: ServerMetrics?, logger: Logger,

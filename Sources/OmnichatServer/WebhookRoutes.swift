@@ -190,12 +190,12 @@ extension Optional {
 /// Division names (as drop-ins write them) to ids, cached; unknown names fall
 /// back to the default division.
 final class DivisionNames: @unchecked Sendable {
-    let store: any Store
+    let store: any SettingsPort
     private let lock = NSLock()
     private var cache: [String: Int64] = [:]
     private var loadedAt = Date.distantPast
 
-    init(store: any Store) {
+    init(store: any SettingsPort) {
         self.store = store
     }
 

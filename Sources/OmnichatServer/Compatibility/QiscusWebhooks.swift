@@ -4,8 +4,14 @@ import OmnichatCore
 
 /// The bodies of the merchant's webhooks, in the hosted product's shapes
 /// (`docs/qiscus-compatibility.md`); our own fields stay beside them.
+/// What the webhook bodies read: rooms, their customer and sessions, agents.
+public typealias QiscusWebhookStore = ConversationPort & MerchantWebhookPort & AccountPort & InboxStore & CustomerStore & CompatibilityStore
+
+/// What routing uses: the routing port, and what the allocation webhook's body reads.
+public typealias RouterStore = RoutingPort & SettingsPort & QiscusWebhookStore
+
 struct QiscusWebhooks: Sendable {
-    let store: any Store
+    let store: any QiscusWebhookStore
     let channels: ChannelRegistry
     let appID: String
 
@@ -99,7 +105,7 @@ struct QiscusWebhooks: Sendable {
     /// The first and last message of the room's latest session: those after
     /// the previous session ended (messages carry the network's time, which can
     /// be a little before the session's own start).
-    static func comments(_ store: any Store, room: Int64, sessions: [RoomSession]) async throws -> (first: Int64?, last: Int64?) {
+    static func comments(_ store: any QiscusWebhookStore, room: Int64, sessions: [RoomSession]) async throws -> (first: Int64?, last: Int64?) {
         try await store.messageRange(roomID: room, since: sessions.dropLast().last?.endedAt ?? .distantPast)
     }
 
