@@ -62,6 +62,13 @@ let package = Package(
             // compiled here against this engine's `Database`.
             swiftSettings: swiftSettings + [.define("OMNICHAT_POSTGRES")]
         ),
+        .target(
+            // Seeders, in-memory fakes of the ports and a scripted transport,
+            // for tests only (no production target depends on it).
+            name: "OmnichatTesting",
+            dependencies: ["OmnichatCore", "OmnichatStore", "OmnichatPostgres"],
+            swiftSettings: swiftSettings
+        ),
         .systemLibrary(
             name: "CCurl",
             path: "Sources/CCurl",
@@ -143,6 +150,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            // Fast tests of routing and delivery logic on the in-memory fakes.
+            name: "OmnichatUnitTests",
+            dependencies: [
+                "OmnichatTesting", "OmnichatCore", "OmnichatServer", "OmnichatDelivery", "OmnichatAdapters",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "OmnichatAdaptersTests",
             dependencies: ["OmnichatAdapters", "OmnichatCore"],
             resources: [.copy("Fixtures"), .copy("Golden")],
@@ -152,6 +168,7 @@ let package = Package(
             name: "OmnichatIntegrationTests",
             dependencies: [
                 "OmnichatServer", "OmnichatStore", "OmnichatPostgres", "OmnichatDelivery", "OmnichatCore", "OmnichatAdapters",
+                "OmnichatTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

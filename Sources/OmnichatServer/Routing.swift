@@ -137,6 +137,10 @@ public final class RoutingService: Service, Sendable {
     /// The customer's profile picture, looked up through the network when the
     /// contact has none yet (`CustomerAvatars`), for the allocation webhook.
     let avatar: (@Sendable (Room) async -> String?)?
+    /// What the allocation webhook's body reads (the customer, their
+    /// properties, sessions); nil when the store given has only the routing
+    /// ports (an in-memory fake): custom allocation then fails the room.
+    let webhookStore: (any QiscusWebhookStore)?
     static let rescanPage = 500
     /// When the store last said nobody has room (the queue's rooms skip asking
     /// again for a moment; see `route(roomID:fromQueue:)`).
@@ -152,6 +156,7 @@ public final class RoutingService: Service, Sendable {
         self.avatar = avatar
         self.queue = queue
         self.store = store
+        self.webhookStore = store as? any QiscusWebhookStore
         self.policy = policy
         self.defaultCapacity = defaultCapacity
         self.settings = settings
@@ -274,7 +279,8 @@ public final class RoutingService: Service, Sendable {
         if room.contact.avatarURL?.isEmpty ?? true, let avatar, let url = await avatar(room) {
             room.contact.avatarURL = url
         }
-        let webhooks = QiscusWebhooks(store: store, channels: channels ?? ChannelRegistry([]), appID: appID)
+        guard let webhookStore else { throw StoreError(.invalid, "this store cannot build the allocation webhook's body") }
+        let webhooks = QiscusWebhooks(store: webhookStore, channels: channels ?? ChannelRegistry([]), appID: appID)
         let body = try await webhooks.allocation(room, candidate: candidate)
         try await store.enqueueWebhook(
             roomID: room.id, target: .allocation, action: AdapterAction(name: "allocate", parameters: ["body": try QiscusWebhooks.json(body)]))

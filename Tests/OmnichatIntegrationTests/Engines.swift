@@ -1,5 +1,6 @@
 import Foundation
 import OmnichatCore
+import OmnichatTesting
 @testable import OmnichatPostgres
 @testable import OmnichatStore
 import Testing
@@ -52,19 +53,9 @@ enum TestEngine {
 }
 
 /// What tests use of either engine beyond `DaemonStore`: fixtures written
-/// straight into the tables (the shared store logic has them; both engines
+/// straight into the tables (`OmnichatTesting`'s seeders; both engines
 /// conform with nothing to add).
-protocol TestStore: DaemonStore {
-    @discardableResult
-    func seedRoom(
-        id: String, channelID: String, status: RoomStatus, assigneeID: Int64?, divisionID: Int64?, createdAt: Date, customerName: String
-    ) async throws -> Int64
-    func seedTransition(roomID: Int64, from: RoomStatus?, to: RoomStatus, assigneeID: Int64?, actor: String, at: Date) async throws
-    func seedMessage(roomID: Int64, direction: MessageDirection, senderUserID: Int64?, text: String, at: Date) async throws
-    func seedPresence(userID: Int64, from: Date, until: Date?) async throws
-    func presencePeriods(userID: Int64) async throws -> [(Date, Date?)]
-    func setInvitationExpiry(userID: Int64, expiresAt: Date) async throws
-}
+protocol TestStore: DaemonStore, SeedableStore {}
 
 extension SQLiteStore: TestStore {}
 extension PostgresStore: TestStore {}

@@ -1,5 +1,6 @@
 import Foundation
 import OmnichatCore
+import OmnichatTesting
 import OmnichatServer
 import Testing
 

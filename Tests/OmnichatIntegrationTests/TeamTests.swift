@@ -1,5 +1,6 @@
 import Foundation
 import OmnichatCore
+import OmnichatTesting
 @testable import OmnichatDelivery
 @testable import OmnichatServer
 import Testing

@@ -5,6 +5,13 @@ import Foundation
 /// depends on is a conditional update, so two decisions can never put an
 /// agent above capacity.
 public protocol RoutingPort: Sendable {
+    // The reads routing makes besides the queue (the same requirements as
+    // `ConversationPort`'s, `AccountPort`'s and `SettingsPort`'s: an engine
+    // implements each once).
+    func room(id: Int64) async throws -> Room?
+    func user(id: Int64) async throws -> User?
+    func divisions() async throws -> [Division]
+
     /// Waiting rooms, oldest first (every division's queue, interleaved by age),
     /// skipping the `offset` oldest.
     func waitingRooms(limit: Int, offset: Int) async throws -> [Room]

@@ -7,8 +7,9 @@ import OmnichatCore
 /// What the webhook bodies read: rooms, their customer and sessions, agents.
 public typealias QiscusWebhookStore = ConversationPort & MerchantWebhookPort & AccountPort & InboxStore & CustomerStore & CompatibilityStore
 
-/// What routing uses: the routing port, and what the allocation webhook's body reads.
-public typealias RouterStore = RoutingPort & SettingsPort & QiscusWebhookStore
+/// What routing uses: the routing port and the merchant's webhooks (the
+/// allocation webhook's body reads more: `QiscusWebhookStore`).
+public typealias RouterStore = RoutingPort & MerchantWebhookPort
 
 struct QiscusWebhooks: Sendable {
     let store: any QiscusWebhookStore

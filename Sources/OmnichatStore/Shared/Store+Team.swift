@@ -219,13 +219,6 @@ extension EngineStore {
         }
     }
 
-    /// Moves the expiry of a user's open invitations (tests and operations).
-    public func setInvitationExpiry(userID: Int64, expiresAt: Date) async throws {
-        try await pool.write { db in
-            try db.cachedStatement(sql: "UPDATE invitations SET expires_at = ? WHERE user_id = ? AND used_at IS NULL").execute(arguments: [expiresAt.timeIntervalSince1970, userID])
-        }
-    }
-
     // MARK: API keys
 
     public func apiKeys() async throws -> [APIKey] {
