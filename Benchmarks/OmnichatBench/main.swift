@@ -312,4 +312,4 @@ default:
     print("unknown mode \(mode)")
     exit(2)
 }
-transport.shutdown()
+await transport.shutdown()

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A value in a channel's drop-in file.
 public enum SettingValue: Sendable, Equatable {
@@ -42,13 +43,13 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
 /// A channel's settings as read from its drop-in file, with typed accessors
 /// whose errors name the file and the key. Keys an adapter never reads are
 /// reported by `unreadKeys` so typos are caught.
-public final class ChannelSettings: @unchecked Sendable {
+public final class ChannelSettings: Sendable {
     public let file: String
     public let values: [String: SettingValue]
     /// Prepended to keys in errors (`bot.` for a `[bot]` table).
     public let prefix: String
-    private let lock = NSLock()
-    private var read: Set<String> = []
+    /// Keys an accessor has read (for `unreadKeys`).
+    private let read = Mutex<Set<String>>([])
 
     public init(file: String, values: [String: SettingValue], prefix: String = "") {
         self.file = file
@@ -57,14 +58,11 @@ public final class ChannelSettings: @unchecked Sendable {
     }
 
     private func touch(_ key: String) {
-        lock.lock()
-        read.insert(key)
-        lock.unlock()
+        _ = read.withLock { $0.insert(key) }
     }
 
     public var unreadKeys: [String] {
-        lock.lock()
-        defer { lock.unlock() }
+        let read = self.read.withLock { $0 }
         return values.keys.filter { !read.contains($0) }.sorted()
     }
 

@@ -5,8 +5,13 @@ import OmnichatCore
 /// HTTP over libcurl's multi interface: one thread drives every transfer,
 /// connections are kept alive and reused across requests, and callers await
 /// results from Swift concurrency without blocking its threads.
+/// libcurl's process-wide set-up, done once whoever needs libcurl first
+/// (the transport or the mailer).
+enum CurlGlobal {
+    static let initialized: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+}
+
 public final class CurlTransport: HTTPTransport, @unchecked Sendable {
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
     private let multi: UnsafeMutableRawPointer
     private let lock = NSLock()
@@ -20,14 +25,16 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     /// handle's pool either way.
     private var idleHandles: [UnsafeMutableRawPointer] = []
     private static let maxIdleHandles = 256
-    private let stopped = DispatchSemaphore(value: 0)
+    /// Callers of `shutdown` waiting for the loop to end, and whether it has.
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    private var loopEnded = false
     private let userAgent: String
 
     /// - Parameters:
     ///   - maxConnectionsPerHost: the most connections open to one host at once (0: no limit).
     ///   - maxTotalConnections: the most connections open at once (0: no limit).
     public init(maxConnectionsPerHost: Int = 64, maxTotalConnections: Int = 0, userAgent: String = "omnichatd/0.1") {
-        _ = Self.globalInit
+        _ = CurlGlobal.initialized
         self.multi = curl_multi_init()!
         self.userAgent = userAgent
         _ = omc_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
@@ -41,15 +48,21 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         curl_multi_cleanup(multi)
     }
 
-    /// Finishes transfers in flight, fails new ones, and stops the thread.
-    public func shutdown() {
-        lock.lock()
-        let already = stopping
-        stopping = true
-        lock.unlock()
-        guard !already else { return }
-        curl_multi_wakeup(multi)
-        stopped.wait()
+    /// Finishes transfers in flight, fails new ones, and stops the thread;
+    /// returns once it has stopped (suspending, never blocking a thread).
+    public func shutdown() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if loopEnded {
+                lock.unlock()
+                continuation.resume()
+                return
+            }
+            stopWaiters.append(continuation)
+            stopping = true
+            lock.unlock()
+            curl_multi_wakeup(multi)
+        }
     }
 
     public func send(_ request: HTTPRequestDescription, timeout: Duration) async throws -> HTTPResponseDescription {
@@ -115,7 +128,12 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         }
         for easy in idleHandles { curl_easy_cleanup(easy) }
         idleHandles.removeAll()
-        stopped.signal()
+        lock.lock()
+        loopEnded = true
+        let waiters = stopWaiters
+        stopWaiters.removeAll()
+        lock.unlock()
+        for waiter in waiters { waiter.resume() }
     }
 
     private func start(_ transfer: Transfer) {

@@ -51,15 +51,13 @@ public protocol MailSending: Sendable {
 /// transfer, run on a dispatch queue of its own so Swift's cooperative pool
 /// is never blocked; the caller awaits the result.
 public final class Mailer: MailSending, @unchecked Sendable {
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
-
     public let settings: SMTPSettings
     private let queue = DispatchQueue(label: "omnichat.mailer", attributes: .concurrent)
     /// At most this many SMTP conversations at once.
     private let slots = DispatchSemaphore(value: 4)
 
     public init(settings: SMTPSettings) {
-        _ = Self.globalInit
+        _ = CurlGlobal.initialized
         self.settings = settings
     }
 

@@ -58,7 +58,7 @@ public struct DeliverySettings: Sendable {
 /// rendered by its channel's adapter and sent through the transport. A row is
 /// marked delivered in the store before anything else happens, so a restart
 /// never resends it; a long message's parts are recorded one by one.
-public final class OutboxWorker: Service, @unchecked Sendable {
+public final class OutboxWorker: Service, Sendable {
     private let store: any OutboxPort
     private let directory: any ChannelDirectory
     private let transport: any HTTPTransport

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdBcrypt
 import NIOCore
 import OmnichatCore
+import Synchronization
 
 /// The request context of omnichatd's router: Hummingbird's basic context plus
 /// the client's address (for login throttling).
@@ -154,7 +155,7 @@ extension APIError {
 /// leaves the window, whatever the password. A successful sign-in clears the
 /// account's count (not the address's). Counts are lost on restart and are
 /// per process; entries expire with the window and are swept as the table grows.
-final class LoginThrottle: @unchecked Sendable {
+final class LoginThrottle: Sendable {
     struct Keys: Sendable {
         var account: String
         var client: String
@@ -171,10 +172,9 @@ final class LoginThrottle: @unchecked Sendable {
     let maxAccountDelay: TimeInterval
     /// Failures kept per key (enough to grow the delay to its cap).
     static let kept = 32
-    private let lock = NSLock()
-    /// The latest failures of each key within the window, oldest first.
-    private var failures: [String: [Date]] = [:]
-    private var sweepAt = 10_000
+    /// The latest failures of each key within the window, oldest first, and
+    /// the table size at which expired keys are swept.
+    private let state = Mutex((failures: [String: [Date]](), sweepAt: 10_000))
 
     init(maxFailures: Int = 5, window: TimeInterval = 15 * 60, maxAccountDelay: TimeInterval = 60) {
         self.maxFailures = maxFailures
@@ -189,12 +189,12 @@ final class LoginThrottle: @unchecked Sendable {
     /// `maxAccountDelay`) after the last one, so nobody can lock an account,
     /// an admin's included, by failing on purpose from elsewhere.
     func retryAfter(_ keys: Keys, now: Date = Date()) -> Int? {
-        lock.withLock {
+        state.withLock { state in
             var waits: [TimeInterval] = []
-            if let list = failures[keys.client]?.filter({ now.timeIntervalSince($0) < window }), list.count >= maxFailures {
+            if let list = state.failures[keys.client]?.filter({ now.timeIntervalSince($0) < window }), list.count >= maxFailures {
                 waits.append(list[list.count - maxFailures].addingTimeInterval(window).timeIntervalSince(now))
             }
-            if let list = failures[keys.account]?.filter({ now.timeIntervalSince($0) < window }), list.count >= maxFailures, let last = list.last {
+            if let list = state.failures[keys.account]?.filter({ now.timeIntervalSince($0) < window }), list.count >= maxFailures, let last = list.last {
                 let delay = min(maxAccountDelay, pow(2, Double(list.count - maxFailures)))
                 waits.append(last.addingTimeInterval(delay).timeIntervalSince(now))
             }
@@ -204,23 +204,23 @@ final class LoginThrottle: @unchecked Sendable {
     }
 
     func recordFailure(_ keys: Keys, now: Date = Date()) {
-        lock.withLock {
+        state.withLock { state in
             for key in keys.all {
-                var list = (failures[key] ?? []).filter { now.timeIntervalSince($0) < window }
+                var list = (state.failures[key] ?? []).filter { now.timeIntervalSince($0) < window }
                 list.append(now)
                 if list.count > Self.kept { list.removeFirst(list.count - Self.kept) }
-                failures[key] = list
+                state.failures[key] = list
             }
-            if failures.count >= sweepAt {
-                failures = failures.filter { $0.value.last.map { now.timeIntervalSince($0) < window } ?? false }
-                sweepAt = max(10_000, failures.count * 2)
+            if state.failures.count >= state.sweepAt {
+                state.failures = state.failures.filter { $0.value.last.map { now.timeIntervalSince($0) < window } ?? false }
+                state.sweepAt = max(10_000, state.failures.count * 2)
             }
         }
     }
 
     func reset(_ key: String) {
-        _ = lock.withLock { failures.removeValue(forKey: key) }
+        _ = state.withLock { $0.failures.removeValue(forKey: key) }
     }
 
-    var count: Int { lock.withLock { failures.count } }
+    var count: Int { state.withLock { $0.failures.count } }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import OmnichatCore
 import TOMLKit
+import Synchronization
 
 /// A configured channel: its drop-in and its adapter.
 public struct ConfiguredChannel: Sendable {
@@ -105,10 +106,9 @@ public struct ChannelLoader: Sendable {
 }
 
 /// The channels in force; replaced whole on reload.
-public final class ChannelRegistry: ChannelDirectory, @unchecked Sendable {
-    private let lock = NSLock()
-    private var channels: [String: ConfiguredChannel] = [:]
-    private var reload = ReloadStatus(loadedAt: Date(), error: nil)
+public final class ChannelRegistry: ChannelDirectory, Sendable {
+    private let channels = Mutex<[String: ConfiguredChannel]>([:])
+    private let reload = Mutex(ReloadStatus(loadedAt: Date(), error: nil))
 
     /// The last reload of `adapters.d`: when the configuration in force was
     /// loaded, and the error of a later reload that was refused (if any).
@@ -117,10 +117,10 @@ public final class ChannelRegistry: ChannelDirectory, @unchecked Sendable {
         public var error: String?
     }
 
-    public var reloadStatus: ReloadStatus { lock.withLock { reload } }
+    public var reloadStatus: ReloadStatus { reload.withLock { $0 } }
 
     func recordReload(error: String?) {
-        lock.withLock {
+        reload.withLock { reload in
             if let error { reload.error = error } else { reload = ReloadStatus(loadedAt: Date(), error: nil) }
         }
     }
@@ -131,21 +131,15 @@ public final class ChannelRegistry: ChannelDirectory, @unchecked Sendable {
 
     public func replace(with list: [ConfiguredChannel]) {
         let map = Dictionary(list.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        lock.lock()
-        channels = map
-        lock.unlock()
+        channels.withLock { $0 = map }
     }
 
     public func channel(_ id: String) -> ConfiguredChannel? {
-        lock.lock()
-        defer { lock.unlock() }
-        return channels[id]
+        channels.withLock { $0[id] }
     }
 
     public var all: [ConfiguredChannel] {
-        lock.lock()
-        defer { lock.unlock() }
-        return channels.values.sorted { $0.id < $1.id }
+        channels.withLock { $0.values.sorted { $0.id < $1.id } }
     }
 
     public func adapter(for channelID: String) -> (any ChannelAdapter)? {
@@ -180,21 +174,20 @@ public final class ChannelRegistry: ChannelDirectory, @unchecked Sendable {
 }
 
 /// The settings that decide routing, read from the store and cached here.
-public final class WebhookSettings: @unchecked Sendable {
+public final class WebhookSettings: Sendable {
     public struct Hook: Sendable, Equatable {
         public var url: String
         public var secret: String?
     }
 
-    private let lock = NSLock()
-    private var state = RoutingSettings()
+    private let state = Mutex(RoutingSettings())
 
     public var current: RoutingSettings {
-        lock.withLock { state }
+        state.withLock { $0 }
     }
 
     func update(_ settings: RoutingSettings) {
-        lock.withLock { state = settings }
+        state.withLock { $0 = settings }
     }
 
     var allocation: Hook? {

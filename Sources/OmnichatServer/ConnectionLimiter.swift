@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
+import Synchronization
 
 /// Guards every HTTP connection at the cheapest point, on its event loop:
 /// - a connection beyond `limit` open ones is closed as soon as it is
@@ -11,13 +12,10 @@ import NIOHTTPTypes
 /// - a request whose body has not arrived in full within `bodyTimeout` of its
 ///   head has its connection closed (slow-body senders cannot pin a request).
 /// Both use the event loop's own timers: no task, no thread hop per request.
-final class ConnectionLimiter: @unchecked Sendable {
+final class ConnectionLimiter: Sendable {
     let limit: Int
     let bodyTimeout: TimeAmount
-    private let lock = NSLock()
-    private var open = 0
-    private var refused = 0
-    private var slowBodies = 0
+    private let counts = Mutex((open: 0, refused: 0, slowBodies: 0))
 
     init(limit: Int, bodyTimeout: Duration = .seconds(10)) {
         self.limit = limit
@@ -25,28 +23,28 @@ final class ConnectionLimiter: @unchecked Sendable {
         self.bodyTimeout = .nanoseconds(parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000)
     }
 
-    var current: Int { lock.withLock { open } }
-    var refusedCount: Int { lock.withLock { refused } }
-    var slowBodyCount: Int { lock.withLock { slowBodies } }
+    var current: Int { counts.withLock { $0.open } }
+    var refusedCount: Int { counts.withLock { $0.refused } }
+    var slowBodyCount: Int { counts.withLock { $0.slowBodies } }
 
     /// True when the connection may stay.
     func admit() -> Bool {
-        lock.withLock {
-            guard open < limit else {
-                refused += 1
+        counts.withLock { counts in
+            guard counts.open < limit else {
+                counts.refused += 1
                 return false
             }
-            open += 1
+            counts.open += 1
             return true
         }
     }
 
     func release() {
-        lock.withLock { open -= 1 }
+        counts.withLock { $0.open -= 1 }
     }
 
     func slowBody() {
-        lock.withLock { slowBodies += 1 }
+        counts.withLock { $0.slowBodies += 1 }
     }
 
     func handler() -> Handler { Handler(limiter: self) }
@@ -114,11 +112,14 @@ final class ConnectionLimiter: @unchecked Sendable {
 /// One ticking task for every pending deadline, instead of a sleeping task
 /// per request: `schedule` returns a key, `cancel` forgets it, and whatever
 /// is past due when the ticker runs (every `tick`) is fired once.
-final class DeadlineWheel: @unchecked Sendable {
-    private let lock = NSLock()
-    private var entries: [UInt64: (due: ContinuousClock.Instant, fire: @Sendable () -> Void)] = [:]
-    private var next: UInt64 = 0
-    private var ticker: Task<Void, Never>?
+final class DeadlineWheel: Sendable {
+    private struct State {
+        var entries: [UInt64: (due: ContinuousClock.Instant, fire: @Sendable () -> Void)] = [:]
+        var next: UInt64 = 0
+        var ticker: Task<Void, Never>?
+    }
+
+    private let state = Mutex(State())
     let tick: Duration
 
     init(tick: Duration = .milliseconds(50)) {
@@ -126,34 +127,34 @@ final class DeadlineWheel: @unchecked Sendable {
     }
 
     func schedule(after delay: Duration, _ fire: @escaping @Sendable () -> Void) -> UInt64 {
-        lock.withLock {
-            next += 1
-            entries[next] = (ContinuousClock.now + delay, fire)
-            if ticker == nil {
+        state.withLock { state in
+            state.next += 1
+            state.entries[state.next] = (ContinuousClock.now + delay, fire)
+            if state.ticker == nil {
                 let tick = self.tick
-                ticker = Task.detached { [weak self] in
+                state.ticker = Task.detached { [weak self] in
                     while !Task.isCancelled {
                         try? await Task.sleep(for: tick)
                         guard let self, self.fireDue() else { return }
                     }
                 }
             }
-            return next
+            return state.next
         }
     }
 
     func cancel(_ key: UInt64) {
-        lock.withLock { _ = entries.removeValue(forKey: key) }
+        state.withLock { _ = $0.entries.removeValue(forKey: key) }
     }
 
     /// Fires what is due; false (and the ticker stops) when nothing is left.
     private func fireDue() -> Bool {
         let now = ContinuousClock.now
-        let (due, more): ([@Sendable () -> Void], Bool) = lock.withLock {
-            let keys = entries.filter { $0.value.due <= now }.map(\.key)
-            let fired = keys.compactMap { entries.removeValue(forKey: $0)?.fire }
-            if entries.isEmpty { ticker = nil }
-            return (fired, !entries.isEmpty)
+        let (due, more): ([@Sendable () -> Void], Bool) = state.withLock { state in
+            let keys = state.entries.filter { $0.value.due <= now }.map(\.key)
+            let fired = keys.compactMap { state.entries.removeValue(forKey: $0)?.fire }
+            if state.entries.isEmpty { state.ticker = nil }
+            return (fired, !state.entries.isEmpty)
         }
         for fire in due { fire() }
         return more

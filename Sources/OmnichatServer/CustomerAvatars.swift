@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import OmnichatCore
+import Synchronization
 
 /// Customers' profile pictures from the networks' profile APIs (LINE's
 /// profile, Messenger's `profile_pic`, Telegram's `getUserProfilePhotos`),
@@ -26,10 +27,9 @@ final class CustomerAvatars: Sendable {
     static let maxMisses = 100_000
     /// Calls of one lookup at most (Telegram takes two).
     static let maxSteps = 4
-    private let state = State()
+    private let state = Mutex(State())
 
-    final class State: @unchecked Sendable {
-        let lock = NSLock()
+    struct State {
         var misses: [Int64: Date] = [:]
         var inFlight: [Int64: Task<String?, Never>] = [:]
     }
@@ -47,7 +47,7 @@ final class CustomerAvatars: Sendable {
     func url(for room: Room) async -> String? {
         if let url = room.contact.avatarURL, !url.isEmpty { return url }
         let contactID = room.contact.id
-        let task = state.lock.withLock { () -> Task<String?, Never>? in
+        let task = state.withLock { state -> Task<String?, Never>? in
             if let running = state.inFlight[contactID] { return running }
             if let missed = state.misses[contactID], Date().timeIntervalSince(missed) < Self.retryAfter { return nil }
             let task = Task { await self.lookUp(room) }
@@ -56,7 +56,7 @@ final class CustomerAvatars: Sendable {
         }
         guard let task else { return nil }
         let url = await task.value
-        state.lock.withLock {
+        state.withLock { state in
             state.inFlight[contactID] = nil
             let now = Date()
             if url == nil { state.misses[contactID] = now } else { state.misses[contactID] = nil }

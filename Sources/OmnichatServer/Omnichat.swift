@@ -62,7 +62,6 @@ public final class Omnichat: Sendable {
         self.queue = WorkQueue(capacity: configuration.queueCapacity)
         let capacity = configuration.defaultMaxOpenRooms
         let registry = self.channels
-        let wakeBox = WakeBox()
         if let transport {
             self.transport = transport
             self.ownedTransport = nil
@@ -71,15 +70,8 @@ public final class Omnichat: Sendable {
             self.transport = curl
             self.ownedTransport = curl
         }
-        let avatars = CustomerAvatars(
-            store: store, transport: self.transport, channels: registry, publicBaseURL: configuration.effectivePublicBaseURL, logger: logger)
-        self.avatars = avatars
-        self.routing = RoutingService(
-            queue: queue, store: store, defaultCapacity: { registry.webhooks.current.defaultMaxOpenRooms ?? capacity },
-            settings: { registry.webhooks.current },
-            channels: registry, events: events, appID: configuration.appID, wakeOutbox: { wakeBox.wake() },
-            metrics: metrics, logger: logger, avatar: { await avatars.url(for: $0) })
-        self.outbox = OutboxWorker(
+        // Built first: everything that queues outbox rows wakes it.
+        let outbox = OutboxWorker(
             store: store, directory: self.channels, transport: self.transport,
             settings: DeliverySettings(
                 maxAttempts: configuration.deliveryMaxAttempts,
@@ -89,18 +81,25 @@ public final class Omnichat: Sendable {
                 perChannelConcurrency: configuration.deliveryPerChannelConcurrency,
                 circuitThreshold: configuration.deliveryCircuitThreshold,
                 circuitCooldown: configuration.deliveryCircuitCooldownSeconds),
-            observer: metrics, logger: logger)
-        wakeBox.worker = outbox
+            observer: DeliveryObservers(metrics: metrics, live: live), logger: logger)
+        self.outbox = outbox
+        let avatars = CustomerAvatars(
+            store: store, transport: self.transport, channels: registry, publicBaseURL: configuration.effectivePublicBaseURL, logger: logger)
+        self.avatars = avatars
+        self.routing = RoutingService(
+            queue: queue, store: store, defaultCapacity: { registry.webhooks.current.defaultMaxOpenRooms ?? capacity },
+            settings: { registry.webhooks.current },
+            channels: registry, events: events, appID: configuration.appID, wakeOutbox: { outbox.wake() },
+            metrics: metrics, logger: logger, avatar: { await avatars.url(for: $0) })
         // Several daemons: a delivery finished elsewhere may unblock the next
         // reply of that room here (a room's replies go out one at a time).
-        live.onDelivery = { wakeBox.wake() }
-        metrics.live = live
+        live.onDelivery = { outbox.wake() }
         // Room changes reach the live stream through the bus.
         live.follow(events)
         avatars.follow(events)
         logConfigurationWarnings(self.channels.all)
         NewSessionNotifier(
-            webhooks: QiscusWebhooks(store: store, channels: registry, appID: configuration.appID), wakeOutbox: { wakeBox.wake() },
+            webhooks: QiscusWebhooks(store: store, channels: registry, appID: configuration.appID), wakeOutbox: { outbox.wake() },
             logger: logger
         ).follow(events)
     }
@@ -265,7 +264,7 @@ public final class Omnichat: Sendable {
     public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }, signals: Bool = true) async throws {
         let group = makeServiceGroup(onServerRunning: onServerRunning, signals: signals)
         try await group.run()
-        ownedTransport?.shutdown()
+        await ownedTransport?.shutdown()
     }
 
     public func makeServiceGroup(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }, signals: Bool = true) -> ServiceGroup {
@@ -301,8 +300,8 @@ public final class Omnichat: Sendable {
     }
 
     /// Stops the owned libcurl transport (after the service group has returned).
-    public func close() {
-        ownedTransport?.shutdown()
+    public func close() async {
+        await ownedTransport?.shutdown()
     }
 }
 
@@ -328,18 +327,6 @@ extension Omnichat {
             ingestDeadline: .milliseconds(Int64(configuration.ingestDeadlineSeconds * 1000)), nodeName: configuration.resolvedNodeName,
             logger: logger)
     }
-}
-
-/// Lets services built before the outbox worker wake it.
-final class WakeBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var _worker: OutboxWorker?
-    var worker: OutboxWorker? {
-        get { lock.withLock { _worker } }
-        set { lock.withLock { _worker = newValue } }
-    }
-
-    func wake() { worker?.wake() }
 }
 
 /// Several daemons on one database: what one daemon changes in memory

@@ -20,10 +20,9 @@ public final class WorkQueue: Sendable {
     public let capacity: Int
     let stream: AsyncStream<RoutingJob>
     private let continuation: AsyncStream<RoutingJob>.Continuation
-    private let state: LockedState
+    private let state = Mutex(State())
 
-    final class LockedState: @unchecked Sendable {
-        let lock = NSLock()
+    struct State {
         var depth = 0
         var overflowed = false
         var finished = false
@@ -32,63 +31,56 @@ public final class WorkQueue: Sendable {
     public init(capacity: Int) {
         self.capacity = capacity
         (stream, continuation) = AsyncStream.makeStream(of: RoutingJob.self, bufferingPolicy: .bufferingOldest(capacity))
-        state = LockedState()
     }
 
     /// Adds a job without waiting; false when the queue is full (a rescan is then owed).
     @discardableResult
     public func offer(_ job: RoutingJob) -> Bool {
-        state.lock.lock()
-        defer { state.lock.unlock() }
-        switch continuation.yield(job) {
-        case .enqueued:
-            state.depth += 1
-            return true
-        case .dropped, .terminated:
-            state.overflowed = true
-            return false
-        @unknown default:
-            state.overflowed = true
-            return false
+        state.withLock { state in
+            switch continuation.yield(job) {
+            case .enqueued:
+                state.depth += 1
+                return true
+            case .dropped, .terminated:
+                state.overflowed = true
+                return false
+            @unknown default:
+                state.overflowed = true
+                return false
+            }
         }
     }
 
     public var depth: Int {
-        state.lock.lock()
-        defer { state.lock.unlock() }
-        return state.depth
+        state.withLock { $0.depth }
     }
 
     func taken() {
-        state.lock.lock()
-        state.depth -= 1
-        state.lock.unlock()
+        state.withLock { $0.depth -= 1 }
     }
 
     /// True once after a job was dropped.
     func takeOverflow() -> Bool {
-        state.lock.lock()
-        defer { state.lock.unlock() }
-        let value = state.overflowed
-        state.overflowed = false
-        return value
+        state.withLock { state in
+            defer { state.overflowed = false }
+            return state.overflowed
+        }
     }
 
     func finish() {
-        state.lock.withLock { state.finished = true }
+        state.withLock { $0.finished = true }
         continuation.finish()
     }
 
-    var isFinished: Bool { state.lock.withLock { state.finished } }
+    var isFinished: Bool { state.withLock { $0.finished } }
 }
 
 /// Publishes room state changes to whoever listens (live event streams,
 /// tests). Slow listeners lose the oldest events rather than slowing routing.
 public final class EventBus: Sendable {
-    private let state = LockedSubscribers()
+    private let state = Mutex(Subscribers())
 
-    final class LockedSubscribers: @unchecked Sendable {
-        let lock = NSLock()
+    struct Subscribers {
         var next = 0
         var subscribers: [Int: AsyncStream<RoomTransition>.Continuation] = [:]
     }
@@ -97,19 +89,19 @@ public final class EventBus: Sendable {
 
     public func subscribe(buffer: Int = 1024) -> AsyncStream<RoomTransition> {
         let (stream, continuation) = AsyncStream.makeStream(of: RoomTransition.self, bufferingPolicy: .bufferingNewest(buffer))
-        let id = state.lock.withLock {
+        let id = state.withLock { state in
             state.next += 1
             state.subscribers[state.next] = continuation
             return state.next
         }
-        continuation.onTermination = { [state] _ in
-            _ = state.lock.withLock { state.subscribers.removeValue(forKey: id) }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
         }
         return stream
     }
 
     public func publish(_ transition: RoomTransition) {
-        let subscribers = state.lock.withLock { Array(state.subscribers.values) }
+        let subscribers = state.withLock { Array($0.subscribers.values) }
         for subscriber in subscribers { subscriber.yield(transition) }
     }
 

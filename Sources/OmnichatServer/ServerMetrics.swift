@@ -5,10 +5,7 @@ import Prometheus
 
 /// The daemon's Prometheus metrics. Labels are bounded: channel ids come from
 /// configuration, outcomes from a fixed list; never raw ids from requests.
-public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
-    /// Live events to tell about delivery status changes (set once at start).
-    var live: LiveEvents?
-
+public final class ServerMetrics: DeliveryObserver, Sendable {
     public let registry = PrometheusCollectorRegistry()
     private let queueDepth: Gauge
     private let latencyBuckets: [Duration] = [
@@ -63,10 +60,6 @@ public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
         registry.makeDurationHistogram(descriptor: Self.named("omnichat_delivery_latency_seconds", "Time of one delivery call to a network"), labels: [("channel", channelID)], buckets: latencyBuckets).recordNanoseconds(Int64(latency.components.seconds) * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
     }
 
-    public func statusChanged(roomID: Int64, messageID: Int64, status: DeliveryStatus, attempts: Int, error: String?) async {
-        await live?.delivery(roomID: roomID, messageID: messageID, status: status, attempts: attempts, error: error)
-    }
-
     public func retryScheduled(channelID: String, delay: Duration) {
         registry.makeDurationHistogram(descriptor: Self.named("omnichat_delivery_retry_delay_seconds", "Backoff before a delivery retry"), labels: [("channel", channelID)], buckets: latencyBuckets + [.seconds(60), .seconds(300)]).recordNanoseconds(Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
     }
@@ -92,5 +85,28 @@ public final class ServerMetrics: DeliveryObserver, @unchecked Sendable {
 
     public func render() -> String {
         registry.emitToString()
+    }
+}
+
+/// What the delivery worker reports, to whom: metrics count every attempt,
+/// retry and circuit change; live events tell agents a reply's status.
+struct DeliveryObservers: DeliveryObserver {
+    let metrics: ServerMetrics
+    let live: LiveEvents
+
+    func attempted(channelID: String, outcome: String, latency: Duration) {
+        metrics.attempted(channelID: channelID, outcome: outcome, latency: latency)
+    }
+
+    func retryScheduled(channelID: String, delay: Duration) {
+        metrics.retryScheduled(channelID: channelID, delay: delay)
+    }
+
+    func circuit(channelID: String, open: Bool) {
+        metrics.circuit(channelID: channelID, open: open)
+    }
+
+    func statusChanged(roomID: Int64, messageID: Int64, status: DeliveryStatus, attempts: Int, error: String?) async {
+        await live.delivery(roomID: roomID, messageID: messageID, status: status, attempts: attempts, error: error)
     }
 }

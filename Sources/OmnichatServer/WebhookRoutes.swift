@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import OmnichatAdapters
 import OmnichatCore
+import Synchronization
 
 /// `/webhooks/{channel_id}`: verify, parse, commit, answer; route afterwards.
 struct WebhookRoutes: Sendable {
@@ -163,18 +164,17 @@ extension WebhookRoutes {
 }
 
 /// Resumes a continuation with the first value offered; later ones are dropped.
-final class FirstOf<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<Value?, Never>?
+final class FirstOf<Value: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<Value?, Never>?>(nil)
 
     func arm(_ continuation: CheckedContinuation<Value?, Never>) {
-        lock.withLock { self.continuation = continuation }
+        self.continuation.withLock { $0 = continuation }
     }
 
     func finish(_ value: Value?) {
-        let waiting: CheckedContinuation<Value?, Never>? = lock.withLock {
-            defer { continuation = nil }
-            return continuation
+        let waiting = continuation.withLock { slot in
+            defer { slot = nil }
+            return slot
         }
         waiting?.resume(returning: value)
     }
@@ -189,11 +189,9 @@ extension Optional {
 
 /// Division names (as drop-ins write them) to ids, cached; unknown names fall
 /// back to the default division.
-final class DivisionNames: @unchecked Sendable {
+final class DivisionNames: Sendable {
     let store: any SettingsPort
-    private let lock = NSLock()
-    private var cache: [String: Int64] = [:]
-    private var loadedAt = Date.distantPast
+    private let cache = Mutex((names: [String: Int64](), loadedAt: Date.distantPast))
 
     init(store: any SettingsPort) {
         self.store = store
@@ -201,14 +199,11 @@ final class DivisionNames: @unchecked Sendable {
 
     func id(named name: String) async throws -> Int64? {
         let key = name.lowercased()
-        let (hit, fresh) = lock.withLock { (cache[key], Date().timeIntervalSince(loadedAt) < 10) }
+        let (hit, fresh) = cache.withLock { ($0.names[key], Date().timeIntervalSince($0.loadedAt) < 10) }
         if let hit, fresh { return hit }
         let all = try await store.divisions()
         let map = Dictionary(all.map { ($0.name.lowercased(), $0.id) }, uniquingKeysWith: { a, _ in a })
-        lock.withLock {
-            cache = map
-            loadedAt = Date()
-        }
+        cache.withLock { $0 = (map, Date()) }
         return map[key]
     }
 }

@@ -256,11 +256,12 @@ struct Telegram: AsyncParsableCommand {
                 throw ValidationError("channel '\(channel)' does not register webhooks by API")
             }
             let transport = CurlTransport()
-            defer { transport.shutdown() }
             let response: HTTPResponseDescription
             do {
                 response = try await transport.send(request, timeout: .seconds(30))
+                await transport.shutdown()
             } catch {
+                await transport.shutdown()
                 FileHandle.standardError.write(Data("omnichatd: could not reach the Telegram API: \(error)\n".utf8))
                 throw ExitCode(1)
             }

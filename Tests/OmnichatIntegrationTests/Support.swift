@@ -264,7 +264,7 @@ final class TestDaemon: @unchecked Sendable {
     func stop() async {
         await group?.triggerGracefulShutdown()
         _ = try? await task?.value
-        daemon?.close()
+        await daemon?.close()
         await daemon?.store.close()
     }
 
