@@ -9,15 +9,15 @@ struct APIRoutes: Sendable {
     let store: any Store
     let auth: Authenticator
     let channels: ChannelRegistry
-    let queue: WorkQueue
-    let wakeOutbox: @Sendable () -> Void
     let transport: any HTTPTransport
     let maxMediaBytes: Int
-    let events: EventBus
     /// The daemon's configured default capacity; settings may override it.
     let configuredCapacity: Int
     var defaultCapacity: Int { channels.webhooks.current.defaultMaxOpenRooms ?? configuredCapacity }
     let live: LiveEvents
+    /// The application services the routes call after their checks.
+    let replies: ReplyService
+    let rooms: RoomLifecycle
     /// Load balancers whose `X-Forwarded-For` names the client (`trusted_proxies`).
     var trustedProxies: Set<String> = []
 
@@ -48,12 +48,10 @@ struct APIRoutes: Sendable {
     func retry(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let (message, room) = try await accessibleMessage(request, context)
         let id = message.id
-        guard message.direction == .outbound, message.deliveryStatus == .failed, try await store.retryDelivery(messageID: id) else {
+        guard message.direction == .outbound, message.deliveryStatus == .failed, try await replies.retry(messageID: id, roomID: room.id) else {
             throw APIError(.conflict, "conflict", "message '\(id)' has no failed delivery to retry (it is \(message.deliveryStatus.rawValue))")
         }
-        wakeOutbox()
         let fresh = try await store.message(id: id)?.0 ?? message
-        await live.delivery(roomID: room.id, messageID: id, status: .pending, attempts: 0, error: nil)
         return JSONBody.response(["message": Self.message(fresh)])
     }
 
@@ -164,13 +162,12 @@ struct APIRoutes: Sendable {
         let body = try await JSONBody.object(request)
         let online = try body.bool("online")
         let updated = try await store.setOnline(userID: user.id, online: online)
-        if online != user.online { live.agentStatus(updated) }
+        if online != user.online { await rooms.domain.publish(.agentStatusChanged(updated)) }
         if online {
-            queue.offer(.rescan)
+            await rooms.capacityChanged()
         } else if channels.webhooks.current.offlineReturnsRooms {
             let returned = try await store.returnRooms(userID: user.id, actor: String(user.id))
-            events.publish(returned)
-            if !returned.isEmpty { queue.offer(.rescan) }
+            await rooms.changed(returned, freedCapacity: !returned.isEmpty)
         }
         return JSONBody.response(["user": Self.user(updated)])
     }
@@ -239,12 +236,9 @@ struct APIRoutes: Sendable {
         return JSONBody.response(["message": Self.message(message)], status: .created)
     }
 
-    /// A reply stored for delivery, the outbox woken, the live stream told.
+    /// A reply stored for delivery (`ReplyService`).
     func send(_ content: MessageContent, in room: Room, user: Int64?, key: APIKey?) async throws -> StoredMessage {
-        let message = try await store.addOutbound(roomID: room.id, content: content, senderUserID: user, senderKeyID: key?.id)
-        wakeOutbox()
-        await live.message(message, channelID: room.channelID)
-        return message
+        try await replies.send(content, in: room, user: user, key: key)
     }
 
     func resolve(_ request: Request, _ context: some RequestContext) async throws -> Response {
@@ -253,27 +247,9 @@ struct APIRoutes: Sendable {
         return JSONBody.response(["room": Self.room(resolved)])
     }
 
-    /// Resolves a room: records it, frees the agent's capacity for the next
-    /// waiting room, tells the event bus and the mark-as-resolved webhook.
+    /// Resolves a room (`RoomLifecycle`).
     func finishRoom(_ room: Room, actor: String, notes: String? = nil) async throws -> Room {
-        let resolved = try await store.resolve(roomID: room.id, by: actor)
-        guard room.status != .resolved else { return resolved }
-        events.publish(
-            RoomTransition(
-                roomID: room.id, channelID: room.channelID, from: room.status, to: .resolved, assigneeID: room.assignee?.id,
-                divisionID: room.divisionID, actor: actor, at: Date()))
-        if room.status == .assigned { queue.offer(.rescan) }
-        let settings = channels.webhooks.current
-        if settings.markAsResolvedWebhookURL != nil {
-            // Resolved by a user: them; by a key or the system: the room's agent.
-            let resolver = try await Int64(id: actor).asyncMap { try await store.user(id: $0) } ?? room.assignee
-            let webhooks = QiscusWebhooks(store: store, channels: channels, appID: auth.appID)
-            let body = try await webhooks.resolved(room, actor: actor, resolver: resolver, notes: notes)
-            try await store.enqueueWebhook(
-                roomID: room.id, target: .resolved, action: AdapterAction(name: "resolved", parameters: ["body": try QiscusWebhooks.json(body)]))
-            wakeOutbox()
-        }
-        return resolved
+        try await rooms.resolve(room, actor: actor, notes: notes)
     }
 
     /// The message named in the path and its room, if this user may see it: agents only their rooms'.

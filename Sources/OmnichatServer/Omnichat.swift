@@ -22,6 +22,8 @@ public final class Omnichat: Sendable {
     public let metrics: ServerMetrics
     public let events: EventBus
     public let live: LiveEvents
+    /// What happened, after each commit (see `Consequences` for who reacts).
+    public let domain: DomainEvents
     public let logger: Logger
     /// Open HTTP connections, capped at `[limits] max_connections`.
     let connections: ConnectionLimiter
@@ -58,6 +60,7 @@ public final class Omnichat: Sendable {
         self.channels = ChannelRegistry(channels)
         self.metrics = ServerMetrics()
         self.events = EventBus()
+        self.domain = DomainEvents()
         self.live = LiveEvents(store: store, retention: TimeInterval(configuration.eventsRetentionSeconds), log: store.eventLog)
         self.queue = WorkQueue(capacity: configuration.queueCapacity)
         let capacity = configuration.defaultMaxOpenRooms
@@ -94,6 +97,7 @@ public final class Omnichat: Sendable {
         // Several daemons: a delivery finished elsewhere may unblock the next
         // reply of that room here (a room's replies go out one at a time).
         live.onDelivery = { outbox.wake() }
+        Consequences.wire(domain, bus: events, live: live, metrics: metrics, queue: queue, outbox: outbox)
         // Room changes reach the live stream through the bus.
         live.follow(events)
         avatars.follow(events)
@@ -193,19 +197,19 @@ public final class Omnichat: Sendable {
     public func router() -> Router<OmnichatRequestContext> {
         let router = Router(context: OmnichatRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
-        let outbox = self.outbox
-        let wake: @Sendable () -> Void = { outbox.wake() }
+        let ingest = IngestService(store: store, channels: channels, divisions: DivisionNames(store: store), domain: domain, metrics: metrics)
         WebhookRoutes(
-            channels: channels, store: store, queue: queue, wakeOutbox: wake, metrics: metrics,
-            maxBodyBytes: configuration.maxBodyBytes, divisions: DivisionNames(store: store), events: events, live: live,
+            channels: channels, ingest: ingest, metrics: metrics, maxBodyBytes: configuration.maxBodyBytes,
             // A little after the store's own deadline, which refuses requests still queued
             // (storing nothing); this one covers a commit that itself stalls.
             deadline: .milliseconds(Int64(configuration.ingestDeadlineSeconds * 1000) + 200)
         ).register(on: router)
         let auth = Authenticator(store: store, sessionHours: configuration.sessionHours, bcryptCost: configuration.bcryptCost, appID: configuration.appID)
         let api = APIRoutes(
-            store: store, auth: auth, channels: channels, queue: queue, wakeOutbox: wake, transport: transport,
-            maxMediaBytes: configuration.maxMediaBytes, events: events, configuredCapacity: configuration.defaultMaxOpenRooms, live: live,
+            store: store, auth: auth, channels: channels, transport: transport,
+            maxMediaBytes: configuration.maxMediaBytes, configuredCapacity: configuration.defaultMaxOpenRooms, live: live,
+            replies: ReplyService(store: store, domain: domain),
+            rooms: RoomLifecycle(store: store, channels: channels, appID: configuration.appID, domain: domain),
             trustedProxies: Set(configuration.trustedProxies))
         api.register(on: router)
         let routing = RoutingRoutes(api: api)

@@ -62,9 +62,8 @@ struct RoutingRoutes: Sendable {
         return room
     }
 
-    func after(_ transition: RoomTransition?, rescan: Bool) {
-        if let transition { api.events.publish(transition) }
-        if rescan { api.queue.offer(.rescan) }
+    func after(_ transition: RoomTransition?, rescan: Bool) async {
+        await api.rooms.changed(transition, freedCapacity: rescan)
     }
 
     // MARK: Transfer, reassignment, handover
@@ -86,7 +85,7 @@ struct RoutingRoutes: Sendable {
             else {
                 throw APIError(.conflict, "agent_unavailable", "agent '\(agentID)' is offline or at capacity (\(target.openRooms)/\(capacity))")
             }
-            after(transition, rescan: room.status == .assigned)
+            await after(transition, rescan: room.status == .assigned)
             if user.role >= .supervisor {
                 await api.audit(user, "room.transfer", "room", room.id, ["agent_id": agentID, "previous_agent_id": JSONBody.null(room.assignee?.id)])
             }
@@ -97,8 +96,8 @@ struct RoutingRoutes: Sendable {
                 try await store.divisions().contains(where: { $0.id == divisionID })
             else { throw APIError.unprocessable("'division_id' names no division ('\(body["division_id"]!)')") }
             let transition = try await store.requeue(roomID: room.id, divisionID: divisionID, actor: String(user.id))
-            after(transition, rescan: true)
-            api.queue.offer(.room(room.id))
+            await after(transition, rescan: true)
+            await api.rooms.needsAgent(room.id)
             if user.role >= .supervisor {
                 await api.audit(
                     user, "room.transfer", "room", room.id, ["division_id": divisionID, "previous_agent_id": JSONBody.null(room.assignee?.id)])
@@ -141,7 +140,7 @@ struct RoutingRoutes: Sendable {
                 .conflict, "agent_unavailable",
                 "agent '\(agentID)' is offline or at capacity (\(target.openRooms)/\(capacity)); send force=true to assign anyway")
         }
-        after(transition, rescan: room.status == .assigned)
+        await after(transition, rescan: room.status == .assigned)
         return try await store.user(id: agentID) ?? target
     }
 
@@ -165,8 +164,8 @@ struct RoutingRoutes: Sendable {
         }
         let note = try body.string("note", required: false)
         let transition = try await store.handover(roomID: room.id, divisionID: divisionID, note: note, actor: principal.actor)
-        after(transition, rescan: false)
-        api.queue.offer(.room(room.id))
+        await after(transition, rescan: false)
+        await api.rooms.needsAgent(room.id)
         return JSONBody.response(["room": APIRoutes.room(try await store.room(id: room.id) ?? room)])
     }
 
@@ -276,9 +275,8 @@ struct RoutingRoutes: Sendable {
         try await store.setSettings(["routing": String(decoding: try encoder.encode(settings), as: UTF8.self)])
         let wasCustom = api.channels.webhooks.current.customAllocation.enabled
         api.channels.webhooks.update(settings)
-        if wasCustom && !settings.customAllocation.enabled { api.queue.offer(.rescan) }  // back to automatic
-        if settings.defaultMaxOpenRooms != nil { api.queue.offer(.rescan) }  // a raised limit serves the queue
-        if !wasCustom && settings.customAllocation.enabled { api.queue.offer(.rescan) }  // ask about the rooms waiting now
+        // Back to automatic, a raised limit, or custom allocation to ask about the rooms waiting now: serve the queue.
+        if wasCustom != settings.customAllocation.enabled || settings.defaultMaxOpenRooms != nil { await api.rooms.capacityChanged() }
         // The settings as shown (the allocation secret only as `secret_set`).
         await api.audit(actor, "settings.update", "settings", nil, ["changed": body.keys.sorted(), "settings": Self.settingsJSON(settings)])
         return settings
@@ -348,7 +346,7 @@ struct RoutingRoutes: Sendable {
         }
         if let name { agent = try await store.setName(userID: id, name: name) }
         if let role { agent = try await store.setRole(userID: id, role: role) }
-        api.queue.offer(.rescan)
+        await api.rooms.capacityChanged()
         var changes: [String: Any] = [:]
         for key in ["max_open_rooms", "channels", "divisions", "name", "role"] where body.keys.contains(key) { changes[key] = body[key] }
         if !changes.isEmpty { await api.audit(actor, "agent.update", "user", id, changes) }

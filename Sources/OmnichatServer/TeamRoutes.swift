@@ -283,9 +283,8 @@ struct TeamRoutes: Sendable {
         try Self.requireManageable(user, by: actor)
         let updated = try await store.setActive(userID: user.id, active: false)
         let returned = try await store.returnRooms(userID: user.id, actor: String(actor.id))
-        api.events.publish(returned)
-        api.queue.offer(.rescan)
-        if user.online { api.live.agentStatus(updated) }
+        await api.rooms.changed(returned, freedCapacity: true)
+        if user.online { await api.rooms.domain.publish(.agentStatusChanged(updated)) }
         if user.active {
             await api.audit(actor, "agent.deactivate", "user", user.id, ["rooms_returned": returned.map { $0.roomID }])
         }
@@ -369,7 +368,7 @@ struct TeamRoutes: Sendable {
         let actor = try await staff(request, .admin)
         let division = try await division(context)
         try await store.setDefaultDivision(id: division.id)
-        api.queue.offer(.rescan)
+        await api.rooms.capacityChanged()
         await api.audit(actor, "division.default", "division", division.id, ["name": division.name])
         let updated = try await store.divisions().first { $0.id == division.id } ?? division
         return JSONBody.response(["division": RoutingRoutes.division(updated)])
@@ -415,7 +414,7 @@ struct TeamRoutes: Sendable {
         }
         let scope: Set<Role> = actor.role == .admin ? Set(Role.allCases) : [.agent]
         let changed = try await store.setChannelMembers(channelID: id, userIDs: ids, scope: scope)
-        api.queue.offer(.rescan)
+        await api.rooms.capacityChanged()
         await api.audit(actor, "channel.agents", "channel", id, ["agent_ids": ids, "changed": changed.map { $0.id }])
         return JSONBody.response(["channel": try await Self.channels([channel], store: store)[0]])
     }

@@ -8,14 +8,9 @@ import Synchronization
 /// `/webhooks/{channel_id}`: verify, parse, commit, answer; route afterwards.
 struct WebhookRoutes: Sendable {
     let channels: ChannelRegistry
-    let store: any Store
-    let queue: WorkQueue
-    let wakeOutbox: @Sendable () -> Void
+    let ingest: IngestService
     let metrics: ServerMetrics
     let maxBodyBytes: Int
-    let divisions: DivisionNames
-    let events: EventBus
-    let live: LiveEvents
     /// How long a webhook may wait for its commit before it is answered 503.
     var deadline: Duration = .milliseconds(1500)
 
@@ -81,7 +76,15 @@ struct WebhookRoutes: Sendable {
         // while the work still finishes (a redelivery is then a duplicate).
         let logger = context.logger
         let result = try await Self.within(deadline, channel: channel.id, metrics: metrics) { committed in
-            try await commit(events, channel: channel, logger: logger, committed: committed)
+            do {
+                return try await ingest.ingest(events, channel: channel, logger: logger, committed: committed)
+            } catch IngestService.Failure.busy(let message) {
+                // Back-pressure: nothing stored; the network redelivers after a pause.
+                throw APIError(.serviceUnavailable, "busy", "\(message); retry later", headers: [.retryAfter: "1"])
+            } catch IngestService.Failure.unavailable {
+                // Not stored: the network must redeliver.
+                throw APIError(.serviceUnavailable, "unavailable", "could not store the events; retry later", headers: [.retryAfter: "1"])
+            }
         }
         // Written directly: the answer on the hottest path costs no JSONSerialization (3.5% of the profile).
         return Response(
@@ -91,42 +94,6 @@ struct WebhookRoutes: Sendable {
 }
 
 extension WebhookRoutes {
-    /// Stores the events, then publishes what they changed and queues routing.
-    /// `committed` is called as soon as the transaction holds the events, before
-    /// the publishing that follows (the webhook's answer waits for the commit only).
-    func commit(
-        _ events: [InboundEvent], channel: ConfiguredChannel, logger: Logger, committed: @Sendable (IngestResult) -> Void = { _ in }
-    ) async throws -> IngestResult {
-        let result: IngestResult
-        do {
-            let division = try await channel.division.asyncMap { try await divisions.id(named: $0) } ?? nil
-            result = try await store.ingest(
-                IngestBatch(channelID: channel.id, events: events, botEnabled: channels.hasBot(channel), divisionID: division))
-        } catch let error as StoreError where error.kind == .busy {
-            // Back-pressure: nothing stored; the network redelivers after a pause.
-            metrics.webhook(channel: channel.id, outcome: "busy")
-            throw APIError(.serviceUnavailable, "busy", "\(error.message); retry later", headers: [.retryAfter: "1"])
-        } catch {
-            // Not stored: the network must redeliver.
-            metrics.webhook(channel: channel.id, outcome: "unavailable")
-            logger.error("ingest failed", metadata: ["omnichat.channel": .string(channel.id), "omnichat.error": "\(error)"])
-            throw APIError(.serviceUnavailable, "unavailable", "could not store the events; retry later", headers: [.retryAfter: "1"])
-        }
-        // Committed: everything from here on happens after the answer could have been sent.
-        committed(result)
-        metrics.webhook(channel: channel.id, outcome: result.stored == 0 && result.duplicates > 0 ? "duplicate" : "accepted")
-        metrics.events(channel: channel.id, stored: result.stored, duplicates: result.duplicates)
-        self.events.publish(result.transitions)
-        for message in result.messages { await live.message(message, channelID: channel.id) }
-        for update in result.deliveries {
-            await live.delivery(roomID: update.roomID, messageID: update.messageID, status: update.status, attempts: update.attempts, error: update.error)
-        }
-        for room in result.roomIDs { queue.offer(.room(room)) }
-        metrics.setQueueDepth(queue.depth)
-        if result.stored > 0 && (channels.hasBot(channel) || events.contains(where: { $0.followUp != nil })) { wakeOutbox() }
-        return result
-    }
-
     /// The commit's result, or a 503 when it does not come within `deadline`.
     /// The work runs in its own task and is never cancelled half-way: when it
     /// commits after the 503, it still publishes and routes (and the network's

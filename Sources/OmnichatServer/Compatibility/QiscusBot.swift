@@ -102,8 +102,8 @@ struct QiscusBotRoutes: Sendable {
             }
         } else if room.status == .bot {
             let transition = try await store.handover(roomID: room.id, divisionID: room.divisionID, note: nil, actor: principal.actor)
-            qiscus.routing.after(transition, rescan: false)
-            api.queue.offer(.room(room.id))
+            await qiscus.routing.after(transition, rescan: false)
+            await api.rooms.needsAgent(room.id)
         }
         let fresh = try await store.room(id: room.id) ?? room
         return QiscusRoutes.envelope(["room_id": String(fresh.id), "is_bot_active": fresh.status == .bot])

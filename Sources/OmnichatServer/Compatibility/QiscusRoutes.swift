@@ -300,8 +300,8 @@ struct QiscusRoutes: Sendable {
             throw APIError(.conflict, "conflict", "agent '\(agentID)' does not have room '\(room.id)'")
         }
         let transition = try await store.requeue(roomID: room.id, divisionID: room.divisionID, actor: principal.actor)
-        routing.after(transition, rescan: true)
-        api.queue.offer(.room(room.id))
+        await routing.after(transition, rescan: true)
+        await api.rooms.needsAgent(room.id)
         return Self.envelope(["agent": try await agentRows([try await store.user(id: agent.id) ?? agent]).first ?? [:]])
     }
 
