@@ -1,0 +1,115 @@
+import Foundation
+import NIOCore
+import Logging
+import OmnichatCore
+import ServiceLifecycle
+
+extension LiveEvent {
+    /// The event as Server-Sent Events lines. Written directly (no
+    /// JSONSerialization round trip: it was 5% of the daemon's time under a
+    /// stream of replies); values of other types than the usual few take the
+    /// general path.
+    var sse: String {
+        var out = "id: \(id)\nevent: \(type)\ndata: {\"id\":\"\(id)\",\"type\":"
+        JSONString.appendQuoted(type, to: &out)
+        out += ",\"at\":\"" + at.iso8601 + "\",\"data\":"
+        if let dataJSON, !dataJSON.isEmpty, !dataJSON.utf8.contains(0x0A) {
+            out += dataJSON  // already JSON (the cluster's event log), one line
+        } else {
+            out += plainDataJSON
+        }
+        out += "}\n\n"
+        return out
+    }
+
+    /// `data` as one line of JSON: written directly for the usual plain values,
+    /// through JSONSerialization for anything else.
+    private var plainDataJSON: String {
+        if let direct = JSONText.object(data) { return direct }
+        let json = (try? JSONSerialization.data(withJSONObject: plainData, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return String(decoding: json, as: UTF8.self)
+    }
+
+    private var plainData: [String: Any] {
+        var payload: [String: Any] = [:]
+        for (key, value) in data {
+            let plain = Self.unwrap(value)
+            if !(plain is NSNull) { payload[key] = plain }
+        }
+        return payload
+    }
+
+    /// The event as the cluster's event log keeps it.
+    var logBody: String {
+        var out = "{\"type\":"
+        JSONString.appendQuoted(type, to: &out)
+        out += ",\"at\":" + String(at.timeIntervalSince1970) + ",\"data\":" + plainDataJSON
+        if let roomID {
+            out += ",\"room_id\":" + String(roomID)
+        }
+        if let audience {
+            out += ",\"audience\":" + String(audience)
+        }
+        return out + "}"
+    }
+
+    init?(logged: LoggedEvent) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(logged.body.utf8)) as? [String: Any],
+            let type = object["type"] as? String
+        else { return nil }
+        let data = object["data"].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.withoutEscapingSlashes]) }
+        self.init(
+            id: logged.id, type: type, roomID: (object["room_id"] as? NSNumber)?.int64Value, audience: (object["audience"] as? NSNumber)?.int64Value, data: [:],
+            at: (object["at"] as? Double).map(Date.init(timeIntervalSince1970:)) ?? logged.at,
+            dataJSON: data.map { String(decoding: $0, as: UTF8.self) } ?? "{}")
+    }
+
+    static func unwrap(_ value: any Sendable) -> Any {
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional {
+            guard let child = mirror.children.first else { return NSNull() }
+            return child.value
+        }
+        return value
+    }
+}
+
+/// A JSON writer for the few plain values live events carry (strings, whole
+/// numbers, booleans, doubles, absent optionals), without Foundation.
+enum JSONText {
+    /// The object, keys sorted; nil when a value is of another type (the caller
+    /// then takes the general path). Absent optionals leave their key out.
+    static func object(_ values: [String: any Sendable]) -> String? {
+        var out = "{"
+        var first = true
+        for key in values.keys.sorted() {
+            var value: Any = values[key]!
+            if let optional = value as? any OptionalValue {
+                guard let wrapped = optional.wrappedValue else { continue }
+                value = wrapped
+            }
+            if !first { out += "," }
+            first = false
+            JSONString.appendQuoted(key, to: &out)
+            out += ":"
+            switch value {
+            case let text as String: JSONString.appendQuoted(text, to: &out)
+            case let flag as Bool: out += flag ? "true" : "false"
+            case let number as Int: out += String(number)
+            case let number as Int64: out += String(number)
+            case let number as Double where number.isFinite: out += String(number)
+            default: return nil
+            }
+        }
+        return out + "}"
+    }
+}
+
+/// Lets `JSONText` see through an optional held in an existential.
+protocol OptionalValue {
+    var wrappedValue: Any? { get }
+}
+
+extension Optional: OptionalValue {
+    var wrappedValue: Any? { map { $0 as Any } }
+}
