@@ -20,26 +20,22 @@ run: deps .build/$(CONFIG)/omnichatd
 	$(SWIFT) build -c $(CONFIG) --product omnichatd
 	@touch $@
 
-## Suites that are not about the store engine (process, HTTP parsing, faults of
-## the SQLite file): the PostgreSQL pass leaves them to the SQLite pass.
-PG_SKIP := FaultTests|BackPressureTests|HostileInputTests|ProcessTests|ConfigurationTests|OpenAPITests|ConsoleTests|ClusterTests
-
-## The whole test suite (CI runs exactly this): everything on SQLite, then, when
-## OMNICHAT_TEST_POSTGRES names a PostgreSQL server (scripts/postgres-test-server.sh
-## starts a throw-away one), the store and end-to-end suites again on PostgreSQL,
-## plus the several-daemons suite (ClusterTests) in the first pass.
+## The whole test suite (CI runs exactly this), in one `swift test`: the store
+## and end-to-end suites (marked `.bothEngines`) run each test on SQLite, then,
+## when OMNICHAT_TEST_POSTGRES names a PostgreSQL server
+## (scripts/postgres-test-server.sh starts a throw-away one), on PostgreSQL;
+## the several-daemons suite (ClusterTests) needs that server too.
 ## Each test run has a deadline (OMNICHAT_TEST_DEADLINE seconds, 1200 by default;
 ## the build before it has none): a hung test prints every thread's backtrace
 ## and fails instead of hanging.
 test: deps
 	$(SWIFT) build --build-tests
-	scripts/test-deadline.sh $(SWIFT) test --skip-build
 	@if [ -n "$$OMNICHAT_TEST_POSTGRES" ]; then \
-		echo "== the store and end-to-end suites on PostgreSQL ($$OMNICHAT_TEST_POSTGRES)"; \
-		OMNICHAT_TEST_ENGINE=postgres scripts/test-deadline.sh $(SWIFT) test --skip-build --filter OmnichatIntegrationTests --skip '$(PG_SKIP)'; \
+		echo "== every suite marked .bothEngines runs on SQLite, then on PostgreSQL ($$OMNICHAT_TEST_POSTGRES)"; \
 	else \
-		echo "note: OMNICHAT_TEST_POSTGRES is not set: the PostgreSQL pass did not run (eval \"\$$(scripts/postgres-test-server.sh start)\" starts a throw-away server)"; \
+		echo "note: OMNICHAT_TEST_POSTGRES is not set: the suites run on SQLite only (eval \"\$$(scripts/postgres-test-server.sh start)\" starts a throw-away server)"; \
 	fi
+	scripts/test-deadline.sh $(SWIFT) test --skip-build
 
 ## Three daemons on one PostgreSQL behind nginx, one SIGKILLed mid-run; prints the counts (CI runs it).
 test-cluster: deps

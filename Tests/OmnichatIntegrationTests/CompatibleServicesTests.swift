@@ -7,7 +7,7 @@ import Testing
 /// (`Tests/Compat/qiscus_service.py`) runs unchanged against the daemon, on
 /// the engine under test: it configures nothing of ours, signs in with
 /// `POST /api/v1/auth`, sends its token raw, decodes every webhook strictly.
-@Suite("Compatible services", .serialized)
+@Suite("Compatible services", .serialized, .bothEngines)
 struct CompatibleServicesTests {
     /// The service as a child process; its port, its state.
     final class Service: @unchecked Sendable {

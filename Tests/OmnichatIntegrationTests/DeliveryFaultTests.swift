@@ -41,7 +41,7 @@ struct CircuitBreakerTests {
     }
 }
 
-@Suite("Outbound faults", .serialized)
+@Suite("Outbound faults", .serialized, .bothEngines)
 struct DeliveryFaultTests {
     @Test("a hanging network does not hold up another channel; its circuit opens and shows in metrics")
     func slowChannelIsolated() async throws {

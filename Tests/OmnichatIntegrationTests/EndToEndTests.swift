@@ -6,7 +6,7 @@ import Testing
 
 /// omnichatd on a loopback port, a real SQLite file, and a local fake of the
 /// Telegram Bot API reached through libcurl.
-@Suite("End to end: Telegram", .serialized)
+@Suite("End to end: Telegram", .serialized, .bothEngines)
 struct EndToEndTests {
     func withDaemon(
         configure: (inout DaemonConfiguration) -> Void = { _ in },

@@ -5,17 +5,30 @@ import OmnichatTesting
 @testable import OmnichatStore
 import Testing
 
-/// Which store engine this test run uses. `make test` runs the suite on
-/// SQLite, then (when `OMNICHAT_TEST_POSTGRES` names a server) the store and
-/// end-to-end suites again with `OMNICHAT_TEST_ENGINE=postgres`: every
-/// daemon and store then gets a fresh schema on that server.
+/// The store engines the suites run on.
+enum Engine: String, Sendable, CaseIterable {
+    case sqlite, postgres
+}
+
+/// Which store engine a test is running on. Suites marked `.bothEngines` run
+/// every test on SQLite, then on PostgreSQL when `OMNICHAT_TEST_POSTGRES`
+/// names a throw-away server (CI starts one): one `swift test`, one suite per
+/// behaviour, whatever the engine. Every daemon and store a test makes then
+/// gets a fresh schema on that server.
 enum TestEngine {
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
 
+    /// The engine of the running test (set by `.bothEngines`); outside such a
+    /// suite, SQLite, or PostgreSQL with `OMNICHAT_TEST_ENGINE=postgres`.
+    @TaskLocal static var current: Engine = ProcessInfo.processInfo.environment["OMNICHAT_TEST_ENGINE"] == "postgres" ? .postgres : .sqlite
+
+    static var usesPostgres: Bool { current == .postgres }
+
+    /// The engines this run covers: SQLite always, PostgreSQL when a server is named.
+    static var available: [Engine] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+
     /// The throw-away PostgreSQL server, e.g. `postgres://postgres@127.0.0.1:5433/omnichat_test`.
     static var postgresURL: String? { environment["OMNICHAT_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 } }
-
-    static var usesPostgres: Bool { environment["OMNICHAT_TEST_ENGINE"] == "postgres" }
 
     /// A URL for a schema of its own on the test server.
     static func freshPostgresURL() -> String {
@@ -59,3 +72,22 @@ protocol TestStore: DaemonStore, SeedableStore {}
 
 extension SQLiteStore: TestStore {}
 extension PostgresStore: TestStore {}
+
+/// Runs each test of a suite on every available engine in turn (see
+/// `TestEngine`). A failure on PostgreSQL is preceded by a line naming it.
+struct BothEngines: SuiteTrait, TestTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        guard testCase != nil else { return try await function() }
+        for engine in TestEngine.available {
+            if engine != .sqlite { print("▷ again on \(engine.rawValue): \(test.name)") }
+            try await TestEngine.$current.withValue(engine) { try await function() }
+        }
+    }
+}
+
+extension Trait where Self == BothEngines {
+    /// Every test of the suite on SQLite and, when a server is named, on PostgreSQL.
+    static var bothEngines: Self { BothEngines() }
+}

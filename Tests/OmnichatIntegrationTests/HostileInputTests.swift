@@ -201,7 +201,7 @@ struct HostileInputTests {
 /// of every network, signed so they reach the parser, POSTed to the daemon.
 /// Every answer is 2xx or a 4xx whose JSON error names the problem; never a
 /// 5xx, never a hang, and the daemon still answers afterwards.
-@Suite("Fuzz over HTTP")
+@Suite("Fuzz over HTTP", .bothEngines)
 struct HTTPFuzzTests {
     static var cases: Int { Int(ProcessInfo.processInfo.environment["OMNICHAT_FUZZ_ITERATIONS"] ?? "").map { $0 / 10 } ?? 40 }
 

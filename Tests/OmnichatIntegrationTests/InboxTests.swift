@@ -8,7 +8,7 @@ import Testing
 
 /// The inbox through the real server: room filters and search, unread counts
 /// and read marks, internal notes, tags, the room detail's customer and sessions.
-@Suite("Inbox", .serialized)
+@Suite("Inbox", .serialized, .bothEngines)
 struct InboxTests {
     func withDaemon(_ body: (TestDaemon, FakeNetwork) async throws -> Void) async throws {
         let fake = FakeNetwork()

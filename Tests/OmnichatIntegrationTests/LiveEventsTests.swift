@@ -98,7 +98,7 @@ final class SSEClient: @unchecked Sendable {
     }
 }
 
-@Suite("Live events (SSE)", .serialized)
+@Suite("Live events (SSE)", .serialized, .bothEngines)
 struct LiveEventsTests {
     @Test("a stream never outlives its credential: sign-out and a role change end it with stream.revoked")
     func revoked() async throws {

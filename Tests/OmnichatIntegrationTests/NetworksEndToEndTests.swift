@@ -113,7 +113,7 @@ let networkCases: [NetworkCase] = [
         permanentReason: "422"),
 ]
 
-@Suite("End to end: every network", .serialized)
+@Suite("End to end: every network", .serialized, .bothEngines)
 struct NetworksEndToEndTests {
     @Test("signed non-ASCII message in, agent reply out through libcurl with a retry, then a permanent failure", arguments: networkCases)
     func roundTrip(_ network: NetworkCase) async throws {

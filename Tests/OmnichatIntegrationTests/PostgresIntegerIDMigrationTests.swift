@@ -6,7 +6,7 @@ import Testing
 /// Migration v3 (integer ids) of the PostgreSQL engine on a schema as the
 /// previous release left it (v1–v2, string ids in every table), in the
 /// PostgreSQL pass of `make test`.
-@Suite("Integer id migration on PostgreSQL", .enabled(if: TestEngine.usesPostgres))
+@Suite("Integer id migration on PostgreSQL", .enabled(if: TestEngine.postgresURL != nil, "needs OMNICHAT_TEST_POSTGRES"))
 struct PostgresIntegerIDMigrationTests {
     @Test("a v2 schema with string ids in every table: rows, references and old ids survive v3")
     func upgrade() async throws {

@@ -6,7 +6,7 @@ import Testing
 /// fakes of those APIs: looked up once per contact, kept, carried by the
 /// allocation webhook and the room's customer, and served by the daemon when
 /// only the channel's credentials can fetch them (Telegram).
-@Suite("Profile pictures", .serialized)
+@Suite("Profile pictures", .serialized, .bothEngines)
 struct ProfilePictureTests {
     static let base = "https://omni.example.com"
 

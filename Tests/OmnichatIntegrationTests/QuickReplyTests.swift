@@ -2,7 +2,7 @@ import Foundation
 import OmnichatCore
 import Testing
 
-@Suite("Quick replies")
+@Suite("Quick replies", .bothEngines)
 struct QuickReplyTests {
     @Test("supervisors save the team's replies, agents read them; bad lists are refused naming the entry")
     func saveAndRead() async throws {

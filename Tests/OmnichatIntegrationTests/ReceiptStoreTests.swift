@@ -3,7 +3,7 @@ import OmnichatCore
 import OmnichatStore
 import Testing
 
-@Suite("Store: receipts, echoes, reply contexts")
+@Suite("Store: receipts, echoes, reply contexts", .bothEngines)
 struct ReceiptStoreTests {
     func withRoom(_ body: (any TestStore, Int64, User) async throws -> Void) async throws {
         let directory = try temporaryDirectory()

@@ -8,7 +8,7 @@ import Testing
 
 /// The reports over a hand-computed scenario: transitions, messages and
 /// presence periods seeded at exact times, every number checked.
-@Suite("Reports", .serialized)
+@Suite("Reports", .serialized, .bothEngines)
 struct ReportTests {
     /// 2026-11-02T10:00:00Z, the scenario's origin.
     static let t0 = iso("2026-11-02T10:00:00Z")

@@ -6,7 +6,7 @@ import Testing
 /// Walks `docs/roles.md`: every route the server registers is in the table
 /// (and nothing else), and every route is called as every role and API key
 /// scope, expecting exactly what the table says.
-@Suite("Roles on every route", .serialized)
+@Suite("Roles on every route", .serialized, .bothEngines)
 struct RoleMatrixTests {
     struct Row {
         var method: String

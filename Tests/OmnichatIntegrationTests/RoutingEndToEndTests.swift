@@ -7,7 +7,7 @@ import Testing
 /// Routing through the real server: custom allocation, bots, transfers,
 /// divisions, settings, against local HTTP servers standing in for the
 /// merchant's services.
-@Suite("End to end: routing", .serialized)
+@Suite("End to end: routing", .serialized, .bothEngines)
 struct RoutingEndToEndTests {
     func withDaemon(
         channel: (String) -> String = { TestDaemon.telegramChannel(apiBase: $0) },

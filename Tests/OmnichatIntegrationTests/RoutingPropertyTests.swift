@@ -21,7 +21,7 @@ struct SeededGenerator: RandomNumberGenerator {
 /// Random sequences of messages, status changes, resolves, transfers and
 /// capacity changes, with the routing invariants checked after every step
 /// against a model computed from first principles.
-@Suite("Routing invariants", .serialized)
+@Suite("Routing invariants", .serialized, .bothEngines)
 struct RoutingPropertyTests {
     struct Agent {
         var user: User

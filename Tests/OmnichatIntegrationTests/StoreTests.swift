@@ -4,7 +4,7 @@ import OmnichatCore
 import Testing
 
 /// The store's contract, on the engine under test (`TestEngine`).
-@Suite("Store")
+@Suite("Store", .bothEngines)
 struct StoreTests {
     func withStore(_ body: (any TestStore) async throws -> Void) async throws {
         let directory = try temporaryDirectory()

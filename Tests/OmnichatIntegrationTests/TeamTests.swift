@@ -14,7 +14,7 @@ import Darwin
 /// Accounts and team management through the real server: tokens, throttling,
 /// passwords, API keys, agents and invitations (with a local SMTP sink),
 /// deactivation, divisions, channels and the audit log.
-@Suite("End to end: accounts and team", .serialized)
+@Suite("End to end: accounts and team", .serialized, .bothEngines)
 struct TeamTests {
     func withDaemon(
         channels extra: [String: String] = [:],
