@@ -23,8 +23,15 @@ trap cleanup EXIT
 wait_http() { for _ in $(seq 1 200); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done; echo "no answer from $1"; exit 1; }
 ratio() { python3 -c "print(f'{$1/$2:.1%}')"; }
 rate_of() { sed -n 's/.* rate=\([0-9.]*\)\/s.*/\1/p' <<<"$1"; }
+ok_of() { sed -n 's/.* ok=\([0-9]*\) .*/\1/p' <<<"$1"; }
+# A process's own CPU time so far (user + system), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+CLK=$(getconf CLK_TCK)
+# Microseconds of a process's CPU per answered request: ticks before, ticks after, requests.
+cpu_us() { python3 -c "print(f'{($2 - $1) / $CLK / max($3, 1) * 1e6:.1f}')"; }
 
 $BIN/bare-server 18200 --record >"$WORK/bare.log" 2>&1 & PIDS+=($!)
+BARE_PID=$!
 wait_http http://127.0.0.1:18200/stats
 start_daemon() {  # port database
   OMNICHAT_LOG_LEVEL=error OMNICHAT_ADMIN_PASSWORD=bench-password \
@@ -33,19 +40,32 @@ start_daemon() {  # port database
   wait_http "http://127.0.0.1:$1/healthz"
 }
 start_daemon 18201 "$WORK/ingest.db"
+INGEST_PID=${PIDS[-1]}
 
 echo "== ingest: signed webhooks of all five channels in turn, 64 connections, ${SECS}s (SQLite synchronous=FULL)"
 # Rounds alternate baseline and daemon, so that a slow minute on this shared
 # machine hits both; the figure to quote is the median of the rounds' ratios.
 ROUNDS=$([ "$SMOKE" = 1 ] && echo 1 || echo 3)
+# CPU per request: each server's own CPU time (/proc/<pid>/stat) over the
+# requests it answered in the round. The load generator's CPU is not in either
+# figure, so their ratio holds on a machine the client shares.
 RATIOS=()
+CPU_RATIOS=()
 for round in $(seq 1 "$ROUNDS"); do
+  B0=$(cpu_ticks "$BARE_PID")
   BASE=$($BIN/omnichat-bench ingest http://127.0.0.1:18200 --concurrency 64 --seconds "$SECS" --run $((round * 10 + 1))); echo "round $round bare server:  $BASE"
+  B1=$(cpu_ticks "$BARE_PID"); D0=$(cpu_ticks "$INGEST_PID")
   DAEMON=$($BIN/omnichat-bench ingest http://127.0.0.1:18201 --concurrency 64 --seconds "$SECS" --run $((round * 10 + 2))); echo "round $round omnichatd:    $DAEMON"
+  D1=$(cpu_ticks "$INGEST_PID")
   RATIOS+=("$(python3 -c "print($(rate_of "$DAEMON")/$(rate_of "$BASE"))")")
   echo "round $round ratio (omnichatd / bare server, same client): $(ratio "$(rate_of "$DAEMON")" "$(rate_of "$BASE")")"
+  BARE_US=$(cpu_us "$B0" "$B1" "$(ok_of "$BASE")"); DAEMON_US=$(cpu_us "$D0" "$D1" "$(ok_of "$DAEMON")")
+  CPU_RATIOS+=("$(python3 -c "print($DAEMON_US / max($BARE_US, 0.001))")")
+  echo "round $round CPU per request: bare Hummingbird route ${BARE_US} µs, omnichatd ${DAEMON_US} µs per durable webhook ($(python3 -c "print(f'{$DAEMON_US / max($BARE_US, 0.001):.2f}x')"))"
 done
 echo "ratio, median of $ROUNDS round(s): $(python3 -c "import statistics; print(f'{statistics.median([$(IFS=,; echo "${RATIOS[*]}")]):.1%}')")"
+echo "CPU per durable webhook / CPU per bare request, median of $ROUNDS round(s): $(python3 -c "import statistics; print(f'{statistics.median([$(IFS=,; echo "${CPU_RATIOS[*]}")]):.2f}x')") (target: at most 2.00x)"
+if [ "${ONLY:-}" = ingest ]; then exit 0; fi
 echo "== ingest at a fixed 2,000 webhooks/s for ${RATE_SECS}s (open loop)"
 $BIN/omnichat-bench ingest http://127.0.0.1:18200 --rate 2000 --seconds "$RATE_SECS" --run 3 | sed 's/^/bare server:  /'
 $BIN/omnichat-bench ingest http://127.0.0.1:18201 --rate 2000 --seconds "$RATE_SECS" --run 4 | sed 's/^/omnichatd:    /'
