@@ -101,6 +101,10 @@ public struct DaemonConfiguration: Sendable {
     public var smtp: SMTPSettings?
     /// `events_retention_seconds` (integer, default 300): how far back `Last-Event-ID` can resume.
     public var eventsRetentionSeconds = 300
+    /// `max_streams_per_user` (integer, default 5; `OMNICHAT_MAX_STREAMS_PER_USER`):
+    /// live event streams one user may hold open at once (tabs, devices); one
+    /// more is refused with 429 `too_many_streams`.
+    public var maxStreamsPerUser = 5
     /// `shutdown_grace_seconds` (number, default 10): how long SIGTERM waits for drains.
     public var shutdownGraceSeconds = 10.0
     /// `console_dir` (string, default `./console`): the web console's files, served at `/`.
@@ -171,6 +175,7 @@ public struct DaemonConfiguration: Sendable {
         try take("log_level", str, "a string") { logLevel = $0 }
         try take("shutdown_grace_seconds", num, "a number") { shutdownGraceSeconds = $0 }
         try take("events_retention_seconds", int, "an integer") { eventsRetentionSeconds = $0 }
+        try take("max_streams_per_user", int, "an integer") { maxStreamsPerUser = $0 }
         try take("store.synchronous", str, "a string") { synchronous = $0 }
         try take("node_name", str, "a string") { nodeName = $0 }
         let strings: (SettingValue) -> [String]? = {
@@ -243,6 +248,7 @@ public struct DaemonConfiguration: Sendable {
         if let v = env["OMNICHAT_CONSOLE_DIR"] { consoleDir = v }
         if let v = env["OMNICHAT_METRICS_TOKEN"] { metricsToken = v.isEmpty ? nil : v }
         if let v = try int("OMNICHAT_DEFAULT_MAX_OPEN_ROOMS") { defaultMaxOpenRooms = v }
+        if let v = try int("OMNICHAT_MAX_STREAMS_PER_USER") { maxStreamsPerUser = v }
         if let v = env["OMNICHAT_LOG_LEVEL"] { logLevel = v }
         if let v = env["OMNICHAT_SYNCHRONOUS"] { synchronous = v }
         if let v = env["OMNICHAT_NODE_NAME"], !v.isEmpty { nodeName = v }
@@ -257,6 +263,7 @@ public struct DaemonConfiguration: Sendable {
         func bad(_ key: String, _ problem: String) -> ConfigurationError { ConfigurationError(file: source, key: key, problem: problem) }
         guard (0...65535).contains(port) else { throw bad("port", "must be between 0 and 65535") }
         guard defaultMaxOpenRooms >= 1 else { throw bad("default_max_open_rooms", "must be at least 1") }
+        guard (1...1000).contains(maxStreamsPerUser) else { throw bad("max_streams_per_user", "must be between 1 and 1000") }
         guard ["full", "normal", "off", "extra"].contains(synchronous.lowercased()) else {
             throw bad("store.synchronous", "must be one of full, normal, off, extra")
         }

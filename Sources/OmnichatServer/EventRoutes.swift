@@ -7,8 +7,8 @@ struct EventRoutes: Sendable {
     let api: APIRoutes
     /// How often a stream's credential is checked again.
     static let recheck: Duration = .seconds(5)
-    /// Open streams one user may have (tabs, devices).
-    static let maxStreamsPerUser = 5
+    /// Open streams one user may have (tabs, devices): `max_streams_per_user`.
+    var maxStreamsPerUser = 5
 
     func register(on router: Router<some RequestContext>) {
         router.get("/api/v1/events") { request, _ in try await stream(request) }
@@ -59,10 +59,10 @@ struct EventRoutes: Sendable {
         }
         let live = api.live
         // A client that opens stream after stream (each holds memory and a task) is refused.
-        guard live.streamCount(userID: user.id) < Self.maxStreamsPerUser else {
+        guard live.streamCount(userID: user.id) < maxStreamsPerUser else {
             throw APIError(
                 .tooManyRequests, "too_many_streams",
-                "at most \(Self.maxStreamsPerUser) event streams per user are open at once; close one first",
+                "at most \(maxStreamsPerUser) event streams per user are open at once; close one first",
                 headers: [.retryAfter: "5"])
         }
         let (replay, complete, events) = live.subscribe(user: user, resume: resume)

@@ -148,6 +148,14 @@ struct ConfigurationTests {
         }
         try "[store]\nsynchronous = \"sometimes\"\n".write(to: file, atomically: true, encoding: .utf8)
         #expect(throws: ConfigurationError.self) { try DaemonConfiguration.load(file: file.path, environment: [:]) }
+        try "max_streams_per_user = 2\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(try DaemonConfiguration.load(file: file.path, environment: [:]).maxStreamsPerUser == 2)
+        #expect(try DaemonConfiguration.load(file: file.path, environment: ["OMNICHAT_MAX_STREAMS_PER_USER": "7"]).maxStreamsPerUser == 7)
+        #expect(DaemonConfiguration().maxStreamsPerUser == 5)
+        try "max_streams_per_user = 0\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigurationError(file: file.path, key: "max_streams_per_user", problem: "must be between 1 and 1000")) {
+            try DaemonConfiguration.load(file: file.path, environment: [:])
+        }
         try "port = \"eighty\"\n".write(to: file, atomically: true, encoding: .utf8)
         #expect(throws: ConfigurationError(file: file.path, key: "port", problem: "expected an integer")) {
             try DaemonConfiguration.load(file: file.path, environment: [:])

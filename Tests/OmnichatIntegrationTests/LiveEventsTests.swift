@@ -100,6 +100,26 @@ final class SSEClient: @unchecked Sendable {
 
 @Suite("Live events (SSE)", .serialized, .bothEngines)
 struct LiveEventsTests {
+    @Test("max_streams_per_user sets how many streams one user holds: one more is 429 too_many_streams, another user is not counted")
+    func streamLimit() async throws {
+        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")]) { $0.maxStreamsPerUser = 2 }
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        let (ann, annToken) = try await daemon.signIn(email: "ann@example.com", online: false)
+        let (_, boToken) = try await daemon.signIn(email: "bo@example.com", online: false)
+        let first = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(annToken)"])
+        let second = try SSEClient(port: daemon.port, path: "/api/v1/events?access_token=\(annToken)")
+        defer { first.close(); second.close() }
+        try await eventually("two streams for Ann") { daemon.daemon.live.streamCount(userID: ann.id) == 2 }
+        let third = try await call("GET", "\(daemon.base)/api/v1/events", token: annToken)
+        #expect(third.status == 429)
+        #expect(third.text.contains("too_many_streams") && third.text.contains("at most 2 event streams"))
+        let bo = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(boToken)"])
+        defer { bo.close() }
+        try await eventually("Bo's stream is open") { daemon.daemon.live.subscriberCount == 3 }
+        await daemon.stop()
+    }
+
     @Test("a stream never outlives its credential: sign-out and a role change end it with stream.revoked")
     func revoked() async throws {
         let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")])
