@@ -116,17 +116,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
         self.location = location
         self.options = options
         self.logger = logger
-        var configuration = PostgresConnection.Configuration(
-            host: location.host, port: location.port, username: location.user, password: location.password,
-            database: location.database, tls: try Self.tls(location))
-        configuration.options.connectTimeout = TimeAmount.nanoseconds(
-            Int64(options.connectTimeout.components.seconds) * 1_000_000_000 + options.connectTimeout.components.attoseconds / 1_000_000_000)
-        var startup: [(String, String)] = [
-            ("application_name", "omnichatd " + options.nodeName),
-            ("statement_timeout", "\(max(1, Int(options.statementTimeout.seconds * 1000)))ms"),
-        ]
-        if let schema = location.schema { startup.append(("search_path", "\(schema), public")) }
-        configuration.options.additionalStartupParameters = startup
+        let configuration = try Self.connectionConfiguration(location, options: options)
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .notice)
         pool = PostgresPool(configuration: configuration, size: options.poolSize, logger: quiet)
@@ -143,6 +133,49 @@ public final class PostgresStore: Store, @unchecked Sendable {
         logger.info(
             "store opened",
             metadata: ["omnichat.database": .string(location.redacted), "omnichat.pool_size": .stringConvertible(options.poolSize)])
+    }
+
+    static func connectionConfiguration(_ location: Location, options: Options) throws -> PostgresConnection.Configuration {
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: try Self.tls(location))
+        configuration.options.connectTimeout = TimeAmount.nanoseconds(
+            Int64(options.connectTimeout.components.seconds) * 1_000_000_000 + options.connectTimeout.components.attoseconds / 1_000_000_000)
+        var startup: [(String, String)] = [
+            ("application_name", "omnichatd " + options.nodeName),
+            ("statement_timeout", "\(max(1, Int(options.statementTimeout.seconds * 1000)))ms"),
+        ]
+        if let schema = location.schema { startup.append(("search_path", "\(schema), public")) }
+        configuration.options.additionalStartupParameters = startup
+        return configuration
+    }
+
+    /// The migrations this release would apply, applying none (`omnichatd
+    /// migrate --dry-run`). Throws when the database is newer than this release.
+    public static func pendingMigrations(url: String, logger: Logger = Logger(label: "omnichat.store")) async throws -> [String] {
+        let location = try Location(url: url)
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .notice)
+        let pool = PostgresPool(configuration: try connectionConfiguration(location, options: Options()), size: 1, logger: quiet)
+        defer { pool.shutdown() }
+        return try await pool.writeWithoutTransaction { db in
+            let exists = try Bool.fetchOne(db, sql: "SELECT to_regclass('omnichat_migrations') IS NOT NULL") ?? false
+            let applied = exists ? Set(try String.fetchAll(db, sql: "SELECT version FROM omnichat_migrations")) : []
+            try refuseNewer(applied, location: location)
+            return PostgresSchema.migrations.map(\.0).filter { !applied.contains($0) }
+        }
+    }
+
+    /// A database that has migrations this release does not know was written
+    /// by a newer release: running on it could corrupt what that release wrote.
+    static func refuseNewer(_ applied: Set<String>, location: Location) throws {
+        let unknown = applied.subtracting(PostgresSchema.migrations.map(\.0))
+        guard unknown.isEmpty else {
+            throw StoreError(
+                .invalid,
+                "the database \(location.redacted) was written by a newer omnichatd (migrations this release does not know: "
+                    + unknown.sorted().joined(separator: "; ") + "); run that release, or restore a backup taken before the upgrade")
+        }
     }
 
     static func tls(_ location: Location) throws -> PostgresConnection.Configuration.TLS {
@@ -183,6 +216,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
     /// Runs the migrations not applied yet, under an advisory lock: daemons
     /// starting together take turns, and the later ones find nothing to do.
     func migrate() async throws {
+        let location = self.location
         let schema = location.schema
         let lastMigration = options.lastMigration
         try await pool.writeWithoutTransaction { db in
@@ -194,6 +228,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
             try db.raw(
                 "CREATE TABLE IF NOT EXISTS omnichat_migrations (version TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)")
             let applied = Set(try String.fetchAll(db, sql: "SELECT version FROM omnichat_migrations"))
+            try Self.refuseNewer(applied, location: location)
             for (version, sql) in PostgresSchema.migrations where !applied.contains(version) {
                 try db.raw("BEGIN")
                 do {

@@ -313,6 +313,13 @@ extension Omnichat {
     /// The networks built in.
     public static var defaultFactories: [AdapterFactory] { BuiltinAdapters.all }
 
+    /// The schema migrations the configured store still needs, applying none.
+    /// Throws when the database was written by a newer release.
+    public static func pendingMigrations(_ configuration: DaemonConfiguration, logger: Logger = Logger(label: "omnichatd")) async throws -> [String] {
+        if configuration.usesPostgres { return try await PostgresStore.pendingMigrations(url: configuration.database, logger: logger) }
+        return try SQLiteStore.pendingMigrations(path: configuration.database)
+    }
+
     /// Opens (and migrates) the configured store, for commands that need no daemon.
     public static func openStore(_ configuration: DaemonConfiguration, logger: Logger = Logger(label: "omnichatd")) async throws -> any DaemonStore {
         if configuration.usesPostgres {

@@ -41,11 +41,41 @@ public final class SQLiteStore: Store {
         try await pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
         }
-        try SQLiteSchema.migrator().migrate(pool)
+        let migrator = SQLiteSchema.migrator()
+        try await pool.read { db in try Self.refuseNewer(try migrator.appliedIdentifiers(db), path: path, migrator: migrator) }
+        try migrator.migrate(pool)
         self.pool = pool
         self.batcher = IngestBatcher(pool: pool, limits: .init(maxPending: ingestMaxPending, deadline: ingestDeadline))
         logger.info(
             "store opened", metadata: ["omnichat.database": .string(path), "omnichat.synchronous": .string(synchronous.rawValue)])
+    }
+
+    /// The migrations this release would apply to the file, applying none
+    /// (`omnichatd migrate --dry-run`); all of them when there is no file yet.
+    /// Throws when the file is newer than this release.
+    public static func pendingMigrations(path: String) throws -> [String] {
+        let migrator = SQLiteSchema.migrator()
+        guard FileManager.default.fileExists(atPath: path) else { return migrator.migrations }
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        return try queue.read { db in
+            let applied = try migrator.appliedIdentifiers(db)
+            try refuseNewer(applied, path: path, migrator: migrator)
+            return migrator.migrations.filter { !applied.contains($0) }
+        }
+    }
+
+    /// A file with migrations this release does not know was written by a
+    /// newer release: running on it could corrupt what that release wrote.
+    static func refuseNewer(_ applied: Set<String>, path: String, migrator: DatabaseMigrator) throws {
+        let unknown = applied.subtracting(migrator.migrations)
+        guard unknown.isEmpty else {
+            throw StoreError(
+                .invalid,
+                "the database \(path) was written by a newer omnichatd (migrations this release does not know: "
+                    + unknown.sorted().joined(separator: "; ") + "); run that release, or restore a backup taken before the upgrade")
+        }
     }
 
     /// The writer's `PRAGMA synchronous` as SQLite reports it (0 off, 1 normal, 2 full, 3 extra).

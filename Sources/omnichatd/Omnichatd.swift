@@ -11,7 +11,7 @@ struct Omnichatd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "omnichatd",
         abstract: "Omnichat: the omnichannel customer-service gateway.",
-        subcommands: [Serve.self, CheckConfig.self, Users.self, APIKeys.self, Telegram.self],
+        subcommands: [Serve.self, CheckConfig.self, Migrate.self, Users.self, APIKeys.self, Telegram.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -53,6 +53,10 @@ func withConfigurationErrors<T>(_ body: () async throws -> T) async throws -> T 
     } catch let error as ConfigurationError {
         FileHandle.standardError.write(Data("omnichatd: configuration error: \(error)\n".utf8))
         throw ExitCode(2)
+    } catch let error as StoreError where error.kind == .invalid {
+        // The database cannot be used as it is (written by a newer release, say).
+        FileHandle.standardError.write(Data("omnichatd: \(error.message)\n".utf8))
+        throw ExitCode(1)
     }
 }
 

@@ -8,6 +8,28 @@ import Testing
 /// PostgreSQL pass of `make test`.
 @Suite("Integer id migration on PostgreSQL", .enabled(if: TestEngine.postgresURL != nil, "needs OMNICHAT_TEST_POSTGRES"))
 struct PostgresIntegerIDMigrationTests {
+    @Test("a schema a newer release migrated is refused: by the store at start and by migrate --dry-run")
+    func newerSchema() async throws {
+        let url = TestEngine.freshPostgresURL()
+        var options = PostgresStore.Options()
+        options.poolSize = 2
+        let store = try await PostgresStore(url: url, options: options, logger: quietLogger())
+        #expect(try await PostgresStore.pendingMigrations(url: url).isEmpty)
+        try await store.pool.writeWithoutTransaction { db in
+            try db.raw("INSERT INTO omnichat_migrations (version, applied_at) VALUES ('v99: from a newer release', 0)")
+        }
+        await store.close()
+        do {
+            _ = try await PostgresStore(url: url, options: options, logger: quietLogger())
+            Issue.record("a newer schema was opened")
+        } catch let error as StoreError {
+            #expect(error.message.contains("was written by a newer omnichatd") && error.message.contains("v99: from a newer release"), "\(error)")
+        }
+        await #expect(throws: StoreError.self) { _ = try await PostgresStore.pendingMigrations(url: url) }
+        let fresh = TestEngine.freshPostgresURL()
+        #expect(try await PostgresStore.pendingMigrations(url: fresh).count == PostgresSchema.migrations.count)
+    }
+
     @Test("a v2 schema with string ids in every table: rows, references and old ids survive v3")
     func upgrade() async throws {
         let url = TestEngine.freshPostgresURL()

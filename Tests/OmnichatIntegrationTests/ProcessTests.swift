@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 #if canImport(Glibc)
@@ -453,6 +454,47 @@ struct ProcessTests {
         let serve = try DaemonProcess(["serve", "--port", "0", "--adapters", directory.path, "--database", directory.appendingPathComponent("x.db").path])
         #expect(await serve.wait() != 0)
         #expect(serve.text.contains("broken.toml"))
+    }
+
+    @Test("migrate --dry-run lists what a file needs and applies nothing; a file of a newer release is refused by migrate and serve")
+    func migrations() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("m.db")
+        let common = ["--adapters", repositoryRoot.appendingPathComponent("adapters.d").path, "--database", file.path]
+        let dry = try DaemonProcess(["migrate", "--dry-run"] + common)
+        #expect(await dry.wait() == 0, "\(dry.text)")
+        #expect(dry.text.contains("pending migration(s) (dry run: nothing applied)") && dry.text.contains("  v1\n"), "\(dry.text)")
+        #expect(!FileManager.default.fileExists(atPath: file.path), "a dry run creates no file")
+
+        let apply = try DaemonProcess(["migrate"] + common)
+        #expect(await apply.wait() == 0, "\(apply.text)")
+        #expect(apply.text.contains("applied"))
+        let again = try DaemonProcess(["migrate", "--dry-run"] + common)
+        #expect(await again.wait() == 0)
+        #expect(again.text.contains("the schema is up to date"), "\(again.text)")
+
+        // A release from the future left a migration this one does not know.
+        try await DatabaseQueue(path: file.path).write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from a newer release')")
+        }
+        let refused = try DaemonProcess(["migrate", "--dry-run"] + common)
+        #expect(await refused.wait() == 1)
+        #expect(refused.text.contains("was written by a newer omnichatd") && refused.text.contains("v99: from a newer release"), "\(refused.text)")
+        let serve = try DaemonProcess(["serve", "--port", "0"] + common, environment: ["OMNICHAT_ADMIN_PASSWORD": "a-long-password"])
+        #expect(await serve.wait() == 1)
+        #expect(serve.text.contains("was written by a newer omnichatd"), "\(serve.text)")
+        let rows = try await DatabaseQueue(path: file.path).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM grdb_migrations") ?? 0 }
+        #expect(rows == (try await dryRunCount(common)) , "nothing was migrated on the newer file")
+    }
+
+    /// The number of migrations a fresh file would get (every one this release knows) plus the newer one.
+    private func dryRunCount(_ common: [String]) async throws -> Int {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fresh = try DaemonProcess(["migrate", "--dry-run", "--adapters", common[1], "--database", directory.appendingPathComponent("f.db").path])
+        _ = await fresh.wait()
+        return fresh.text.split(separator: "\n").filter { $0.hasPrefix("  ") }.count + 1
     }
 
     @Test("telegram set-webhook registers our URL and secret through the configured API base")
