@@ -85,6 +85,10 @@ bench-smoke: deps
 bench-cluster: deps
 	bash Benchmarks/cluster.sh
 
+## Memory with 100 live streams whose clients stopped reading, under 1,000 webhooks/s for 60 s.
+bench-slow-readers: deps
+	bash Benchmarks/slow-readers.sh
+
 ## First ingest figure: durable Telegram webhooks/s vs a bare route of the same server.
 bench-ingest: deps
 	bash Benchmarks/ingest.sh

@@ -105,6 +105,10 @@ public struct DaemonConfiguration: Sendable {
     /// live event streams one user may hold open at once (tabs, devices); one
     /// more is refused with 429 `too_many_streams`.
     public var maxStreamsPerUser = 5
+    /// `max_stream_buffer_bytes` (integer, default 1048576, at least 4096):
+    /// bytes of events one live stream may have waiting for a client that
+    /// reads slowly; past it the stream gets `stream.reset` and ends.
+    public var maxStreamBufferBytes = 1 << 20
     /// `shutdown_grace_seconds` (number, default 10): how long SIGTERM waits for drains.
     public var shutdownGraceSeconds = 10.0
     /// `console_dir` (string, default `./console`): the web console's files, served at `/`.
@@ -176,6 +180,7 @@ public struct DaemonConfiguration: Sendable {
         try take("shutdown_grace_seconds", num, "a number") { shutdownGraceSeconds = $0 }
         try take("events_retention_seconds", int, "an integer") { eventsRetentionSeconds = $0 }
         try take("max_streams_per_user", int, "an integer") { maxStreamsPerUser = $0 }
+        try take("max_stream_buffer_bytes", int, "an integer") { maxStreamBufferBytes = $0 }
         try take("store.synchronous", str, "a string") { synchronous = $0 }
         try take("node_name", str, "a string") { nodeName = $0 }
         let strings: (SettingValue) -> [String]? = {
@@ -263,6 +268,7 @@ public struct DaemonConfiguration: Sendable {
         func bad(_ key: String, _ problem: String) -> ConfigurationError { ConfigurationError(file: source, key: key, problem: problem) }
         guard (0...65535).contains(port) else { throw bad("port", "must be between 0 and 65535") }
         guard defaultMaxOpenRooms >= 1 else { throw bad("default_max_open_rooms", "must be at least 1") }
+        guard maxStreamBufferBytes >= 4096 else { throw bad("max_stream_buffer_bytes", "must be at least 4096") }
         guard (1...1000).contains(maxStreamsPerUser) else { throw bad("max_streams_per_user", "must be between 1 and 1000") }
         guard ["full", "normal", "off", "extra"].contains(synchronous.lowercased()) else {
             throw bad("store.synchronous", "must be one of full, normal, off, extra")

@@ -9,6 +9,9 @@ struct EventRoutes: Sendable {
     static let recheck: Duration = .seconds(5)
     /// Open streams one user may have (tabs, devices): `max_streams_per_user`.
     var maxStreamsPerUser = 5
+    /// Bytes one stream may have waiting for its reader (`StreamOutbox`):
+    /// `max_stream_buffer_bytes`.
+    var maxBufferBytes = 1 << 20
 
     func register(on router: Router<some RequestContext>) {
         router.get("/api/v1/events") { request, _ in try await stream(request) }
@@ -66,17 +69,21 @@ struct EventRoutes: Sendable {
                 headers: [.retryAfter: "5"])
         }
         let (replay, complete, events) = live.subscribe(user: user, resume: resume)
+        let budget = maxBufferBytes
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
             if !complete {
                 try await writer.write(ByteBuffer(string: "event: stream.reset\ndata: {\"reason\":\"the resume point is older than the events kept\"}\n\n"))
             }
             for event in replay { try await writer.write(ByteBuffer(string: event.sse)) }
-            // Merge events with a heartbeat so idle connections stay open through proxies.
+            // Events and a heartbeat merge into one output bounded in bytes: a
+            // client that stops reading is reset, never buffered without end.
+            let output = StreamOutbox(budget: budget)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                let (lines, output) = AsyncStream.makeStream(of: String.self)
                 group.addTask {
-                    for await event in events { output.yield(event.sse) }
+                    // After a reset the events are still taken (and dropped) until
+                    // the response ends: the subscription then holds nothing.
+                    for await event in events { output.push(event.sse) }
                     output.finish()
                 }
                 group.addTask {
@@ -86,14 +93,13 @@ struct EventRoutes: Sendable {
                     while !Task.isCancelled {
                         try await Task.sleep(for: recheck)
                         if let reason = await revoked() {
-                            output.yield("event: stream.revoked\ndata: {\"reason\":\"\(reason)\"}\n\n")
-                            output.finish()
+                            output.finish(with: "event: stream.revoked\ndata: {\"reason\":\"\(reason)\"}\n\n")
                             return
                         }
-                        output.yield(": keep-alive\n\n")
+                        guard output.push(": keep-alive\n\n") else { return }
                     }
                 }
-                for await line in lines { try await writer.write(ByteBuffer(string: line)) }
+                while let lines = await output.next() { try await writer.write(ByteBuffer(string: lines.joined())) }
                 group.cancelAll()
             }
             try await writer.finish(nil)

@@ -188,7 +188,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
                 _ = self?.owners.removeValue(forKey: key)
             }
         }
-        let filtered = AsyncStream<LiveEvent> { output in
+        let filtered = AsyncStream<LiveEvent>(bufferingPolicy: .bufferingNewest(1000)) { output in
             let task = Task {
                 for await event in stream where visible(event) { output.yield(event) }
                 output.finish()

@@ -220,7 +220,7 @@ public final class Omnichat: Sendable {
         CustomerRoutes(api: api, avatars: avatars).register(on: router)
         TeamRoutes(api: api, settings: TeamSettings(configuration: configuration)).register(on: router)
         InboxRoutes(api: api).register(on: router)
-        EventRoutes(api: api, maxStreamsPerUser: configuration.maxStreamsPerUser).register(on: router)
+        EventRoutes(api: api, maxStreamsPerUser: configuration.maxStreamsPerUser, maxBufferBytes: configuration.maxStreamBufferBytes).register(on: router)
         QuickReplyRoutes(api: api).register(on: router)
         let isDefault = configuration.consoleDir == DaemonConfiguration.defaultConsoleDir
         if let found = ConsoleRoutes.locate(configured: configuration.consoleDir, isDefault: isDefault),

@@ -152,6 +152,10 @@ struct ConfigurationTests {
         #expect(try DaemonConfiguration.load(file: file.path, environment: [:]).maxStreamsPerUser == 2)
         #expect(try DaemonConfiguration.load(file: file.path, environment: ["OMNICHAT_MAX_STREAMS_PER_USER": "7"]).maxStreamsPerUser == 7)
         #expect(DaemonConfiguration().maxStreamsPerUser == 5)
+        try "max_stream_buffer_bytes = 100\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigurationError(file: file.path, key: "max_stream_buffer_bytes", problem: "must be at least 4096")) {
+            try DaemonConfiguration.load(file: file.path, environment: [:])
+        }
         try "max_streams_per_user = 0\n".write(to: file, atomically: true, encoding: .utf8)
         #expect(throws: ConfigurationError(file: file.path, key: "max_streams_per_user", problem: "must be between 1 and 1000")) {
             try DaemonConfiguration.load(file: file.path, environment: [:])
