@@ -5,7 +5,7 @@ SWIFT ?= swift
 CONFIG ?= debug
 ARGS ?=
 
-.PHONY: run install test test-cluster test-faults test-ui bench bench-smoke bench-cluster build deps bench-ingest bench-allocation fuzz-api check-config clean
+.PHONY: run install test test-cluster test-faults test-ui bench bench-smoke bench-cluster build deps bench-ingest bench-slow-readers bench-allocation fuzz-api check-config clean
 
 ## Installs the Debian packages the build needs (when missing), builds, and
 ## starts omnichatd on 127.0.0.1:8080 with ./omnichat.db and ./adapters.d

@@ -9,7 +9,9 @@ extension LiveEvent {
     /// JSONSerialization round trip: it was 5% of the daemon's time under a
     /// stream of replies); values of other types than the usual few take the
     /// general path.
-    var sse: String {
+    var sse: String { encoded ?? rendered }
+
+    var rendered: String {
         var out = "id: \(id)\nevent: \(type)\ndata: {\"id\":\"\(id)\",\"type\":"
         JSONString.appendQuoted(type, to: &out)
         out += ",\"at\":\"" + at.iso8601 + "\",\"data\":"

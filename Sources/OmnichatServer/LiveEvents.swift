@@ -18,6 +18,9 @@ public struct LiveEvent: Sendable {
     public var at: Date
     /// `data` as JSON, when the event came from the cluster's event log.
     var dataJSON: String? = nil
+    /// The SSE lines, written once when the event is delivered (every
+    /// subscriber sends the same bytes; 100 streams must not mean 100 encodings).
+    var encoded: String? = nil
 }
 
 /// The live event hub: keeps the events of the last `retention` for
@@ -74,6 +77,11 @@ public final class LiveEvents: Service, @unchecked Sendable {
     /// Buffers events (for resumes) and hands them to the subscribers.
     private func deliver(_ events: [LiveEvent]) {
         guard !events.isEmpty else { return }
+        let events = events.map { event -> LiveEvent in
+            var event = event
+            event.encoded = event.rendered
+            return event
+        }
         let subscribers: [AsyncStream<LiveEvent>.Continuation]
         lock.lock()
         buffer.append(contentsOf: events)
