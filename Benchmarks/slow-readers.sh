@@ -3,7 +3,7 @@
 # (default 100) SSE connections that never read a byte (4 KB receive buffers),
 # while signed webhooks of all five networks arrive at RATE/s (default 1,000)
 # for SECONDS (default 60). Each stream may hold max_stream_buffer_bytes
-# (1 MiB) for its reader; past that it is reset. Prints omnichatd's RSS idle
+# (256 KiB) for its reader; past that it is reset. Prints omnichatd's RSS idle
 # (streams open, no traffic) and its peak under the load, and their ratio.
 # Usage: bash Benchmarks/slow-readers.sh [seconds] [rate] [streams]
 set -euo pipefail

@@ -105,10 +105,10 @@ public struct DaemonConfiguration: Sendable {
     /// live event streams one user may hold open at once (tabs, devices); one
     /// more is refused with 429 `too_many_streams`.
     public var maxStreamsPerUser = 5
-    /// `max_stream_buffer_bytes` (integer, default 1048576, at least 4096):
+    /// `max_stream_buffer_bytes` (integer, default 262144, at least 4096):
     /// bytes of events one live stream may have waiting for a client that
     /// reads slowly; past it the stream gets `stream.reset` and ends.
-    public var maxStreamBufferBytes = 1 << 20
+    public var maxStreamBufferBytes = 256 << 10
     /// `shutdown_grace_seconds` (number, default 10): how long SIGTERM waits for drains.
     public var shutdownGraceSeconds = 10.0
     /// `console_dir` (string, default `./console`): the web console's files, served at `/`.

@@ -11,7 +11,7 @@ struct EventRoutes: Sendable {
     var maxStreamsPerUser = 5
     /// Bytes one stream may have waiting for its reader (`StreamOutbox`):
     /// `max_stream_buffer_bytes`.
-    var maxBufferBytes = 1 << 20
+    var maxBufferBytes = 256 << 10
 
     func register(on router: Router<some RequestContext>) {
         router.get("/api/v1/events") { request, _ in try await stream(request) }

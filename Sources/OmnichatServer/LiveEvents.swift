@@ -32,7 +32,14 @@ public final class LiveEvents: Service, @unchecked Sendable {
     /// 50,000 kept events on every new one once the buffer was full).
     private var buffer = CircularBuffer<LiveEvent>(initialCapacity: 1024)
     private var nextID: Int64
-    private var subscribers: [Int: AsyncStream<LiveEvent>.Continuation] = [:]
+    /// Each stream and what its user may see (filtered here, so an event a
+    /// subscriber may not see costs it nothing).
+    private var subscribers: [Int: Subscriber] = [:]
+
+    struct Subscriber {
+        let continuation: AsyncStream<LiveEvent>.Continuation
+        let visible: @Sendable (LiveEvent) -> Bool
+    }
     /// Whose stream each subscriber is (the per-user limit).
     private var owners: [Int: Int64] = [:]
     private var nextSubscriber = 0
@@ -82,7 +89,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
             event.encoded = event.rendered
             return event
         }
-        let subscribers: [AsyncStream<LiveEvent>.Continuation]
+        let subscribers: [Subscriber]
         lock.lock()
         buffer.append(contentsOf: events)
         let horizon = Date().addingTimeInterval(-retention)
@@ -91,7 +98,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
         subscribers = Array(self.subscribers.values)
         lock.unlock()
         for subscriber in subscribers {
-            for event in events { subscriber.yield(event) }
+            for event in events where subscriber.visible(event) { subscriber.continuation.yield(event) }
         }
     }
 
@@ -187,7 +194,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
             if let oldest = buffer.first?.id, last < oldest - 1 { complete = false }
             replay = buffer.filter { $0.id > last && visible($0) }
         }
-        subscribers[key] = continuation
+        subscribers[key] = Subscriber(continuation: continuation, visible: visible)
         owners[key] = user.id
         lock.unlock()
         continuation.onTermination = { [weak self] _ in
@@ -196,17 +203,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
                 _ = self?.owners.removeValue(forKey: key)
             }
         }
-        let filtered = AsyncStream<LiveEvent>(bufferingPolicy: .bufferingNewest(1000)) { output in
-            let task = Task {
-                for await event in stream where visible(event) { output.yield(event) }
-                output.finish()
-            }
-            output.onTermination = { _ in
-                task.cancel()
-                continuation.finish()
-            }
-        }
-        return (replay, complete, filtered)
+        return (replay, complete, stream)
     }
 
     public var subscriberCount: Int { lock.withLock { subscribers.count } }
@@ -233,7 +230,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
             subscribers.removeAll()
             return all
         }
-        for subscriber in all { subscriber.finish() }
+        for subscriber in all { subscriber.continuation.finish() }
     }
 
     public func run() async throws {
