@@ -3,8 +3,10 @@
 # (default 100) SSE connections that never read a byte (4 KB receive buffers),
 # while signed webhooks of all five networks arrive at RATE/s (default 1,000)
 # for SECONDS (default 60). Each stream may hold max_stream_buffer_bytes
-# (256 KiB) for its reader; past that it is reset. Prints omnichatd's RSS idle
-# (streams open, no traffic) and its peak under the load, and their ratio.
+# (256 KiB) for its reader; past that it is reset. The same load first runs
+# with no stream open (the baseline: the daemon also keeps the last 50,000
+# events for Last-Event-ID resumes, whoever listens). Prints omnichatd's RSS
+# idle and its peak under the load in both phases, and their ratios.
 # Usage: bash Benchmarks/slow-readers.sh [seconds] [rate] [streams]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,18 +19,21 @@ swift build -c release --product omnichatd >/dev/null
 swift build -c release --product omnichat-bench >/dev/null
 BIN=.build/release
 WORK=$(mktemp -d)
-PID=; READERS=
+PID=; READERS=; SAMPLER=
 trap 'kill $PID $READERS 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
-OMNICHAT_LOG_LEVEL=error OMNICHAT_ADMIN_PASSWORD=bench-password OMNICHAT_MAX_STREAMS_PER_USER="$STREAMS" \
-  $BIN/omnichatd serve --port "$PORT" --database "$WORK/bench.db" --adapters Benchmarks/adapters.d >"$WORK/daemon.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.05; done
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$PID/status"; }
-TOKEN=$(curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'Content-Type: application/json' \
-  -d '{"email":"admin@localhost","password":"bench-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-
-# The readers: connect, send the request, never read; hold on until killed.
-python3 - "$PORT" "$TOKEN" "$STREAMS" >"$WORK/readers.log" 2>&1 <<'PY' &
+phase() {  # streams
+  rm -f "$WORK"/bench.db*
+  OMNICHAT_LOG_LEVEL=error OMNICHAT_ADMIN_PASSWORD=bench-password OMNICHAT_MAX_STREAMS_PER_USER="$STREAMS" \
+    $BIN/omnichatd serve --port "$PORT" --database "$WORK/bench.db" --adapters Benchmarks/adapters.d >"$WORK/daemon.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.05; done
+  TOKEN=$(curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'Content-Type: application/json' \
+    -d '{"email":"admin@localhost","password":"bench-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  READERS=
+  if [ "$1" -gt 0 ]; then
+    # The readers: connect, send the request, never read; hold on until killed.
+    python3 - "$PORT" "$TOKEN" "$1" >"$WORK/readers.log" 2>&1 <<'PY' &
 import socket, sys, time
 port, token, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 held = []
@@ -42,16 +47,19 @@ print(f"{len(held)} streams open", flush=True)
 while True:
     time.sleep(60)
 PY
-READERS=$!
-sleep 3
-IDLE=$(rss)
-echo "idle with $STREAMS open streams that do not read: $((IDLE / 1024)) MiB"
-PEAK=$IDLE
-( while kill -0 "$PID" 2>/dev/null; do R=$(rss); echo "$R"; sleep 1; done ) >"$WORK/rss.txt" &
-SAMPLER=$!
-$BIN/omnichat-bench ingest "http://127.0.0.1:$PORT" --rate "$RATE" --seconds "$SECONDS_RUN" --run 61
-kill $SAMPLER 2>/dev/null || true
-PEAK=$(sort -n "$WORK/rss.txt" | tail -1)
-END=$(rss)
-echo "RSS idle: $((IDLE / 1024)) MiB; peak under ${RATE}/s for ${SECONDS_RUN}s: $((PEAK / 1024)) MiB; at the end: $((END / 1024)) MiB"
-echo "peak / idle: $(python3 -c "print(f'{$PEAK/$IDLE:.2f}x')") (target: under 2.00x)"
+    READERS=$!
+  fi
+  sleep 3
+  IDLE=$(rss)
+  ( while kill -0 "$PID" 2>/dev/null; do rss; sleep 1; done ) >"$WORK/rss.txt" 2>/dev/null &
+  SAMPLER=$!
+  echo "$1 streams that do not read: $($BIN/omnichat-bench ingest "http://127.0.0.1:$PORT" --rate "$RATE" --seconds "$SECONDS_RUN" --run $((60 + $1)))"
+  kill $SAMPLER 2>/dev/null || true; wait $SAMPLER 2>/dev/null || true
+  PEAK=$(sort -n "$WORK/rss.txt" | tail -1)
+  echo "  RSS idle $((IDLE / 1024)) MiB, peak $((PEAK / 1024)) MiB under ${RATE}/s for ${SECONDS_RUN}s: $(python3 -c "print(f'{$PEAK/$IDLE:.2f}x')") of idle"
+  kill $PID $READERS 2>/dev/null || true; wait $PID 2>/dev/null || true; wait $READERS 2>/dev/null || true
+}
+phase 0; BASE_IDLE=$IDLE; BASE_PEAK=$PEAK
+phase "$STREAMS"
+echo "peak with $STREAMS stalled streams / idle with them open: $(python3 -c "print(f'{$PEAK/$IDLE:.2f}x')") (target: under 2.00x)"
+echo "peak with $STREAMS stalled streams / peak with none (same load): $(python3 -c "print(f'{$PEAK/$BASE_PEAK:.2f}x')"); what they cost: $(( (PEAK - BASE_PEAK) / 1024 )) MiB (budget: $STREAMS x 256 KiB = $((STREAMS / 4)) MiB)"

@@ -68,7 +68,8 @@ struct EventRoutes: Sendable {
                 "at most \(maxStreamsPerUser) event streams per user are open at once; close one first",
                 headers: [.retryAfter: "5"])
         }
-        let (replay, complete, events) = live.subscribe(user: user, resume: resume)
+        let subscription = live.subscription(user: user, resume: resume)
+        let (replay, complete, events) = (subscription.replay, subscription.complete, subscription.events)
         let budget = maxBufferBytes
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
@@ -81,9 +82,12 @@ struct EventRoutes: Sendable {
             let output = StreamOutbox(budget: budget)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    // After a reset the events are still taken (and dropped) until
-                    // the response ends: the subscription then holds nothing.
-                    for await event in events { output.push(event.sse) }
+                    for await event in events {
+                        // Reset (the reader fell behind): the subscription ends at once,
+                        // whether or not the response can still be written.
+                        guard output.push(event.sse) else { break }
+                    }
+                    subscription.end()
                     output.finish()
                 }
                 group.addTask {

@@ -178,13 +178,28 @@ public final class LiveEvents: Service, @unchecked Sendable {
     /// rooms and their own status for agents. Returns the replay (for
     /// `Last-Event-ID`), whether the resume point was still kept, and the live stream.
     public func subscribe(user: User, resume: Resume) -> (replay: [LiveEvent], complete: Bool, live: AsyncStream<LiveEvent>) {
+        let subscription = subscription(user: user, resume: resume)
+        return (subscription.replay, subscription.complete, subscription.events)
+    }
+
+    /// A subscription: the replay, whether the resume point was kept, the
+    /// live events, and `end`, which stops them at once (a stream that was
+    /// reset stops costing anything while its response still drains).
+    struct Subscription: Sendable {
+        var replay: [LiveEvent]
+        var complete: Bool
+        var events: AsyncStream<LiveEvent>
+        var end: @Sendable () -> Void
+    }
+
+    func subscription(user: User, resume: Resume) -> Subscription {
         let (stream, continuation) = AsyncStream.makeStream(of: LiveEvent.self, bufferingPolicy: .bufferingNewest(10_000))
         let visible: @Sendable (LiveEvent) -> Bool = { event in user.role >= .supervisor || event.audience == user.id }
         lock.lock()
         if stopped {
             lock.unlock()
             continuation.finish()
-            return ([], true, stream)
+            return Subscription(replay: [], complete: true, events: stream, end: {})
         }
         nextSubscriber += 1
         let key = nextSubscriber
@@ -203,7 +218,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
                 _ = self?.owners.removeValue(forKey: key)
             }
         }
-        return (replay, complete, stream)
+        return Subscription(replay: replay, complete: complete, events: stream, end: { continuation.finish() })
     }
 
     public var subscriberCount: Int { lock.withLock { subscribers.count } }
