@@ -9,8 +9,8 @@ import Glibc
 final class RawConnection: @unchecked Sendable {
     let fd: Int32
 
-    init(port: Int, receiveTimeout: Double = 5) throws {
-        guard let fd = connectLoopback(port: port) else { throw CancellationError() }
+    init(port: Int, receiveTimeout: Double = 5, receiveBuffer: Int32? = nil) throws {
+        guard let fd = connectLoopback(port: port, receiveBuffer: receiveBuffer) else { throw CancellationError() }
         self.fd = fd
         var timeout = timeval(tv_sec: Int(receiveTimeout), tv_usec: Int((receiveTimeout - Double(Int(receiveTimeout))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

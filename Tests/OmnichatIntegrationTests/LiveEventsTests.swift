@@ -120,6 +120,32 @@ struct LiveEventsTests {
         await daemon.stop()
     }
 
+    @Test("a client that stops reading is reset once max_stream_buffer_bytes wait for it: its subscription ends, webhooks go on")
+    func stalledReader() async throws {
+        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")]) { $0.maxStreamBufferBytes = 8192 }
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        let (_, token) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
+        let stalled = try RawConnection(port: daemon.port, receiveBuffer: 4096)
+        #expect(stalled.write("GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n"))
+        try await eventually("the stalled stream is subscribed") { daemon.daemon.live.subscriberCount == 1 }
+        // Far more than the socket buffers and the budget hold; it never reads a byte.
+        let text = String(repeating: "a long message ", count: 250)
+        for n in 0..<1500 {
+            #expect(try await daemon.postUpdate(telegramUpdate(n + 1, chat: Int64(n % 20 + 1), text: text)).status == 200)
+            if daemon.daemon.live.subscriberCount == 0 { break }
+        }
+        try await eventually(timeout: .seconds(15), "the stalled stream was reset and its subscription ended") { daemon.daemon.live.subscriberCount == 0 }
+        // A reader that reads still gets everything that follows.
+        let reader = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(token)"])
+        defer { reader.close() }
+        try await eventually("the reader is subscribed") { daemon.daemon.live.subscriberCount == 1 }
+        #expect(try await daemon.postUpdate(telegramUpdate(1000, chat: 99, text: "after the reset")).status == 200)
+        try await eventually("the reader sees the next message") { reader.events.contains { $0.type == "message.created" } }
+        stalled.hangUp()
+        await daemon.stop()
+    }
+
     @Test("a stream never outlives its credential: sign-out and a role change end it with stream.revoked")
     func revoked() async throws {
         let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")])

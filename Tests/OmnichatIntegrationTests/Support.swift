@@ -296,8 +296,10 @@ final class TestDaemon: @unchecked Sendable {
 
 /// A plain TCP socket connected to 127.0.0.1:`port` (tests that must write
 /// what no HTTP client would); nil when the connection is refused.
-func connectLoopback(port: Int) -> Int32? {
+/// A TCP connection to 127.0.0.1; `receiveBuffer` sets SO_RCVBUF before connecting (the window a peer may fill).
+func connectLoopback(port: Int, receiveBuffer: Int32? = nil) -> Int32? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
