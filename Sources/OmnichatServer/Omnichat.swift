@@ -320,6 +320,23 @@ extension Omnichat {
         return try SQLiteStore.pendingMigrations(path: configuration.database)
     }
 
+    /// A consistent copy of the SQLite database while the daemon runs; its size.
+    /// PostgreSQL has its own tools (`docs/operations.md`).
+    public static func backup(_ configuration: DaemonConfiguration, to destination: String) throws -> Int {
+        guard !configuration.usesPostgres else {
+            throw StoreError(.invalid, "omnichatd backup copies the SQLite file; back PostgreSQL up with pg_dump or PITR (docs/operations.md)")
+        }
+        return try SQLiteStore.backup(path: configuration.database, to: destination)
+    }
+
+    /// Puts a backup in place of the configured SQLite database (the daemon stopped).
+    public static func restore(_ configuration: DaemonConfiguration, from backup: String, replace: Bool) throws {
+        guard !configuration.usesPostgres else {
+            throw StoreError(.invalid, "omnichatd restore writes the SQLite file; restore PostgreSQL with pg_restore (docs/operations.md)")
+        }
+        try SQLiteStore.restore(from: backup, to: configuration.database, replace: replace)
+    }
+
     /// Opens (and migrates) the configured store, for commands that need no daemon.
     public static func openStore(_ configuration: DaemonConfiguration, logger: Logger = Logger(label: "omnichatd")) async throws -> any DaemonStore {
         if configuration.usesPostgres {

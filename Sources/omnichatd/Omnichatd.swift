@@ -11,7 +11,7 @@ struct Omnichatd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "omnichatd",
         abstract: "Omnichat: the omnichannel customer-service gateway.",
-        subcommands: [Serve.self, CheckConfig.self, Migrate.self, Users.self, APIKeys.self, Telegram.self],
+        subcommands: [Serve.self, CheckConfig.self, Migrate.self, Backup.self, Restore.self, Users.self, APIKeys.self, Telegram.self],
         defaultSubcommand: Serve.self)
 }
 

@@ -497,6 +497,59 @@ struct ProcessTests {
         return fresh.text.split(separator: "\n").filter { $0.hasPrefix("  ") }.count + 1
     }
 
+    @Test("backup while webhooks arrive, then restore: every webhook acknowledged before the backup is there; an existing, damaged or newer file is refused")
+    func backupAndRestore() async throws {
+        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")])
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        for n in 1...100 { #expect(try await daemon.postUpdate(telegramUpdate(n, chat: Int64(n % 10 + 1))).status == 200) }
+        let common = ["--adapters", daemon.configuration.adapters]
+        let copy = daemon.directory.appendingPathComponent("copy.db").path
+        // More webhooks while the backup runs.
+        let more = Task {
+            var acknowledged = 0
+            for n in 101...400 where (try? await daemon.postUpdate(telegramUpdate(n, chat: Int64(n % 10 + 1))).status) == 200 { acknowledged += 1 }
+            return acknowledged
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        let backup = try DaemonProcess(["backup", "--to", copy, "--database", daemon.configuration.database] + common)
+        #expect(await backup.wait() == 0, "\(backup.text)")
+        #expect(backup.text.contains("integrity ok"))
+        let later = await more.value
+        #expect(later == 300)
+        let again = try DaemonProcess(["backup", "--to", copy, "--database", daemon.configuration.database] + common)
+        #expect(await again.wait() == 1)
+        #expect(again.text.contains("exists"), "\(again.text)")
+        await daemon.stop()
+
+        let restored = daemon.directory.appendingPathComponent("restored.db").path
+        let restore = try DaemonProcess(["restore", "--from", copy, "--database", restored] + common)
+        #expect(await restore.wait() == 0, "\(restore.text)")
+        let stored = try await DatabaseQueue(path: restored).read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM messages WHERE direction = 'inbound'") ?? 0
+        }
+        #expect(stored >= 100 && stored <= 400, "the copy holds the 100 acknowledged before it and some of those during it (\(stored))")
+        let overwrite = try DaemonProcess(["restore", "--from", copy, "--database", restored] + common)
+        #expect(await overwrite.wait() == 1)
+        #expect(overwrite.text.contains("add --replace"), "\(overwrite.text)")
+        let replaced = try DaemonProcess(["restore", "--from", copy, "--database", restored, "--replace"] + common)
+        #expect(await replaced.wait() == 0, "\(replaced.text)")
+
+        let damaged = daemon.directory.appendingPathComponent("damaged.db").path
+        try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: damaged))
+        let refused = try DaemonProcess(["restore", "--from", damaged, "--database", daemon.directory.appendingPathComponent("x.db").path] + common)
+        #expect(await refused.wait() == 1)
+        #expect(refused.text.contains("is not a readable SQLite database") || refused.text.contains("integrity"), "\(refused.text)")
+        #expect(!FileManager.default.fileExists(atPath: daemon.directory.appendingPathComponent("x.db").path))
+
+        try await DatabaseQueue(path: copy).write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from a newer release')")
+        }
+        let newer = try DaemonProcess(["restore", "--from", copy, "--database", restored, "--replace"] + common)
+        #expect(await newer.wait() == 1)
+        #expect(newer.text.contains("was written by a newer omnichatd"), "\(newer.text)")
+    }
+
     @Test("telegram set-webhook registers our URL and secret through the configured API base")
     func setWebhook() async throws {
         let fake = FakeTelegram()

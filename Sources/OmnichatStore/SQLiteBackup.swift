@@ -1,0 +1,74 @@
+import Foundation
+import GRDB
+import OmnichatCore
+
+/// Backups of the SQLite file while a daemon runs (`omnichatd backup`), and
+/// restores (`omnichatd restore`).
+extension SQLiteStore {
+    /// Copies the database with SQLite's backup API inside one read
+    /// transaction: a consistent copy as of its start, while webhooks go on
+    /// being committed (WAL: readers never block the writer). The copy is
+    /// written beside `destination`, checked (`PRAGMA integrity_check`), then
+    /// renamed into place; `destination` must not exist. Returns its size in bytes.
+    @discardableResult
+    public static func backup(path: String, to destination: String) throws -> Int {
+        let files = FileManager.default
+        guard files.fileExists(atPath: path) else { throw StoreError(.notFound, "no database at \(path)") }
+        guard !files.fileExists(atPath: destination) else {
+            throw StoreError(.conflict, "\(destination) exists; a backup is written to a new file")
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let source = try DatabaseQueue(path: path, configuration: configuration)
+        let partial = destination + ".partial"
+        try? files.removeItem(atPath: partial)
+        do {
+            let target = try DatabaseQueue(path: partial)
+            try source.backup(to: target)
+            try target.close()
+            try source.close()
+            try verify(partial, what: "the copy")
+            try files.moveItem(atPath: partial, toPath: destination)
+        } catch {
+            try? files.removeItem(atPath: partial)
+            throw error
+        }
+        return (try? files.attributesOfItem(atPath: destination)[.size] as? Int) ?? 0
+    }
+
+    /// Puts a backup in place of the database at `path` (stop the daemon
+    /// first). The backup is checked before anything is touched: a damaged
+    /// file, or one a newer release migrated, is refused. An existing database
+    /// is replaced only with `replace`.
+    public static func restore(from backup: String, to path: String, replace: Bool) throws {
+        let files = FileManager.default
+        guard files.fileExists(atPath: backup) else { throw StoreError(.notFound, "no backup at \(backup)") }
+        try verify(backup, what: "the backup")
+        let migrator = SQLiteSchema.migrator()
+        let applied = try DatabaseQueue(path: backup).read { db in try migrator.appliedIdentifiers(db) }
+        try refuseNewer(applied, path: backup, migrator: migrator)
+        if files.fileExists(atPath: path) && !replace {
+            throw StoreError(.conflict, "\(path) exists; add --replace to overwrite it (stop the daemon first)")
+        }
+        let incoming = path + ".restoring"
+        try? files.removeItem(atPath: incoming)
+        try files.copyItem(atPath: backup, toPath: incoming)
+        for suffix in ["", "-wal", "-shm"] { try? files.removeItem(atPath: path + suffix) }
+        try files.moveItem(atPath: incoming, toPath: path)
+    }
+
+    /// `PRAGMA integrity_check` of a file, or a named refusal.
+    static func verify(_ file: String, what: String) throws {
+        let result: String
+        do {
+            var configuration = Configuration()
+            configuration.readonly = true
+            result = try DatabaseQueue(path: file, configuration: configuration).read { db in
+                try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? ""
+            }
+        } catch {
+            throw StoreError(.invalid, "\(what) \(file) is not a readable SQLite database: \(error)")
+        }
+        guard result == "ok" else { throw StoreError(.invalid, "\(what) \(file) failed its integrity check: \(result)") }
+    }
+}
