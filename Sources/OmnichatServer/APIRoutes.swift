@@ -232,24 +232,14 @@ struct APIRoutes: Sendable {
         }
         let body = try await JSONBody.object(request)
         let content = try Self.outboundContent(body)
-        let message = try await send(content, in: room, user: sender.user, key: sender.key)
+        let message = try await replies.send(content, in: room, user: sender.user, key: sender.key)
         return JSONBody.response(["message": Self.message(message)], status: .created)
-    }
-
-    /// A reply stored for delivery (`ReplyService`).
-    func send(_ content: MessageContent, in room: Room, user: Int64?, key: APIKey?) async throws -> StoredMessage {
-        try await replies.send(content, in: room, user: user, key: key)
     }
 
     func resolve(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let (user, room) = try await accessibleRoom(request, context)
-        let resolved = try await finishRoom(room, actor: String(user.id))
+        let resolved = try await rooms.resolve(room, actor: String(user.id))
         return JSONBody.response(["room": Self.room(resolved)])
-    }
-
-    /// Resolves a room (`RoomLifecycle`).
-    func finishRoom(_ room: Room, actor: String, notes: String? = nil) async throws -> Room {
-        try await rooms.resolve(room, actor: actor, notes: notes)
     }
 
     /// The message named in the path and its room, if this user may see it: agents only their rooms'.

@@ -84,11 +84,6 @@ public final class LiveEvents: Service, @unchecked Sendable {
     /// Buffers events (for resumes) and hands them to the subscribers.
     private func deliver(_ events: [LiveEvent]) {
         guard !events.isEmpty else { return }
-        let events = events.map { event -> LiveEvent in
-            var event = event
-            event.encoded = event.rendered
-            return event
-        }
         let subscribers: [Subscriber]
         lock.lock()
         buffer.append(contentsOf: events)
@@ -97,8 +92,15 @@ public final class LiveEvents: Service, @unchecked Sendable {
         while let oldest = buffer.first, oldest.at < horizon { buffer.removeFirst() }
         subscribers = Array(self.subscribers.values)
         lock.unlock()
+        guard !subscribers.isEmpty else { return }
+        // Encoded once for every subscriber (nobody listening: not at all).
+        let encoded = events.map { event -> LiveEvent in
+            var event = event
+            event.encoded = event.rendered
+            return event
+        }
         for subscriber in subscribers {
-            for event in events where subscriber.visible(event) { subscriber.continuation.yield(event) }
+            for event in encoded where subscriber.visible(event) { subscriber.continuation.yield(event) }
         }
     }
 

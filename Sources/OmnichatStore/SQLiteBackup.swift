@@ -44,9 +44,7 @@ extension SQLiteStore {
         let files = FileManager.default
         guard files.fileExists(atPath: backup) else { throw StoreError(.notFound, "no backup at \(backup)") }
         try verify(backup, what: "the backup")
-        let migrator = SQLiteSchema.migrator()
-        let applied = try DatabaseQueue(path: backup).read { db in try migrator.appliedIdentifiers(db) }
-        try refuseNewer(applied, path: backup, migrator: migrator)
+        _ = try pendingMigrations(path: backup)  // refuses a file a newer release migrated
         if files.fileExists(atPath: path) && !replace {
             throw StoreError(.conflict, "\(path) exists; add --replace to overwrite it (stop the daemon first)")
         }

@@ -53,8 +53,9 @@ func withConfigurationErrors<T>(_ body: () async throws -> T) async throws -> T 
     } catch let error as ConfigurationError {
         FileHandle.standardError.write(Data("omnichatd: configuration error: \(error)\n".utf8))
         throw ExitCode(2)
-    } catch let error as StoreError where error.kind == .invalid {
-        // The database cannot be used as it is (written by a newer release, say).
+    } catch let error as StoreError where error.kind != .busy {
+        // The database cannot be used as asked (written by a newer release, a
+        // backup target that exists, a damaged backup…).
         FileHandle.standardError.write(Data("omnichatd: \(error.message)\n".utf8))
         throw ExitCode(1)
     }

@@ -48,10 +48,8 @@ struct Backup: AsyncParsableCommand {
     func run() async throws {
         try await withConfigurationErrors {
             let configuration = try options.load()
-            try storeErrors {
-                let bytes = try Omnichat.backup(configuration, to: to)
-                print("backup of \(configuration.database) written to \(to) (\(bytes) bytes, integrity ok)")
-            }
+            let bytes = try Omnichat.backup(configuration, to: to)
+            print("backup of \(configuration.database) written to \(to) (\(bytes) bytes, integrity ok)")
         }
     }
 }
@@ -72,20 +70,8 @@ struct Restore: AsyncParsableCommand {
     func run() async throws {
         try await withConfigurationErrors {
             let configuration = try options.load()
-            try storeErrors {
-                try Omnichat.restore(configuration, from: from, replace: replace)
-                print("restored \(from) to \(configuration.database)")
-            }
+            try Omnichat.restore(configuration, from: from, replace: replace)
+            print("restored \(from) to \(configuration.database)")
         }
-    }
-}
-
-/// A store refusal as one line and exit status 1.
-func storeErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as StoreError {
-        FileHandle.standardError.write(Data("omnichatd: \(error.message)\n".utf8))
-        throw ExitCode(1)
     }
 }

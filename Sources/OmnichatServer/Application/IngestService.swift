@@ -24,11 +24,12 @@ struct IngestService: Sendable {
     func ingest(
         _ events: [InboundEvent], channel: ConfiguredChannel, logger: Logger, committed: @Sendable (IngestResult) -> Void = { _ in }
     ) async throws -> IngestResult {
+        let hasBot = channels.hasBot(channel)
         let result: IngestResult
         do {
             let division = try await channel.division.asyncMap { try await divisions.id(named: $0) } ?? nil
             result = try await store.ingest(
-                IngestBatch(channelID: channel.id, events: events, botEnabled: channels.hasBot(channel), divisionID: division))
+                IngestBatch(channelID: channel.id, events: events, botEnabled: hasBot, divisionID: division))
         } catch let error as StoreError where error.kind == .busy {
             metrics.webhook(channel: channel.id, outcome: "busy")
             throw Failure.busy(error.message)
@@ -38,7 +39,7 @@ struct IngestService: Sendable {
             throw Failure.unavailable
         }
         committed(result)
-        let wakesOutbox = channels.hasBot(channel) || events.contains { $0.followUp != nil }
+        let wakesOutbox = hasBot || events.contains { $0.followUp != nil }
         await domain.publish(.ingested(channelID: channel.id, result: result, wakesOutbox: wakesOutbox))
         return result
     }

@@ -73,7 +73,7 @@ struct QiscusBotRoutes: Sendable {
         let contents = try QiscusBotMessages.contents(type: type, message: text, payload: input.value("payload"))
         var comments: [[String: Any]] = []
         for content in contents {
-            let message = try await api.send(content, in: room, user: nil, key: key)
+            let message = try await api.replies.send(content, in: room, user: nil, key: key)
             comments.append([
                 "id": message.id, "id_str": String(message.id), "room_id": String(room.id), "message": content.text ?? content.url ?? "",
                 "type": type, "created_at": message.createdAt.iso8601,

@@ -328,7 +328,7 @@ struct QiscusRoutes: Sendable {
         if let notes, let author, room.status != .resolved {
             _ = try await store.addNote(roomID: room.id, authorID: author.id, text: String(notes.prefix(InboxRoutes.maxNoteLength)))
         }
-        let resolved = try await api.finishRoom(room, actor: actor, notes: notes)
+        let resolved = try await api.rooms.resolve(room, actor: actor, notes: notes)
         let sessions = try await store.sessions(roomID: room.id)
         let session = sessions.last ?? RoomSession(number: resolved.session, startedAt: resolved.createdAt)
         let range = try await QiscusWebhooks.comments(store, room: room.id, sessions: sessions)
