@@ -257,7 +257,10 @@ public final class Database {
 /// context as it would a quoted literal.
 struct UntypedText: PostgresDynamicTypeEncodable {
     let value: String
-    init(_ value: String) { self.value = value }
+    /// PostgreSQL text cannot hold NUL (0x00): a customer's message with one
+    /// would never commit (error 22021, and the network redelivers it for
+    /// ever). It is stored as U+FFFD, the replacement character, instead.
+    init(_ value: String) { self.value = value.utf8.contains(0) ? value.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : value }
     var psqlType: PostgresDataType { PostgresDataType(0) }
     var psqlFormat: PostgresFormat { .text }
     func encode<JSONEncoder: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {

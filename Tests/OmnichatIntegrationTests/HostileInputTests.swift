@@ -205,6 +205,18 @@ struct HostileInputTests {
 struct HTTPFuzzTests {
     static var cases: Int { Int(ProcessInfo.processInfo.environment["OMNICHAT_FUZZ_ITERATIONS"] ?? "").map { $0 / 10 } ?? 40 }
 
+    @Test("a message with a NUL character is stored on every engine (PostgreSQL text cannot hold one: U+FFFD there)")
+    func nulCharacter() async throws {
+        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")])
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        let answer = try await daemon.postUpdate(telegramUpdate(1, text: "before\u{0}after"))
+        #expect(answer.status == 200, "\(answer.text)")
+        #expect(try await daemon.postUpdate(telegramUpdate(1, text: "before\u{0}after")).status == 200, "a redelivery is acknowledged")
+        #expect(try await daemon.store.countMessages() == 1)
+        await daemon.stop()
+    }
+
     @Test("mutated, signed webhooks of every network: 2xx or a 4xx with a message", arguments: networkCases.map(\.name) + ["telegram"])
     func fuzz(_ name: String) async throws {
         let fake = FakeNetwork()
