@@ -42,6 +42,8 @@ public struct RenderError: Error, Sendable, Equatable, CustomStringConvertible {
 public struct MediaFetch: Sendable {
     public var request: HTTPRequestDescription
     public var next: (@Sendable (HTTPResponseDescription) -> HTTPRequestDescription?)?
+    /// Why the channel refuses to fetch it (a host off its allowlist); nothing is fetched.
+    public var refusal: String?
 
     public init(request: HTTPRequestDescription, next: (@Sendable (HTTPResponseDescription) -> HTTPRequestDescription?)? = nil) {
         self.request = request

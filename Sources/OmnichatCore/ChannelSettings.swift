@@ -103,6 +103,19 @@ public final class ChannelSettings: Sendable {
         }
     }
 
+    public func strings(_ key: String) throws -> [String]? {
+        touch(key)
+        switch values[key] {
+        case nil: return nil
+        case .array(let items):
+            return try items.map { item in
+                guard case .string(let text) = item else { throw error(key, "expected an array of strings, found a \(item.typeName) in it") }
+                return text
+            }
+        case let other?: throw error(key, "expected an array of strings, found \(other.typeName)")
+        }
+    }
+
     /// A sub-table (`[bot]`), as its own settings so its errors name `bot.key`.
     public func table(_ key: String) throws -> ChannelSettings? {
         touch(key)

@@ -9,6 +9,11 @@ public struct HTTPRequestDescription: Sendable, Equatable {
     public var body: Data
     /// A response body larger than this fails the call (media downloads are capped).
     public var maxResponseBytes: Int?
+    /// The URL came from an API caller or a customer (an attachment, a webhook
+    /// URL set through the API), not from the operator's files: the transport
+    /// refuses to connect to a private, loopback, link-local or metadata
+    /// address unless private networks are allowed (`[outbound]`).
+    public var publicAddressesOnly = false
 
     public init(
         method: String = "POST", url: String, headers: [(name: String, value: String)] = [], body: Data = Data(),
@@ -82,7 +87,7 @@ public protocol HTTPTransport: Sendable {
 
 /// A transport-level failure (no HTTP response was received).
 public struct TransportError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable { case timeout, connection, invalidRequest, shutdown, tooLarge }
+    public enum Kind: String, Sendable { case timeout, connection, invalidRequest, shutdown, tooLarge, privateAddress }
     public var kind: Kind
     public var message: String
 

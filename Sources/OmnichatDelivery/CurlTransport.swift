@@ -29,12 +29,20 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
     private var loopEnded = false
     private let userAgent: String
+    /// Whether requests marked `publicAddressesOnly` may still reach private
+    /// networks (`[outbound] allow_private_networks`).
+    public let allowPrivateNetworks: Bool
 
     /// - Parameters:
     ///   - maxConnectionsPerHost: the most connections open to one host at once (0: no limit).
     ///   - maxTotalConnections: the most connections open at once (0: no limit).
-    public init(maxConnectionsPerHost: Int = 64, maxTotalConnections: Int = 0, userAgent: String = "omnichatd/0.1") {
+    ///   - allowPrivateNetworks: let requests marked `publicAddressesOnly` reach private addresses too.
+    public init(
+        maxConnectionsPerHost: Int = 64, maxTotalConnections: Int = 0, userAgent: String = "omnichatd/0.1",
+        allowPrivateNetworks: Bool = false
+    ) {
         _ = CurlGlobal.initialized
+        self.allowPrivateNetworks = allowPrivateNetworks
         self.multi = curl_multi_init()!
         self.userAgent = userAgent
         _ = omc_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
@@ -153,6 +161,13 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
             transfer.fail(TransportError(.invalidRequest, "libcurl cannot be limited to http and https (CURLOPT_PROTOCOLS_STR needs 7.85 or later)"))
             return
         }
+        if request.publicAddressesOnly && !allowPrivateNetworks {
+            guard omc_easy_restrict_to_public(easy, transfer.refusedAddress) == CURLE_OK else {
+                curl_easy_cleanup(easy)
+                transfer.fail(TransportError(.invalidRequest, "libcurl cannot check the address it connects to (CURLOPT_OPENSOCKETFUNCTION)"))
+                return
+            }
+        }
         _ = omc_easy_setopt_string(easy, CURLOPT_USERAGENT, userAgent)
         _ = omc_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
         switch request.method.uppercased() {
@@ -208,8 +223,13 @@ final class Transfer: @unchecked Sendable {
     var responseBody = Data()
     var exceeded = false
     var responseHeaders: [(name: String, value: String)] = []
+    /// Set to 1 by the open-socket hook when it refused an address.
+    let refusedAddress = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+
+    deinit { refusedAddress.deallocate() }
 
     init(request: HTTPRequestDescription, timeout: Duration) {
+        refusedAddress.initialize(to: 0)
         self.request = request
         let (seconds, attoseconds) = timeout.components
         self.timeoutMilliseconds = max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
@@ -242,6 +262,13 @@ final class Transfer: @unchecked Sendable {
         }
         if exceeded {
             fail(TransportError(.tooLarge, "response is larger than \(request.maxResponseBytes ?? 0) bytes"))
+            return
+        }
+        if refusedAddress.pointee != 0 && code != CURLE_OK {
+            fail(TransportError(
+                .privateAddress,
+                "the address resolves to a private, loopback, link-local or metadata network "
+                    + "(allowed only with [outbound] allow_private_networks)"))
             return
         }
         guard code == CURLE_OK else {

@@ -179,6 +179,8 @@ public final class OutboxWorker: Service, Sendable {
             do {
                 let response = try await transport.send(requests[index], timeout: settings.timeout)
                 outcome = adapter.classify(response)
+            } catch let error as TransportError where error.kind == .privateAddress {
+                outcome = .permanent(reason: error.description)  // the address will not become allowed by trying again
             } catch let error as TransportError {
                 outcome = .retry(after: nil, reason: error.description)
             } catch {

@@ -20,6 +20,8 @@ struct APIRoutes: Sendable {
     let rooms: RoomLifecycle
     /// Load balancers whose `X-Forwarded-For` names the client (`trusted_proxies`).
     var trustedProxies: Set<String> = []
+    /// `[outbound] allow_private_networks`: webhook URLs set through the API may name private addresses.
+    var allowPrivateNetworks = false
 
     static let outboundTypes: [MessageType] = [.text, .image, .file, .audio, .video, .location, .contact, .sticker]
     static let maxTextLength = 65_536
@@ -114,6 +116,9 @@ struct APIRoutes: Sendable {
     /// `getFile`, then the file); 502 naming `what` when the network fails.
     func fetch(_ first: MediaFetch, what: String) async throws -> HTTPResponseDescription {
         var step = first
+        if let refusal = first.refusal {
+            throw APIError(.forbidden, "address_refused", "\(what) is not fetched: \(refusal)")
+        }
         do {
             while true {
                 var call = step.request
@@ -129,6 +134,9 @@ struct APIRoutes: Sendable {
                 step = MediaFetch(request: following)
             }
         } catch let error as TransportError {
+            if error.kind == .privateAddress {
+                throw APIError(.forbidden, "address_refused", "\(what) is not fetched: \(error.message)")
+            }
             if error.kind == .tooLarge {
                 throw APIError(.contentTooLarge, "too_large", "\(what) is larger than \(maxMediaBytes) bytes")
             }

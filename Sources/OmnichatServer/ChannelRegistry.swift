@@ -151,7 +151,9 @@ public final class ChannelRegistry: ChannelDirectory, Sendable {
     func defaultBot(for channelID: String) -> (any ChannelAdapter)? {
         let bot = webhooks.current.defaultBot
         guard bot.enabled, let url = bot.webhookURL, let secret = bot.secret else { return nil }
-        return BotWebhook(channelID: channelID, webhookURL: url, secret: secret)
+        var webhook = BotWebhook(channelID: channelID, webhookURL: url, secret: secret)
+        webhook.publicAddressesOnly = true  // set through the settings API
+        return webhook
     }
 
     /// Whether new sessions of the channel start with a bot.

@@ -36,6 +36,13 @@ public struct DaemonConfiguration: Sendable {
     /// credentials; anyone else needs `Authorization: Bearer <metrics_token>`
     /// (403 without one configured). Never logged.
     public var metricsToken: String?
+    /// `[outbound] allow_private_networks` (boolean, default false;
+    /// `OMNICHAT_ALLOW_PRIVATE_NETWORKS=1`): let URLs that come from API
+    /// callers or customers (attachments, webhook URLs set through the API)
+    /// reach private, loopback, link-local and metadata addresses. Off, they
+    /// are refused after name resolution. URLs in `adapters.d/` are trusted as
+    /// written either way.
+    public var allowPrivateNetworks = false
 
     /// Whether `database` names a PostgreSQL server rather than a SQLite file.
     public var usesPostgres: Bool { database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") }
@@ -213,6 +220,7 @@ public struct DaemonConfiguration: Sendable {
         try take("auth.bcrypt_cost", int, "an integer") { bcryptCost = $0 }
         try take("auth.invitation_hours", int, "an integer") { invitationHours = $0 }
         let bool: (SettingValue) -> Bool? = { if case .bool(let b) = $0 { b } else { nil } }
+        try take("outbound.allow_private_networks", bool, "true or false") { allowPrivateNetworks = $0 }
         var mail = SMTPSettings(url: "", from: "")
         try take("smtp.url", str, "a string") { mail.url = $0 }
         try take("smtp.from", str, "a string") { mail.from = $0 }
@@ -227,7 +235,7 @@ public struct DaemonConfiguration: Sendable {
         }
         // Unknown keys are typos until proven otherwise.
         for (key, value) in values {
-            if case .table(let inner) = value, ["store", "delivery", "limits", "auth", "smtp", "postgres"].contains(key) {
+            if case .table(let inner) = value, ["store", "delivery", "limits", "auth", "smtp", "postgres", "outbound", "retention"].contains(key) {
                 for sub in inner.keys where !known.contains("\(key).\(sub)") {
                     throw ConfigurationError(file: path, key: "\(key).\(sub)", problem: "unknown key")
                 }
@@ -255,6 +263,14 @@ public struct DaemonConfiguration: Sendable {
         if let v = try int("OMNICHAT_DEFAULT_MAX_OPEN_ROOMS") { defaultMaxOpenRooms = v }
         if let v = try int("OMNICHAT_MAX_STREAMS_PER_USER") { maxStreamsPerUser = v }
         if let v = env["OMNICHAT_LOG_LEVEL"] { logLevel = v }
+        if let v = env["OMNICHAT_ALLOW_PRIVATE_NETWORKS"] {
+            switch v.lowercased() {
+            case "1", "true", "yes": allowPrivateNetworks = true
+            case "0", "false", "no", "": allowPrivateNetworks = false
+            default:
+                throw ConfigurationError(file: "environment", key: "OMNICHAT_ALLOW_PRIVATE_NETWORKS", problem: "expected 1 or 0, got '\(v)'")
+            }
+        }
         if let v = env["OMNICHAT_SYNCHRONOUS"] { synchronous = v }
         if let v = env["OMNICHAT_NODE_NAME"], !v.isEmpty { nodeName = v }
         if let v = env["OMNICHAT_TRUSTED_PROXIES"] {

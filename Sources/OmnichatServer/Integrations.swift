@@ -56,6 +56,8 @@ struct BotWebhook: ChannelAdapter {
     let webhookURL: String
     let secret: String
     let format: Format
+    /// Set through the API (the settings' default bot), not written by the operator.
+    var publicAddressesOnly = false
 
     init(channelID: String, settings: ChannelSettings) throws {
         self.channelID = channelID
@@ -94,6 +96,7 @@ struct BotWebhook: ChannelAdapter {
             "sent_at": message.now.iso8601,
         ]
         var request = HTTPRequestDescription.json(url: webhookURL, object: object)
+        request.publicAddressesOnly = publicAddressesOnly
         request.headers += IntegrationSigner.headers(secret: secret, body: request.body, now: message.now)
         return [request]
     }
@@ -131,6 +134,7 @@ struct SettingsWebhook: ChannelAdapter {
     func render(action: AdapterAction) -> HTTPRequestDescription? {
         guard let body = action.parameters["body"] else { return nil }
         var request = HTTPRequestDescription(method: "POST", url: url, headers: [("Content-Type", "application/json")], body: Data(body.utf8))
+        request.publicAddressesOnly = true  // set through the settings API
         request.headers += IntegrationSigner.headers(secret: secret, body: request.body, now: Date())
         return request
     }

@@ -69,7 +69,8 @@ public final class Omnichat: Sendable {
             self.transport = transport
             self.ownedTransport = nil
         } else {
-            let curl = CurlTransport(maxConnectionsPerHost: max(8, configuration.deliveryConcurrency))
+            let curl = CurlTransport(
+                maxConnectionsPerHost: max(8, configuration.deliveryConcurrency), allowPrivateNetworks: configuration.allowPrivateNetworks)
             self.transport = curl
             self.ownedTransport = curl
         }
@@ -210,7 +211,8 @@ public final class Omnichat: Sendable {
             maxMediaBytes: configuration.maxMediaBytes, configuredCapacity: configuration.defaultMaxOpenRooms, live: live,
             replies: ReplyService(store: store, domain: domain),
             rooms: RoomLifecycle(store: store, channels: channels, appID: configuration.appID, domain: domain),
-            trustedProxies: Set(configuration.trustedProxies))
+            trustedProxies: Set(configuration.trustedProxies),
+            allowPrivateNetworks: configuration.allowPrivateNetworks)
         api.register(on: router)
         let routing = RoutingRoutes(api: api)
         routing.register(on: router)

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import OmnichatCore
+import OmnichatDelivery
 
 /// Transfers, reassignment, bot handover, divisions and routing settings, and
 /// the helpers the hosted product's allocation routes share
@@ -202,6 +203,22 @@ struct RoutingRoutes: Sendable {
         return JSONBody.response(Self.settingsJSON(settings))
     }
 
+    /// Webhook URLs set through the API must reach the public internet (unless
+    /// `[outbound] allow_private_networks`): 422 naming the field and the
+    /// address. Only URLs this change sets are checked.
+    func refusePrivate(_ urls: [(field: String, url: String?)], changedFrom old: RoutingSettings) async throws {
+        guard !api.allowPrivateNetworks else { return }
+        let before: Set<String> = Set([old.customAllocation.webhookURL, old.markAsResolvedWebhookURL, old.newSessionWebhookURL, old.defaultBot.webhookURL].compactMap { $0 })
+        for (field, url) in urls {
+            guard let url, !before.contains(url) else { continue }
+            if let address = await PublicAddress.privateAddress(in: url) {
+                throw APIError.unprocessable(
+                    "'\(field)' points to \(address), a private, loopback, link-local or metadata address; "
+                        + "webhooks set through the API must reach the public internet ([outbound] allow_private_networks allows it)")
+            }
+        }
+    }
+
     /// Applies a settings change (`PATCH /api/v1/settings`'s body), stores it and
     /// acts on it; the hosted product's webhook configuration routes come here too.
     func applySettings(_ body: [String: Any], by actor: User) async throws -> RoutingSettings {
@@ -269,6 +286,12 @@ struct RoutingRoutes: Sendable {
                 throw APIError.unprocessable("the default bot needs 'default_bot.webhook_url' and 'default_bot.secret'")
             }
         }
+        try await refusePrivate([
+            ("custom_allocation.webhook_url", settings.customAllocation.webhookURL),
+            ("mark_as_resolved_webhook_url", settings.markAsResolvedWebhookURL),
+            ("new_session_webhook_url", settings.newSessionWebhookURL),
+            ("default_bot.webhook_url", settings.defaultBot.webhookURL),
+        ], changedFrom: api.channels.webhooks.current)
         // Unknown fields are ignored, as everywhere in the API.
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -236,6 +236,7 @@ final class TestDaemon: @unchecked Sendable {
         configuration.bcryptCost = 4
         configuration.deliveryBackoffBaseSeconds = 0.05
         configuration.postgresPoolSize = 4
+        configuration.allowPrivateNetworks = true  // the tests' fake networks and webhooks listen on loopback
         configure(&configuration)
         self.configuration = configuration
     }

@@ -48,7 +48,7 @@ TOML
 
 python3 Tests/UI/fake_network.py "$NET_PORT" >"$TMP/network.log" 2>&1 &
 PIDS+=($!)
-OMNICHAT_CONSOLE_DIR="$ROOT/console" \
+OMNICHAT_ALLOW_PRIVATE_NETWORKS=1 OMNICHAT_CONSOLE_DIR="$ROOT/console" \
 OMNICHAT_ADMIN_EMAIL=admin@example.com OMNICHAT_ADMIN_PASSWORD=admin-pass-123 \
   "$BIN" serve --port "$API_PORT" --database "$TMP/omnichat.db" --adapters "$TMP/adapters.d" >"$TMP/daemon.log" 2>&1 &
 PIDS+=($!)

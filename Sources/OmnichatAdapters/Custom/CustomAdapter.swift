@@ -211,6 +211,12 @@ public struct CustomAdapter: ChannelAdapter {
     /// An attachment's URL as the integrator gave it.
     public func media(for content: MessageContent, networkMessageID: String?) -> MediaFetch? {
         guard let url = content.url else { return nil }
-        return MediaFetch(request: HTTPRequestDescription(method: "GET", url: url))
+        var request = HTTPRequestDescription(method: "GET", url: url)
+        request.publicAddressesOnly = true  // the integrator's (or its customer's) URL, not the operator's
+        var fetch = MediaFetch(request: request)
+        if !configuration.allowsAttachment(at: url) {
+            fetch.refusal = "its host is not in the channel's attachment_hosts"
+        }
+        return fetch
     }
 }
