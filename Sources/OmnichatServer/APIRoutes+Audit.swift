@@ -18,7 +18,7 @@ extension APIRoutes {
         }
     }
 
-    private func audit(actor: String, role: String, _ action: String, _ targetType: String, _ targetID: (any CustomStringConvertible)?, _ details: [String: Any]) async {
+    func audit(actor: String, role: String, _ action: String, _ targetType: String, _ targetID: (any CustomStringConvertible)?, _ details: [String: Any]) async {
         let json = (try? JSONSerialization.data(withJSONObject: details, options: [.sortedKeys, .withoutEscapingSlashes]))
             .map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         do {

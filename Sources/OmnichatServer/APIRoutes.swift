@@ -153,10 +153,32 @@ struct APIRoutes: Sendable {
             throw APIError.unprocessable("'email' and 'password' are required")
         }
         let client = AccountRoutes.clientAddress(request, context, trustedProxies: trustedProxies)
-        guard let (user, token, expires) = try await auth.login(email: email, password: password, client: client) else {
+        let (user, token, expires) = try await signIn(email: email, password: password, client: client)
+        return JSONBody.response(["token": token, "expires_at": expires.iso8601, "user": Self.user(user)])
+    }
+
+    /// Signs in and records the attempt in the audit log with the client's
+    /// address: `auth.sign_in`, or `auth.sign_in_failed` with the email tried
+    /// and why (never the password). Throttled attempts are not recorded (the
+    /// throttle already bounds how many failures one address can log).
+    func signIn(email: String, password: String, client: String) async throws -> (User, String, Date) {
+        let attempt: (User, String, Date)?
+        do {
+            attempt = try await auth.login(email: email, password: password, client: client)
+        } catch let error as APIError where error.code == "deactivated" {
+            await audit(
+                actor: email.lowercased(), role: "none", "auth.sign_in_failed", "user", nil,
+                ["address": client, "email": email.lowercased(), "reason": "deactivated"])
+            throw error
+        }
+        guard let (user, token, expires) = attempt else {
+            await audit(
+                actor: email.lowercased(), role: "none", "auth.sign_in_failed", "user", nil,
+                ["address": client, "email": email.lowercased(), "reason": "invalid_credentials"])
             throw APIError(.unauthorized, "invalid_credentials", "email or password is wrong")
         }
-        return JSONBody.response(["token": token, "expires_at": expires.iso8601, "user": Self.user(user)])
+        await audit(user, "auth.sign_in", "user", user.id, ["address": client])
+        return (user, token, expires)
     }
 
     func logout(_ request: Request) async throws -> Response {
@@ -262,6 +284,13 @@ struct APIRoutes: Sendable {
     }
 
     /// The room named in the path, if this user may see it: agents only their own.
+    /// The one role guard of the staff routes: a signed-in user of at least `minimum`.
+    func staff(_ request: Request, _ minimum: Role = .supervisor) async throws -> User {
+        let user = try await auth.user(of: request)
+        guard user.role >= minimum else { throw APIError.forbidden("this needs the \(minimum.rawValue) role") }
+        return user
+    }
+
     func accessibleRoom(_ request: Request, _ context: some RequestContext) async throws -> (User, Room) {
         let user = try await auth.user(of: request)
         let id = try await store.pathID(context, "room_id", .room)

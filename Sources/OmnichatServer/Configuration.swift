@@ -43,6 +43,12 @@ public struct DaemonConfiguration: Sendable {
     /// are refused after name resolution. URLs in `adapters.d/` are trusted as
     /// written either way.
     public var allowPrivateNetworks = false
+    /// `[retention]` (each in days, default: kept): `messages_days` (text,
+    /// media references and raw payloads of messages, internal notes),
+    /// `media_days` (media references only), `live_events_days`,
+    /// `delivery_logs_days` (finished deliveries), `audit_log_days`. Applied
+    /// by a background job in bounded batches; reports keep their counts.
+    public var retention = RetentionPolicy()
 
     /// Whether `database` names a PostgreSQL server rather than a SQLite file.
     public var usesPostgres: Bool { database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") }
@@ -221,6 +227,14 @@ public struct DaemonConfiguration: Sendable {
         try take("auth.invitation_hours", int, "an integer") { invitationHours = $0 }
         let bool: (SettingValue) -> Bool? = { if case .bool(let b) = $0 { b } else { nil } }
         try take("outbound.allow_private_networks", bool, "true or false") { allowPrivateNetworks = $0 }
+        for (key, path) in [
+            ("messages_days", \RetentionPolicy.messagesDays), ("media_days", \.mediaDays), ("live_events_days", \.liveEventsDays),
+            ("delivery_logs_days", \.deliveryLogsDays), ("audit_log_days", \.auditLogDays),
+        ] {
+            try take("retention.\(key)", int, "a whole number of days") { retention[keyPath: path] = $0 }
+            // The short form (`messages = 30`) means the same.
+            try take("retention.\(key.dropLast(5))", int, "a whole number of days") { retention[keyPath: path] = $0 }
+        }
         var mail = SMTPSettings(url: "", from: "")
         try take("smtp.url", str, "a string") { mail.url = $0 }
         try take("smtp.from", str, "a string") { mail.from = $0 }
@@ -305,6 +319,12 @@ public struct DaemonConfiguration: Sendable {
         guard bodyTimeoutSeconds > 0 else { throw bad("limits.body_timeout_seconds", "must be positive") }
         guard maxConnections >= 1 else { throw bad("limits.max_connections", "must be at least 1") }
         guard queueCapacity >= 1 else { throw bad("limits.queue_capacity", "must be at least 1") }
+        for (key, days) in [
+            ("messages_days", retention.messagesDays), ("media_days", retention.mediaDays), ("live_events_days", retention.liveEventsDays),
+            ("delivery_logs_days", retention.deliveryLogsDays), ("audit_log_days", retention.auditLogDays),
+        ] {
+            if let days, !(1...36_500).contains(days) { throw bad("retention.\(key)", "must be from 1 to 36500 days, got \(days)") }
+        }
         for proxy in trustedProxies where (try? SocketAddress(ipAddress: proxy, port: 0)) == nil {
             throw bad("trusted_proxies", "'\(proxy)' is not an IP address")
         }

@@ -222,6 +222,7 @@ public final class Omnichat: Sendable {
         CustomerRoutes(api: api, avatars: avatars).register(on: router)
         TeamRoutes(api: api, settings: TeamSettings(configuration: configuration)).register(on: router)
         InboxRoutes(api: api).register(on: router)
+        ContactRoutes(api: api).register(on: router)
         EventRoutes(api: api, maxStreamsPerUser: configuration.maxStreamsPerUser, maxBufferBytes: configuration.maxStreamBufferBytes).register(on: router)
         QuickReplyRoutes(api: api).register(on: router)
         let isDefault = configuration.consoleDir == DaemonConfiguration.defaultConsoleDir
@@ -296,6 +297,7 @@ public final class Omnichat: Sendable {
                 .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "http"),
                 .init(service: ReloadService(daemon: self, signals: signals), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "reload"),
                 .init(service: ClusterSync(daemon: self), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "cluster-sync"),
+                .init(service: RetentionJob(daemon: self), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "retention"),
                 // Last, so it stops first: open event streams end before the HTTP server drains.
                 .init(service: live, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "live-events"),
             ],
@@ -356,45 +358,5 @@ extension Omnichat {
             path: configuration.database, synchronous: synchronous, ingestMaxPending: configuration.ingestMaxPending,
             ingestDeadline: .milliseconds(Int64(configuration.ingestDeadlineSeconds * 1000)), nodeName: configuration.resolvedNodeName,
             logger: logger)
-    }
-}
-
-/// Several daemons on one database: what one daemon changes in memory
-/// (routing settings) and capacity freed on another daemon reach this one
-/// within `interval`: the settings are reloaded and the waiting rooms
-/// rescanned (cheap when no agent is free). One daemon: nothing to do.
-struct ClusterSync: Service {
-    let daemon: Omnichat
-    var interval: Duration = .seconds(2)
-
-    func run() async throws {
-        guard daemon.store.eventLog != nil else {
-            try? await gracefulShutdown()
-            return
-        }
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                if Task.isCancelled { break }
-                try? await daemon.loadSettings()
-                daemon.queue.offer(.rescan)
-            }
-        }
-    }
-}
-
-/// Reloads `adapters.d` on SIGHUP.
-struct ReloadService: Service {
-    let daemon: Omnichat
-    let signals: Bool
-
-    func run() async throws {
-        guard signals else {
-            try? await gracefulShutdown()
-            return
-        }
-        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
-            daemon.reloadChannels()
-        }
     }
 }

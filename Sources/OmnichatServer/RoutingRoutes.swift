@@ -26,9 +26,7 @@ struct RoutingRoutes: Sendable {
     // MARK: Who may call
 
     func staff(_ request: Request, _ minimum: Role = .supervisor) async throws -> User {
-        let user = try await auth.user(of: request)
-        guard user.role >= minimum else { throw APIError.forbidden("this needs the \(minimum.rawValue) role") }
-        return user
+        try await api.staff(request, minimum)
     }
 
     /// An allocation-scoped API key, or a supervisor/admin.

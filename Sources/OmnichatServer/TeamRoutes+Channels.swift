@@ -52,11 +52,37 @@ extension TeamRoutes {
 
     // MARK: Audit log
 
-    /// `?cursor=&limit=`, newest first.
+    /// `?cursor=&limit=`, newest first, filtered by `actor`, `action` (exact,
+    /// or a prefix ending in `.` such as `auth.`), `target_type`, `target_id`,
+    /// `from` and `to` (ISO 8601 dates or date-times). As CSV (`Accept:
+    /// text/csv` or `?format=csv`): every matching entry, up to
+    /// `maxAuditExport`, in one file.
     func auditLog(_ request: Request) async throws -> Response {
         _ = try await staff(request, .admin)
         let query = APIRoutes.Query(request)
-        let page = try await store.auditLog(cursor: query["cursor"], limit: try APIRoutes.limit(query))
+        var filter = AuditFilter()
+        filter.actor = query["actor"].flatMap { $0.isEmpty ? nil : $0 }
+        filter.action = query["action"].flatMap { $0.isEmpty ? nil : $0 }
+        filter.targetType = query["target_type"].flatMap { $0.isEmpty ? nil : $0 }
+        filter.targetID = query["target_id"].flatMap { $0.isEmpty ? nil : $0 }
+        filter.from = try query["from"].map { try ReportRoutes.parse($0, field: "from", endOfDay: false) }
+        filter.until = try query["to"].map { try ReportRoutes.parse($0, field: "to", endOfDay: true) }
+        if let from = filter.from, let until = filter.until, from >= until { throw APIError.unprocessable("'from' must be before 'to'") }
+        if try ReportRoutes.wantsCSV(request, query) {
+            var rows: [[String]] = []
+            var cursor: String?
+            repeat {
+                let page = try await store.auditLog(filter: filter, cursor: cursor, limit: 500)
+                rows += page.items.map { entry in
+                    [String(entry.id), entry.at.iso8601, entry.actor, entry.actorRole, entry.action, entry.targetType, entry.targetID ?? "", entry.details]
+                }
+                cursor = page.nextCursor
+            } while cursor != nil && rows.count < Self.maxAuditExport
+            return ReportRoutes.csv(
+                name: "audit", header: ["id", "at", "actor", "actor_role", "action", "target_type", "target_id", "details"],
+                rows: Array(rows.prefix(Self.maxAuditExport)))
+        }
+        let page = try await store.auditLog(filter: filter, cursor: query["cursor"], limit: try APIRoutes.limit(query))
         let entries: [[String: Any]] = page.items.map { entry in
             [
                 "id": String(entry.id), "actor": entry.actor, "actor_role": entry.actorRole, "action": entry.action,
@@ -67,4 +93,7 @@ extension TeamRoutes {
         }
         return JSONBody.response(["entries": entries, "next_cursor": JSONBody.null(page.nextCursor)])
     }
+
+    /// The most entries one CSV export holds (narrow it with `from`/`to` for more).
+    static let maxAuditExport = 100_000
 }

@@ -79,9 +79,7 @@ struct TeamRoutes: Sendable {
     }
 
     func staff(_ request: Request, _ minimum: Role = .supervisor) async throws -> User {
-        let user = try await auth.user(of: request)
-        guard user.role >= minimum else { throw APIError.forbidden("this needs the \(minimum.rawValue) role") }
-        return user
+        try await api.staff(request, minimum)
     }
 
     /// Admins manage everyone; supervisors manage agents only.

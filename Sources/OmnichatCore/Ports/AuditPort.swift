@@ -3,8 +3,38 @@ import Foundation
 /// The audit log of team and settings changes.
 public protocol AuditPort: Sendable {
     func recordAudit(_ entry: NewAuditEntry) async throws
-    /// Newest first; the cursor is the `next_cursor` of the previous page.
-    func auditLog(cursor: String?, limit: Int) async throws -> Page<AuditEntry>
+    /// Newest first, the entries `filter` lets through; the cursor is the
+    /// `next_cursor` of the previous page.
+    func auditLog(filter: AuditFilter, cursor: String?, limit: Int) async throws -> Page<AuditEntry>
+}
+
+extension AuditPort {
+    /// Every entry, newest first.
+    public func auditLog(cursor: String?, limit: Int) async throws -> Page<AuditEntry> {
+        try await auditLog(filter: AuditFilter(), cursor: cursor, limit: limit)
+    }
+}
+
+/// Which audit entries a query wants; nil fields match everything.
+public struct AuditFilter: Sendable, Equatable {
+    /// A user id, `key:<id>`, or an email for sign-in records.
+    public var actor: String?
+    /// An exact action (`agent.create`), or a prefix ending in `.` (`auth.`).
+    public var action: String?
+    public var targetType: String?
+    public var targetID: String?
+    /// From (inclusive) and until (exclusive).
+    public var from: Date?
+    public var until: Date?
+
+    public init(actor: String? = nil, action: String? = nil, targetType: String? = nil, targetID: String? = nil, from: Date? = nil, until: Date? = nil) {
+        self.actor = actor
+        self.action = action
+        self.targetType = targetType
+        self.targetID = targetID
+        self.from = from
+        self.until = until
+    }
 }
 
 /// One administrative action, as recorded (never with secrets in `details`).

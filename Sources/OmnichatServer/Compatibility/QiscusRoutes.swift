@@ -78,9 +78,7 @@ struct QiscusRoutes: Sendable {
             throw APIError.unprocessable("'email' and 'password' are required")
         }
         let client = AccountRoutes.clientAddress(request, context, trustedProxies: api.trustedProxies)
-        guard let (user, token, expires) = try await auth.login(email: email, password: password, client: client) else {
-            throw APIError(.unauthorized, "invalid_credentials", "email or password is wrong")
-        }
+        let (user, token, expires) = try await api.signIn(email: email, password: password, client: client)
         var row = try await agentRows([user]).first ?? [:]
         row["authentication_token"] = token
         row["app_id"] = Int(auth.appID) ?? auth.appID

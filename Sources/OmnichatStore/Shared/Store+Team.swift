@@ -331,16 +331,36 @@ extension EngineStore {
         }
     }
 
-    public func auditLog(cursor: String?, limit: Int) async throws -> Page<AuditEntry> {
+    public func auditLog(filter: AuditFilter, cursor: String?, limit: Int) async throws -> Page<AuditEntry> {
         var before = Int64.max
         if let cursor {
             guard let value = Int64(cursor), value > 0 else { throw StoreError(.invalid, "cursor is not one this server gave") }
             before = value
         }
         let limit = max(1, min(limit, 500))
-        let start = before
+        var clauses = ["id < ?"]
+        var arguments: StatementArguments = [before]
+        if let actor = filter.actor { clauses.append("actor = ?"); arguments += [actor] }
+        if let action = filter.action {
+            if action.hasSuffix(".") {
+                clauses.append("action LIKE ? ESCAPE '\\'")
+                let escaped = action.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                    .replacingOccurrences(of: "_", with: "\\_")
+                arguments += [escaped + "%"]
+            } else {
+                clauses.append("action = ?")
+                arguments += [action]
+            }
+        }
+        if let type = filter.targetType { clauses.append("target_type = ?"); arguments += [type] }
+        if let target = filter.targetID { clauses.append("target_id = ?"); arguments += [target] }
+        if let from = filter.from { clauses.append("at >= ?"); arguments += [from.timeIntervalSince1970] }
+        if let until = filter.until { clauses.append("at < ?"); arguments += [until.timeIntervalSince1970] }
+        arguments += [limit + 1]
+        let sql = "SELECT * FROM audit_log WHERE \(clauses.joined(separator: " AND ")) ORDER BY id DESC LIMIT ?"
+        let bound = arguments
         let rows = try await pool.read { db in
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?"), arguments: [start, limit + 1]).map { row in
+            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: bound).map { row in
                 AuditEntry(
                     id: row["id"], actor: row["actor"], actorRole: row["actor_role"], action: row["action"],
                     targetType: row["target_type"], targetID: row["target_id"], details: row["details"],
