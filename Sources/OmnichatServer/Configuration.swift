@@ -99,6 +99,9 @@ public struct DaemonConfiguration: Sendable {
     /// `[limits] body_timeout_seconds` (number, default 10): a request body not received in full
     /// within this long of its head has its connection closed (slow senders cannot hold a request open).
     public var bodyTimeoutSeconds = 10.0
+    /// `[limits] write_timeout_seconds` (default 30): a connection whose client
+    /// takes nothing we send for this long (a stalled event stream) is closed.
+    public var writeTimeoutSeconds = 30.0
     /// `[limits] max_connections` (integer, default 2048): connections beyond this many are
     /// closed on accept (networks retry), so those already open keep their deadlines.
     public var maxConnections = 2048
@@ -220,6 +223,7 @@ public struct DaemonConfiguration: Sendable {
         try take("limits.ingest_deadline_seconds", num, "a number") { ingestDeadlineSeconds = $0 }
         try take("limits.idle_timeout_seconds", num, "a number") { idleTimeoutSeconds = $0 }
         try take("limits.body_timeout_seconds", num, "a number") { bodyTimeoutSeconds = $0 }
+        try take("limits.write_timeout_seconds", num, "a number") { writeTimeoutSeconds = $0 }
         try take("limits.max_connections", int, "an integer") { maxConnections = $0 }
         try take("limits.max_media_bytes", int, "an integer") { maxMediaBytes = $0 }
         try take("auth.session_hours", int, "an integer") { sessionHours = $0 }
@@ -317,6 +321,7 @@ public struct DaemonConfiguration: Sendable {
         guard ingestDeadlineSeconds > 0 else { throw bad("limits.ingest_deadline_seconds", "must be positive") }
         guard idleTimeoutSeconds > 0 else { throw bad("limits.idle_timeout_seconds", "must be positive") }
         guard bodyTimeoutSeconds > 0 else { throw bad("limits.body_timeout_seconds", "must be positive") }
+        guard writeTimeoutSeconds > 0 else { throw bad("limits.write_timeout_seconds", "must be positive") }
         guard maxConnections >= 1 else { throw bad("limits.max_connections", "must be at least 1") }
         guard queueCapacity >= 1 else { throw bad("limits.queue_capacity", "must be at least 1") }
         for (key, days) in [

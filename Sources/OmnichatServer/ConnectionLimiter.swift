@@ -11,21 +11,32 @@ import Synchronization
 ///   answered inside their deadlines instead of queueing behind a crowd;
 /// - a request whose body has not arrived in full within `bodyTimeout` of its
 ///   head has its connection closed (slow-body senders cannot pin a request).
-/// Both use the event loop's own timers: no task, no thread hop per request.
+/// - a connection whose client stops reading (the connection stays
+///   unwritable, its output piling up) for `writeTimeout` is closed: a stalled
+///   event stream, or a download nobody collects, holds nothing for long.
+/// All use the event loop's own timers: no task, no thread hop per request.
 final class ConnectionLimiter: Sendable {
     let limit: Int
     let bodyTimeout: TimeAmount
-    private let counts = Mutex((open: 0, refused: 0, slowBodies: 0))
+    let writeTimeout: TimeAmount
+    private let counts = Mutex((open: 0, refused: 0, slowBodies: 0, stalledWrites: 0))
 
-    init(limit: Int, bodyTimeout: Duration = .seconds(10)) {
+    init(limit: Int, bodyTimeout: Duration = .seconds(10), writeTimeout: Duration = .seconds(30)) {
         self.limit = limit
-        let parts = bodyTimeout.components
-        self.bodyTimeout = .nanoseconds(parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000)
+        self.bodyTimeout = Self.amount(bodyTimeout)
+        self.writeTimeout = Self.amount(writeTimeout)
+    }
+
+    static func amount(_ duration: Duration) -> TimeAmount {
+        let parts = duration.components
+        return .nanoseconds(parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000)
     }
 
     var current: Int { counts.withLock { $0.open } }
     var refusedCount: Int { counts.withLock { $0.refused } }
     var slowBodyCount: Int { counts.withLock { $0.slowBodies } }
+    /// Connections closed because their client stopped reading.
+    var stalledWriteCount: Int { counts.withLock { $0.stalledWrites } }
 
     /// True when the connection may stay.
     func admit() -> Bool {
@@ -47,6 +58,10 @@ final class ConnectionLimiter: Sendable {
         counts.withLock { $0.slowBodies += 1 }
     }
 
+    func stalledWrite() {
+        counts.withLock { $0.stalledWrites += 1 }
+    }
+
     func handler() -> Handler { Handler(limiter: self) }
 
     final class Handler: ChannelInboundHandler, RemovableChannelHandler {
@@ -55,6 +70,7 @@ final class ConnectionLimiter: Sendable {
         let limiter: ConnectionLimiter
         private var admitted = false
         private var bodyTimer: Scheduled<Void>?
+        private var writeTimer: Scheduled<Void>?
 
         init(limiter: ConnectionLimiter) {
             self.limiter = limiter
@@ -97,9 +113,29 @@ final class ConnectionLimiter: Sendable {
             context.fireChannelRead(data)
         }
 
+        /// Unwritable: the client is not taking what we send. Writable again
+        /// before the deadline, all is well; otherwise the connection is closed.
+        func channelWritabilityChanged(context: ChannelHandlerContext) {
+            if context.channel.isWritable {
+                writeTimer?.cancel()
+                writeTimer = nil
+            } else if writeTimer == nil {
+                let limiter = self.limiter
+                let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                writeTimer = context.eventLoop.scheduleTask(in: limiter.writeTimeout) {
+                    guard !loopBound.value.channel.isWritable else { return }
+                    limiter.stalledWrite()
+                    loopBound.value.close(promise: nil)
+                }
+            }
+            context.fireChannelWritabilityChanged()
+        }
+
         func channelInactive(context: ChannelHandlerContext) {
             bodyTimer?.cancel()
             bodyTimer = nil
+            writeTimer?.cancel()
+            writeTimer = nil
             if admitted {
                 admitted = false
                 limiter.release()

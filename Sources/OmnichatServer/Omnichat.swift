@@ -56,7 +56,8 @@ public final class Omnichat: Sendable {
         self.store = store
         self.logger = logger
         self.connections = ConnectionLimiter(
-            limit: configuration.maxConnections, bodyTimeout: .milliseconds(Int64(configuration.bodyTimeoutSeconds * 1000)))
+            limit: configuration.maxConnections, bodyTimeout: .milliseconds(Int64(configuration.bodyTimeoutSeconds * 1000)),
+            writeTimeout: .milliseconds(Int64(configuration.writeTimeoutSeconds * 1000)))
         self.channels = ChannelRegistry(channels)
         self.metrics = ServerMetrics()
         self.events = EventBus()
@@ -256,7 +257,9 @@ public final class Omnichat: Sendable {
         router.get("/metrics") { request, context in
             try Self.allowMetrics(request, context, token: metricsToken, trustedProxies: proxies)
             metrics.setQueueDepth(queue.depth)
-            metrics.setConnections(open: connections.current, refused: connections.refusedCount, slowBodies: connections.slowBodyCount)
+            metrics.setConnections(
+                open: connections.current, refused: connections.refusedCount, slowBodies: connections.slowBodyCount,
+                stalledWrites: connections.stalledWriteCount)
             metrics.setStoreConflictRetries(store.conflictRetries)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

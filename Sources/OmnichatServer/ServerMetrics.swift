@@ -40,7 +40,8 @@ public final class ServerMetrics: DeliveryObserver, Sendable {
     }
 
     /// Open HTTP connections, and those closed on accept past `max_connections`.
-    public func setConnections(open: Int, refused: Int, slowBodies: Int) {
+    public func setConnections(open: Int, refused: Int, slowBodies: Int, stalledWrites: Int = 0) {
+        registry.makeGauge(descriptor: Self.named("omnichat_http_stalled_writes", "Connections closed because the client took nothing for write_timeout_seconds (since start)")).set(Int64(stalledWrites))
         registry.makeGauge(descriptor: Self.named("omnichat_http_slow_bodies", "Connections closed because a request body did not arrive within body_timeout_seconds (since start)")).set(Int64(slowBodies))
         registry.makeGauge(descriptor: Self.named("omnichat_http_connections", "Open HTTP connections")).set(Int64(open))
         registry.makeGauge(descriptor: Self.named("omnichat_http_connections_refused", "Connections closed on accept because max_connections were open (since start)")).set(Int64(refused))

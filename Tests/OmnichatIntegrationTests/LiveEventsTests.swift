@@ -1,5 +1,6 @@
 import Foundation
 import OmnichatCore
+@testable import OmnichatServer
 import Testing
 
 #if canImport(Glibc)
@@ -122,7 +123,10 @@ struct LiveEventsTests {
 
     @Test("a client that stops reading is reset once max_stream_buffer_bytes wait for it: its subscription ends, webhooks go on")
     func stalledReader() async throws {
-        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")]) { $0.maxStreamBufferBytes = 8192 }
+        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")]) {
+            $0.maxStreamBufferBytes = 8192
+            $0.writeTimeoutSeconds = 1
+        }
         try await daemon.start()
         defer { daemon.cleanUp() }
         let (_, token) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
@@ -136,6 +140,10 @@ struct LiveEventsTests {
             if daemon.daemon.live.subscriberCount == 0 { break }
         }
         try await eventually(timeout: .seconds(15), "the stalled stream was reset and its subscription ended") { daemon.daemon.live.subscriberCount == 0 }
+        // Its connection does not stay open either: unwritable past write_timeout_seconds, it is closed.
+        try await eventually(timeout: .seconds(15), "the stalled connection was closed by the write deadline") {
+            daemon.daemon.connections.stalledWriteCount >= 1
+        }
         // A reader that reads still gets everything that follows.
         let reader = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(token)"])
         defer { reader.close() }

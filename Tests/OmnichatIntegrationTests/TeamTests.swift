@@ -711,8 +711,10 @@ struct TeamTests {
             let log = try await call("GET", "\(daemon.base)/api/v1/audit", token: adminToken)
             #expect(log.status == 200, "\(log.text)")
             let entries = try #require(log["entries"] as? [[String: Any]])
+            // The two sign-ins of the set-up (admin, Sue) come first in time: sign-ins are audited too.
             #expect(entries.map { $0["action"] as? String } == [
                 "agent.update", "agent.create", "division.create", "settings.update", "api_key.revoke", "api_key.create",
+                "auth.sign_in", "auth.sign_in",
             ])
             #expect(log["next_cursor"] is NSNull)
             let create = entries[1]
@@ -733,7 +735,8 @@ struct TeamTests {
             #expect((first["entries"] as? [Any])?.count == 4)
             let cursor = try #require(first["next_cursor"] as? String)
             let second = try await call("GET", "\(daemon.base)/api/v1/audit?limit=4&cursor=\(cursor)", token: adminToken)
-            #expect((second["entries"] as? [[String: Any]])?.map { $0["action"] as? String } == ["api_key.revoke", "api_key.create"])
+            #expect(
+                (second["entries"] as? [[String: Any]])?.map { $0["action"] as? String } == ["api_key.revoke", "api_key.create", "auth.sign_in", "auth.sign_in"])
             #expect(second["next_cursor"] is NSNull)
             #expect(try await call("GET", "\(daemon.base)/api/v1/audit?cursor=garbage", token: adminToken).status == 422)
             #expect(try await call("GET", "\(daemon.base)/api/v1/audit", token: sueToken).status == 403)
