@@ -75,7 +75,16 @@ struct IntegerIDMigrationTests {
         let before = try await queue.read { db in
             try Self.tables.map { try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") ?? -1 }
         }
-        #expect(before.allSatisfy { $0 >= 0 })
+        // Data in every table the previous release had (read from its schema, so none is forgotten).
+        let oldTables = try await queue.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'grdb_migrations'")
+        }
+        let empty = try await queue.read { db in
+            try oldTables.filter { try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") == 0 }
+        }
+        #expect(empty.isEmpty, "every table of the previous schema holds rows: \(empty) do not")
+        #expect(Set(oldTables).isSubset(of: Set(Self.tables)), "the compared tables cover the old schema: \(Set(oldTables).subtracting(Self.tables))")
+        #expect(before.allSatisfy { $0 > 0 })
         try queue.close()
 
         // The new release opens it.

@@ -37,10 +37,16 @@ struct PostgresIntegerIDMigrationTests {
         old.poolSize = 2
         old.lastMigration = "v2:"
         let before = try await PostgresStore(url: url, options: old, logger: quietLogger())
-        try await before.pool.writeWithoutTransaction { db in try db.raw(IntegerIDMigrationTests.oldRows) }
+        try await before.pool.writeWithoutTransaction { db in
+            try db.raw(IntegerIDMigrationTests.oldRows)
+            // The cluster's live event log exists on PostgreSQL only.
+            try db.raw("INSERT INTO live_events (node, body, at) VALUES ('old-node', '{\"type\":\"room.created\"}', 1700000009.0)")
+        }
         let counts = try await Self.counts(before)
+        let oldTables = try await Self.tableNames(before)
         await before.close()
-        #expect(counts.allSatisfy { $0 >= 0 } && counts[0] == 3, "three users written")
+        #expect(counts.allSatisfy { $0 > 0 } && counts[0] == 3, "three users written, and rows in every table")
+        #expect(Set(oldTables).subtracting(Self.tables).isEmpty, "every table of the previous schema is compared: \(oldTables)")
 
         var options = PostgresStore.Options()
         options.poolSize = 2
@@ -94,9 +100,20 @@ struct PostgresIntegerIDMigrationTests {
         #expect(division.id > max(sales, general))
     }
 
+    static let tables = IntegerIDMigrationTests.tables + ["live_events"]
+
+    /// The schema's own tables (not the migrations' bookkeeping).
+    static func tableNames(_ store: PostgresStore) async throws -> [String] {
+        try await store.pool.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1"
+            ).filter { !$0.contains("migration") }
+        }
+    }
+
     static func counts(_ store: PostgresStore) async throws -> [Int] {
         try await store.pool.read { db in
-            try IntegerIDMigrationTests.tables.map { try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") ?? -1 }
+            try Self.tables.map { try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") ?? -1 }
         }
     }
 }
