@@ -5,7 +5,7 @@ SWIFT ?= swift
 CONFIG ?= debug
 ARGS ?=
 
-.PHONY: run install test test-cluster test-faults test-ui bench bench-smoke bench-cluster build deps bench-ingest bench-slow-readers bench-allocation fuzz-api check-config clean
+.PHONY: run install test test-cluster test-faults test-ui bench bench-smoke bench-cluster build deps bench-ingest bench-slow-readers bench-backup bench-allocation fuzz-api check-config clean
 
 ## Installs the Debian packages the build needs (when missing), builds, and
 ## starts omnichatd on 127.0.0.1:8080 with ./omnichat.db and ./adapters.d
@@ -88,6 +88,10 @@ bench-cluster: deps
 ## Memory with 100 live streams whose clients stopped reading, under 1,000 webhooks/s for 60 s.
 bench-slow-readers: deps
 	bash Benchmarks/slow-readers.sh
+
+## Webhook p99 while `omnichatd backup` copies a 1 GB SQLite database, against the same load without.
+bench-backup: deps
+	bash Benchmarks/backup.sh
 
 ## First ingest figure: durable Telegram webhooks/s vs a bare route of the same server.
 bench-ingest: deps

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import Logging
 import OmnichatCore
 import ServiceLifecycle
@@ -103,5 +104,43 @@ struct RetentionJob: Service {
                 ])
         }
         return total
+    }
+}
+
+/// `metrics_listen`: `/metrics`, `/healthz` and `/readyz` on a second
+/// address, without credentials (the operator chose who can reach it). Ends
+/// at once when it is not configured.
+struct MetricsListener: Service {
+    let daemon: Omnichat
+
+    func run() async throws {
+        guard let address = daemon.configuration.metricsAddress else {
+            try? await gracefulShutdown()
+            return
+        }
+        let router = Router()
+        let store = daemon.store
+        router.get("/metrics") { _, _ in daemon.metricsResponse() }
+        router.get("/healthz") { _, _ in JSONBody.response(["status": "ok"]) }
+        router.get("/readyz") { _, _ in
+            do {
+                try await store.ping()
+                return JSONBody.response(["status": "ready"])
+            } catch {
+                throw APIError(.serviceUnavailable, "unavailable", "store is not reachable")
+            }
+        }
+        router.middlewares.add(JSONErrorMiddleware())
+        let logger = daemon.logger
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "omnichatd-metrics"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                daemon.metricsListener.withLock { $0 = port }
+                logger.info("metrics listening", metadata: ["omnichat.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            },
+            logger: logger)
+        try await app.run()
     }
 }

@@ -36,6 +36,21 @@ public struct DaemonConfiguration: Sendable {
     /// credentials; anyone else needs `Authorization: Bearer <metrics_token>`
     /// (403 without one configured). Never logged.
     public var metricsToken: String?
+    /// `metrics_listen` (string `host:port`, optional; `OMNICHAT_METRICS_LISTEN`):
+    /// a second listener that serves `/metrics` (and `/healthz`, `/readyz`)
+    /// without credentials, for a scraper on a private interface
+    /// (`127.0.0.1:9464`, `[::1]:9464`, `10.0.0.5:9464`). The main port's
+    /// `/metrics` keeps its rules (this machine, or `metrics_token`).
+    public var metricsListen: String?
+
+    /// `metrics_listen` split into host and port; nil when unset.
+    public var metricsAddress: (host: String, port: Int)? {
+        guard let text = metricsListen, let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port), !host.isEmpty else { return nil }
+        return (host, port)
+    }
     /// `[outbound] allow_private_networks` (boolean, default false;
     /// `OMNICHAT_ALLOW_PRIVATE_NETWORKS=1`): let URLs that come from API
     /// callers or customers (attachments, webhook URLs set through the API)
@@ -117,6 +132,10 @@ public struct DaemonConfiguration: Sendable {
     public var smtp: SMTPSettings?
     /// `events_retention_seconds` (integer, default 300): how far back `Last-Event-ID` can resume.
     public var eventsRetentionSeconds = 300
+    /// `max_event_buffer_bytes` (integer, default 8 MiB, at least 64 KiB): the
+    /// most memory the resume buffer of live events holds (estimated); under a
+    /// heavy load it keeps less than `events_retention_seconds`.
+    public var maxEventBufferBytes = 8 << 20
     /// `max_streams_per_user` (integer, default 5; `OMNICHAT_MAX_STREAMS_PER_USER`):
     /// live event streams one user may hold open at once (tabs, devices); one
     /// more is refused with 429 `too_many_streams`.
@@ -195,6 +214,7 @@ public struct DaemonConfiguration: Sendable {
         try take("log_level", str, "a string") { logLevel = $0 }
         try take("shutdown_grace_seconds", num, "a number") { shutdownGraceSeconds = $0 }
         try take("events_retention_seconds", int, "an integer") { eventsRetentionSeconds = $0 }
+        try take("max_event_buffer_bytes", int, "an integer") { maxEventBufferBytes = $0 }
         try take("max_streams_per_user", int, "an integer") { maxStreamsPerUser = $0 }
         try take("max_stream_buffer_bytes", int, "an integer") { maxStreamBufferBytes = $0 }
         try take("store.synchronous", str, "a string") { synchronous = $0 }
@@ -206,6 +226,7 @@ public struct DaemonConfiguration: Sendable {
         }
         try take("trusted_proxies", strings, "an array of IP address strings") { trustedProxies = $0 }
         try take("metrics_token", str, "a string") { metricsToken = $0.isEmpty ? nil : $0 }
+        try take("metrics_listen", str, "a string") { metricsListen = $0.isEmpty ? nil : $0 }
         try take("postgres.pool_size", int, "an integer") { postgresPoolSize = $0 }
         try take("postgres.connect_timeout_seconds", num, "a number") { postgresConnectTimeoutSeconds = $0 }
         try take("postgres.outbox_lease_seconds", num, "a number") { postgresOutboxLeaseSeconds = $0 }
@@ -278,6 +299,7 @@ public struct DaemonConfiguration: Sendable {
         if let v = env["OMNICHAT_APP_ID"] { appID = v }
         if let v = env["OMNICHAT_CONSOLE_DIR"] { consoleDir = v }
         if let v = env["OMNICHAT_METRICS_TOKEN"] { metricsToken = v.isEmpty ? nil : v }
+        if let v = env["OMNICHAT_METRICS_LISTEN"] { metricsListen = v.isEmpty ? nil : v }
         if let v = try int("OMNICHAT_DEFAULT_MAX_OPEN_ROOMS") { defaultMaxOpenRooms = v }
         if let v = try int("OMNICHAT_MAX_STREAMS_PER_USER") { maxStreamsPerUser = v }
         if let v = env["OMNICHAT_LOG_LEVEL"] { logLevel = v }
@@ -302,6 +324,15 @@ public struct DaemonConfiguration: Sendable {
         func bad(_ key: String, _ problem: String) -> ConfigurationError { ConfigurationError(file: source, key: key, problem: problem) }
         guard (0...65535).contains(port) else { throw bad("port", "must be between 0 and 65535") }
         guard defaultMaxOpenRooms >= 1 else { throw bad("default_max_open_rooms", "must be at least 1") }
+        if let listen = metricsListen {
+            guard let address = metricsAddress else {
+                throw bad("metrics_listen", "must be host:port (127.0.0.1:9464, [::1]:9464), got '\(listen)'")
+            }
+            guard (try? SocketAddress(ipAddress: address.host, port: 0)) != nil || address.host == "localhost" else {
+                throw bad("metrics_listen", "'\(address.host)' is not an IP address (or localhost)")
+            }
+        }
+        guard maxEventBufferBytes >= 65536 else { throw bad("max_event_buffer_bytes", "must be at least 65536") }
         guard maxStreamBufferBytes >= 4096 else { throw bad("max_stream_buffer_bytes", "must be at least 4096") }
         guard (1...1000).contains(maxStreamsPerUser) else { throw bad("max_streams_per_user", "must be between 1 and 1000") }
         guard ["full", "normal", "off", "extra"].contains(synchronous.lowercased()) else {

@@ -21,6 +21,19 @@ public struct LiveEvent: Sendable {
     /// The SSE lines, written once when the event is delivered (every
     /// subscriber sends the same bytes; 100 streams must not mean 100 encodings).
     var encoded: String? = nil
+    /// What it holds in the resume buffer, estimated when it is buffered.
+    var weight = 0
+
+    /// A cheap estimate of an event's memory: its strings' bytes plus a fixed
+    /// cost per value and container (boxes, dictionary slots).
+    static func weight(of value: Any?) -> Int {
+        switch value {
+        case let text as String: return 32 + text.utf8.count
+        case let object as [String: any Sendable]: return object.reduce(96) { $0 + 48 + $1.key.utf8.count + weight(of: $1.value) }
+        case let list as [any Sendable]: return list.reduce(64) { $0 + weight(of: $1) }
+        default: return 32
+        }
+    }
 }
 
 /// The live event hub: keeps the events of the last `retention` for
@@ -47,6 +60,10 @@ public final class LiveEvents: Service, @unchecked Sendable {
     private var stopped = false
     let retention: TimeInterval
     let maxBuffered: Int
+    /// The resume buffer's budget in (estimated) bytes: at 1,000 webhooks/s
+    /// it holds seconds, not `retention`; an older resume point gets `stream.reset`.
+    let maxBufferedBytes: Int
+    private var bufferedBytes = 0
     let store: any ConversationPort
     /// Several daemons on one database: events go through the database's log
     /// (ids from one sequence) and every daemon, this one included, delivers
@@ -56,10 +73,14 @@ public final class LiveEvents: Service, @unchecked Sendable {
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
 
-    public init(store: any ConversationPort, retention: TimeInterval = 300, maxBuffered: Int = 50_000, log: (any LiveEventLog)? = nil) {
+    public init(
+        store: any ConversationPort, retention: TimeInterval = 300, maxBuffered: Int = 50_000, maxBufferedBytes: Int = 8 << 20,
+        log: (any LiveEventLog)? = nil
+    ) {
         self.store = store
         self.retention = retention
         self.maxBuffered = maxBuffered
+        self.maxBufferedBytes = maxBufferedBytes
         self.nextID = Int64(Date().timeIntervalSince1970 * 1_000_000)
         self.log = log
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -85,11 +106,19 @@ public final class LiveEvents: Service, @unchecked Sendable {
     private func deliver(_ events: [LiveEvent]) {
         guard !events.isEmpty else { return }
         let subscribers: [Subscriber]
+        let weighed = events.map { event -> LiveEvent in
+            var event = event
+            event.weight = 160 + event.type.utf8.count + (event.dataJSON.map { $0.utf8.count * 2 } ?? LiveEvent.weight(of: event.data))
+            return event
+        }
         lock.lock()
-        buffer.append(contentsOf: events)
+        buffer.append(contentsOf: weighed)
+        bufferedBytes += weighed.reduce(0) { $0 + $1.weight }
         let horizon = Date().addingTimeInterval(-retention)
-        while buffer.count > maxBuffered { buffer.removeFirst() }
-        while let oldest = buffer.first, oldest.at < horizon { buffer.removeFirst() }
+        while let oldest = buffer.first, buffer.count > maxBuffered || bufferedBytes > maxBufferedBytes || oldest.at < horizon {
+            bufferedBytes -= oldest.weight
+            buffer.removeFirst()
+        }
         subscribers = Array(self.subscribers.values)
         lock.unlock()
         guard !subscribers.isEmpty else { return }

@@ -7,6 +7,7 @@ import OmnichatDelivery
 import OmnichatPostgres
 import OmnichatStore
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// The daemon, wired: store, channels, routing, delivery and the HTTP server.
@@ -25,6 +26,8 @@ public final class Omnichat: Sendable {
     /// What happened, after each commit (see `Consequences` for who reacts).
     public let domain: DomainEvents
     public let logger: Logger
+    /// The port `metrics_listen` is bound to, once it is (0 before, or without it).
+    let metricsListener = Mutex(0)
     /// Open HTTP connections, capped at `[limits] max_connections`.
     let connections: ConnectionLimiter
     private let ownedTransport: CurlTransport?
@@ -62,7 +65,9 @@ public final class Omnichat: Sendable {
         self.metrics = ServerMetrics()
         self.events = EventBus()
         self.domain = DomainEvents()
-        self.live = LiveEvents(store: store, retention: TimeInterval(configuration.eventsRetentionSeconds), log: store.eventLog)
+        self.live = LiveEvents(
+            store: store, retention: TimeInterval(configuration.eventsRetentionSeconds), maxBufferedBytes: configuration.maxEventBufferBytes,
+            log: store.eventLog)
         self.queue = WorkQueue(capacity: configuration.queueCapacity)
         let capacity = configuration.defaultMaxOpenRooms
         let registry = self.channels
@@ -240,8 +245,6 @@ public final class Omnichat: Sendable {
                 metadata: ["omnichat.console_dir": .string(configuration.consoleDir)])
         }
         let store = self.store
-        let metrics = self.metrics
-        let queue = self.queue
         router.get("/healthz") { _, _ in JSONBody.response(["status": "ok"]) }
         router.get("/readyz") { _, _ in
             do {
@@ -251,21 +254,26 @@ public final class Omnichat: Sendable {
                 throw APIError(.serviceUnavailable, "unavailable", "store is not reachable")
             }
         }
-        let connections = self.connections
         let metricsToken = configuration.metricsToken
         let proxies = Set(configuration.trustedProxies)
+        let daemon = self
         router.get("/metrics") { request, context in
             try Self.allowMetrics(request, context, token: metricsToken, trustedProxies: proxies)
-            metrics.setQueueDepth(queue.depth)
-            metrics.setConnections(
-                open: connections.current, refused: connections.refusedCount, slowBodies: connections.slowBodyCount,
-                stalledWrites: connections.stalledWriteCount)
-            metrics.setStoreConflictRetries(store.conflictRetries)
-            return Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))
+            return daemon.metricsResponse()
         }
         return router
+    }
+
+    /// The Prometheus text, with the gauges read now.
+    func metricsResponse() -> Response {
+        metrics.setQueueDepth(queue.depth)
+        metrics.setConnections(
+            open: connections.current, refused: connections.refusedCount, slowBodies: connections.slowBodyCount,
+            stalledWrites: connections.stalledWriteCount)
+        metrics.setStoreConflictRetries(store.conflictRetries)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))
     }
 
     /// Runs until SIGTERM/SIGINT (or `shutdown` on the returned group), then
@@ -301,6 +309,7 @@ public final class Omnichat: Sendable {
                 .init(service: ReloadService(daemon: self, signals: signals), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "reload"),
                 .init(service: ClusterSync(daemon: self), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "cluster-sync"),
                 .init(service: RetentionJob(daemon: self), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "retention"),
+                .init(service: MetricsListener(daemon: self), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "metrics"),
                 // Last, so it stops first: open event streams end before the HTTP server drains.
                 .init(service: live, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "live-events"),
             ],

@@ -433,6 +433,23 @@ struct EndToEndTests {
             #expect(scraped.status == 200 && scraped.text.contains("omnichat_queue_depth"))
             #expect(!scraped.text.contains("scrape-me-7"))
         }
+        // metrics_listen: a second address serves /metrics freely; the main port keeps its rules.
+        try await withDaemon(configure: { $0.metricsListen = "127.0.0.1:0" }) { daemon, _ in
+            try await eventually("the metrics listener is bound") { daemon.daemon.metricsListener.withLock { $0 } != 0 }
+            let port = daemon.daemon.metricsListener.withLock { $0 }
+            #expect(port != daemon.port)
+            let forwarded: [(name: String, value: String)] = [("X-Forwarded-For", "203.0.113.5")]
+            let scraped = try await call("GET", "http://127.0.0.1:\(port)/metrics", headers: forwarded)
+            #expect(scraped.status == 200 && scraped.text.contains("omnichat_queue_depth"))
+            #expect(try await call("GET", "http://127.0.0.1:\(port)/healthz").status == 200)
+            #expect(try await call("GET", "http://127.0.0.1:\(port)/api/v1/me").status == 404, "only the operations routes")
+            #expect(try await call("GET", "\(daemon.base)/metrics", headers: forwarded).status == 403)
+        }
+        for bad in ["9464", "localhost", "127.0.0.1:99999", "example.com:9464"] {
+            var configuration = DaemonConfiguration()
+            configuration.metricsListen = bad
+            #expect(throws: ConfigurationError.self, "\(bad)") { try configuration.validate(source: "test") }
+        }
     }
 }
 

@@ -252,6 +252,35 @@ struct LiveEventsTests {
         await fake.stop()
     }
 
+    @Test("the resume buffer is bounded in bytes: past max_event_buffer_bytes the oldest events go, and a resume from them gets stream.reset")
+    func resumeBufferBytes() async throws {
+        let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")]) {
+            $0.maxEventBufferBytes = 65536
+        }
+        try await daemon.start()
+        defer { daemon.cleanUp() }
+        let (_, token) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
+        let first = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(token)"])
+        try await eventually("subscribed") { daemon.daemon.live.subscriberCount == 1 }
+        _ = try await daemon.postUpdate(telegramUpdate(1, chat: 1, text: "the first"))
+        try await eventually("the first message") { first.events.contains { $0.type == "message.created" } }
+        let firstID = try #require(first.events.last?.id)
+        first.close()
+        // 100 messages of 2 KB: about three times the budget.
+        let text = String(repeating: "x", count: 2048)
+        for id in 2...101 { _ = try await daemon.postUpdate(telegramUpdate(id, chat: Int64(id % 10 + 1), text: text)) }
+        let resumed = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(token)", "Last-Event-ID": firstID])
+        defer { resumed.close() }
+        try await eventually("stream.reset: the resume point was dropped to keep the budget") { resumed.events.contains { $0.type == "stream.reset" } }
+        let replayed = resumed.events.filter { $0.type == "message.created" }.count
+        #expect(replayed > 0 && replayed < 100, "the newest events are kept, not all of them: \(replayed)")
+        #expect(throws: ConfigurationError.self) {
+            var configuration = DaemonConfiguration()
+            configuration.maxEventBufferBytes = 1000
+            try configuration.validate(source: "test")
+        }
+    }
+
     @Test("Last-Event-ID resumes without gaps or repeats; a resume point too old gets stream.reset; no token gets 401")
     func resume() async throws {
         let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")])
