@@ -2,7 +2,7 @@
 # Webhook latency while `omnichatd backup` copies a large SQLite database.
 # Fills a database to SIZE_MB (default 1,024) with stored messages, starts the
 # daemon on it, and sends signed webhooks of all five networks at RATE/s
-# (default 500) for SECONDS (default 30) three times after a warm-up: alone,
+# (default 500) for SECONDS (default 40) three times after a warm-up: alone,
 # while `omnichatd backup --to FILE` copies the same file back to back, and
 # alone again. Prints the three latency lines, how long a backup took, and
 # the p99 ratio against the mean of the two baselines (target: at most 2.00x).
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${1:-1024}
 RATE=${2:-500}
-SECONDS_RUN=${3:-30}
+SECONDS_RUN=${3:-40}
 PORT=${PORT:-18098}
 swift build -c release --product omnichatd >/dev/null
 swift build -c release --product omnichat-bench >/dev/null

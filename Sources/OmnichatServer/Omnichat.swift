@@ -338,11 +338,11 @@ extension Omnichat {
 
     /// A consistent copy of the SQLite database while the daemon runs; its size.
     /// PostgreSQL has its own tools (`docs/operations.md`).
-    public static func backup(_ configuration: DaemonConfiguration, to destination: String) throws -> Int {
+    public static func backup(_ configuration: DaemonConfiguration, to destination: String, bytesPerSecond: Int = 64 << 20) throws -> Int {
         guard !configuration.usesPostgres else {
             throw StoreError(.invalid, "omnichatd backup copies the SQLite file; back PostgreSQL up with pg_dump or PITR (docs/operations.md)")
         }
-        return try SQLiteStore.backup(path: configuration.database, to: destination)
+        return try SQLiteStore.backup(path: configuration.database, to: destination, bytesPerSecond: bytesPerSecond)
     }
 
     /// Puts a backup in place of the configured SQLite database (the daemon stopped).

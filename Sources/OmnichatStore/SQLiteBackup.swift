@@ -10,8 +10,14 @@ extension SQLiteStore {
     /// being committed (WAL: readers never block the writer). The copy is
     /// written beside `destination`, checked (`PRAGMA integrity_check`), then
     /// renamed into place; `destination` must not exist. Returns its size in bytes.
+    ///
+    /// The daemon's commits wait for the disk (fsync), so a copy that floods
+    /// it with writes slows every webhook: the copy goes in steps of 4 MiB at
+    /// most `bytesPerSecond` (0: as fast as the disk allows), and each 16 MiB
+    /// is flushed as it goes, so the kernel never has a burst of the copy's
+    /// dirty pages queued in front of a commit.
     @discardableResult
-    public static func backup(path: String, to destination: String) throws -> Int {
+    public static func backup(path: String, to destination: String, bytesPerSecond: Int = 64 << 20) throws -> Int {
         let files = FileManager.default
         guard files.fileExists(atPath: path) else { throw StoreError(.notFound, "no database at \(path)") }
         guard !files.fileExists(atPath: destination) else {
@@ -24,8 +30,39 @@ extension SQLiteStore {
         try? files.removeItem(atPath: partial)
         do {
             let target = try DatabaseQueue(path: partial)
-            try source.backup(to: target)
+            // The partial file is checked and flushed before it counts: no journal, no syncs while copying.
+            try target.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA journal_mode = OFF")
+                try db.execute(sql: "PRAGMA synchronous = OFF")
+            }
+            let pageSize = try source.read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") } ?? 4096
+            let pagesPerStep = CInt(max(1, (4 << 20) / pageSize))
+            let flushEvery = 16 << 20
+            let clock = ContinuousClock()
+            let started = clock.now
+            var copied = 0
+            var flushed = 0
+            let handle = FileHandle(forUpdatingAtPath: partial)
+            try target.writeWithoutTransaction { destination in
+                try source.read { db in
+                    try db.backup(to: destination, pagesPerStep: pagesPerStep) { progress in
+                        copied = progress.completedPageCount * pageSize
+                        if copied - flushed >= flushEvery {
+                            try? handle?.synchronize()
+                            flushed = copied
+                        }
+                        if bytesPerSecond > 0 {
+                            let due = Double(copied) / Double(bytesPerSecond)
+                            let spent = Double((clock.now - started).components.seconds)
+                                + Double((clock.now - started).components.attoseconds) / 1e18
+                            if due > spent { usleep(UInt32(min((due - spent) * 1_000_000, 1_000_000))) }
+                        }
+                    }
+                }
+            }
             try target.close()
+            try handle?.synchronize()
+            try handle?.close()
             try source.close()
             try verify(partial, what: "the copy")
             try files.moveItem(atPath: partial, toPath: destination)

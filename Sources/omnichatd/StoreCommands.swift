@@ -45,10 +45,16 @@ struct Backup: AsyncParsableCommand {
     @Option(name: .long, help: "The backup file to write (it must not exist).")
     var to: String
 
+    @Option(name: .customLong("max-mb-per-second"), help: "Copy at most this many MiB per second, so the daemon's commits keep the disk (default 64; 0: no limit).")
+    var maxMBPerSecond = 64
+
     func run() async throws {
         try await withConfigurationErrors {
             let configuration = try options.load()
-            let bytes = try Omnichat.backup(configuration, to: to)
+            guard maxMBPerSecond >= 0 else { throw StoreError(.invalid, "--max-mb-per-second must be 0 (no limit) or more") }
+            // A background job: the daemon's own work comes first for the CPU.
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+            let bytes = try Omnichat.backup(configuration, to: to, bytesPerSecond: maxMBPerSecond << 20)
             print("backup of \(configuration.database) written to \(to) (\(bytes) bytes, integrity ok)")
         }
     }
