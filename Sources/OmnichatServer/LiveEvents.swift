@@ -64,7 +64,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
     /// it holds seconds, not `retention`; an older resume point gets `stream.reset`.
     let maxBufferedBytes: Int
     private var bufferedBytes = 0
-    let store: any ConversationPort
+    let store: any ConversationPort & InboxStore
     /// Several daemons on one database: events go through the database's log
     /// (ids from one sequence) and every daemon, this one included, delivers
     /// them from there. `nil`: one daemon, events stay in memory.
@@ -74,7 +74,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
     private let wakes: AsyncStream<Void>
 
     public init(
-        store: any ConversationPort, retention: TimeInterval = 300, maxBuffered: Int = 50_000, maxBufferedBytes: Int = 8 << 20,
+        store: any ConversationPort & InboxStore, retention: TimeInterval = 300, maxBuffered: Int = 50_000, maxBufferedBytes: Int = 8 << 20,
         log: (any LiveEventLog)? = nil
     ) {
         self.store = store
@@ -133,8 +133,11 @@ public final class LiveEvents: Service, @unchecked Sendable {
         }
     }
 
-    /// A room changed state.
-    public func room(_ t: RoomTransition) {
+    /// A room changed state. `room.assigned` carries what the new agent's
+    /// inbox needs to show a room it never saw: the room and its customer,
+    /// their unread count and the newest message (the message that opened the
+    /// room was published before the assignment, when only staff could see it).
+    public func room(_ t: RoomTransition) async {
         let type: String
         switch (t.from, t.to) {
         case (nil, _): type = "room.created"
@@ -154,11 +157,42 @@ public final class LiveEvents: Service, @unchecked Sendable {
             "assignee_id": t.assigneeID, "division_id": t.divisionID, "actor": t.actor, "at": t.at.iso8601,
         ]
         data["previous_assignee_id"] = previous
+        if t.to == .assigned, let assignee = t.assigneeID {
+            if let room = try? await store.room(id: t.roomID) { data["room"] = Self.roomData(room) }
+            if let summary = try? await store.roomSummaries(roomIDs: [t.roomID], readerID: assignee)[t.roomID] {
+                data["unread_count"] = summary.unreadCount
+                data["last_message"] = summary.lastMessage.map(Self.messageData)
+            }
+        }
         emit(type, roomID: t.roomID, audience: t.assigneeID ?? previous, data: data)
         // The agent who lost the room is told too.
         if let previous, previous != t.assigneeID {
             emit(type, roomID: t.roomID, audience: previous, data: data)
         }
+    }
+
+    /// Nested objects go through JSONSerialization, which takes no Optional: absent values leave their key out.
+    static func roomData(_ r: Room) -> [String: any Sendable] {
+        var contact: [String: any Sendable] = ["id": r.contact.id, "external_id": r.contact.externalID]
+        if let v = r.contact.displayName { contact["name"] = v }
+        if let v = r.contact.username { contact["username"] = v }
+        if let v = r.contact.avatarURL { contact["avatar_url"] = v }
+        var room: [String: any Sendable] = [
+            "id": r.id, "channel": r.channelID, "status": r.status.rawValue, "session": r.session, "created_at": r.createdAt.iso8601,
+            "contact": contact,
+        ]
+        if let v = r.lastMessageAt { room["last_message_at"] = v.iso8601 }
+        return room
+    }
+
+    static func messageData(_ m: StoredMessage) -> [String: any Sendable] {
+        var message: [String: any Sendable] = [
+            "id": m.id, "room_id": m.roomID, "direction": m.direction.rawValue, "type": m.content.type.rawValue,
+            "created_at": m.createdAt.iso8601, "edited": m.content.edited,
+        ]
+        if let v = m.content.text { message["text"] = v }
+        if let v = m.content.url { message["url"] = v }
+        return message
     }
 
     /// A message was stored (inbound or outbound).
@@ -263,7 +297,7 @@ public final class LiveEvents: Service, @unchecked Sendable {
         Task { [weak self] in
             for await transition in stream {
                 guard let self else { return }
-                self.room(transition)
+                await self.room(transition)
             }
         }
     }

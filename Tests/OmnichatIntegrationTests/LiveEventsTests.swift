@@ -233,6 +233,14 @@ struct LiveEventsTests {
         #expect(annStream.events.allSatisfy { ($0.payload["room_id"].asID) != boRoom })
         #expect(boStream.events.allSatisfy { ($0.payload["room_id"].asID) != annRoom })
         #expect(annStream.events.contains { $0.type == "room.assigned" && $0.payload["assignee_id"].asID == ann.id })
+        // The new assignee's room.assigned carries the room, its customer and the message that opened it,
+        // which was published before the assignment (when only staff could see it).
+        let assigned = try #require(annStream.events.first { $0.type == "room.assigned" && $0.payload["assignee_id"].asID == ann.id })
+        #expect((assigned.payload["last_message"] as? [String: Any])?["text"] as? String == "first", "\(assigned.raw)")
+        #expect((assigned.payload["unread_count"] as? Int) == 1, "\(assigned.raw)")
+        let room = try #require(assigned.payload["room"] as? [String: Any], "\(assigned.raw)")
+        #expect(room["id"].asID == annRoom && room["channel"] as? String == "tg")
+        #expect((room["contact"] as? [String: Any])?["name"] as? String == "Ann", "\(assigned.raw)")
         #expect(annStream.events.contains { $0.type == "message.created" && $0.payload["direction"] as? String == "outbound" })
         #expect(supervisorStream.events.contains { $0.type == "room.created" })
         try await eventually("bo's online event") {
