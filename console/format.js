@@ -4,18 +4,20 @@ import { LOCALE, t } from './strings.js';
 const dateTime = new Intl.DateTimeFormat(LOCALE, { dateStyle: 'medium', timeStyle: 'short' });
 const timeOnly = new Intl.DateTimeFormat(LOCALE, { hour: '2-digit', minute: '2-digit' });
 const dayOnly = new Intl.DateTimeFormat(LOCALE, { month: 'short', day: 'numeric' });
+const dayYear = new Intl.DateTimeFormat(LOCALE, { year: 'numeric', month: 'short', day: 'numeric' });
 
 export function formatDateTime(iso) {
   if (!iso) return t('common.never');
   return dateTime.format(new Date(iso));
 }
 
-/** A short time for lists: the hour today, else the day. */
+/** A short time for lists: the hour today, else the day, with the year when it is not this one. */
 export function formatShort(iso) {
   if (!iso) return '';
   const d = new Date(iso);
   const now = new Date();
-  return d.toDateString() === now.toDateString() ? timeOnly.format(d) : dayOnly.format(d);
+  if (d.toDateString() === now.toDateString()) return timeOnly.format(d);
+  return d.getFullYear() === now.getFullYear() ? dayOnly.format(d) : dayYear.format(d);
 }
 
 export function formatDuration(seconds) {

@@ -181,6 +181,9 @@ public enum ReportMath {
 public protocol InboxStore: Sendable {
     /// Unread count (for `readerID`), last message and tags of each room id given.
     func roomSummaries(roomIDs: [Int64], readerID: Int64) async throws -> [Int64: RoomSummary]
+    /// How many rooms `filter` lists (its cursor and limit ignored), counting
+    /// at most `cap` (the inbox's tab counts show "999+").
+    func countRooms(_ filter: RoomFilter, cap: Int) async throws -> Int
     /// Moves the user's read mark in the room forward to the message (`nil`: the newest).
     /// A message of another room is `invalid`; marks never move back.
     func markRead(roomID: Int64, userID: Int64, messageID: Int64?) async throws

@@ -22,7 +22,45 @@ struct InboxRoutes: Sendable {
         v1.get("/rooms/:room_id/notes") { request, context in try await listNotes(request, context) }
         v1.post("/rooms/:room_id/notes") { request, context in try await addNote(request, context) }
         v1.put("/rooms/:room_id/tags") { request, context in try await setTags(request, context) }
+        v1.get("/inbox/counts") { request, _ in try await counts(request) }
         ReportRoutes(api: api).register(on: router)
+    }
+
+    // MARK: Tab counts
+
+    /// The most a tab count counts; the console shows more as "999+".
+    static let countCap = 1000
+
+    /// `GET /api/v1/inbox/counts`: how many rooms each of the console's tabs
+    /// lists, for the signed-in user (`?channel=` narrows them as the list's
+    /// chips do): `mine` (open rooms assigned to them), `unanswered` (those
+    /// with customer messages they have not read), `resolved` (theirs, for
+    /// agents; all, for staff), and for supervisors and admins `waiting` and
+    /// `all` (every open room). Each counts at most 1,000.
+    func counts(_ request: Request) async throws -> Response {
+        let user = try await auth.user(of: request)
+        let channelIDs = APIRoutes.list(APIRoutes.Query(request), "channel")
+        func filter(_ statuses: [RoomStatus], mine: Bool = false, unread: Bool = false) -> RoomFilter {
+            var filter = RoomFilter()
+            filter.statuses = statuses
+            filter.channelIDs = channelIDs
+            if mine || user.role == .agent { filter.assigneeID = user.id }
+            if unread {
+                filter.unread = true
+                filter.readerID = user.id
+            }
+            return filter
+        }
+        var counts: [String: Any] = [
+            "mine": try await store.countRooms(filter([.assigned], mine: true), cap: Self.countCap),
+            "unanswered": try await store.countRooms(filter([.assigned], mine: true, unread: true), cap: Self.countCap),
+            "resolved": try await store.countRooms(filter([.resolved]), cap: Self.countCap),
+        ]
+        if user.role >= .supervisor {
+            counts["waiting"] = try await store.countRooms(filter([.waiting]), cap: Self.countCap)
+            counts["all"] = try await store.countRooms(filter([.bot, .waiting, .assigned]), cap: Self.countCap)
+        }
+        return JSONBody.response(["counts": counts, "cap": Self.countCap])
     }
 
     // MARK: Room list filters

@@ -280,6 +280,36 @@ struct InboxTests {
         }
     }
 
+    @Test("tab counts: each tab's rooms for the caller, staff tabs for staff only, unread by the caller's mark, narrowed by channel")
+    func tabCounts() async throws {
+        try await withDaemon { daemon, _ in
+            let (ann, annToken) = try await daemon.signIn(email: "ann@example.com", maxOpenRooms: 1)
+            let (_, sueToken) = try await daemon.signIn(email: "sue@example.com", role: .supervisor, online: false)
+            func counts(_ token: String, _ query: String = "") async throws -> [String: Int] {
+                let answer = try await call("GET", "\(daemon.base)/api/v1/inbox/counts\(query)", token: token)
+                #expect(answer.status == 200, "\(answer.text)")
+                #expect(answer["cap"] as? Int == 1000)
+                return answer["counts"] as? [String: Int] ?? [:]
+            }
+            // Ann takes the first room (capacity 1); the second waits.
+            let first = try await customerWrites(daemon, update: 1, chat: 11, text: "one", name: "Cy", as: sueToken)
+            try await waitForStatus(daemon, sueToken, first, "assigned", assignee: ann.id)
+            let second = try await customerWrites(daemon, update: 2, chat: 12, text: "two", name: "Di", as: sueToken)
+            try await waitForStatus(daemon, sueToken, second, "waiting")
+            #expect(try await counts(annToken) == ["mine": 1, "unanswered": 1, "resolved": 0], "an agent gets her own tabs only")
+            #expect(try await counts(sueToken) == ["mine": 0, "unanswered": 0, "resolved": 0, "waiting": 1, "all": 2])
+            #expect(try await counts(sueToken, "?channel=ln")["all"] == 0, "narrowed by channel")
+            // Read: nothing waits on Ann any more; resolved: it moves tabs.
+            #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(first)/read", token: annToken).status == 204)
+            #expect(try await counts(annToken)["unanswered"] == 0)
+            #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(first)/resolve", token: annToken).status == 200)
+            try await waitForStatus(daemon, sueToken, second, "assigned", assignee: ann.id)
+            #expect(try await counts(annToken) == ["mine": 1, "unanswered": 1, "resolved": 1])
+            #expect(try await counts(sueToken) == ["mine": 0, "unanswered": 0, "resolved": 1, "waiting": 0, "all": 1])
+            #expect(try await call("GET", "\(daemon.base)/api/v1/inbox/counts").status == 401)
+        }
+    }
+
     @Test("internal notes: stored and listed for the team, never sent to the network")
     func notes() async throws {
         try await withDaemon { daemon, fake in

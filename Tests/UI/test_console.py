@@ -338,6 +338,16 @@ def main():
     wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, f"#room-list a.room[data-room-id='{room_id}']"),
              "the unread conversation under 'Waiting on me'")
     ok("the agent's 'Waiting on me' tab lists the conversation with an unread message")
+    # Counts on the tabs, and what waits for her in the page title.
+    wait_for(lambda: driver.execute_script(
+        "const e = document.querySelector('[data-count-for=\"unanswered\"]'); return e && e.textContent === '1' && getComputedStyle(e).display !== 'none';"),
+        "'Waiting on me' to show its count (1)")
+    wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "[data-count-for='mine']").text == "1", "'Mine' to show its count (1)")
+    wait_for(lambda: driver.title.startswith("(1) "), "the page title to count the conversation waiting on her")
+    status, body = api("GET", "/api/v1/inbox/counts", token=login_api("alice@example.com", "alice-pass-123")[0])
+    check(status == 200 and body["counts"]["mine"] == 1 and body["counts"]["unanswered"] == 1 and "waiting" not in body["counts"],
+          "the counts route gives the agent's tabs (API)")
+    ok("the tabs show their counts and the title says how many wait")
     click(f"a.room[data-room-id='{room_id}']")
     el("#timeline[data-loaded]")
     element_with_text("#timeline .msg-in", f"Where is my order? {nonce}")
@@ -358,10 +368,35 @@ def main():
              "the reply to show Delivered")
     ok("the reply shows its delivery status (Delivered)")
 
-    # A second customer message appears in the open conversation live.
-    customer_says(700001, "Carla Customer", f"Thanks a lot {nonce}")
+    # A second customer message appears in the open conversation live. Telegram's
+    # whole-second time puts it before the reply it answers; it still shows after it.
+    customer_says(700001, "Carla Customer", f"Thanks a lot {nonce}", date=int(time.time()) - 2)
     element_with_text("#timeline .msg-in", f"Thanks a lot {nonce}")
     check(driver.execute_script("return window.__noReload") == "still-here", "a new message appeared in the open conversation live")
+    order = driver.execute_script("""
+        const texts = [...document.querySelectorAll('#timeline .msg')].map((e) => e.textContent);
+        return [texts.findIndex((x) => x.includes(arguments[0])), texts.findIndex((x) => x.includes(arguments[1]))];""",
+        reply, f"Thanks a lot {nonce}")
+    check(0 <= order[0] < order[1], f"the timeline keeps the stored order, not the network's whole-second time (reply at {order[0]}, answer at {order[1]})")
+    api_order = [m.get("text") for m in room_messages(room_id, admin_token)]
+    check(api_order.index(reply) < api_order.index(f"Thanks a lot {nonce}"), "the API gives the same order")
+    # The customer edits that message: marked "edited", the earlier text on hover.
+    UPDATE_ID[0] += 1
+    edited_text = f"Thanks a lot, really {nonce}"
+    edit = {"update_id": UPDATE_ID[0], "edited_message": {
+        "message_id": UPDATE_ID[0] - 1, "date": int(time.time()) - 2, "edit_date": int(time.time()), "text": edited_text,
+        "chat": {"id": 700001, "type": "private", "first_name": "Carla Customer"},
+        "from": {"id": 700001, "is_bot": False, "first_name": "Carla Customer"}}}
+    req = urllib.request.Request(args.base + "/webhooks/telegram", data=json.dumps(edit).encode(), method="POST",
+                                 headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        check(r.status == 200, "the edit was accepted")
+    mark = wait_for(lambda: next((e for e in driver.find_elements(By.CSS_SELECTOR, "#timeline .msg-edited")
+                                  if edited_text in e.text), None), "the edited message to show")
+    label = mark.find_element(By.CSS_SELECTOR, ".edited")
+    check(label.text == "edited" and f"Thanks a lot {nonce}" in (label.get_attribute("title") or ""),
+          f"the edit is marked 'edited' with the earlier text on hover ({label.get_attribute('title')!r})")
+    shot("02a-edited-and-order")
 
     # An internal note.
     click("#mode-note")
@@ -764,6 +799,9 @@ def main():
     check(shown > 0, "the inbox lists the seeded rooms")
     check(attr("#tab-waiting", "aria-selected") == "true",
           "first screen: an admin with no open rooms of their own starts on the queue (Waiting)")
+    waiting_count = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "[data-count-for='waiting']").text or None, "the Waiting tab's count")
+    check(waiting_count == "999+", f"the Waiting tab counts the 1,000+ waiting rooms as 999+ (shows {waiting_count!r})")
+    check(driver.title.startswith("(999+) "), f"the title says how many wait ({driver.title!r})")
     driver.execute_script("const s = document.getElementById('list-scroll'); s.scrollTop = s.scrollHeight;")
     wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "a.room")) > shown, "more rooms to load on scroll")
     ok("scrolling the list loads the next page")

@@ -245,6 +245,15 @@ export function mountConversation(pane, ctx) {
     const meta = h('p', { class: 'msg-meta' },
       h('time', { datetime: m.created_at, title: formatDateTime(m.created_at) }, formatShort(m.created_at)));
     if (byBot) meta.prepend(`${t('conv.bot')} · `);
+    if (m.edited) {
+      // The customer changed an earlier message: say so, and show what it said before on hover.
+      const earlier = m.network_message_id
+        ? [...messages.values()].find((o) => o.id !== m.id && o.direction === m.direction && o.network_message_id === m.network_message_id)
+        : null;
+      meta.append(' · ', h('span', {
+        class: 'edited', title: earlier && earlier.text ? t('conv.editedFrom', { text: earlier.text }) : t('conv.editedTitle'),
+      }, t('conv.edited')));
+    }
     if (outbound) {
       const d = m.delivery || {};
       meta.append(' · ', h('span', { class: `delivery delivery-${d.status}`, 'data-status': d.status }, deliveryText(m)));
@@ -258,7 +267,8 @@ export function mountConversation(pane, ctx) {
       }
     }
     const li = h('li', {
-      class: `msg ${outbound ? 'msg-out' : 'msg-in'}${byBot ? ' msg-bot' : ''}`, 'data-message-id': m.id, 'data-sort': m.created_at,
+      class: `msg ${outbound ? 'msg-out' : 'msg-in'}${byBot ? ' msg-bot' : ''}${m.edited ? ' msg-edited' : ''}`,
+      'data-message-id': m.id, 'data-seq': m.id, 'data-sort': m.created_at,
     }, h('div', { class: 'bubble' }, messageBody(m), meta));
     return li;
   }
@@ -274,13 +284,18 @@ export function mountConversation(pane, ctx) {
   function nearBottom() { return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120; }
   function toBottom() { scroller.scrollTop = scroller.scrollHeight; }
 
-  // Insert by time (messages keep arriving in order, so this is nearly always an append).
+  // Messages in the order the daemon stored them (the API's order): a
+  // network's whole-second time must not put a customer's answer above the
+  // reply it answered. Notes go where their time puts them between messages.
+  // (Messages keep arriving in order, so this is nearly always an append.)
   function place(li) {
     const empty = timeline.querySelector('.empty');
     if (empty) empty.remove();
     const key = li.dataset.sort;
+    const seq = li.dataset.seq !== undefined ? Number(li.dataset.seq) : null;
+    const later = (el) => (seq !== null && el.dataset.seq !== undefined ? Number(el.dataset.seq) > seq : el.dataset.sort > key);
     let after = timeline.lastElementChild;
-    while (after && after.dataset.sort > key) after = after.previousElementSibling;
+    while (after && later(after)) after = after.previousElementSibling;
     if (after) after.after(li); else timeline.prepend(li);
   }
 

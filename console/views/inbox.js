@@ -38,12 +38,13 @@ export function mount(ctx) {
   let disposed = false;
 
   // Layout
+  const tabCounts = new Map(tabs.map((tab) => [tab, h('span', { class: 'tab-count', 'data-count-for': tab })]));
   const tabButtons = tabs.map((tab) => h('button', {
     type: 'button', role: 'tab', class: 'tab', id: `tab-${tab}`, 'data-tab': tab,
     'aria-selected': String(tab === state.tab), 'aria-controls': 'room-list',
     tabindex: tab === state.tab ? '0' : '-1',
     onclick: () => selectTab(tab),
-  }, t(`inbox.tab.${tab}`)));
+  }, t(`inbox.tab.${tab}`), tabCounts.get(tab)));
   const tabList = h('div', { role: 'tablist', class: 'tabs', 'aria-label': t('inbox.tabs') }, tabButtons);
   tabList.addEventListener('keydown', (e) => {
     const i = tabs.indexOf(state.tab);
@@ -287,10 +288,41 @@ export function mount(ctx) {
     }));
   }
 
+  // Counts on every tab, and what waits for this user in the page's title:
+  // read again at most every 2 s while events come in.
+  const baseTitle = document.title.replace(/^\(\d+\+?\) /, '');
+  let countsTimer = null;
+  let countsRunning = false;
+  function refreshCounts(delay = 2000) {
+    if (countsTimer || disposed) return;
+    countsTimer = setTimeout(async () => {
+      if (countsRunning) { countsTimer = null; refreshCounts(); return; }
+      countsRunning = true;
+      try {
+        const r = await api.get('/api/v1/inbox/counts');
+        if (disposed) return;
+        const show = (n) => (n >= r.cap ? `${r.cap - 1}+` : String(n));
+        for (const [tab, el] of tabCounts) {
+          const n = r.counts[tab];
+          el.textContent = n === undefined ? '' : show(n);
+          el.classList.toggle('tab-count-zero', !n);
+        }
+        const waiting = (r.counts.unanswered || 0) + (staff ? (r.counts.waiting || 0) : 0);
+        document.title = waiting ? `(${show(waiting)}) ${baseTitle}` : baseTitle;
+      } catch (e) {
+        // Counts are a convenience: the list itself says what failed.
+      } finally {
+        countsRunning = false;
+        countsTimer = null;
+      }
+    }, delay);
+  }
+
   const unsubscribe = live.subscribe((e) => {
-    if (e.type === 'stream.reset') { reload(); return; }
+    if (e.type === 'stream.reset') { reload(); refreshCounts(); return; }
     if (e.type.startsWith('room.') || e.type === 'message.created') {
       if (e.data && e.data.room_id) refreshRoom(e.data.room_id);
+      refreshCounts();
     }
   });
 
@@ -354,6 +386,7 @@ export function mount(ctx) {
     list.setAttribute('aria-busy', 'false');
     list.dataset.rendered = 'true';
     performance.mark('inbox-rendered');
+    refreshCounts(0);
     observer.observe(sentinel);
     if (ctx.route.parts[0]) openRoom(roomID(ctx.route.parts[0]));
   })();
@@ -366,6 +399,8 @@ export function mount(ctx) {
     unmount() {
       disposed = true;
       unsubscribe();
+      clearTimeout(countsTimer);
+      document.title = baseTitle;
       clearInterval(ticker);
       observer.disconnect();
       if (conversation) conversation.unmount();

@@ -132,21 +132,7 @@ extension EngineStore {
         """
 
     public func rooms(_ filter: RoomFilter) async throws -> Page<Room> {
-        var clauses: [String] = []
-        var arguments: StatementArguments = []
-        if let assignee = filter.assigneeID {
-            clauses.append("rooms.assignee_id = ?")
-            arguments += [assignee]
-        }
-        if !filter.channelIDs.isEmpty {
-            clauses.append("rooms.channel_id IN (\(filter.channelIDs.map { _ in "?" }.joined(separator: ",")))")
-            arguments += StatementArguments(filter.channelIDs)
-        }
-        if !filter.statuses.isEmpty {
-            clauses.append("rooms.status IN (\(filter.statuses.map { _ in "?" }.joined(separator: ",")))")
-            arguments += StatementArguments(filter.statuses.map(\.rawValue))
-        }
-        try Self.inboxClauses(filter, clauses: &clauses, arguments: &arguments)
+        var (clauses, arguments) = try Self.roomClauses(filter)
         if let cursor = filter.cursor {
             guard let (time, id) = Rows.decodeRoomCursor(cursor) else {
                 throw StoreError(.invalid, "cursor is not one this server gave")

@@ -7,6 +7,40 @@ import OmnichatCore
 extension EngineStore {
     /// The `WHERE` clauses of the inbox filters (everything but assignee,
     /// channel, status and cursor, which `rooms(_:)` writes itself).
+    /// The WHERE clauses of a room listing, cursors aside.
+    static func roomClauses(_ filter: RoomFilter) throws -> ([String], StatementArguments) {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        if let assignee = filter.assigneeID {
+            clauses.append("rooms.assignee_id = ?")
+            arguments += [assignee]
+        }
+        if !filter.channelIDs.isEmpty {
+            clauses.append("rooms.channel_id IN (\(filter.channelIDs.map { _ in "?" }.joined(separator: ",")))")
+            arguments += StatementArguments(filter.channelIDs)
+        }
+        if !filter.statuses.isEmpty {
+            clauses.append("rooms.status IN (\(filter.statuses.map { _ in "?" }.joined(separator: ",")))")
+            arguments += StatementArguments(filter.statuses.map(\.rawValue))
+        }
+        try Self.inboxClauses(filter, clauses: &clauses, arguments: &arguments)
+        return (clauses, arguments)
+    }
+
+    public func countRooms(_ filter: RoomFilter, cap: Int) async throws -> Int {
+        var (clauses, arguments) = try Self.roomClauses(filter)
+        arguments += [max(1, cap)]
+        let sql = """
+            SELECT count(*) FROM (SELECT rooms.id FROM rooms JOIN contacts ON contacts.id = rooms.contact_id
+            LEFT JOIN users ON users.id = rooms.assignee_id\(clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")) LIMIT ?) AS counted
+            """
+        let bound = arguments
+        return try await pool.read { db in
+            db.add(function: Self.fold)  // for `text`
+            return try Int.fetchOne(db, sql: sql, arguments: bound) ?? 0
+        }
+    }
+
     static func inboxClauses(_ filter: RoomFilter, clauses: inout [String], arguments: inout StatementArguments) throws {
         if filter.unassigned {
             clauses.append("rooms.assignee_id IS NULL")
