@@ -23,7 +23,44 @@ struct InboxRoutes: Sendable {
         v1.post("/rooms/:room_id/notes") { request, context in try await addNote(request, context) }
         v1.put("/rooms/:room_id/tags") { request, context in try await setTags(request, context) }
         v1.get("/inbox/counts") { request, _ in try await counts(request) }
+        v1.get("/rooms/:room_id/history") { request, context in try await history(request, context) }
         ReportRoutes(api: api).register(on: router)
+    }
+
+    // MARK: Routing history
+
+    /// `GET /api/v1/rooms/{room_id}/history`: what happened to the room, oldest
+    /// first, for the timeline's service lines and the customer panel: each
+    /// change of status with a `kind` (`opened`, `reopened`: a new session;
+    /// `assigned`, `transferred`, `queued`, `bot`, `handover`, `resolved`), the
+    /// agent it went to and who did it, with names where they are users.
+    func history(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let (_, room) = try await api.accessibleRoom(request, context)
+        let transitions = try await store.transitions(roomID: room.id)
+        var names: [Int64: String] = [:]
+        for id in Set(transitions.compactMap(\.assigneeID) + transitions.compactMap { Int64($0.actor) }) {
+            if let user = try await store.user(id: id) { names[id] = user.name }
+        }
+        let events: [[String: Any]] = transitions.map { t in
+            let kind: String
+            switch (t.from, t.to) {
+            case (nil, _): kind = "opened"
+            case (.resolved?, _): kind = "reopened"
+            case (_, .resolved): kind = "resolved"
+            case (.assigned?, .assigned): kind = "transferred"
+            case (_, .assigned): kind = "assigned"
+            case (.bot?, .waiting): kind = "handover"
+            case (_, .waiting): kind = "queued"
+            case (_, .bot): kind = "bot"
+            }
+            return [
+                "kind": kind, "from_status": JSONBody.null(t.from?.rawValue), "to_status": t.to.rawValue,
+                "assignee": t.assigneeID.map { ["id": $0, "name": JSONBody.null(names[$0])] as [String: Any] } ?? NSNull(),
+                "actor": t.actor, "actor_name": JSONBody.null(Int64(t.actor).flatMap { names[$0] }),
+                "division_id": JSONBody.null(t.divisionID), "at": t.at.iso8601,
+            ]
+        }
+        return JSONBody.response(["events": events])
     }
 
     // MARK: Tab counts

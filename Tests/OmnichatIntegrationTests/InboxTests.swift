@@ -454,6 +454,17 @@ struct InboxTests {
             #expect(detail["tags"] as? [String] == [])
             #expect(((detail["last_message"] as? [String: Any])?["text"] as? String) == "again")
 
+            // The routing history: every change, named, oldest first.
+            let history = try await call("GET", "\(daemon.base)/api/v1/rooms/\(room)/history", token: boToken)
+            #expect(history.status == 200)
+            let events = try #require(history["events"] as? [[String: Any]])
+            #expect(events.map { $0["kind"] as? String } == ["opened", "assigned", "resolved", "reopened", "assigned", "transferred"], "\(history.text)")
+            #expect((events[1]["assignee"] as? [String: Any])?["name"] as? String == "ann")
+            #expect(events[2]["actor"] as? String == String(ann.id) && events[2]["actor_name"] as? String == "ann")
+            #expect((events[5]["assignee"] as? [String: Any])?["id"].asID == bo.id)
+            #expect(events[5]["actor_name"] as? String == "sue")
+            #expect(try await call("GET", "\(daemon.base)/api/v1/rooms/\(room)/history", token: annToken).status == 403)
+
             // Ann no longer has the room.
             let forbidden = try await call("GET", "\(daemon.base)/api/v1/rooms/\(room)", token: annToken)
             #expect(forbidden.status == 403)

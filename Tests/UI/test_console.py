@@ -489,6 +489,15 @@ def main():
     wait_for(lambda: not [e for e in driver.find_elements(By.CSS_SELECTOR, f"a.room[data-room-id='{room_id}']")],
              "the resolved room to leave the Mine tab")
     ok("the resolved room left the Mine tab live")
+    # The open conversation tells its story in service lines: the session's divider first,
+    # the assignment, and the resolve (live, without a reload).
+    lines = wait_for(lambda: (lambda l: l if any("Resolved by Alice Agent" in x for x in l) else None)(
+        [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#timeline .msg-event")]), "the resolve's service line")
+    first = driver.find_element(By.CSS_SELECTOR, "#timeline > li:first-child")
+    check("session-divider" in (first.get_attribute("class") or "") and "New conversation" in first.text,
+          f"the timeline opens with the session's divider ({first.text!r})")
+    check(any(x.startswith("Assigned to Alice Agent") for x in lines), f"the assignment is a service line ({lines})")
+    check(not driver.find_elements(By.CSS_SELECTOR, "#timeline .msg-event .bubble"), "service lines are not bubbles")
     shot("05-resolved")
     # Offline again, so the seeded rooms below wait in the queue.
     click("#status-switch")

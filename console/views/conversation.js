@@ -281,6 +281,61 @@ export function mountConversation(pane, ctx) {
         h('p', { class: 'msg-meta' }, h('time', { datetime: n.created_at }, formatShort(n.created_at)))));
   }
 
+  // Service lines: what happened to the room (GET …/history), centred between
+  // the messages; a new session starts with a divider.
+  function actorLabel(e) {
+    if (e.actor_name) return e.actor_name;
+    if (e.actor === 'routing') return t('event.routing');
+    if (e.actor === 'customer') return t('event.customer');
+    if (e.actor === 'bot') return t('conv.bot');
+    if (String(e.actor).startsWith('key:')) return t('event.integration');
+    return String(e.actor);
+  }
+
+  function renderEvent(e) {
+    if (e.kind === 'opened' || e.kind === 'reopened') {
+      return h('li', { class: 'msg-event session-divider', 'data-sort': e.at, 'data-kind': e.kind },
+        h('span', null, t('event.newSession', { date: formatDateTime(e.at) })));
+    }
+    const name = e.assignee ? (e.assignee.name || `#${e.assignee.id}`) : '';
+    const by = actorLabel(e);
+    const text = {
+      assigned: t('event.assigned', { name }),
+      transferred: t('event.transferred', { name, by }),
+      queued: t('event.queued'),
+      bot: t('event.bot'),
+      handover: t('event.handover'),
+      resolved: t('event.resolved', { by }),
+    }[e.kind] || e.kind;
+    return h('li', { class: 'msg-event', 'data-sort': e.at, 'data-kind': e.kind },
+      h('span', null, text, ' · ', h('time', { datetime: e.at, title: formatDateTime(e.at) }, formatShort(e.at))));
+  }
+
+  // The first session's divider opens the timeline; a later one follows the
+  // resolve that ended the session before (network times may run behind ours).
+  function placeEvents(events) {
+    for (const old of timeline.querySelectorAll('.msg-event')) old.remove();
+    let lastResolved = null;
+    for (const e of events) {
+      const li = renderEvent(e);
+      if (e.kind === 'opened') timeline.prepend(li);
+      else if (e.kind === 'reopened' && lastResolved) lastResolved.after(li);
+      else place(li);
+      if (e.kind === 'resolved') lastResolved = li;
+    }
+  }
+
+  let historyTimer = null;
+  function refetchHistory() {
+    clearTimeout(historyTimer);
+    historyTimer = setTimeout(async () => {
+      try {
+        const r = await api.get(`/api/v1/rooms/${rid}/history`);
+        if (!disposed) { const stick = nearBottom(); placeEvents(r.events); if (stick) toBottom(); }
+      } catch (e) { /* the room is gone or no longer ours */ }
+    }, 120);
+  }
+
   function nearBottom() { return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120; }
   function toBottom() { scroller.scrollTop = scroller.scrollHeight; }
 
@@ -369,7 +424,7 @@ export function mountConversation(pane, ctx) {
       deliveryEvents.set(e.data.message_id, { seq: deliverySeq, delivery });
       const m = messages.get(e.data.message_id);
       if (m) upsertMessage({ ...m, delivery });
-    } else if (e.type.startsWith('room.')) refetchRoom();
+    } else if (e.type.startsWith('room.')) { refetchRoom(); refetchHistory(); }
   });
 
   // Composer
@@ -452,9 +507,10 @@ export function mountConversation(pane, ctx) {
   header.append(h('p', { class: 'muted' }, t('common.loading')));
   (async () => {
     try {
-      const [r, notes] = await Promise.all([
+      const [r, notes, history] = await Promise.all([
         api.get(`/api/v1/rooms/${rid}`),
         api.get(`/api/v1/rooms/${rid}/notes`, { limit: 200 }).catch(() => ({ notes: [] })),
+        api.get(`/api/v1/rooms/${rid}/history`).catch(() => ({ events: [] })),
       ]);
       if (disposed) return;
       room = r.room;
@@ -464,6 +520,7 @@ export function mountConversation(pane, ctx) {
       await loadMessages(null);
       if (disposed) return;
       for (const n of notes.notes) place(renderNote(n));
+      placeEvents(history.events);
       if (!timeline.children.length) timeline.append(h('li', { class: 'muted empty' }, t('conv.empty')));
       toBottom();
       timeline.dataset.loaded = 'true';
@@ -480,6 +537,7 @@ export function mountConversation(pane, ctx) {
       unsubscribe();
       clearTimeout(refetchTimer);
       clearTimeout(roomTimer);
+      clearTimeout(historyTimer);
       for (const u of blobs) URL.revokeObjectURL(u);
       saved.close();
     },

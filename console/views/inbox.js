@@ -289,11 +289,11 @@ export function mount(ctx) {
   }
 
   // Counts on every tab, and what waits for this user in the page's title:
-  // read again at most every 2 s while events come in.
+  // read again at most every second while events come in.
   const baseTitle = document.title.replace(/^\(\d+\+?\) /, '');
   let countsTimer = null;
   let countsRunning = false;
-  function refreshCounts(delay = 2000) {
+  function refreshCounts(delay = 1000) {
     if (countsTimer || disposed) return;
     countsTimer = setTimeout(async () => {
       if (countsRunning) { countsTimer = null; refreshCounts(); return; }
