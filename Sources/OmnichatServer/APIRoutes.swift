@@ -240,11 +240,26 @@ struct APIRoutes: Sendable {
         let (_, room) = try await accessibleRoom(request, context)
         let query = Query(request)
         let page = try await store.messages(roomID: room.id, cursor: query["cursor"], limit: try Self.limit(query))
-        return JSONBody.response(["messages": page.items.map(Self.message), "next_cursor": JSONBody.null(page.nextCursor)])
+        // Each outbound message names who sent it (an agent's name, or the bot's key's name).
+        var names: [String: String] = [:]
+        for id in Set(page.items.compactMap(\.senderUserID)) {
+            if let user = try await store.user(id: id) { names["u\(id)"] = user.name }
+        }
+        if page.items.contains(where: { $0.senderKeyID != nil }) {
+            for key in try await store.apiKeys() { names["k\(key.id)"] = key.name }
+        }
+        let messages: [[String: Any]] = page.items.map { m in
+            var json = Self.message(m)
+            let name = m.senderUserID.flatMap { names["u\($0)"] } ?? m.senderKeyID.flatMap { names["k\($0)"] }
+            json["sender_name"] = JSONBody.null(name)
+            return json
+        }
+        return JSONBody.response(["messages": messages, "next_cursor": JSONBody.null(page.nextCursor)])
     }
 
     func postMessage(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let sender: (user: Int64?, key: APIKey?)
+        let senderName: String
         let room: Room
         switch try await auth.principal(of: request) {
         case .key(let key):
@@ -255,15 +270,17 @@ struct APIRoutes: Sendable {
             guard found.status == .bot else {
                 throw APIError(.conflict, "conflict", "room '\(id)' is \(found.status.rawValue): the bot handed it over")
             }
-            (sender, room) = ((nil, key), found)
+            (sender, room, senderName) = ((nil, key), found, key.name)
         case .user:
             let (user, found) = try await accessibleRoom(request, context)
-            (sender, room) = ((user.id, nil), found)
+            (sender, room, senderName) = ((user.id, nil), found, user.name)
         }
         let body = try await JSONBody.object(request)
         let content = try Self.outboundContent(body)
         let message = try await replies.send(content, in: room, user: sender.user, key: sender.key)
-        return JSONBody.response(["message": Self.message(message)], status: .created)
+        var json = Self.message(message)
+        json["sender_name"] = senderName
+        return JSONBody.response(["message": json], status: .created)
     }
 
     func resolve(_ request: Request, _ context: some RequestContext) async throws -> Response {

@@ -253,7 +253,12 @@ struct InboxTests {
             #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/read", json: ["message_id": messageIDs[0]], token: annToken).status == 204)
             #expect(try await unread(annToken) == 1)
             // Our own reply is not unread; no body means up to the newest.
-            #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/messages", json: ["text": "on it"], token: annToken).status == 201)
+            let posted = try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/messages", json: ["text": "on it"], token: annToken)
+            #expect(posted.status == 201)
+            #expect((posted["message"] as? [String: Any])?["sender_name"] as? String == "ann")
+            let listed = try await call("GET", "\(daemon.base)/api/v1/rooms/\(room)/messages", token: sueToken)
+            let names = (listed["messages"] as? [[String: Any]] ?? []).map { $0["sender_name"] as? String }
+            #expect(names == [nil, nil, nil, "ann"], "each reply names its sender; customers' messages none: \(names)")
             #expect(try await unread(annToken) == 1)
             #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/read", token: annToken).status == 204)
             #expect(try await unread(annToken) == 0)

@@ -366,6 +366,11 @@ def main():
     element_with_text("#timeline .msg-out", reply)
     wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".msg-out .delivery[data-status='delivered']"),
              "the reply to show Delivered")
+    sender = wait_for(lambda: next((e.find_element(By.CSS_SELECTOR, ".sender").text for e in driver.find_elements(By.CSS_SELECTOR, "#timeline .msg-out")
+                                    if reply in e.text and e.find_elements(By.CSS_SELECTOR, ".sender")), None), "the reply to name its sender")
+    check(sender == "Alice Agent", f"the reply names the agent who sent it ({sender!r})")
+    listed = next((m for m in room_messages(room_id, admin_token) if m.get("text") == reply), {})
+    check(listed.get("sender_name") == "Alice Agent" and listed.get("sender_type") == "agent", "the message list names the sender (API)")
     ok("the reply shows its delivery status (Delivered)")
 
     # A second customer message appears in the open conversation live. Telegram's

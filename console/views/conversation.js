@@ -244,7 +244,9 @@ export function mountConversation(pane, ctx) {
     const byBot = outbound && m.sender_type === 'bot';
     const meta = h('p', { class: 'msg-meta' },
       h('time', { datetime: m.created_at, title: formatDateTime(m.created_at) }, formatShort(m.created_at)));
-    if (byBot) meta.prepend(`${t('conv.bot')} · `);
+    // Each reply says who sent it: the agent, or the bot.
+    if (byBot) meta.prepend(`${t('conv.bot')}${m.sender_name ? ` (${m.sender_name})` : ''} · `);
+    else if (outbound && m.sender_name) meta.prepend(h('span', { class: 'sender' }, m.sender_name), ' · ');
     if (m.edited) {
       // The customer changed an earlier message: say so, and show what it said before on hover.
       const earlier = m.network_message_id
