@@ -20,6 +20,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -816,6 +817,36 @@ def main():
     waiting_count = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "[data-count-for='waiting']").text or None, "the Waiting tab's count")
     check(waiting_count == "999+", f"the Waiting tab counts the 1,000+ waiting rooms as 999+ (shows {waiting_count!r})")
     check(driver.title.startswith("(999+) "), f"the title says how many wait ({driver.title!r})")
+    # Keyboard only: j / k walk the list, n writes a note, ? lists the shortcuts.
+    driver.execute_script("document.activeElement && document.activeElement.blur()")
+    ActionChains(driver).send_keys("j").perform()
+    first_id = wait_for(lambda: (driver.execute_script("return location.hash").split("/") + [""])[2] or None, "j to open the first conversation")
+    el("#timeline[data-loaded]")
+    ActionChains(driver).send_keys("j").perform()
+    second_id = wait_for(lambda: (lambda h: h if h and h != first_id else None)(driver.execute_script("return location.hash").split("/")[-1]),
+                         "j to open the next conversation")
+    order = driver.execute_script("return [...document.querySelectorAll('#room-list a.room')].map((a) => a.dataset.roomId)")
+    check(order.index(second_id) == order.index(first_id) + 1, "j opens the conversation below the current one")
+    ActionChains(driver).send_keys("k").perform()
+    wait_for(lambda: driver.execute_script("return location.hash").split("/")[-1] == first_id, "k to go back up")
+    el("#timeline[data-loaded]")
+    ActionChains(driver).send_keys("?").perform()
+    help_text = visible("dialog[open] .shortcuts").text
+    check(all(k in help_text for k in ["j", "k", "r", "n", "e", "?"]), "? lists the shortcuts")
+    shot("10a-shortcuts")
+    ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+    wait_for(lambda: not driver.find_elements(By.CSS_SELECTOR, "dialog[open]"), "Escape to close the list")
+    ActionChains(driver).send_keys("n").perform()
+    wait_for(lambda: attr("#mode-note", "aria-pressed") == "true" and driver.execute_script("return document.activeElement.id") == "reply-text",
+             "n to switch to an internal note with the focus in the box")
+    ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+    wait_for(lambda: driver.execute_script("return document.activeElement.id") != "reply-text", "Escape to leave the box")
+    ActionChains(driver).send_keys("j").perform()
+    wait_for(lambda: driver.execute_script("return location.hash").split("/")[-1] == second_id, "j to work again after Escape")
+    ok("keyboard only: j / k move between conversations, n writes a note, ? lists the shortcuts")
+    driver.execute_script("document.activeElement && document.activeElement.blur()")
+    driver.get(args.base + "/#/inbox")
+    el("#room-list[data-rendered]")
     driver.execute_script("const s = document.getElementById('list-scroll'); s.scrollTop = s.scrollHeight;")
     wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "a.room")) > shown, "more rooms to load on scroll")
     ok("scrolling the list loads the next page")

@@ -454,7 +454,7 @@ export function mountConversation(pane, ctx) {
     saved.popup, saved.suggestions, saved.live,
     label, textarea, extras, h('div', { class: 'row-end' }, sendBtn));
 
-  function setMode(m) {
+  function setMode(m, focus = true) {
     mode = m;
     modeReply.setAttribute('aria-pressed', String(m === 'reply'));
     modeNote.setAttribute('aria-pressed', String(m === 'note'));
@@ -463,7 +463,7 @@ export function mountConversation(pane, ctx) {
     textarea.placeholder = m === 'note' ? t('conv.notePlaceholder') : t('conv.replyPlaceholder');
     sendBtn.textContent = m === 'note' ? t('conv.addNote') : t('conv.send');
     extras.hidden = m === 'note';
-    textarea.focus();
+    if (focus) textarea.focus();
   }
 
   function renderComposer() {
@@ -474,6 +474,8 @@ export function mountConversation(pane, ctx) {
 
   textarea.addEventListener('keydown', (e) => {
     if (saved.onKeydown(e)) return;
+    // Escape leaves the box, so the inbox's keyboard shortcuts work again.
+    if (e.key === 'Escape') { e.preventDefault(); textarea.blur(); return; }
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
   });
 
@@ -518,7 +520,8 @@ export function mountConversation(pane, ctx) {
       room = r.room;
       renderHeader();
       renderComposer();
-      setMode('reply');
+      // Opened from the keyboard (j / k), the focus stays with the shortcuts.
+      setMode('reply', ctx.focusComposer !== false);
       await loadMessages(null);
       if (disposed) return;
       for (const n of notes.notes) place(renderNote(n));

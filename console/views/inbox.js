@@ -3,7 +3,7 @@
 // a room re-reads that one room; nothing is polled.
 import { t } from '../strings.js';
 import * as api from '../api.js';
-import { h, clear } from '../dom.js';
+import { h, clear, openDialog } from '../dom.js';
 import { channelIcon, kindLabel } from '../icons.js';
 import { formatShort, since } from '../format.js';
 
@@ -326,6 +326,52 @@ export function mount(ctx) {
     }
   });
 
+  // Keyboard shortcuts (outside text fields): j / k the next or previous
+  // conversation, r reply, n internal note, e resolve, ? the list of them.
+  const SHORTCUTS = [['j', 'keys.next'], ['k', 'keys.previous'], ['r', 'keys.reply'], ['n', 'keys.note'], ['e', 'keys.resolve'], ['?', 'keys.help']];
+  let helpOpen = false;
+  let openedByKey = false;
+  function step(by) {
+    if (!state.order.length) return;
+    const at = state.order.indexOf(state.selected);
+    const next = at === -1 ? (by > 0 ? 0 : state.order.length - 1) : Math.min(state.order.length - 1, Math.max(0, at + by));
+    const id = state.order[next];
+    if (id !== state.selected) { openedByKey = true; navigate(`#/inbox/${encodeURIComponent(id)}`); }
+    const link = list.querySelector(`a.room[data-room-id="${id}"]`);
+    if (link) link.scrollIntoView({ block: 'nearest' });
+  }
+  function compose(mode) {
+    const button = document.getElementById(mode === 'note' ? 'mode-note' : 'mode-reply');
+    const box = document.getElementById('reply-text');
+    if (!button || !box) return;
+    button.click();
+    box.focus();
+  }
+  async function showHelp() {
+    if (helpOpen) return;
+    helpOpen = true;
+    await openDialog(t('keys.title'), (close) => h('div', null,
+      h('dl', { class: 'shortcuts' }, SHORTCUTS.flatMap(([key, label]) => [h('dt', null, h('kbd', null, key)), h('dd', null, t(label))])),
+      h('div', { class: 'row-end' }, h('button', { type: 'button', class: 'btn', onclick: () => close() }, t('common.close')))));
+    helpOpen = false;
+  }
+  function onKey(e) {
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || helpOpen) return;
+    const target = e.target;
+    if (target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))) return;
+    if (document.querySelector('dialog[open]')) return;
+    const actions = {
+      j: () => step(1), k: () => step(-1), r: () => compose('reply'), n: () => compose('note'),
+      e: () => { const b = document.getElementById('resolve-room'); if (b) b.click(); },
+      '?': () => showHelp(),
+    };
+    const action = actions[e.key];
+    if (!action) return;
+    e.preventDefault();
+    action();
+  }
+  document.addEventListener('keydown', onKey);
+
   const ticker = setInterval(() => {
     for (const el of list.querySelectorAll('.room-wait')) el.textContent = t('inbox.waitingFor', { duration: since(el.dataset.since) });
   }, 30000);
@@ -353,8 +399,10 @@ export function mount(ctx) {
     }
     const { mountConversation } = await import('./conversation.js');
     if (state.selected !== roomId || disposed) return;
+    const focusComposer = !openedByKey;
+    openedByKey = false;
     conversation = mountConversation(convPane, {
-      roomId, user, live, toast, channels: state.channelList,
+      roomId, user, live, toast, channels: state.channelList, focusComposer,
       onRead: markRead,
       onBack: () => navigate('#/inbox'),
     });
@@ -399,6 +447,7 @@ export function mount(ctx) {
     unmount() {
       disposed = true;
       unsubscribe();
+      document.removeEventListener('keydown', onKey);
       clearTimeout(countsTimer);
       document.title = baseTitle;
       clearInterval(ticker);
