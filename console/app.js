@@ -1,7 +1,7 @@
 // The console's entry point: sign-in or the shell (top bar, navigation, the
 // current page), a hash router (#/inbox, #/inbox/<room>, #/team, #/settings,
 // #/reports) and the invitation page at /invitations/<token>.
-import { t } from './strings.js';
+import { t, LANGUAGE, LANGUAGES, setLanguage } from './strings.js';
 import * as api from './api.js';
 import { h, clear, switchButton } from './dom.js';
 import { LiveEvents } from './events.js';
@@ -91,6 +91,9 @@ function buildShell() {
       liveBadge,
       statusSwitch,
       h('span', { class: 'whoami', title: t('shell.signedInAs', { name: user.name, role: t(`role.${user.role}`) }) }, user.name),
+      h('label', { class: 'visually-hidden', for: 'language' }, t('shell.language')),
+      h('select', { id: 'language', class: 'language', title: t('shell.language'), onchange: (e) => setLanguage(e.target.value) },
+        Object.entries(LANGUAGES).map(([code, name]) => h('option', { value: code, selected: code === LANGUAGE, lang: code }, name))),
       h('button', { type: 'button', class: 'btn btn-ghost', id: 'sign-out', onclick: signOut }, t('shell.signOut'))));
   const root = h('div', { class: 'shell' },
     h('a', { class: 'skip-link', href: '#main', onclick: (e) => { e.preventDefault(); main.focus(); } }, t('app.skip')),

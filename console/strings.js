@@ -2,7 +2,25 @@
 // translated by copying this table (see docs/console.md). Placeholders are
 // written {name}; t() fills them in. Keys are grouped by page.
 
-export const LOCALE = 'en';
+import { ID } from './strings.id.js';
+
+/** The languages the console speaks: English, and Indonesian (the hosted product's home market). */
+export const LANGUAGES = { en: 'English', id: 'Bahasa Indonesia' };
+
+function storedLanguage() {
+  try { return localStorage.getItem('omnichat.language'); } catch (e) { return null; }
+}
+
+/** Chosen per browser profile (the language menu in the top bar), English by default. */
+export const LANGUAGE = storedLanguage() === 'id' ? 'id' : 'en';
+export const LOCALE = LANGUAGE === 'id' ? 'id-ID' : 'en';
+if (typeof document !== 'undefined') document.documentElement.lang = LANGUAGE;
+
+/** Switches the console's language: kept in this browser, applied by a reload. */
+export function setLanguage(code) {
+  try { localStorage.setItem('omnichat.language', LANGUAGES[code] ? code : 'en'); } catch (e) { /* private mode: nothing kept */ }
+  location.reload();
+}
 
 export const STRINGS = {
   // Shell
@@ -20,6 +38,7 @@ export const STRINGS = {
   'shell.live': 'Live',
   'shell.reconnecting': 'Reconnecting…',
   'shell.signedInAs': 'Signed in as {name} ({role})',
+  'shell.language': 'Language',
   'role.admin': 'Admin',
   'role.supervisor': 'Supervisor',
   'role.agent': 'Agent',
@@ -346,7 +365,8 @@ export const STRINGS = {
 
 /** The string for `key` with {placeholders} filled from `vars`. */
 export function t(key, vars) {
-  let s = STRINGS[key];
+  let s = (LANGUAGE === 'id' ? ID[key] : undefined) ?? STRINGS[key];
+  if (LANGUAGE === 'id' && ID[key] === undefined && s !== undefined) console.warn('missing string', key, 'in id');
   if (s === undefined) {
     console.warn('missing string', key);
     s = key;

@@ -10,6 +10,7 @@ import concurrent.futures
 import http.client
 import json
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -874,6 +875,28 @@ def main():
     check("skip-link" in (active.get_attribute("class") or ""), "Tab reaches the skip link first")
     outline = driver.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
     check(outline not in ("none", ""), "the focused element has a visible outline")
+
+    # 8b. Indonesian, the second language: every key translated, switched from the top bar, kept on reload.
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "console")
+    key = re.compile(r"^  '([^']+)':", re.M)
+    en_keys = set(key.findall(open(os.path.join(root, "strings.js")).read()))
+    id_keys = set(key.findall(open(os.path.join(root, "strings.id.js")).read()))
+    check(en_keys == id_keys, f"strings.id.js translates every key of strings.js ({len(en_keys)}; differ: {sorted(en_keys ^ id_keys)})")
+    Select(el("#language")).select_by_value("id")
+    wait_for(lambda: driver.execute_script("return document.documentElement.lang") == "id"
+             and driver.find_elements(By.CSS_SELECTOR, "#room-list[data-rendered]"), "the console to reload in Indonesian")
+    nav = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "nav a")]
+    check("Kotak masuk" in nav and "Laporan" in nav, f"the navigation speaks Indonesian ({nav})")
+    check(driver.find_element(By.ID, "tab-mine").text.startswith("Milik saya"), "the tabs speak Indonesian")
+    shot("12-indonesian")
+    driver.refresh()
+    el("#room-list[data-rendered]")
+    check(driver.find_element(By.ID, "sign-out").text == "Keluar", "the choice is kept on reload")
+    Select(el("#language")).select_by_value("en")
+    wait_for(lambda: driver.execute_script("return document.documentElement.lang") == "en"
+             and driver.find_elements(By.CSS_SELECTOR, "#room-list[data-rendered]"), "the console to reload in English")
+    check(driver.find_element(By.ID, "sign-out").text == "Sign out", "back in English")
+    ok("Indonesian: complete, chosen in the top bar, kept in this browser")
     sign_out()
 
     # 9. No console errors.
