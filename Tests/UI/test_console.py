@@ -333,6 +333,11 @@ def main():
     customer_says(700001, "Carla Customer", f"Where is my order? {nonce}")
     element_with_text("a.room", "Carla Customer")
     check(driver.execute_script("return window.__noReload") == "still-here", "the new conversation appeared live, without a reload")
+    mark = wait_for(lambda: driver.execute_script(
+        "const a = [...document.querySelectorAll('a.room')].find((e) => e.textContent.includes('Carla Customer'));"
+        "const v = a && a.querySelector('.avatar'); const b = a && a.querySelector('.avatar-badge');"
+        "return v && b ? [v.textContent, getComputedStyle(v).backgroundColor, b.getAttribute('aria-label')] : null;"), "the room's avatar")
+    check(mark[0] == "CC" and mark[2] == "Telegram", f"the list shows the customer's initials with the channel as a badge ({mark})")
     # Read again if the live room list re-rendered the link meanwhile.
     room_id = wait_for(lambda: element_with_text("a.room", "Carla Customer").get_attribute("data-room-id"), "the room's id")
     # The agent's "Waiting on me" tab: their rooms with unread customer messages.

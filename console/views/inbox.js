@@ -143,6 +143,20 @@ export function mount(ctx) {
     return c.name || c.username || t('inbox.customer', { id: c.external_id || room.id });
   }
 
+  // The customer's initials in a colour of their own, the channel as a badge.
+  function initials(name) {
+    const words = name.trim().split(/\s+/).filter(Boolean);
+    const letters = words.length > 1 ? [...words[0]][0] + [...words[words.length - 1]][0] : [...(words[0] || '?')].slice(0, 2).join('');
+    return letters.toUpperCase();
+  }
+  function avatar(room, kind) {
+    const seed = Number((room.contact && room.contact.id) || room.id) || 0;
+    const badge = channelIcon(kind, kindLabel(kind));
+    badge.classList.add('avatar-badge');
+    return h('span', { class: 'avatar-wrap' },
+      h('span', { class: `avatar avatar-c${Math.abs(seed) % 8}`, 'aria-hidden': 'true' }, initials(customerName(room))), badge);
+  }
+
   function renderItem(room) {
     const kind = state.channelKinds.get(room.channel) || room.channel;
     const last = room.last_message;
@@ -157,7 +171,7 @@ export function mount(ctx) {
       href: `#/inbox/${encodeURIComponent(room.id)}`, class: 'room', 'data-room-id': room.id,
       'aria-current': room.id === state.selected ? 'true' : null,
     },
-    channelIcon(kind, kindLabel(kind)),
+    avatar(room, kind),
     h('span', { class: 'room-body' },
       h('span', { class: 'room-top' },
         h('span', { class: 'room-name' }, customerName(room)),
