@@ -6,6 +6,8 @@ import * as api from './api.js';
 import { h, clear, switchButton } from './dom.js';
 import { LiveEvents } from './events.js';
 import { toast } from './toast.js';
+import { alertIfAssigned, notificationsOn, setNotifications } from './notify.js';
+import { bellIcon } from './icons.js';
 
 const app = document.getElementById('app');
 let live = null;
@@ -85,10 +87,20 @@ function buildShell() {
   }
   setStatus(!!user.online);
   const liveBadge = h('span', { class: 'live-badge', 'aria-live': 'polite' });
+  const bell = h('button', {
+    type: 'button', class: 'btn btn-ghost bell', id: 'notify-toggle', 'aria-pressed': String(notificationsOn()),
+    title: t('notify.toggle'), 'aria-label': t('notify.toggle'),
+    onclick: async () => {
+      const on = await setNotifications(bell.getAttribute('aria-pressed') !== 'true');
+      bell.setAttribute('aria-pressed', String(on));
+      toast(on ? t('notify.on') : t('notify.off'));
+    },
+  }, bellIcon());
   const header = h('header', { class: 'topbar' },
     h('a', { class: 'brand', href: '#/inbox' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), t('app.name')),
     h('div', { class: 'topbar-right' },
       liveBadge,
+      bell,
       statusSwitch,
       h('span', { class: 'whoami', title: t('shell.signedInAs', { name: user.name, role: t(`role.${user.role}`) }) }, user.name),
       h('label', { class: 'visually-hidden', for: 'language' }, t('shell.language')),
@@ -122,6 +134,7 @@ function startShell(u) {
     shell.liveBadge.dataset.state = s;
   });
   live.subscribe((e) => {
+    alertIfAssigned(e, user.id, (roomId) => navigate(`#/inbox/${encodeURIComponent(roomId)}`));
     if ((e.type === 'agent.online' || e.type === 'agent.offline') && e.data.agent_id === user.id) {
       user.online = e.type === 'agent.online';
       shell.setStatus(user.online);

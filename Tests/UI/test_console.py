@@ -328,11 +328,23 @@ def main():
     status, body = api("GET", f"/api/v1/agents/{alice_id}", token=admin_token)
     check(status == 200 and body["agent"]["online"] is True, "the online switch stored online=true (API)")
 
-    # 2. A customer message arrives and appears without a reload.
+    # 2. A customer message arrives and appears without a reload. Alerts are on
+    # (the browser's Notification is recorded here: headless Chromium shows none).
+    driver.execute_script("""
+        window.__notes = [];
+        window.Notification = class { static permission = 'default';
+          static requestPermission() { window.Notification.permission = 'granted'; return Promise.resolve('granted'); }
+          constructor(title, options) { window.__notes.push([title, options && options.body]); } close() {} };""")
+    check(attr("#notify-toggle", "aria-pressed") == "false", "alerts start off")
+    click("#notify-toggle")
+    wait_for(lambda: attr("#notify-toggle", "aria-pressed") == "true", "the bell to show alerts on")
     driver.execute_script("window.__noReload = 'still-here';")
     customer_says(700001, "Carla Customer", f"Where is my order? {nonce}")
     element_with_text("a.room", "Carla Customer")
     check(driver.execute_script("return window.__noReload") == "still-here", "the new conversation appeared live, without a reload")
+    notes = wait_for(lambda: driver.execute_script("return window.__notes.length ? window.__notes : null"), "the desktop notification")
+    check(len(notes) == 1 and "Carla Customer" in notes[0][0] and notes[0][1] == f"Where is my order? {nonce}",
+          f"a desktop notification names the customer and their message, once ({notes})")
     mark = wait_for(lambda: driver.execute_script(
         "const a = [...document.querySelectorAll('a.room')].find((e) => e.textContent.includes('Carla Customer'));"
         "const v = a && a.querySelector('.avatar'); const b = a && a.querySelector('.avatar-badge');"
