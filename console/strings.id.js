@@ -264,6 +264,8 @@ export const ID = {
   'team.reloadError': 'Pemuatan ulang terakhir ditolak: {error}',
   'team.bot': 'Bot lebih dulu',
   'team.division': 'Divisi',
+  'team.inDefault': '{name} (bawaan)',
+  'team.defaultDivisionHint': 'Tanpa divisi sendiri: melayani percakapan divisi bawaan.',
   'settings.title': 'Pengaturan',
   'settings.customAllocation': 'Alokasi agen kustom',
   'settings.customAllocationHelp': 'Percakapan baru ditawarkan ke layanan alokasi Anda, yang memilih agennya.',

@@ -299,6 +299,8 @@ export const STRINGS = {
   'team.reloadError': 'The last reload was refused: {error}',
   'team.bot': 'Bot first',
   'team.division': 'Division',
+  'team.inDefault': '{name} (default)',
+  'team.defaultDivisionHint': 'No division of their own: they serve the default division\'s conversations.',
 
   // Settings
   'settings.title': 'Settings',

@@ -871,6 +871,16 @@ def main():
     shot("10-inbox-1000-rooms")
     driver.get(args.base + "/#/team")
     el("#agents-table tbody tr")
+    # An agent with no division of their own is shown in the default one (as routing counts them), not "None".
+    status, body = api("GET", "/api/v1/agents", token=admin_token)
+    without = [a for a in body["agents"] if not a["divisions"]]
+    _, divisions = api("GET", "/api/v1/divisions", token=admin_token)
+    default_name = next(d["name"] for d in divisions["divisions"] if d["is_default"])
+    if without:
+        cell = el(f"#agents-table tr[data-agent-id='{without[0]['id']}'] .agent-divisions").text
+        check(cell == f"{default_name} (default)", f"an agent without divisions shows the default division ({cell!r})")
+    else:
+        check(False, "the test needs an agent without divisions")
     shot("11-team")
 
     # First screen with work of their own: the admin goes online, gets rooms, and lands on "Mine".

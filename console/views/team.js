@@ -40,6 +40,7 @@ export function mount(ctx) {
   }
 
   const divName = (id) => (data.divisions.find((d) => d.id === id) || {}).name || id;
+  const defaultDivision = () => data.divisions.find((d) => d.is_default);
 
   // Division and channel pickers shared by "add" and "edit".
   function pickers(agent) {
@@ -143,7 +144,9 @@ export function mount(ctx) {
         h('td', null, h('strong', null, a.name), h('br'), h('span', { class: 'muted' }, a.email)),
         h('td', null, t(`role.${a.role}`)),
         h('td', null, state, a.active ? ` · ${a.online ? t('shell.online') : t('shell.offline')}` : ''),
-        h('td', null, a.divisions.length ? a.divisions.map((d) => h('span', { class: 'tag' }, divName(d))) : t('common.none')),
+        // No division of their own: routing counts them in the default one, and so does this column.
+        h('td', { class: 'agent-divisions' }, a.divisions.length ? a.divisions.map((d) => h('span', { class: 'tag' }, divName(d)))
+          : (defaultDivision() ? h('span', { class: 'tag tag-implicit', title: t('team.defaultDivisionHint') }, t('team.inDefault', { name: defaultDivision().name })) : t('common.none'))),
         h('td', null, a.channels === null ? t('team.allChannels') : (a.channels.length ? a.channels.map((c) => h('span', { class: 'tag' }, c)) : t('common.none'))),
         h('td', { class: 'num' }, `${a.open_rooms} / ${a.max_open_rooms ?? t('team.capacityDefault')}`),
         h('td', null, manageable ? h('div', { class: 'actions-cell' },
