@@ -6,7 +6,7 @@ import * as api from './api.js';
 import { h, clear, switchButton } from './dom.js';
 import { LiveEvents } from './events.js';
 import { toast } from './toast.js';
-import { alertIfAssigned, notificationsOn, setNotifications } from './notify.js';
+import { alertIfAssigned, alertIfMentioned, notificationsOn, setNotifications } from './notify.js';
 import { bellIcon } from './icons.js';
 
 const app = document.getElementById('app');
@@ -135,6 +135,7 @@ function startShell(u) {
   });
   live.subscribe((e) => {
     alertIfAssigned(e, user.id, (roomId) => navigate(`#/inbox/${encodeURIComponent(roomId)}`));
+    alertIfMentioned(e, user.id, (line) => toast(line), (roomId) => navigate(`#/inbox/${encodeURIComponent(roomId)}`));
     if ((e.type === 'agent.online' || e.type === 'agent.offline') && e.data.agent_id === user.id) {
       user.online = e.type === 'agent.online';
       shell.setStatus(user.online);

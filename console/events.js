@@ -6,7 +6,7 @@ import { token, get } from './api.js';
 
 export const EVENT_TYPES = [
   'room.created', 'room.assigned', 'room.queued', 'room.reopened', 'room.bot', 'room.resolved',
-  'message.created', 'message.delivery', 'agent.online', 'agent.offline', 'stream.reset',
+  'message.created', 'message.delivery', 'agent.online', 'agent.offline', 'stream.reset', 'note.mention',
 ];
 
 export class LiveEvents {

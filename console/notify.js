@@ -56,3 +56,20 @@ export function alertIfAssigned(event, userId, openRoom) {
   }
   return true;
 }
+
+/** A live event: a teammate mentioned `userId` in an internal note; `show` gets the line to show. */
+export function alertIfMentioned(event, userId, show, openRoom) {
+  if (event.type !== 'note.mention' || !event.data || event.data.user_id !== userId) return false;
+  const d = event.data;
+  show(t('notify.mention', { name: d.author_name || '?', text: d.text }));
+  if (notificationsOn()) {
+    chime();
+    if (desktopAllowed()) {
+      try {
+        const n = new Notification(t('notify.mentionTitle', { name: d.author_name || '?' }), { body: d.text, tag: `note-${d.note_id}` });
+        n.onclick = () => { window.focus(); openRoom(d.room_id); n.close(); };
+      } catch (e) { /* as above */ }
+    }
+  }
+  return true;
+}

@@ -23,6 +23,8 @@ export const ID = {
   'notify.off': 'Pemberitahuan nonaktif.',
   'notify.title': 'Percakapan baru: {name}',
   'notify.body': 'Sebuah percakapan ditugaskan kepada Anda.',
+  'notify.mention': '{name} menyebut Anda dalam catatan: {text}',
+  'notify.mentionTitle': '{name} menyebut Anda',
   'role.admin': 'Admin',
   'role.supervisor': 'Supervisor',
   'role.agent': 'Agen',

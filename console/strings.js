@@ -44,6 +44,8 @@ export const STRINGS = {
   'notify.off': 'Alerts are off.',
   'notify.title': 'New conversation: {name}',
   'notify.body': 'A conversation was assigned to you.',
+  'notify.mention': '{name} mentioned you in a note: {text}',
+  'notify.mentionTitle': '{name} mentioned you',
   'role.admin': 'Admin',
   'role.supervisor': 'Supervisor',
   'role.agent': 'Agent',

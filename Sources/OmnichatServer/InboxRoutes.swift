@@ -250,7 +250,24 @@ struct InboxRoutes: Sendable {
         }
         guard text.count <= Self.maxNoteLength else { throw APIError.unprocessable("'text' is longer than \(Self.maxNoteLength) characters") }
         let note = try await store.addNote(roomID: room.id, authorID: user.id, text: text)
+        await notifyMentions(note, roomID: room.id, author: user)
         return JSONBody.response(["note": Self.note(note)], status: .created)
+    }
+
+    /// `@handle` in a note tells that teammate on their event stream
+    /// (`note.mention`): an active user whose email's local part, first name or
+    /// name without spaces is the handle, any case; never the author.
+    func notifyMentions(_ note: RoomNote, roomID: Int64, author: User) async {
+        let handles = Set(note.text.matches(of: /@([\p{L}\p{N}._-]+)/).map { String($0.1).trimmingCharacters(in: CharacterSet(charactersIn: "._-")).lowercased() })
+        guard !handles.isEmpty, let users = try? await store.users(UserFilter(active: true)) else { return }
+        for user in users where user.id != author.id {
+            let local = user.email.split(separator: "@").first.map { $0.lowercased() } ?? ""
+            let first = user.name.split(separator: " ").first.map { $0.lowercased() } ?? ""
+            let compact = user.name.filter { !$0.isWhitespace }.lowercased()
+            if !handles.isDisjoint(with: [local, first, compact]) {
+                api.live.mention(userID: user.id, note: note, roomID: roomID, author: author)
+            }
+        }
     }
 
     /// `{"tags": [...]}` replaces the room's tags → 200 with the room.

@@ -115,3 +115,54 @@ protocol OptionalValue {
 extension Optional: OptionalValue {
     var wrappedValue: Any? { map { $0 as Any } }
 }
+
+// The shapes of the room and message objects some events carry, and what an
+// event weighs in the resume buffer.
+extension LiveEvent {
+    /// A cheap estimate of an event's memory: its strings' bytes plus a fixed
+    /// cost per value and container (boxes, dictionary slots).
+    static func weight(of value: Any?) -> Int {
+        switch value {
+        case let text as String: return 32 + text.utf8.count
+        case let object as [String: any Sendable]: return object.reduce(96) { $0 + 48 + $1.key.utf8.count + weight(of: $1.value) }
+        case let list as [any Sendable]: return list.reduce(64) { $0 + weight(of: $1) }
+        default: return 32
+        }
+    }
+}
+
+extension LiveEvents {
+    /// Nested objects go through JSONSerialization, which takes no Optional: absent values leave their key out.
+    static func roomData(_ r: Room) -> [String: any Sendable] {
+        var contact: [String: any Sendable] = ["id": r.contact.id, "external_id": r.contact.externalID]
+        if let v = r.contact.displayName { contact["name"] = v }
+        if let v = r.contact.username { contact["username"] = v }
+        if let v = r.contact.avatarURL { contact["avatar_url"] = v }
+        var room: [String: any Sendable] = [
+            "id": r.id, "channel": r.channelID, "status": r.status.rawValue, "session": r.session, "created_at": r.createdAt.iso8601,
+            "contact": contact,
+        ]
+        if let v = r.lastMessageAt { room["last_message_at"] = v.iso8601 }
+        return room
+    }
+
+    static func messageData(_ m: StoredMessage) -> [String: any Sendable] {
+        var message: [String: any Sendable] = [
+            "id": m.id, "room_id": m.roomID, "direction": m.direction.rawValue, "type": m.content.type.rawValue,
+            "created_at": m.createdAt.iso8601, "edited": m.content.edited,
+        ]
+        if let v = m.content.text { message["text"] = v }
+        if let v = m.content.url { message["url"] = v }
+        return message
+    }
+
+
+    /// A user was mentioned (`@name`) in an internal note: told on their own stream.
+    public func mention(userID: Int64, note: RoomNote, roomID: Int64, author: User) {
+        emit(
+            "note.mention", roomID: nil, audience: userID,
+            data: [
+                "user_id": userID, "room_id": roomID, "note_id": note.id, "author_id": author.id, "author_name": author.name, "text": note.text,
+            ])
+    }
+}

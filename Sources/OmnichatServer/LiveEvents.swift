@@ -23,17 +23,6 @@ public struct LiveEvent: Sendable {
     var encoded: String? = nil
     /// What it holds in the resume buffer, estimated when it is buffered.
     var weight = 0
-
-    /// A cheap estimate of an event's memory: its strings' bytes plus a fixed
-    /// cost per value and container (boxes, dictionary slots).
-    static func weight(of value: Any?) -> Int {
-        switch value {
-        case let text as String: return 32 + text.utf8.count
-        case let object as [String: any Sendable]: return object.reduce(96) { $0 + 48 + $1.key.utf8.count + weight(of: $1.value) }
-        case let list as [any Sendable]: return list.reduce(64) { $0 + weight(of: $1) }
-        default: return 32
-        }
-    }
 }
 
 /// The live event hub: keeps the events of the last `retention` for
@@ -169,30 +158,6 @@ public final class LiveEvents: Service, @unchecked Sendable {
         if let previous, previous != t.assigneeID {
             emit(type, roomID: t.roomID, audience: previous, data: data)
         }
-    }
-
-    /// Nested objects go through JSONSerialization, which takes no Optional: absent values leave their key out.
-    static func roomData(_ r: Room) -> [String: any Sendable] {
-        var contact: [String: any Sendable] = ["id": r.contact.id, "external_id": r.contact.externalID]
-        if let v = r.contact.displayName { contact["name"] = v }
-        if let v = r.contact.username { contact["username"] = v }
-        if let v = r.contact.avatarURL { contact["avatar_url"] = v }
-        var room: [String: any Sendable] = [
-            "id": r.id, "channel": r.channelID, "status": r.status.rawValue, "session": r.session, "created_at": r.createdAt.iso8601,
-            "contact": contact,
-        ]
-        if let v = r.lastMessageAt { room["last_message_at"] = v.iso8601 }
-        return room
-    }
-
-    static func messageData(_ m: StoredMessage) -> [String: any Sendable] {
-        var message: [String: any Sendable] = [
-            "id": m.id, "room_id": m.roomID, "direction": m.direction.rawValue, "type": m.content.type.rawValue,
-            "created_at": m.createdAt.iso8601, "edited": m.content.edited,
-        ]
-        if let v = m.content.text { message["text"] = v }
-        if let v = m.content.url { message["url"] = v }
-        return message
     }
 
     /// A message was stored (inbound or outbound).

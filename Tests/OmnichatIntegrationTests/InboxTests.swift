@@ -359,6 +359,21 @@ struct InboxTests {
             let rooms = try await rooms(daemon, annToken)
             #expect(((rooms.first?["last_message"] as? [String: Any])?["text"] as? String) == "Hello Eve")
 
+            // A mention tells that teammate on their own stream, nobody else and never the author.
+            let boStream = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(boToken)"])
+            let annStream = try SSEClient(port: daemon.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(annToken)"])
+            defer { boStream.close(); annStream.close() }
+            try await eventually("both streams") { daemon.daemon.live.subscriberCount >= 2 }
+            let mention = try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/notes", json: ["text": "@Bo, can you check this? cc @ann."], token: annToken)
+            #expect(mention.status == 201)
+            try await eventually("bo is told") { boStream.events.contains { $0.type == "note.mention" } }
+            let told = try #require(boStream.events.first { $0.type == "note.mention" })
+            #expect(told.payload["room_id"].asID == room && told.payload["author_name"] as? String == "ann")
+            #expect(told.payload["user_id"].asID == (try await daemon.store.credentials(email: "bo@example.com"))?.0.id)
+            #expect((told.payload["text"] as? String)?.hasPrefix("@Bo, can you check") == true)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(!annStream.events.contains { $0.type == "note.mention" }, "the author is not told about their own mention")
+
             // Access and validation
             #expect(try await call("GET", "\(daemon.base)/api/v1/rooms/\(room)/notes", token: boToken).status == 403)
             #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/notes", json: ["text": "x"], token: boToken).status == 403)

@@ -431,6 +431,13 @@ def main():
     ok("an internal note was added")
     status, body = api("GET", f"/api/v1/rooms/{room_id}/notes", token=admin_token)
     check(status == 200 and any(n["text"] == f"VIP customer {nonce}" for n in body["notes"]), "the note is stored (API)")
+    # A teammate mentions her in a note: a toast, and (alerts on) a desktop notification.
+    status, _ = api("POST", f"/api/v1/rooms/{room_id}/notes", {"text": f"@alice please double-check {nonce}"}, admin_token)
+    check(status == 201, "the admin's note with a mention is stored (API)")
+    wait_for(lambda: any("mentioned you in a note" in e.text and f"double-check {nonce}" in e.text
+                         for e in driver.find_elements(By.CSS_SELECTOR, ".toast")), "the mention's toast")
+    notes_seen = wait_for(lambda: driver.execute_script("return window.__notes.length > 1 ? window.__notes : null"), "the mention's notification")
+    check("mentioned you" in notes_seen[-1][0] and f"double-check {nonce}" in notes_seen[-1][1], f"the mention is a desktop notification too ({notes_seen[-1]})")
 
     # A reply the network refuses for good: the reason and Retry; Retry sends it again.
     blocked = f"Are you still there? {nonce}"
