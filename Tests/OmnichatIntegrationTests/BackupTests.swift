@@ -31,7 +31,14 @@ struct BackupTests {
         let before = try await writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM messages") ?? 0 }
         let copy = directory.appendingPathComponent("copy.db").path
         // Commits go on while the copy runs (paced at 8 MiB/s: more than a second).
-        let backup = Task.detached { try SQLiteStore.backup(path: path, to: copy, bytesPerSecond: 8 << 20) }
+        // On a thread of its own, as `omnichatd backup` runs in a process of its own: the
+        // copy blocks while it paces itself, and must not hold one of Swift concurrency's
+        // few threads (the other suites' daemons run on them meanwhile).
+        let backup = Task {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
+                Thread { continuation.resume(with: Result { try SQLiteStore.backup(path: path, to: copy, bytesPerSecond: 8 << 20) }) }.start()
+            }
+        }
         var written = 0
         while written < 400 {
             try await writer.write { db in
