@@ -220,8 +220,14 @@ public final class PostgresStore: Store, @unchecked Sendable {
         let schema = location.schema
         let lastMigration = options.lastMigration
         try await pool.writeWithoutTransaction { db in
-            // One migrator at a time in this database (the lock is the database's, not the schema's).
+            // One migrator at a time in this database (the lock is the database's, not
+            // the schema's: the citext extension is the database's). Waiting for the
+            // lock is not a statement that may time out: daemons starting together
+            // (or a suite's many test daemons) queue for as long as the migrations
+            // before them take; statement_timeout applies again once it is held.
+            try db.raw("SET statement_timeout = 0")
             try db.raw("SELECT pg_advisory_lock(7262005118)")
+            try db.raw("RESET statement_timeout")
             defer { try? db.raw("SELECT pg_advisory_unlock(7262005118)") }
             if let schema { try db.raw("CREATE SCHEMA IF NOT EXISTS \(schema)") }
             try db.raw("CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public")

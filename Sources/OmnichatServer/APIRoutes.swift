@@ -162,19 +162,21 @@ struct APIRoutes: Sendable {
     /// and why (never the password). Throttled attempts are not recorded (the
     /// throttle already bounds how many failures one address can log).
     func signIn(email: String, password: String, client: String) async throws -> (User, String, Date) {
+        // What was typed, as long as an address can be (a megabyte "email" must not fill the log).
+        let tried = String(email.lowercased().prefix(254))
         let attempt: (User, String, Date)?
         do {
             attempt = try await auth.login(email: email, password: password, client: client)
         } catch let error as APIError where error.code == "deactivated" {
             await audit(
-                actor: email.lowercased(), role: "none", "auth.sign_in_failed", "user", nil,
-                ["address": client, "email": email.lowercased(), "reason": "deactivated"])
+                actor: tried, role: "none", "auth.sign_in_failed", "user", nil,
+                ["address": client, "email": tried, "reason": "deactivated"])
             throw error
         }
         guard let (user, token, expires) = attempt else {
             await audit(
-                actor: email.lowercased(), role: "none", "auth.sign_in_failed", "user", nil,
-                ["address": client, "email": email.lowercased(), "reason": "invalid_credentials"])
+                actor: tried, role: "none", "auth.sign_in_failed", "user", nil,
+                ["address": client, "email": tried, "reason": "invalid_credentials"])
             throw APIError(.unauthorized, "invalid_credentials", "email or password is wrong")
         }
         await audit(user, "auth.sign_in", "user", user.id, ["address": client])

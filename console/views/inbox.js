@@ -303,11 +303,12 @@ export function mount(ctx) {
   }
 
   // Counts on every tab, and what waits for this user in the page's title:
-  // read again at most every second while events come in.
+  // read again at most every 3 s while events come in (each read is five
+  // counting queries; many open consoles must not add up to a load).
   const baseTitle = document.title.replace(/^\(\d+\+?\) /, '');
   let countsTimer = null;
   let countsRunning = false;
-  function refreshCounts(delay = 1000) {
+  function refreshCounts(delay = 3000) {
     if (countsTimer || disposed) return;
     countsTimer = setTimeout(async () => {
       if (countsRunning) { countsTimer = null; refreshCounts(); return; }
