@@ -45,6 +45,14 @@ public struct MediaFetch: Sendable {
     /// Why the channel refuses to fetch it (a host off its allowlist); nothing is fetched.
     public var refusal: String?
 
+    /// A GET of a URL that came from outside (not the operator's files): the
+    /// transport connects to public addresses only.
+    public static func remote(_ url: String) -> MediaFetch {
+        var request = HTTPRequestDescription(method: "GET", url: url)
+        request.publicAddressesOnly = true
+        return MediaFetch(request: request)
+    }
+
     public init(request: HTTPRequestDescription, next: (@Sendable (HTTPResponseDescription) -> HTTPRequestDescription?)? = nil) {
         self.request = request
         self.next = next
@@ -154,6 +162,9 @@ public protocol ChannelAdapter: Sendable {
     func webhookRegistration(url: String) -> HTTPRequestDescription?
     /// How to fetch an inbound message's attachment with the channel's credentials.
     func media(for content: MessageContent, networkMessageID: String?) -> MediaFetch?
+    /// How to fetch a URL a customer or integrator named (an attachment's, a
+    /// picture's): public addresses only, and whatever else the channel allows.
+    func remoteFetch(url: String) -> MediaFetch
     /// How to find a customer's profile picture; `nil` when the network has no profile API.
     func avatar(externalID: String) -> AvatarLookup?
     /// What the operator should know about this configuration (logged at every start and reload).
@@ -166,6 +177,7 @@ extension ChannelAdapter {
     public func webhookRegistration(url: String) -> HTTPRequestDescription? { nil }
     public func media(for content: MessageContent, networkMessageID: String?) -> MediaFetch? { nil }
     public func avatar(externalID: String) -> AvatarLookup? { nil }
+    public func remoteFetch(url: String) -> MediaFetch { MediaFetch.remote(url) }
     public var configurationWarnings: [String] { [] }
 }
 

@@ -119,17 +119,8 @@ struct MetricsListener: Service {
             return
         }
         let router = Router()
-        let store = daemon.store
         router.get("/metrics") { _, _ in daemon.metricsResponse() }
-        router.get("/healthz") { _, _ in JSONBody.response(["status": "ok"]) }
-        router.get("/readyz") { _, _ in
-            do {
-                try await store.ping()
-                return JSONBody.response(["status": "ready"])
-            } catch {
-                throw APIError(.serviceUnavailable, "unavailable", "store is not reachable")
-            }
-        }
+        Omnichat.healthRoutes(on: router, store: daemon.store)
         router.middlewares.add(JSONErrorMiddleware())
         let logger = daemon.logger
         let app = Application(

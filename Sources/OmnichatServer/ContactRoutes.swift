@@ -24,12 +24,7 @@ struct ContactRoutes: Sendable {
     func erase(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let actor = try await api.staff(request, .admin)
         let id = try await contactID(context)
-        let erased: ContactErasure
-        do {
-            erased = try await store.eraseContact(id: id, now: Date())
-        } catch let error as StoreError {
-            throw APIError.from(error)
-        }
+        let erased = try await store.eraseContact(id: id, now: Date())
         let counts: [String: Any] = [
             "rooms": erased.rooms, "messages": erased.messages, "notes": erased.notes, "properties": erased.properties,
         ]

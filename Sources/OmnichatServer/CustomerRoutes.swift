@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import OmnichatAdapters
 import OmnichatCore
 
 /// A room's customer: their properties (the hosted product's "additional
@@ -43,14 +42,8 @@ struct CustomerRoutes: Sendable {
             guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
                 throw APIError.notFound("the customer's picture is not at an http(s) address")
             }
-            // A picture URL the customer or integrator named: public addresses only.
-            var request = HTTPRequestDescription(method: "GET", url: url)
-            request.publicAddressesOnly = true
-            var fetch = MediaFetch(request: request)
-            if let custom = api.channels.adapter(for: room.channelID) as? CustomAdapter, !custom.configuration.allowsAttachment(at: url) {
-                fetch.refusal = "its host is not in the channel's attachment_hosts"
-            }
-            picture = .file(fetch)
+            // A picture URL from outside: fetched as the channel fetches such URLs.
+            picture = .file(api.channels.adapter(for: room.channelID)?.remoteFetch(url: url) ?? MediaFetch.remote(url))
         }
         switch picture {
         case .redirect(let url):

@@ -244,7 +244,20 @@ public final class Omnichat: Sendable {
                 "no web console: console_dir \(configuration.consoleDir) does not exist (or has no index.html); the API is served, GET / answers 404",
                 metadata: ["omnichat.console_dir": .string(configuration.consoleDir)])
         }
-        let store = self.store
+        Self.healthRoutes(on: router, store: store)
+        let metricsToken = configuration.metricsToken
+        let proxies = Set(configuration.trustedProxies)
+        let daemon = self
+        router.get("/metrics") { request, context in
+            try Self.allowMetrics(request, context, token: metricsToken, trustedProxies: proxies)
+            return daemon.metricsResponse()
+        }
+        return router
+    }
+
+    /// `/healthz` (the process answers) and `/readyz` (the store answers), on
+    /// the main listener and on `metrics_listen`.
+    static func healthRoutes(on router: Router<some RequestContext>, store: any DaemonStore) {
         router.get("/healthz") { _, _ in JSONBody.response(["status": "ok"]) }
         router.get("/readyz") { _, _ in
             do {
@@ -254,14 +267,6 @@ public final class Omnichat: Sendable {
                 throw APIError(.serviceUnavailable, "unavailable", "store is not reachable")
             }
         }
-        let metricsToken = configuration.metricsToken
-        let proxies = Set(configuration.trustedProxies)
-        let daemon = self
-        router.get("/metrics") { request, context in
-            try Self.allowMetrics(request, context, token: metricsToken, trustedProxies: proxies)
-            return daemon.metricsResponse()
-        }
-        return router
     }
 
     /// The Prometheus text, with the gauges read now.

@@ -210,10 +210,13 @@ public struct CustomAdapter: ChannelAdapter {
 
     /// An attachment's URL as the integrator gave it.
     public func media(for content: MessageContent, networkMessageID: String?) -> MediaFetch? {
-        guard let url = content.url else { return nil }
-        var request = HTTPRequestDescription(method: "GET", url: url)
-        request.publicAddressesOnly = true  // the integrator's (or its customer's) URL, not the operator's
-        var fetch = MediaFetch(request: request)
+        content.url.map { remoteFetch(url: $0) }
+    }
+
+    /// The integrator's (or its customer's) URL: public addresses only, and only
+    /// the hosts `attachment_hosts` names when it is set.
+    public func remoteFetch(url: String) -> MediaFetch {
+        var fetch = MediaFetch.remote(url)
         if !configuration.allowsAttachment(at: url) {
             fetch.refusal = "its host is not in the channel's attachment_hosts"
         }
