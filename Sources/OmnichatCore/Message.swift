@@ -75,6 +75,8 @@ public struct MessageContent: Codable, Sendable, Equatable {
     public var quickReplies: [QuickReply]
     /// True when this is a customer's edit of an earlier message.
     public var edited: Bool
+    /// Who wrote an inbound message in a group conversation (the room is the group).
+    public var senderName: String?
 
     public init(
         type: MessageType,
@@ -87,7 +89,8 @@ public struct MessageContent: Codable, Sendable, Equatable {
         contact: ContactCard? = nil,
         payload: String? = nil,
         quickReplies: [QuickReply] = [],
-        edited: Bool = false
+        edited: Bool = false,
+        senderName: String? = nil
     ) {
         self.type = type
         self.text = text
@@ -100,6 +103,7 @@ public struct MessageContent: Codable, Sendable, Equatable {
         self.payload = payload
         self.quickReplies = quickReplies
         self.edited = edited
+        self.senderName = senderName
     }
 
     public static func text(_ text: String, quickReplies: [QuickReply] = []) -> MessageContent {
@@ -114,6 +118,7 @@ public struct MessageContent: Codable, Sendable, Equatable {
         case location, contact, payload
         case quickReplies = "quick_replies"
         case edited
+        case senderName = "sender_name"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -129,6 +134,7 @@ public struct MessageContent: Codable, Sendable, Equatable {
         self.payload = try c.decodeIfPresent(String.self, forKey: .payload)
         self.quickReplies = try c.decodeIfPresent([QuickReply].self, forKey: .quickReplies) ?? []
         self.edited = try c.decodeIfPresent(Bool.self, forKey: .edited) ?? false
+        self.senderName = try c.decodeIfPresent(String.self, forKey: .senderName)
     }
 }
 

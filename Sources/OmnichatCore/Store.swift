@@ -22,7 +22,7 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 /// few reads), so a test can give it an in-memory fake of just those.
 public protocol Store:
     IngestPort, ConversationPort, RoutingPort, MerchantWebhookPort, OutboxPort, AccountPort, TeamStore, APIKeyPort, SettingsPort, AuditPort,
-    InboxStore, ReportPort, CustomerStore, CompatibilityStore, PrivacyPort, Sendable
+    InboxStore, ReportPort, CustomerStore, ContactPort, CompatibilityStore, PrivacyPort, Sendable
 {}
 
 /// What the daemon needs of a store beyond `Store`; both engines provide it.

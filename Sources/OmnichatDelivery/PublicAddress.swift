@@ -59,6 +59,7 @@ public enum PublicAddress {
             }
         default: return "an address of family \(address.pointee.sa_family)"
         }
-        return String(cString: buffer)
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -30,7 +30,12 @@ struct APIRoutes: Sendable {
         let api = router.group("/api/v1")
         api.post("/auth/login") { request, context in try await login(request, context) }
         api.post("/auth/logout") { request, _ in try await logout(request) }
-        api.get("/me") { request, _ in JSONBody.response(["user": Self.user(try await auth.user(of: request))]) }
+        api.get("/me") { request, _ in
+            let user = try await auth.user(of: request)
+            var json = Self.user(user)
+            json["language"] = JSONBody.null(try await store.language(userID: user.id))
+            return JSONBody.response(["user": json])
+        }
         api.put("/me/status") { request, _ in try await setStatus(request) }
         api.get("/channels") { request, _ in try await listChannels(request) }
         api.get("/rooms") { request, _ in try await listRooms(request) }
@@ -253,6 +258,7 @@ struct APIRoutes: Sendable {
         let messages: [[String: Any]] = page.items.map { m in
             var json = Self.message(m)
             let name = m.senderUserID.flatMap { names["u\($0)"] } ?? m.senderKeyID.flatMap { names["k\($0)"] }
+                ?? (m.direction == .inbound ? m.content.senderName : nil)
             json["sender_name"] = JSONBody.null(name)
             return json
         }

@@ -105,14 +105,27 @@ struct AccountRoutes: Sendable {
         return Response(status: .noContent)
     }
 
-    /// `{"name"}`: the signed-in user's own profile.
+    /// The console's languages (`language` of `PATCH /api/v1/me`).
+    static let languages = ["en", "id"]
+
+    /// `{"name", "language"}`: the signed-in user's own profile. `language` is
+    /// the console's language for this user wherever they sign in (`en`,
+    /// `id`; null: the browser's choice).
     func patchMe(_ request: Request) async throws -> Response {
         var user = try await auth.user(of: request)
         let body = try await JSONBody.object(request)
+        if let value = body["language"] {
+            guard value is NSNull || (value as? String).map(Self.languages.contains) == true else {
+                throw APIError.unprocessable("'language' must be one of: \(Self.languages.joined(separator: ", ")), or null")
+            }
+            try await store.setLanguage(userID: user.id, language: value as? String)
+        }
         if body["name"] != nil {
             user = try await store.setName(userID: user.id, name: try TeamRoutes.name(body))
         }
-        return JSONBody.response(["user": TeamRoutes.member(user)])
+        var json = TeamRoutes.member(user)
+        json["language"] = JSONBody.null(try await store.language(userID: user.id))
+        return JSONBody.response(["user": json])
     }
 
     /// `{"password"}`: an invited user chooses their password and is signed in.

@@ -7,6 +7,11 @@ import OmnichatCore
 /// JSON; `DELETE /api/v1/contacts/{id}` erases it (their rooms must be
 /// resolved first), leaving counts for the reports and an audit entry that
 /// names the contact's number only.
+///
+/// The console's customer panel reads `GET /api/v1/contacts/{id}` (staff, and
+/// agents with one of the customer's rooms); supervisors merge contacts known
+/// to be one person (`POST …/merge`, `{"contact_id"}`) and undo it
+/// (`POST …/unmerge`), each recorded in the audit log.
 struct ContactRoutes: Sendable {
     let api: APIRoutes
     var store: any Store { api.store }
@@ -15,6 +20,9 @@ struct ContactRoutes: Sendable {
         let v1 = router.group("/api/v1")
         v1.get("/contacts/:contact_id/export") { request, context in try await export(request, context) }
         v1.delete("/contacts/:contact_id") { request, context in try await erase(request, context) }
+        v1.get("/contacts/:contact_id") { request, context in try await details(request, context) }
+        v1.post("/contacts/:contact_id/merge") { request, context in try await merge(request, context) }
+        v1.post("/contacts/:contact_id/unmerge") { request, context in try await unmerge(request, context) }
     }
 
     func contactID(_ context: some RequestContext) async throws -> Int64 {

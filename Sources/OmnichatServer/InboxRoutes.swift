@@ -33,7 +33,9 @@ struct InboxRoutes: Sendable {
     /// first, for the timeline's service lines and the customer panel: each
     /// change of status with a `kind` (`opened`, `reopened`: a new session;
     /// `assigned`, `transferred`, `queued`, `bot`, `handover`, `resolved`), the
-    /// agent it went to and who did it, with names where they are users.
+    /// agent it went to and who did it, with names where they are users; and
+    /// the network's notices (`blocked`, `unblocked`, `joined`, `left`, with
+    /// the `name` of whom it concerns) among them by time.
     func history(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let (_, room) = try await api.accessibleRoom(request, context)
         let transitions = try await store.transitions(roomID: room.id)
@@ -41,7 +43,7 @@ struct InboxRoutes: Sendable {
         for id in Set(transitions.compactMap(\.assigneeID) + transitions.compactMap { Int64($0.actor) }) {
             if let user = try await store.user(id: id) { names[id] = user.name }
         }
-        let events: [[String: Any]] = transitions.map { t in
+        var events: [(at: Date, json: [String: Any])] = transitions.map { t in
             let kind: String
             switch (t.from, t.to) {
             case (nil, _): kind = "opened"
@@ -53,14 +55,24 @@ struct InboxRoutes: Sendable {
             case (_, .waiting): kind = "queued"
             case (_, .bot): kind = "bot"
             }
-            return [
+            let json: [String: Any] = [
                 "kind": kind, "from_status": JSONBody.null(t.from?.rawValue), "to_status": t.to.rawValue,
                 "assignee": t.assigneeID.map { ["id": $0, "name": JSONBody.null(names[$0])] as [String: Any] } ?? NSNull(),
                 "actor": t.actor, "actor_name": JSONBody.null(Int64(t.actor).flatMap { names[$0] }),
                 "division_id": JSONBody.null(t.divisionID), "at": t.at.iso8601,
             ]
+            return (t.at, json)
         }
-        return JSONBody.response(["events": events])
+        // What the network told us that is not a message (blocked, joined…), among them by time.
+        for notice in try await store.roomNotices(roomID: room.id) {
+            let json: [String: Any] = [
+                "kind": notice.kind, "name": JSONBody.null(notice.name), "actor": "customer", "at": notice.at.iso8601,
+                "from_status": NSNull(), "to_status": NSNull(), "assignee": NSNull(), "actor_name": NSNull(), "division_id": NSNull(),
+            ]
+            let index = events.firstIndex { $0.at > notice.at } ?? events.endIndex
+            events.insert((notice.at, json), at: index)
+        }
+        return JSONBody.response(["events": events.map(\.json)])
     }
 
     // MARK: Tab counts

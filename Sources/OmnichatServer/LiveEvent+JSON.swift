@@ -153,6 +153,7 @@ extension LiveEvents {
         ]
         if let v = m.content.text { message["text"] = v }
         if let v = m.content.url { message["url"] = v }
+        if m.direction == .inbound, let v = m.content.senderName { message["sender_name"] = v }
         return message
     }
 

@@ -190,8 +190,32 @@ enum SQLiteSchema {
                     );
                     """)
         }
+        migrator.registerMigration("v11: merged contacts, room notices, languages") { db in
+            try db.execute(sql: ContactSchema.v11)
+        }
         return migrator
     }
+}
+
+/// Migration v11, the same text on both engines: contacts known to be one
+/// person share a `person_id` (the group's first contact; NULL when alone),
+/// what happened in a conversation that is not a message (the customer
+/// blocked the bot, someone joined a group) is a room notice, and each user
+/// may choose the console's language.
+enum ContactSchema {
+    static let v11 = """
+        ALTER TABLE contacts ADD COLUMN person_id BIGINT;
+        CREATE INDEX contacts_by_person ON contacts(person_id) WHERE person_id IS NOT NULL;
+        CREATE TABLE room_notices (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            room_id BIGINT NOT NULL,
+            kind TEXT NOT NULL,
+            name TEXT,
+            at REAL NOT NULL
+        );
+        CREATE INDEX room_notices_by_room ON room_notices(room_id, id);
+        ALTER TABLE users ADD COLUMN language TEXT;
+        """
 }
 
 extension TeamSchema {

@@ -84,6 +84,9 @@ public struct TelegramAdapter: ChannelAdapter {
                     followUp: AdapterAction(name: Self.answerCallbackAction, parameters: ["callback_query_id": query.id]))
             ]
         }
+        if let member = update.myChatMember {
+            return [memberEvent(eventID, member, raw: raw)]
+        }
         // An update kind we do not handle: kept as unsupported, acknowledged.
         let conversation = Self.anyConversation(in: request.body)
         return [
@@ -97,15 +100,55 @@ public struct TelegramAdapter: ChannelAdapter {
     private func event(_ eventID: String, _ message: TelegramMessage, raw: String, edited: Bool) -> InboundEvent {
         var content = Self.content(of: message)
         content.edited = edited
+        var kind = InboundKind.message
+        // A group's service messages: who joined or left, as notices of the group's room.
+        if let joined = message.newChatMembers, !joined.isEmpty {
+            kind = .system("joined")
+            content = MessageContent(type: .unsupported, text: joined.compactMap(\.displayName).joined(separator: ", "))
+        } else if let left = message.leftChatMember {
+            kind = .system("left")
+            content = MessageContent(type: .unsupported, text: left.displayName)
+        }
+        // In a group the room is the group (titled with its name) and each message names its sender.
+        let profile: ContactProfile
+        if message.inGroup {
+            profile = ContactProfile(externalID: String(message.chat.id), displayName: message.chat.displayName, username: message.chat.username)
+            if kind == .message { content.senderName = message.from?.displayName }
+        } else {
+            profile = contact(message.from, chat: message.chat)
+        }
         let seconds = (edited ? message.editDate : nil) ?? message.date
         return InboundEvent(
             eventID: eventID,
             conversationID: String(message.chat.id),
-            contact: contact(message.from, chat: message.chat),
+            contact: profile,
             content: content,
             networkMessageID: String(message.messageID),
             occurredAt: seconds.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date(),
-            raw: raw)
+            raw: raw, kind: kind)
+    }
+
+    /// The bot's membership changed: in a private chat the user blocked
+    /// (`kicked`) or unblocked (`member`) it; in a group it was added or removed.
+    private func memberEvent(_ eventID: String, _ update: TelegramMemberUpdate, raw: String) -> InboundEvent {
+        let status = update.newChatMember.status
+        let present = ["member", "administrator", "creator", "restricted"].contains(status)
+        let isPrivate = update.chat.type == nil || update.chat.type == "private"
+        let name: String
+        let who: String?
+        if isPrivate {
+            name = present ? "unblocked" : "blocked"
+            who = update.from?.displayName ?? update.chat.displayName
+        } else {
+            name = present ? "joined" : "left"
+            who = update.newChatMember.user?.displayName
+        }
+        return InboundEvent(
+            eventID: eventID, conversationID: String(update.chat.id),
+            contact: isPrivate ? contact(update.from, chat: update.chat) : ContactProfile(
+                externalID: String(update.chat.id), displayName: update.chat.displayName, username: update.chat.username),
+            content: MessageContent(type: .unsupported, text: who),
+            occurredAt: update.date.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date(), raw: raw, kind: .system(name))
     }
 
     private func contact(_ user: TelegramUser?, chat: TelegramChat?) -> ContactProfile {

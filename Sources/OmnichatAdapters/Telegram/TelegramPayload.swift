@@ -9,6 +9,7 @@ struct TelegramUpdate: Decodable {
     var channelPost: TelegramMessage?
     var editedChannelPost: TelegramMessage?
     var callbackQuery: TelegramCallbackQuery?
+    var myChatMember: TelegramMemberUpdate?
 
     enum CodingKeys: String, CodingKey {
         case updateID = "update_id"
@@ -17,6 +18,26 @@ struct TelegramUpdate: Decodable {
         case channelPost = "channel_post"
         case editedChannelPost = "edited_channel_post"
         case callbackQuery = "callback_query"
+        case myChatMember = "my_chat_member"
+    }
+}
+
+/// `my_chat_member`: the bot's own membership changed. In a private chat,
+/// `kicked` means the user blocked the bot and `member` that they unblocked it.
+struct TelegramMemberUpdate: Decodable {
+    struct Member: Decodable {
+        var status: String
+        var user: TelegramUser?
+    }
+
+    var chat: TelegramChat
+    var from: TelegramUser?
+    var date: Int64?
+    var newChatMember: Member
+
+    enum CodingKeys: String, CodingKey {
+        case chat, from, date
+        case newChatMember = "new_chat_member"
     }
 }
 
@@ -131,6 +152,9 @@ struct TelegramMessage: Decodable {
     var location: TelegramLocation?
     var venue: TelegramVenue?
     var contact: TelegramContact?
+    /// Service messages of groups: people added, or one who left.
+    var newChatMembers: [TelegramUser]?
+    var leftChatMember: TelegramUser?
 
     enum CodingKeys: String, CodingKey {
         case messageID = "message_id"
@@ -139,7 +163,12 @@ struct TelegramMessage: Decodable {
         case text, caption, photo, document, audio, voice, video
         case videoNote = "video_note"
         case animation, sticker, location, venue, contact
+        case newChatMembers = "new_chat_members"
+        case leftChatMember = "left_chat_member"
     }
+
+    /// A group or supergroup: the room is the group, each message names its sender.
+    var inGroup: Bool { chat.type == "group" || chat.type == "supergroup" }
 }
 
 struct TelegramCallbackQuery: Decodable {
@@ -158,20 +187,25 @@ extension TelegramUpdate {
     /// know are ignored, as `JSONDecoder` ignores them.
     init(fast json: FastJSON) throws {
         let root = json.root
-        try json.requireAbsent(root, ["callback_query"])
+        try json.requireAbsent(root, ["callback_query", "my_chat_member"])
         updateID = try json.requiredInt64(root, "update_id")
         message = try json.optionalObject(root, "message").map { try TelegramMessage(fast: json, $0) }
         editedMessage = try json.optionalObject(root, "edited_message").map { try TelegramMessage(fast: json, $0) }
         channelPost = try json.optionalObject(root, "channel_post").map { try TelegramMessage(fast: json, $0) }
         editedChannelPost = try json.optionalObject(root, "edited_channel_post").map { try TelegramMessage(fast: json, $0) }
         callbackQuery = nil
+        myChatMember = nil
     }
 }
 
 extension TelegramMessage {
     init(fast json: FastJSON, _ node: Int) throws {
         try json.requireAbsent(
-            node, ["caption", "photo", "document", "audio", "voice", "video", "video_note", "animation", "sticker", "location", "venue", "contact"])
+            node,
+            [
+                "caption", "photo", "document", "audio", "voice", "video", "video_note", "animation", "sticker", "location", "venue", "contact",
+                "new_chat_members", "left_chat_member",
+            ])
         messageID = try json.requiredInt64(node, "message_id")
         from = try json.optionalObject(node, "from").map { try TelegramUser(fast: json, $0) }
         chat = try TelegramChat(fast: json, json.requiredObject(node, "chat"))

@@ -63,11 +63,21 @@ enum IngestWriter {
             case .receipt(let receipt):
                 try apply(receipt, event: event, batch: batch, db: db, updates: &deliveries)
             case .system:
-                break
+                try recordNotice(event, channelID: batch.channelID, db: db, now: now)
             }
         }
         return IngestResult(
             stored: stored, duplicates: duplicates, roomIDs: rooms, transitions: transitions, messages: messages, deliveries: deliveries)
+    }
+
+    /// Ingest: a system event of a known conversation becomes a notice of its room.
+    static func recordNotice(_ event: InboundEvent, channelID: String, db: Database, now: TimeInterval) throws {
+        guard case .system(let name) = event.kind, let kind = RoomNotice.kind(ofSystemEvent: name),
+            let room = try existingRoom(channelID, event.conversationID, db: db)
+        else { return }
+        let who = event.content.text ?? event.contact.displayName
+        try db.cachedStatement(sql: "INSERT INTO room_notices (room_id, kind, name, at) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [room["id"] as Int64, kind, who, min(event.occurredAt.timeIntervalSince1970, now)])
     }
 
     static func existingRoom(_ channelID: String, _ conversationID: String, db: Database) throws -> Row? {

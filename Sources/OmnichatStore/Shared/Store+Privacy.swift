@@ -114,6 +114,8 @@ extension EngineStore {
             let messages = db.changesCount
             try db.cachedStatement(sql: "DELETE FROM notes WHERE room_id IN \(rooms)").execute(arguments: [id])
             let notes = db.changesCount
+            try db.cachedStatement(sql: "DELETE FROM room_notices WHERE room_id IN \(rooms)").execute(arguments: [id])
+            try db.cachedStatement(sql: "UPDATE contacts SET person_id = NULL WHERE id = ?").execute(arguments: [id])
             try db.cachedStatement(sql: "DELETE FROM contact_properties WHERE contact_id = ?").execute(arguments: [id])
             let properties = db.changesCount
             // Merchant webhooks about these rooms carry the customer's profile: dropped.
