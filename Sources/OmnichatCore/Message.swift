@@ -231,6 +231,9 @@ public struct InboundEvent: Sendable, Equatable {
     /// Saved on the room and handed, once, to the next reply's rendering
     /// (LINE's reply token, say). `nil` leaves the room's context as it is.
     public var replyContext: [String: String]?
+    /// The conversation's own name when it is a group (Telegram's group
+    /// title): the room's title, kept up to date. `nil` for one-to-one chats.
+    public var conversationTitle: String?
 
     public init(
         eventID: String,
@@ -242,7 +245,8 @@ public struct InboundEvent: Sendable, Equatable {
         raw: String,
         followUp: AdapterAction? = nil,
         kind: InboundKind = .message,
-        replyContext: [String: String]? = nil
+        replyContext: [String: String]? = nil,
+        conversationTitle: String? = nil
     ) {
         self.eventID = eventID
         self.conversationID = conversationID
@@ -254,6 +258,7 @@ public struct InboundEvent: Sendable, Equatable {
         self.followUp = followUp
         self.kind = kind
         self.replyContext = replyContext
+        self.conversationTitle = conversationTitle
     }
 }
 
@@ -305,6 +310,7 @@ extension MessageContent {
             out += "}"
         }
         out += "]"
+        string("sender_name", senderName)
         string("text", text)
         key("type")
         out += "\"" + type.rawValue + "\""

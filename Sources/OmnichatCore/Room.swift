@@ -114,6 +114,8 @@ public struct Room: Sendable, Equatable {
     /// When the custom allocation webhook was asked about this waiting room
     /// (`distantPast`: its deadline passed and the fallback was applied).
     public var allocationRequestedAt: Date?
+    /// A group conversation's name (the network's group title); nil for one-to-one chats.
+    public var title: String?
 
     public init(
         id: Int64, channelID: String, conversationID: String, status: RoomStatus, assignee: User?,

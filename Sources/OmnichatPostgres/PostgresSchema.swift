@@ -51,6 +51,7 @@ enum PostgresSchema {
             );
             CREATE INDEX room_notices_by_room ON room_notices(room_id, id);
             ALTER TABLE users ADD COLUMN language TEXT;
+            ALTER TABLE rooms ADD COLUMN title TEXT;
             """
         ),
     ]

@@ -127,6 +127,7 @@ extension APIRoutes {
             "created_at": r.createdAt.iso8601,
             "division_id": JSONBody.null(r.divisionID),
             "session": r.session,
+            "title": JSONBody.null(r.title),
         ]
     }
 

@@ -143,6 +143,7 @@ extension LiveEvents {
             "contact": contact,
         ]
         if let v = r.lastMessageAt { room["last_message_at"] = v.iso8601 }
+        if let v = r.title { room["title"] = v }
         return room
     }
 

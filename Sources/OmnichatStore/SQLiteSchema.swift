@@ -200,8 +200,8 @@ enum SQLiteSchema {
 /// Migration v11, the same text on both engines: contacts known to be one
 /// person share a `person_id` (the group's first contact; NULL when alone),
 /// what happened in a conversation that is not a message (the customer
-/// blocked the bot, someone joined a group) is a room notice, and each user
-/// may choose the console's language.
+/// blocked the bot, someone joined a group) is a room notice, each user
+/// may choose the console's language, and a group's room has the group's title.
 enum ContactSchema {
     static let v11 = """
         ALTER TABLE contacts ADD COLUMN person_id BIGINT;
@@ -215,6 +215,7 @@ enum ContactSchema {
         );
         CREATE INDEX room_notices_by_room ON room_notices(room_id, id);
         ALTER TABLE users ADD COLUMN language TEXT;
+        ALTER TABLE rooms ADD COLUMN title TEXT;
         """
 }
 

@@ -120,6 +120,42 @@ struct TelegramInboundTests {
         #expect(event.conversationID == "77")
     }
 
+    @Test("the bot blocked or unblocked in a private chat, and members joining or leaving a group, are system events")
+    func membership() throws {
+        func member(_ status: String, chat: String) -> Data {
+            Data(#"{"update_id":12,"my_chat_member":{"chat":\#(chat),"from":{"id":78,"first_name":"Fay"},"date":5,"new_chat_member":{"status":"\#(status)","user":{"id":9,"first_name":"Bot"}}}}"#.utf8)
+        }
+        let privateChat = #"{"id":78,"type":"private","first_name":"Fay"}"#
+        let blocked = try #require(try telegram().parse(request(member("kicked", chat: privateChat))).first)
+        #expect(blocked.kind == .system("blocked"))
+        #expect(blocked.content.text == "Fay")
+        #expect(blocked.conversationID == "78")
+        #expect(try telegram().parse(request(member("member", chat: privateChat))).first?.kind == .system("unblocked"))
+        let group = #"{"id":-5,"type":"group","title":"Ops"}"#
+        #expect(try telegram().parse(request(member("left", chat: group))).first?.kind == .system("left"))
+        #expect(try telegram().parse(request(member("administrator", chat: group))).first?.kind == .system("joined"))
+        let joined = Data(
+            #"{"update_id":13,"message":{"message_id":4,"chat":{"id":-5,"type":"group","title":"Ops"},"from":{"id":78,"first_name":"Fay"},"date":6,"new_chat_members":[{"id":79,"first_name":"Gil"},{"id":80,"first_name":"Hal"}]}}"#.utf8)
+        let event = try #require(try telegram().parse(request(joined)).first)
+        #expect(event.kind == .system("joined"))
+        #expect(event.content.text == "Gil, Hal")
+    }
+
+    @Test("a group's message names its sender and carries the group's title; a private one has neither")
+    func groupMessage() throws {
+        let body = Data(
+            #"{"update_id":14,"message":{"message_id":5,"chat":{"id":-5,"type":"supergroup","title":"Ops"},"from":{"id":78,"first_name":"Fay"},"date":7,"text":"hi all"}}"#.utf8)
+        for fast in [true, false] {
+            let event = try #require(try telegram().parse(request(body), fastPath: fast).first)
+            #expect(event.content.senderName == "Fay")
+            #expect(event.conversationTitle == "Ops")
+            #expect(event.contact.externalID == "78")
+        }
+        let single = try #require(try telegram().parse(request(Data(#"{"update_id":15,"message":{"message_id":6,"chat":{"id":78,"type":"private","first_name":"Fay"},"from":{"id":78,"first_name":"Fay"},"date":7,"text":"hi"}}"#.utf8))).first)
+        #expect(single.content.senderName == nil)
+        #expect(single.conversationTitle == nil)
+    }
+
     @Test("malformed bodies are refused with a reason",
           arguments: ["{not json", "[]", #"{"message":{}}"#, #"{"update_id":"x"}"#, ""])
     func malformed(_ body: String) {

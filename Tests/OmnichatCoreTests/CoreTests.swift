@@ -152,7 +152,7 @@ import Testing
                     type: MessageType.allCases.randomElement(using: &rng)!, text: random(), url: random(), mediaID: random(), fileName: random(),
                     mimeType: random(), contact: Bool.random(using: &rng) ? ContactCard(phoneNumber: random() ?? "", name: random()) : nil,
                     payload: random(), quickReplies: (0..<Int.random(in: 0...3, using: &rng)).map { _ in QuickReply(title: random() ?? "t", payload: random()) },
-                    edited: Bool.random(using: &rng)))
+                    edited: Bool.random(using: &rng), senderName: random()))
         }
         for content in contents {
             let direct = try #require(content.sortedJSON)

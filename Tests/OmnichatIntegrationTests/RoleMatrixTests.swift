@@ -77,6 +77,11 @@ struct RoleMatrixTests {
                 let (room, message) = try await self.room(for: ownTarget ? caller : nil)
                 path = path.replacingOccurrences(of: "{room_id}", with: String(room)).replacingOccurrences(of: "{message_id}", with: String(message))
             }
+            if path.contains("{contact_id}") {
+                let (room, _) = try await self.room(for: ownTarget ? caller : nil)
+                let contact = try #require(try await daemon.store.room(id: room)?.contact.id)
+                path = path.replacingOccurrences(of: "{contact_id}", with: String(contact))
+            }
             if path.contains("{user_id}") { path = path.replacingOccurrences(of: "{user_id}", with: String(try await user(.agent).0.id)) }
             if path.contains("{division_id}") {
                 counter += 1

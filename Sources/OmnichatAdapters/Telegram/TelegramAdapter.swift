@@ -84,8 +84,8 @@ public struct TelegramAdapter: ChannelAdapter {
                     followUp: AdapterAction(name: Self.answerCallbackAction, parameters: ["callback_query_id": query.id]))
             ]
         }
-        if let member = update.myChatMember {
-            return [memberEvent(eventID, member, raw: raw)]
+        if let member = update.myChatMember, let status = member.newChatMember?.status {
+            return [memberEvent(eventID, member, status: status, raw: raw)]
         }
         // An update kind we do not handle: kept as unsupported, acknowledged.
         let conversation = Self.anyConversation(in: request.body)
@@ -109,29 +109,22 @@ public struct TelegramAdapter: ChannelAdapter {
             kind = .system("left")
             content = MessageContent(type: .unsupported, text: left.displayName)
         }
-        // In a group the room is the group (titled with its name) and each message names its sender.
-        let profile: ContactProfile
-        if message.inGroup {
-            profile = ContactProfile(externalID: String(message.chat.id), displayName: message.chat.displayName, username: message.chat.username)
-            if kind == .message { content.senderName = message.from?.displayName }
-        } else {
-            profile = contact(message.from, chat: message.chat)
-        }
+        // In a group each message names its sender, and the room is titled with the group's name.
+        if message.inGroup && kind == .message { content.senderName = message.from?.displayName }
         let seconds = (edited ? message.editDate : nil) ?? message.date
         return InboundEvent(
             eventID: eventID,
             conversationID: String(message.chat.id),
-            contact: profile,
+            contact: contact(message.from, chat: message.chat),
             content: content,
             networkMessageID: String(message.messageID),
             occurredAt: seconds.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date(),
-            raw: raw, kind: kind)
+            raw: raw, kind: kind, conversationTitle: message.inGroup ? message.chat.title : nil)
     }
 
     /// The bot's membership changed: in a private chat the user blocked
     /// (`kicked`) or unblocked (`member`) it; in a group it was added or removed.
-    private func memberEvent(_ eventID: String, _ update: TelegramMemberUpdate, raw: String) -> InboundEvent {
-        let status = update.newChatMember.status
+    private func memberEvent(_ eventID: String, _ update: TelegramMemberUpdate, status: String, raw: String) -> InboundEvent {
         let present = ["member", "administrator", "creator", "restricted"].contains(status)
         let isPrivate = update.chat.type == nil || update.chat.type == "private"
         let name: String
@@ -141,13 +134,11 @@ public struct TelegramAdapter: ChannelAdapter {
             who = update.from?.displayName ?? update.chat.displayName
         } else {
             name = present ? "joined" : "left"
-            who = update.newChatMember.user?.displayName
+            who = update.newChatMember?.user?.displayName
         }
         return InboundEvent(
             eventID: eventID, conversationID: String(update.chat.id),
-            contact: isPrivate ? contact(update.from, chat: update.chat) : ContactProfile(
-                externalID: String(update.chat.id), displayName: update.chat.displayName, username: update.chat.username),
-            content: MessageContent(type: .unsupported, text: who),
+            contact: contact(update.from, chat: update.chat), content: MessageContent(type: .unsupported, text: who),
             occurredAt: update.date.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date(), raw: raw, kind: .system(name))
     }
 

@@ -33,7 +33,7 @@ struct TelegramMemberUpdate: Decodable {
     var chat: TelegramChat
     var from: TelegramUser?
     var date: Int64?
-    var newChatMember: Member
+    var newChatMember: Member?
 
     enum CodingKeys: String, CodingKey {
         case chat, from, date

@@ -104,11 +104,11 @@ enum IngestWriter {
             db.cachedStatement(
                 sql: """
                     UPDATE rooms SET last_message_at = ?, last_inbound_at = max(coalesce(last_inbound_at, 0), ?),
-                        reply_context = coalesce(?, reply_context)
+                        reply_context = coalesce(?, reply_context), title = coalesce(?, title)
                     WHERE channel_id = ? AND conversation_id = ? AND status <> 'resolved'
                     RETURNING id, status
                     """),
-            arguments: [now, inboundAt, context, batch.channelID, event.conversationID])
+            arguments: [now, inboundAt, context, event.conversationTitle, batch.channelID, event.conversationID])
         {
             roomID = row["id"]
             status = RoomStatus(rawValue: row["status"]) ?? .waiting
@@ -121,9 +121,10 @@ enum IngestWriter {
                 try db.cachedStatement(sql: """
                         UPDATE rooms SET status = ?, assignee_id = NULL, session = session + 1, division_id = ?,
                             waiting_since = ?, resolved_at = NULL, last_message_at = ?, allocation_requested_at = NULL,
-                            last_inbound_at = max(coalesce(last_inbound_at, 0), ?), reply_context = coalesce(?, reply_context)
+                            last_inbound_at = max(coalesce(last_inbound_at, 0), ?), reply_context = coalesce(?, reply_context),
+                            title = coalesce(?, title)
                         WHERE id = ?
-                        """).execute(arguments: [opening.rawValue, batch.divisionID, now, now, inboundAt, context, roomID])
+                        """).execute(arguments: [opening.rawValue, batch.divisionID, now, now, inboundAt, context, event.conversationTitle, roomID])
                 try EngineStore.recordTransition(db, roomID: roomID, from: .resolved, to: opening, assignee: nil, actor: "customer", at: now)
                 transitions.append(
                     RoomTransition(
@@ -135,12 +136,13 @@ enum IngestWriter {
             roomID = try Int64.fetchOne(
                 db.cachedStatement(sql: """
                     INSERT INTO rooms (channel_id, conversation_id, contact_id, status, division_id, waiting_since, last_message_at, created_at,
-                        last_inbound_at, reply_context)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        last_inbound_at, reply_context, title)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     RETURNING id
                     """),
                 arguments: [
                     batch.channelID, event.conversationID, contactID, opening.rawValue, batch.divisionID, now, now, now, inboundAt, context,
+                    event.conversationTitle,
                 ]) ?? 0
             try EngineStore.recordTransition(db, roomID: roomID, from: nil, to: opening, assignee: nil, actor: "customer", at: now)
             transitions.append(

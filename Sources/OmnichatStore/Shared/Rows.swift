@@ -41,6 +41,7 @@ enum Rows {
         if let requested = row["allocation_requested_at"] as Double? {
             room.allocationRequestedAt = requested < 0 ? .distantPast : Date(timeIntervalSince1970: requested)
         }
+        room.title = row["title"]
         return room
     }
 
