@@ -104,7 +104,7 @@ function buildShell() {
       statusSwitch,
       h('span', { class: 'whoami', title: t('shell.signedInAs', { name: user.name, role: t(`role.${user.role}`) }) }, user.name),
       h('label', { class: 'visually-hidden', for: 'language' }, t('shell.language')),
-      h('select', { id: 'language', class: 'language', title: t('shell.language'), onchange: (e) => setLanguage(e.target.value) },
+      h('select', { id: 'language', class: 'language', title: t('shell.language'), onchange: (e) => chooseLanguage(e.target.value) },
         Object.entries(LANGUAGES).map(([code, name]) => h('option', { value: code, selected: code === LANGUAGE, lang: code }, name))),
       h('button', { type: 'button', class: 'btn btn-ghost', id: 'sign-out', onclick: signOut }, t('shell.signOut'))));
   const root = h('div', { class: 'shell' },
@@ -116,6 +116,16 @@ function buildShell() {
   shell = { main, links, setStatus, liveBadge };
 }
 
+// The language is kept on the account (wherever the user signs in) and in this browser.
+async function chooseLanguage(code) {
+  try {
+    const r = await api.patch('/api/v1/me', { language: code });
+    api.updateUser({ ...user, language: r.user.language });
+  } catch (e) { /* kept in this browser only */ }
+  if (live) live.stop();
+  setLanguage(code);
+}
+
 async function signOut() {
   teardown();
   await api.logout();
@@ -125,6 +135,8 @@ async function signOut() {
 }
 
 function startShell(u) {
+  // The account's language wins over this browser's: switch to it before anything starts.
+  if (u && u.language && u.language !== LANGUAGE) { setLanguage(u.language); return; }
   user = u;
   if (location.pathname !== '/') history.replaceState(null, '', `/${location.hash || '#/inbox'}`);
   live = new LiveEvents();
@@ -146,6 +158,13 @@ function startShell(u) {
   // Refresh the user in the background (role or name may have changed).
   api.get('/api/v1/me').then((r) => {
     if (!r || !user) return;
+    // The account's language wins over this browser's: switch to it once.
+    if (r.user.language && r.user.language !== LANGUAGE) {
+      api.updateUser(r.user);
+      if (live) live.stop();
+      setLanguage(r.user.language);
+      return;
+    }
     const roleChanged = r.user.role !== user.role;
     user = r.user;
     api.updateUser(user);

@@ -5,7 +5,7 @@
 import { token, get } from './api.js';
 
 export const EVENT_TYPES = [
-  'room.created', 'room.assigned', 'room.queued', 'room.reopened', 'room.bot', 'room.resolved',
+  'room.created', 'room.assigned', 'room.queued', 'room.reopened', 'room.bot', 'room.resolved', 'room.notice',
   'message.created', 'message.delivery', 'agent.online', 'agent.offline', 'stream.reset', 'note.mention',
 ];
 

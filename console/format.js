@@ -40,3 +40,10 @@ export function since(iso) {
 export function isoDay(date) {
   return date.toISOString().slice(0, 10);
 }
+
+/** A name's initials for an avatar: the first letters of the first and last words. */
+export function initials(name) {
+  const words = String(name || '').trim().split(/\s+/).filter(Boolean);
+  const letters = words.length > 1 ? [...words[0]][0] + [...words[words.length - 1]][0] : [...(words[0] || '?')].slice(0, 2).join('');
+  return letters.toUpperCase();
+}

@@ -68,7 +68,9 @@ struct AccountRoutes: Sendable {
     /// The login shape: a session for the user.
     func session(_ user: User) async throws -> Response {
         let (token, expires) = try await auth.newSession(userID: user.id)
-        return JSONBody.response(["token": token, "expires_at": expires.iso8601, "user": APIRoutes.user(user)])
+        var json = APIRoutes.user(user)
+        json["language"] = JSONBody.null(try await store.language(userID: user.id))
+        return JSONBody.response(["token": token, "expires_at": expires.iso8601, "user": json])
     }
 
     // MARK: Handlers

@@ -180,6 +180,12 @@ public final class LiveEvents: Service, @unchecked Sendable {
             data: ["room_id": roomID, "message_id": messageID, "status": status.rawValue, "attempts": attempts, "error": error])
     }
 
+    /// The network told us something about a room that is not a message (the customer blocked the bot, someone joined).
+    public func notice(_ n: RoomNotice) async {
+        let audience = await agent(of: n.roomID)
+        emit("room.notice", roomID: n.roomID, audience: audience, data: ["room_id": n.roomID, "kind": n.kind, "name": n.name, "at": n.at.iso8601])
+    }
+
     public func agentStatus(_ user: User) {
         emit(
             user.online ? "agent.online" : "agent.offline", roomID: nil, audience: user.id,

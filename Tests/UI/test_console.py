@@ -96,6 +96,14 @@ def telegram_update(chat_id, first_name, text=None, **fields):
     return {"update_id": UPDATE_ID[0], "message": message}
 
 
+def post_update(update):
+    req = urllib.request.Request(args.base + "/webhooks/telegram", data=json.dumps(update).encode(), method="POST",
+                                 headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        if r.status != 200:
+            raise Failure(f"webhook answered {r.status}")
+
+
 def customer_says(chat_id, name, text=None, **fields):
     req = urllib.request.Request(
         args.base + "/webhooks/telegram", data=json.dumps(telegram_update(chat_id, name, text, **fields)).encode(), method="POST",
@@ -257,6 +265,12 @@ def sign_in(email, password):
     driver.find_element(By.NAME, "password").send_keys(password)
     driver.find_element(By.ID, "login-submit").click()
     el("#room-list[data-rendered]")
+
+
+def session_token():
+    """The signed-in console's bearer token, from its stored session."""
+    raw = driver.execute_script("return localStorage.getItem('omnichat.session')")
+    return json.loads(raw)["token"] if raw else None
 
 
 def sign_out():
@@ -421,6 +435,20 @@ def main():
     check(label.text == "edited" and f"Thanks a lot {nonce}" in (label.get_attribute("title") or ""),
           f"the edit is marked 'edited' with the earlier text on hover ({label.get_attribute('title')!r})")
     shot("02a-edited-and-order")
+
+    # The customer blocks the bot, then unblocks it: centred service lines, live, not bubbles.
+    for status in ("kicked", "member"):
+        UPDATE_ID[0] += 1
+        post_update({"update_id": UPDATE_ID[0], "my_chat_member": {
+            "chat": {"id": 700001, "type": "private", "first_name": "Carla Customer"},
+            "from": {"id": 700001, "is_bot": False, "first_name": "Carla Customer"}, "date": int(time.time()),
+            "old_chat_member": {"status": "member" if status == "kicked" else "kicked", "user": {"id": 1, "is_bot": True, "first_name": "Bot"}},
+            "new_chat_member": {"status": status, "user": {"id": 1, "is_bot": True, "first_name": "Bot"}}}})
+    blocked = element_with_text("#timeline .msg-event[data-kind='blocked']", "Carla Customer blocked the bot")
+    element_with_text("#timeline .msg-event[data-kind='unblocked']", "Carla Customer unblocked the bot")
+    check("Unsupported" not in el("#timeline").text, "blocking the bot is a service line, not an 'Unsupported message' bubble")
+    check(blocked.find_elements(By.CSS_SELECTOR, ".bubble") == [], "the service line is not a bubble")
+    shot("02b-blocked-bot")
 
     # An internal note.
     click("#mode-note")
@@ -633,6 +661,48 @@ def main():
     wait_for(lambda: api("GET", f"/api/v1/rooms/{dora_id}/customer_properties", token=admin_token)[1].get("properties")
              == [{"key": "plan", "value": "gold"}], "the property stored (API)")
     ok("customer properties: added in the conversation's customer dialog (API)")
+
+    # The customer panel beside the conversation: who she is, and (merged by a supervisor)
+    # her conversation on the other contact; then separated again.
+    panel = visible("#customer-panel[data-loaded]")
+    check("Dora Customer" in visible("#customer-name").text and el("#customer-network-id").text == "700002",
+          "the customer panel names the customer and her network id")
+    check(visible("#customer-initials").text == "DC", "the panel shows the customer's initials")
+    dora_contact = api("GET", f"/api/v1/rooms/{dora_id}", token=admin_token)[1]["room"]["contact"]["id"]
+    click("#panel-merge")
+    visible("#merge-search").send_keys("Carla")
+    click(".merge-candidate")
+    element_with_text("#panel-linked", "Carla Customer")
+    element_with_text("#panel-other-rooms", "Carla Customer")
+    linked = api("GET", f"/api/v1/contacts/{dora_contact}", token=admin_token)[1]["linked"]
+    check([c["name"] for c in linked] == ["Carla Customer"], f"merged through the panel: Dora and Carla are one person (API: {linked})")
+    shot("06e-customer-panel-merged")
+    click("#panel-linked .unmerge")
+    wait_for(lambda: api("GET", f"/api/v1/contacts/{dora_contact}", token=admin_token)[1]["linked"] == [], "the contacts to be separate again (API)")
+    wait_for(lambda: not driver.find_elements(By.CSS_SELECTOR, "#panel-linked"), "the panel to drop the other contact")
+    audit = api("GET", "/api/v1/audit?action=contact.", token=admin_token)[1]["entries"]
+    check({e["action"] for e in audit} >= {"contact.merge", "contact.unmerge"}, "the merge and the unmerge are in the audit log")
+    click("#customer-panel-close")
+    check(not panel.is_displayed() and attr("#customer-room", "aria-expanded") == "false", "the panel closes; the Customer button reopens it")
+    click("#customer-room")
+    visible("#customer-panel[data-loaded]")
+
+    # A group chat: the room is titled with the group's name, each message names its sender.
+    for sender, words in ((710001, "Who can help?"), (710002, "Me too")):
+        UPDATE_ID[0] += 1
+        post_update({"update_id": UPDATE_ID[0], "message": {
+            "message_id": UPDATE_ID[0], "date": int(time.time()), "text": f"{words} {nonce}",
+            "chat": {"id": -1007100, "type": "supergroup", "title": "Ops Team"},
+            "from": {"id": sender, "is_bot": False, "first_name": "Gil" if sender == 710001 else "Hal"}}})
+    group = wait_for(lambda: next((r for r in api("GET", "/api/v1/rooms?limit=100", token=admin_token)[1]["rooms"]
+                                   if r.get("title") == "Ops Team"), None), "the group's room (API)")
+    driver.get(args.base + f"/#/inbox/{group['id']}")
+    el("#timeline[data-loaded]")
+    check(visible("#conv-name").text == "Ops Team", "the group's room is titled with the group's name")
+    element_with_text("#timeline .msg-in", f"Who can help? {nonce}")
+    senders = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#timeline .msg-in .sender")]
+    check(senders[-2:] == ["Gil", "Hal"], f"each group message names its sender ({senders})")
+    shot("06f-group-chat")
 
     # Team: edit Bob's capacity and role, then deactivate him (checked through the API).
     driver.get(args.base + "/#/team")
@@ -923,14 +993,25 @@ def main():
     check("Kotak masuk" in nav and "Laporan" in nav, f"the navigation speaks Indonesian ({nav})")
     check(driver.find_element(By.ID, "tab-mine").text.startswith("Milik saya"), "the tabs speak Indonesian")
     shot("12-indonesian")
+    me = api("GET", "/api/v1/me", token=session_token())[1]["user"]
+    check(me.get("language") == "id", f"the language is kept on the account (API: {me.get('language')})")
     driver.refresh()
     el("#room-list[data-rendered]")
     check(driver.find_element(By.ID, "sign-out").text == "Keluar", "the choice is kept on reload")
+    # The choice is the account's: a browser that never chose follows it. (The pause lets the
+    # daemon notice the streams of the pages just left: it checks every 5 s, and allows 5 per user.)
+    time.sleep(5.5)
+    driver.execute_script("localStorage.removeItem('omnichat.language')")
+    driver.refresh()
+    wait_for(lambda: driver.execute_script("return document.documentElement.lang") == "id"
+             and driver.find_elements(By.CSS_SELECTOR, "#room-list[data-rendered]"), "a browser that never chose to follow the account's language")
+    check(driver.find_element(By.ID, "sign-out").text == "Keluar", "signed in elsewhere, the console speaks the account's language")
     Select(el("#language")).select_by_value("en")
     wait_for(lambda: driver.execute_script("return document.documentElement.lang") == "en"
              and driver.find_elements(By.CSS_SELECTOR, "#room-list[data-rendered]"), "the console to reload in English")
     check(driver.find_element(By.ID, "sign-out").text == "Sign out", "back in English")
-    ok("Indonesian: complete, chosen in the top bar, kept in this browser")
+    check(api("GET", "/api/v1/me", token=session_token())[1]["user"].get("language") == "en", "English is kept on the account too (API)")
+    ok("Indonesian: complete, chosen in the top bar, kept on the account and followed wherever the user signs in")
     sign_out()
 
     # 9. No console errors.

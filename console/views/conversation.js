@@ -7,6 +7,7 @@ import { h, clear, field, openDialog, nextId } from '../dom.js';
 import { channelIcon, kindLabel, pinIcon } from '../icons.js';
 import { formatDateTime, formatShort } from '../format.js';
 import { savedRepliesComposer } from './saved-replies.js';
+import { mountCustomerPanel } from './customer-panel.js';
 
 const MEDIA_TYPES = ['image', 'audio', 'video', 'file', 'sticker'];
 
@@ -26,12 +27,28 @@ export function mountConversation(pane, ctx) {
   const timeline = h('ol', { class: 'timeline', id: 'timeline', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': t('conv.history') });
   const scroller = h('div', { class: 'timeline-scroll' }, timeline);
   const composer = h('div', { class: 'composer' });
-  clear(pane).append(h('div', { class: 'conv', 'data-room-id': roomId }, header, scroller, composer));
+  // The customer panel sits beside the conversation; open unless closed in this browser, on screens wide enough.
+  const aside = h('aside', { class: 'customer-panel', id: 'customer-panel', 'aria-labelledby': 'customer-panel-title', tabindex: '-1' });
+  const wrap = h('div', { class: 'conv-wrap' }, h('div', { class: 'conv', 'data-room-id': roomId }, header, scroller, composer), aside);
+  clear(pane).append(wrap);
+  const panel = mountCustomerPanel(aside, { roomId, user, toast, channels, fail: (e) => fail(e), onClose: () => showPanel(false) });
+  let panelOpen = false;
+  function storedPanel() { try { return localStorage.getItem('omnichat.panel'); } catch (e) { return null; } }
+  function showPanel(open, focus = false, remember = true) {
+    panelOpen = open;
+    aside.hidden = !open;
+    wrap.classList.toggle('with-panel', open);
+    if (remember) try { localStorage.setItem('omnichat.panel', open ? 'open' : 'closed'); } catch (e) { /* private mode */ }
+    const button = header.querySelector('#customer-room');
+    if (button) button.setAttribute('aria-expanded', String(open));
+    if (open && room) panel.refresh(room).then(() => { if (focus) aside.focus(); }).catch((e) => fail(e));
+  }
+  aside.hidden = true;
 
   // Header and actions
   function customerName() {
     const c = (room && (room.customer || room.contact)) || {};
-    return c.name || c.username || t('inbox.customer', { id: c.external_id || roomId });
+    return (room && room.title) || c.name || c.username || t('inbox.customer', { id: c.external_id || roomId });
   }
 
   function renderHeader() {
@@ -51,7 +68,7 @@ export function mountConversation(pane, ctx) {
       h('div', { class: 'conv-actions' },
         staff && open && !(room.assignee && room.assignee.id === user.id)
           ? h('button', { type: 'button', class: 'btn', id: 'take-room', onclick: take }, t('conv.take')) : null,
-        h('button', { type: 'button', class: 'btn', id: 'customer-room', onclick: customer }, t('conv.customer')),
+        h('button', { type: 'button', class: 'btn', id: 'customer-room', 'aria-controls': 'customer-panel', 'aria-expanded': String(panelOpen), onclick: customer }, t('conv.customer')),
         canAct && (room.status === 'assigned' || room.status === 'waiting')
           ? h('button', { type: 'button', class: 'btn', id: 'transfer-room', onclick: transfer }, t('conv.transfer')) : null,
         canAct && open
@@ -113,56 +130,10 @@ export function mountConversation(pane, ctx) {
     } catch (e) { fail(e); }
   }
 
-  // The customer: who they are and their properties (kept per customer, editable
-  // by whoever may answer the room).
-  async function customer() {
-    let properties;
-    try { properties = (await api.get(`/api/v1/rooms/${rid}/customer_properties`)).properties; } catch (e) { fail(e); return; }
-    const c = room.customer || room.contact || {};
-    const canEdit = staff || (room.assignee && room.assignee.id === user.id);
-    // The profile picture, through the daemon (the console loads images from its own origin only).
-    const avatar = c.avatar_url ? h('img', { class: 'customer-avatar', id: 'customer-avatar', alt: t('conv.customerAvatar'), width: 64, height: 64, hidden: true }) : null;
-    if (avatar) {
-      api.request('GET', `/api/v1/rooms/${rid}/customer_avatar`, { params: { proxy: 'true' }, raw: true })
-        .then((res) => res.blob())
-        .then((blob) => { avatar.src = URL.createObjectURL(blob); avatar.hidden = false; })
-        .catch(() => avatar.remove());
-    }
-    const saved = await openDialog(t('conv.customerTitle', { name: customerName() }), (close) => {
-      const rows = h('ul', { class: 'stack', id: 'customer-properties' });
-      function row(key = '', value = '') {
-        const k = h('input', { type: 'text', class: 'property-key', value: key, maxlength: 64, 'aria-label': t('conv.propertyKey'), readonly: !canEdit });
-        const v = h('input', { type: 'text', class: 'property-value', value, maxlength: 1000, 'aria-label': t('conv.propertyValue'), readonly: !canEdit });
-        const li = h('li', { class: 'row' }, k, v,
-          canEdit ? h('button', { type: 'button', class: 'btn btn-ghost', 'aria-label': t('conv.propertyRemove', { name: key || '…' }), onclick: () => li.remove() }, '×') : null);
-        rows.append(li);
-      }
-      for (const p of properties) row(p.key, p.value);
-      const form = h('form', { method: 'dialog', class: 'stack' },
-        avatar,
-        h('dl', { class: 'customer-facts' },
-          h('dt', null, t('conv.customerId')), h('dd', null, c.external_id || '—'),
-          c.email ? h('dt', null, t('conv.customerEmail')) : null, c.email ? h('dd', null, c.email) : null),
-        h('h3', null, t('conv.properties')),
-        properties.length || canEdit ? rows : h('p', null, t('conv.propertiesNone')),
-        canEdit ? h('button', { type: 'button', class: 'btn', id: 'property-add', onclick: () => row() }, t('conv.propertyAdd')) : null,
-        h('div', { class: 'row-end' },
-          h('button', { type: 'button', class: 'btn', onclick: () => close(null) }, canEdit ? t('common.cancel') : t('common.close')),
-          canEdit ? h('button', { type: 'submit', class: 'btn btn-primary', id: 'properties-save' }, t('common.save')) : null));
-      form.addEventListener('submit', (e) => {
-        e.preventDefault();
-        const list = [...rows.querySelectorAll('li')].map((li) => ({
-          key: li.querySelector('.property-key').value.trim(), value: li.querySelector('.property-value').value,
-        })).filter((p) => p.key);
-        close(list);
-      });
-      return form;
-    });
-    if (!saved) return;
-    try {
-      await api.put(`/api/v1/rooms/${rid}/customer_properties`, { properties: saved });
-      toast(t('conv.propertiesSaved'));
-    } catch (e) { fail(e); }
+  // The customer: the panel beside the conversation (opened, or brought into view).
+  function customer() {
+    if (panelOpen) aside.focus();
+    else showPanel(true, true);
   }
 
   function fail(e) {
@@ -246,7 +217,7 @@ export function mountConversation(pane, ctx) {
       h('time', { datetime: m.created_at, title: formatDateTime(m.created_at) }, formatShort(m.created_at)));
     // Each reply says who sent it: the agent, or the bot.
     if (byBot) meta.prepend(`${t('conv.bot')}${m.sender_name ? ` (${m.sender_name})` : ''} · `);
-    else if (outbound && m.sender_name) meta.prepend(h('span', { class: 'sender' }, m.sender_name), ' · ');
+    else if (m.sender_name) meta.prepend(h('span', { class: 'sender' }, m.sender_name), ' · ');  // an agent, or a group's member
     if (m.edited) {
       // The customer changed an earlier message: say so, and show what it said before on hover.
       const earlier = m.network_message_id
@@ -308,6 +279,10 @@ export function mountConversation(pane, ctx) {
       bot: t('event.bot'),
       handover: t('event.handover'),
       resolved: t('event.resolved', { by }),
+      blocked: t('event.blocked', { name: e.name || t('event.someone') }),
+      unblocked: t('event.unblocked', { name: e.name || t('event.someone') }),
+      joined: t('event.joined', { name: e.name || t('event.someone') }),
+      left: t('event.left', { name: e.name || t('event.someone') }),
     }[e.kind] || e.kind;
     return h('li', { class: 'msg-event', 'data-sort': e.at, 'data-kind': e.kind },
       h('span', null, text, ' · ', h('time', { datetime: e.at, title: formatDateTime(e.at) }, formatShort(e.at))));
@@ -413,7 +388,10 @@ export function mountConversation(pane, ctx) {
   function refetchRoom() {
     clearTimeout(roomTimer);
     roomTimer = setTimeout(async () => {
-      try { const r = await api.get(`/api/v1/rooms/${rid}`); if (!disposed) { room = r.room; renderHeader(); renderComposer(); } } catch (e) { /* gone */ }
+      try {
+        const r = await api.get(`/api/v1/rooms/${rid}`);
+        if (!disposed) { room = r.room; renderHeader(); renderComposer(); if (panelOpen) panel.refresh(room).catch(() => {}); }
+      } catch (e) { /* gone */ }
     }, 80);
   }
 
@@ -520,6 +498,7 @@ export function mountConversation(pane, ctx) {
       room = r.room;
       renderHeader();
       renderComposer();
+      showPanel(storedPanel() !== 'closed' && window.matchMedia('(min-width: 1100px)').matches, false, false);
       // Opened from the keyboard (j / k), the focus stays with the shortcuts.
       setMode('reply', ctx.focusComposer !== false);
       await loadMessages(null);
@@ -545,6 +524,7 @@ export function mountConversation(pane, ctx) {
       clearTimeout(historyTimer);
       for (const u of blobs) URL.revokeObjectURL(u);
       saved.close();
+      panel.dispose();
     },
   };
 }

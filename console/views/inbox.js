@@ -5,7 +5,7 @@ import { t } from '../strings.js';
 import * as api from '../api.js';
 import { h, clear, openDialog } from '../dom.js';
 import { channelIcon, kindLabel } from '../icons.js';
-import { formatShort, since } from '../format.js';
+import { formatShort, since, initials } from '../format.js';
 
 const PAGE = 50;
 const OPEN = ['bot', 'waiting', 'assigned'];
@@ -138,17 +138,13 @@ export function mount(ctx) {
 
   function activity(room) { return room.last_message_at || room.created_at || ''; }
 
+  // A group's room is titled with the group's name, else with the customer's.
   function customerName(room) {
     const c = room.contact || {};
-    return c.name || c.username || t('inbox.customer', { id: c.external_id || room.id });
+    return room.title || c.name || c.username || t('inbox.customer', { id: c.external_id || room.id });
   }
 
   // The customer's initials in a colour of their own, the channel as a badge.
-  function initials(name) {
-    const words = name.trim().split(/\s+/).filter(Boolean);
-    const letters = words.length > 1 ? [...words[0]][0] + [...words[words.length - 1]][0] : [...(words[0] || '?')].slice(0, 2).join('');
-    return letters.toUpperCase();
-  }
   function avatar(room, kind) {
     const seed = Number((room.contact && room.contact.id) || room.id) || 0;
     const badge = channelIcon(kind, kindLabel(kind));

@@ -41,10 +41,12 @@ public struct IngestResult: Sendable, Equatable {
     public var messages: [StoredMessage]
     /// Outbound messages whose delivery status receipts moved (for live events).
     public var deliveries: [DeliveryUpdate]
+    /// What the network told about known rooms that is not a message (for live events).
+    public var notices: [RoomNotice]
 
     public init(
         stored: Int, duplicates: Int, roomIDs: [Int64], transitions: [RoomTransition] = [], messages: [StoredMessage] = [],
-        deliveries: [DeliveryUpdate] = []
+        deliveries: [DeliveryUpdate] = [], notices: [RoomNotice] = []
     ) {
         self.stored = stored
         self.duplicates = duplicates
@@ -52,6 +54,7 @@ public struct IngestResult: Sendable, Equatable {
         self.transitions = transitions
         self.messages = messages
         self.deliveries = deliveries
+        self.notices = notices
     }
 }
 

@@ -25,6 +25,7 @@ enum Consequences {
             switch event {
             case .ingested(let channelID, let result, _):
                 for message in result.messages { await live.message(message, channelID: channelID) }
+                for notice in result.notices { await live.notice(notice) }
                 for update in result.deliveries {
                     await live.delivery(
                         roomID: update.roomID, messageID: update.messageID, status: update.status, attempts: update.attempts, error: update.error)

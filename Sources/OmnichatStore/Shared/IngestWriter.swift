@@ -40,6 +40,7 @@ enum IngestWriter {
         var transitions: [RoomTransition] = []
         var messages: [StoredMessage] = []
         var deliveries: [DeliveryUpdate] = []
+        var notices: [RoomNotice] = []
         for (event, encoded) in zip(batch.events, prepared.encoded) {
             let isMessage = event.kind == .message
             // Events that leave no message keep their raw payload here.
@@ -63,21 +64,25 @@ enum IngestWriter {
             case .receipt(let receipt):
                 try apply(receipt, event: event, batch: batch, db: db, updates: &deliveries)
             case .system:
-                try recordNotice(event, channelID: batch.channelID, db: db, now: now)
+                if let notice = try recordNotice(event, channelID: batch.channelID, db: db, now: now) { notices.append(notice) }
             }
         }
         return IngestResult(
-            stored: stored, duplicates: duplicates, roomIDs: rooms, transitions: transitions, messages: messages, deliveries: deliveries)
+            stored: stored, duplicates: duplicates, roomIDs: rooms, transitions: transitions, messages: messages, deliveries: deliveries,
+            notices: notices)
     }
 
     /// Ingest: a system event of a known conversation becomes a notice of its room.
-    static func recordNotice(_ event: InboundEvent, channelID: String, db: Database, now: TimeInterval) throws {
+    static func recordNotice(_ event: InboundEvent, channelID: String, db: Database, now: TimeInterval) throws -> RoomNotice? {
         guard case .system(let name) = event.kind, let kind = RoomNotice.kind(ofSystemEvent: name),
             let room = try existingRoom(channelID, event.conversationID, db: db)
-        else { return }
-        let who = event.content.text ?? event.contact.displayName
+        else { return nil }
+        let notice = RoomNotice(
+            roomID: room["id"], kind: kind, name: event.content.text ?? event.contact.displayName,
+            at: Date(timeIntervalSince1970: min(event.occurredAt.timeIntervalSince1970, now)))
         try db.cachedStatement(sql: "INSERT INTO room_notices (room_id, kind, name, at) VALUES (?, ?, ?, ?)")
-            .execute(arguments: [room["id"] as Int64, kind, who, min(event.occurredAt.timeIntervalSince1970, now)])
+            .execute(arguments: [notice.roomID, notice.kind, notice.name, notice.at.timeIntervalSince1970])
+        return notice
     }
 
     static func existingRoom(_ channelID: String, _ conversationID: String, db: Database) throws -> Row? {
