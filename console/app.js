@@ -19,6 +19,8 @@ const PAGES = {
   inbox: { module: './views/inbox.js', roles: ['agent', 'supervisor', 'admin'] },
   team: { module: './views/team.js', roles: ['supervisor', 'admin'] },
   settings: { module: './views/settings.js', roles: ['admin'] },
+  // Settings › Channels: under Settings in the navigation (supervisors reach it from there too).
+  channels: { module: './views/channels.js', roles: ['supervisor', 'admin'], under: 'settings' },
   reports: { module: './views/reports.js', roles: ['supervisor', 'admin'] },
 };
 
@@ -60,8 +62,10 @@ function buildShell() {
   const main = h('main', { id: 'main', tabindex: '-1', class: 'main' });
   const links = {};
   const nav = h('nav', { class: 'sidenav', 'aria-label': t('nav.label') },
-    h('ul', null, Object.keys(PAGES).filter((p) => PAGES[p].roles.includes(user.role)).map((p) => {
-      links[p] = h('a', { href: `#/${p}`, class: 'navlink', 'data-page': p }, t(`nav.${p}`));
+    h('ul', null, Object.keys(PAGES).filter((p) => !PAGES[p].under && (PAGES[p].roles.includes(user.role) || (p === 'settings' && user.role === 'supervisor'))).map((p) => {
+      // Supervisors have the Channels tab of Settings only.
+      const href = p === 'settings' && user.role !== 'admin' ? '#/settings/channels' : `#/${p}`;
+      links[p] = h('a', { href, class: 'navlink', 'data-page': p }, t(`nav.${p}`));
       return h('li', null, links[p]);
     })));
   const status = switchButton({
@@ -176,9 +180,12 @@ function startShell(u) {
 async function route() {
   if (!user || !shell) return;
   const r = parseRoute();
-  let page = PAGES[r.page] && PAGES[r.page].roles.includes(user.role) ? r.page : 'inbox';
+  let wanted = r.page;
+  if (wanted === 'settings' && (r.parts[0] === 'channels' || user.role === 'supervisor')) wanted = 'channels';
+  let page = PAGES[wanted] && PAGES[wanted].roles.includes(user.role) ? wanted : 'inbox';
+  const navPage = (PAGES[page] && PAGES[page].under) || page;
   for (const [p, a] of Object.entries(shell.links)) {
-    if (p === page) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+    if (p === navPage) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
   if (current && current.name === page && current.view.update) {
     current.view.update(r);

@@ -195,3 +195,21 @@ public protocol InboxStore: Sendable {
     /// The room's sessions, oldest first.
     func sessions(roomID: Int64) async throws -> [RoomSession]
 }
+
+/// One day of the daily series (`GET /api/v1/reports/daily`), in the report's time zone.
+public struct ReportDay: Sendable, Equatable {
+    /// `yyyy-MM-dd` in the report's time zone.
+    public var date: String
+    public var inbound = 0
+    public var outbound = 0
+    /// Sessions opened: new rooms and resolved rooms reopened by the customer (not on an agent's own page).
+    public var roomsOpened = 0
+    public var roomsAssigned = 0
+    public var roomsResolved = 0
+    /// Seconds from an assignment to the agent's first reply, for that day's assignments.
+    public var firstResponseAverage: Double?
+    /// Seconds from a session's first assignment to its resolve, for that day's resolves.
+    public var resolutionAverage: Double?
+
+    public init(date: String) { self.date = date }
+}

@@ -22,6 +22,8 @@ struct APIRoutes: Sendable {
     var trustedProxies: Set<String> = []
     /// `[outbound] allow_private_networks`: webhook URLs set through the API may name private addresses.
     var allowPrivateNetworks = false
+    /// The daemon's metrics, for the delivery circuits' state on the channels page.
+    var metrics: ServerMetrics?
 
     static let outboundTypes: [MessageType] = [.text, .image, .file, .audio, .video, .location, .contact, .sticker]
     static let maxTextLength = 65_536
@@ -215,7 +217,7 @@ struct APIRoutes: Sendable {
         let visible = channels.all.filter { user.role >= .supervisor || user.serves(channel: $0.id) }
         let reload = channels.reloadStatus
         return JSONBody.response([
-            "channels": try await TeamRoutes.channels(visible, store: store),
+            "channels": try await TeamRoutes.channels(visible, store: store, openCircuits: metrics?.channelsWithOpenCircuit ?? []),
             "config": ["loaded_at": reload.loadedAt.iso8601, "reload_error": JSONBody.null(reload.error)] as [String: Any],
         ])
     }

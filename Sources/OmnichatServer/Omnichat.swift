@@ -218,7 +218,7 @@ public final class Omnichat: Sendable {
             replies: ReplyService(store: store, domain: domain),
             rooms: RoomLifecycle(store: store, channels: channels, appID: configuration.appID, domain: domain),
             trustedProxies: Set(configuration.trustedProxies),
-            allowPrivateNetworks: configuration.allowPrivateNetworks)
+            allowPrivateNetworks: configuration.allowPrivateNetworks, metrics: metrics)
         api.register(on: router)
         let routing = RoutingRoutes(api: api)
         routing.register(on: router)

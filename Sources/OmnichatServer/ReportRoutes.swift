@@ -16,6 +16,7 @@ struct ReportRoutes: Sendable {
         let v1 = router.group("/api/v1")
         v1.get("/reports/agents") { request, _ in try await agents(request) }
         v1.get("/reports/channels") { request, _ in try await channels(request) }
+        registerDaily(on: router)
     }
 
     /// Supervisors and admins, or a reporting tool's `read` API key.

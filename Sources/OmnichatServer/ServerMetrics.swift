@@ -2,6 +2,7 @@ import Foundation
 import OmnichatCore
 import OmnichatDelivery
 import Prometheus
+import Synchronization
 
 /// The daemon's Prometheus metrics. Labels are bounded: channel ids come from
 /// configuration, outcomes from a fixed list; never raw ids from requests.
@@ -65,7 +66,12 @@ public final class ServerMetrics: DeliveryObserver, Sendable {
         registry.makeDurationHistogram(descriptor: Self.named("omnichat_delivery_retry_delay_seconds", "Backoff before a delivery retry"), labels: [("channel", channelID)], buckets: latencyBuckets + [.seconds(60), .seconds(300)]).recordNanoseconds(Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
     }
 
+    /// Channels whose delivery circuit is open in this daemon (the channels page shows it).
+    private let openCircuits = Mutex<Set<String>>([])
+    public var channelsWithOpenCircuit: Set<String> { openCircuits.withLock { $0 } }
+
     public func circuit(channelID: String, open: Bool) {
+        openCircuits.withLock { if open { $0.insert(channelID) } else { $0.remove(channelID) } }
         registry.makeGauge(descriptor: Self.named("omnichat_delivery_circuit_open", "1 while a channel's circuit is open"), labels: [("channel", channelID)])
             .set(Int64(open ? 1 : 0))
         if open {

@@ -8,7 +8,7 @@ extension TeamRoutes {
     // MARK: Channels
 
     /// The channel listing: each channel with its status and the active users who serve it.
-    static func channels(_ list: [ConfiguredChannel], store: any Store) async throws -> [[String: Any]] {
+    static func channels(_ list: [ConfiguredChannel], store: any Store, openCircuits: Set<String> = []) async throws -> [[String: Any]] {
         let activity = try await store.channelActivity()
         let users = try await store.users(UserFilter(active: true))
         return list.map { channel in
@@ -20,6 +20,9 @@ extension TeamRoutes {
                     "last_webhook_at": JSONBody.null(status.lastWebhookAt?.iso8601),
                     "last_delivery_error": JSONBody.null(status.lastDeliveryError),
                     "last_delivery_error_at": JSONBody.null(status.lastDeliveryErrorAt?.iso8601),
+                    "pending_deliveries": status.pendingDeliveries,
+                    "failed_deliveries_24h": status.failedDeliveries,
+                    "circuit": openCircuits.contains(channel.id) ? "open" : "closed",
                 ] as [String: Any],
                 "agents": users.filter { $0.serves(channel: channel.id) }.map { ["id": $0.id, "name": $0.name, "email": $0.email] },
             ]

@@ -588,6 +588,23 @@ def main():
     status, body = api("GET", "/api/v1/settings", token=admin_token)
     check(status == 200 and body["custom_allocation"]["enabled"] is False, "custom allocation is stored disabled (API)")
 
+    # Settings › Channels: each channel's health, as the API gives it.
+    click("#settings-tab-channels")
+    el("section[data-loaded] #channels-table")
+    check(driver.current_url.endswith("#/settings/channels") and attr("a.navlink[data-page='settings']", "aria-current") == "page",
+          "Channels is a tab of Settings (the navigation marks Settings)")
+    channel = next(c for c in api("GET", "/api/v1/channels", token=admin_token)[1]["channels"] if c["id"] == "telegram")
+    row = "#channels-table tr[data-channel-id='telegram']"
+    st = channel["status"]
+    expected = ("circuit" if st["circuit"] == "open" else "failing" if st["failed_deliveries_24h"] > 0
+                else "quiet" if not st["last_webhook_at"] else "ok")
+    check(attr(row, "data-health") == expected and el(f"{row} [data-field='failed']").text == str(st["failed_deliveries_24h"])
+          and el(f"{row} [data-field='pending']").text == str(st["pending_deliveries"]),
+          f"the channels page shows the channel's health ({expected}), waiting and failed deliveries as the API counts them")
+    check("ago" in el(row).text and el(f"{row} [data-field='circuit']").text == ("Paused" if st["circuit"] == "open" else "Flowing"),
+          "the channels page shows the last message received and the delivery circuit")
+    shot("06g-settings-channels")
+
     # Divisions: add, rename, make default (checked through the API).
     status, body = api("GET", "/api/v1/divisions", token=admin_token)
     old_default = next(d["id"] for d in body["divisions"] if d["is_default"])

@@ -5,8 +5,17 @@ import { t } from '../strings.js';
 import * as api from '../api.js';
 import { h, field, checkbox, switchButton } from '../dom.js';
 
+/** The Settings page's tabs: General (admins) and Channels (supervisors and admins). */
+export function settingsTabs(user, current) {
+  const tabs = [];
+  if (user.role === 'admin') tabs.push(['general', '#/settings', t('settings.general')]);
+  tabs.push(['channels', '#/settings/channels', t('team.channels')]);
+  return h('nav', { class: 'subtabs', 'aria-label': t('settings.title') },
+    tabs.map(([id, href, label]) => h('a', { href, id: `settings-tab-${id}`, class: 'subtab', 'aria-current': id === current ? 'page' : null }, label)));
+}
+
 export function mount(ctx) {
-  const { main, toast } = ctx;
+  const { main, toast, user } = ctx;
   const page = h('div', { class: 'page' }, h('p', { class: 'muted' }, t('common.loading')));
   main.append(page);
   let disposed = false;
@@ -91,7 +100,7 @@ export function mount(ctx) {
         if (err.status !== 401) error.textContent = t('common.error', { message: err.message });
       }
     });
-    page.replaceChildren(h('div', { class: 'page-head' }, h('h1', null, t('settings.title')), sw), form);
+    page.replaceChildren(h('div', { class: 'page-head' }, h('h1', null, t('settings.title')), sw), settingsTabs(user, 'general'), form);
   }
 
   return { unmount() { disposed = true; } };

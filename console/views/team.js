@@ -1,7 +1,7 @@
 // Team (supervisors and admins): agents (add with or without an invitation,
 // edit role, divisions, channels, capacity; deactivate), divisions (add,
-// rename, set default), the team's saved replies (saved-replies.js) and
-// channels (status from adapters.d, who serves them).
+// rename, set default) and the team's saved replies (saved-replies.js).
+// Channels are under Settings › Channels (channels.js).
 import { t } from '../strings.js';
 import * as api from '../api.js';
 import { h, append, clear, field, checkbox, openDialog } from '../dom.js';
@@ -17,7 +17,10 @@ export function mount(ctx) {
 
   const agentsSection = h('section', { class: 'card', 'aria-labelledby': 'agents-h' });
   const divisionsSection = h('section', { class: 'card', 'aria-labelledby': 'divisions-h' });
-  const channelsSection = h('section', { class: 'card', 'aria-labelledby': 'channels-h' });
+  // Channels have a page of their own under Settings; this says where.
+  const channelsSection = h('section', { class: 'card', 'aria-labelledby': 'channels-h' },
+    h('h2', { id: 'channels-h' }, t('team.channels')),
+    h('p', null, t('team.channelsMoved'), ' ', h('a', { href: '#/settings/channels', id: 'to-channels' }, t('channels.open'))));
   const addSection = h('section', { class: 'card', 'aria-labelledby': 'add-h' });
   const savedSection = h('section', { class: 'card', id: 'saved-replies', 'aria-labelledby': 'saved-replies-h' });
   main.append(h('div', { class: 'page' },
@@ -34,7 +37,7 @@ export function mount(ctx) {
       const [a, d, c] = await Promise.all([api.get('/api/v1/agents'), api.get('/api/v1/divisions'), api.get('/api/v1/channels')]);
       if (disposed) return;
       data.agents = a.agents; data.divisions = d.divisions; data.channels = c.channels; data.config = c.config;
-      renderAgents(); renderDivisions(); renderChannels();
+      renderAgents(); renderDivisions();
       if (!addSection.firstChild) renderAdd();
     } catch (e) { fail(e); }
   }
@@ -250,41 +253,6 @@ export function mount(ctx) {
 
   async function removeDivision(d) {
     try { await api.del(`/api/v1/divisions/${encodeURIComponent(d.id)}`); load(); } catch (e) { fail(e); }
-  }
-
-  function renderChannels() {
-    const rows = data.channels.map((c) => h('tr', null,
-      h('td', null, h('span', { class: 'check' }, channelIcon(c.kind), h('strong', null, c.id))),
-      h('td', null, kindLabel(c.kind), c.bot ? ` · ${t('team.bot')}` : ''),
-      h('td', null, c.enabled ? t('common.yes') : t('common.no')),
-      h('td', null, c.division || '—'),
-      h('td', null, formatDateTime(c.status.last_webhook_at)),
-      h('td', null, c.status.last_delivery_error ? h('span', { class: 'delivery-failed' }, `${c.status.last_delivery_error} (${formatDateTime(c.status.last_delivery_error_at)})`) : '—'),
-      h('td', null, c.agents.map((a) => h('span', { class: 'tag' }, a.name)),
-        h('button', { type: 'button', class: 'btn btn-small', onclick: () => editChannelAgents(c) }, t('team.editAgents')))));
-    const cfg = data.config;
-    append(clear(channelsSection), [h('h2', { id: 'channels-h' }, t('team.channels')),
-      cfg ? h('p', { class: 'muted' }, t('team.configLoaded', { time: formatDateTime(cfg.loaded_at) })) : null,
-      cfg && cfg.reload_error ? h('p', { class: 'form-error' }, t('team.reloadError', { error: cfg.reload_error })) : null,
-      h('div', { class: 'table-wrap' }, h('table', { id: 'channels-table' },
-        h('thead', null, h('tr', null, [t('team.channels'), t('team.kind'), t('team.enabled'), t('team.division'), t('team.lastWebhook'), t('team.lastError'), t('team.assignedAgents')].map((c) => h('th', { scope: 'col' }, c)))),
-        h('tbody', null, rows)))]);
-  }
-
-  async function editChannelAgents(c) {
-    const serving = new Set(c.agents.map((a) => a.id));
-    const candidates = data.agents.filter((a) => a.active && (admin || a.role === 'agent' || a.id === user.id));
-    const ids = await openDialog(t('team.agentsFor', { channel: c.id }), (close) => {
-      const boxes = candidates.map((a) => checkbox(`${a.name} (${a.email})`, serving.has(a.id), { value: a.id }));
-      const form = h('form', { method: 'dialog' }, h('fieldset', null, h('legend', null, t('team.assignedAgents')), boxes.map((b) => b.row)),
-        h('div', { class: 'row-end' },
-          h('button', { type: 'button', class: 'btn', onclick: () => close(null) }, t('common.cancel')),
-          h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.save'))));
-      form.addEventListener('submit', (e) => { e.preventDefault(); close(boxes.filter((b) => b.input.checked).map((b) => b.input.value)); });
-      return form;
-    });
-    if (!ids) return;
-    try { await api.put(`/api/v1/channels/${encodeURIComponent(c.id)}/agents`, { agent_ids: ids }); load(); } catch (e) { fail(e); }
   }
 
   load();

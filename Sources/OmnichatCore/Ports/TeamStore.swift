@@ -88,6 +88,10 @@ public struct ChannelActivity: Sendable, Equatable {
     public var lastWebhookAt: Date?
     public var lastDeliveryError: String?
     public var lastDeliveryErrorAt: Date?
+    /// Replies and calls to the network still to deliver.
+    public var pendingDeliveries = 0
+    /// Deliveries that failed for good in the last 24 hours.
+    public var failedDeliveries = 0
 
     public init(lastWebhookAt: Date? = nil, lastDeliveryError: String? = nil, lastDeliveryErrorAt: Date? = nil) {
         self.lastWebhookAt = lastWebhookAt

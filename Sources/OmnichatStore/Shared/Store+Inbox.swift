@@ -195,7 +195,7 @@ extension EngineStore {
     // MARK: Reports
 
     /// `AND <alias>.channel_id IN (?, …)` and its arguments, or nothing.
-    private static func channelClause(_ filter: ReportFilter, alias: String) -> (String, StatementArguments) {
+    static func channelClause(_ filter: ReportFilter, alias: String) -> (String, StatementArguments) {
         guard !filter.channelIDs.isEmpty else { return ("", []) }
         return (
             " AND \(alias).channel_id IN (\(filter.channelIDs.map { _ in "?" }.joined(separator: ",")))",
@@ -217,53 +217,13 @@ extension EngineStore {
             var firstResponses: [Int64: [Double]] = [:]
             var resolutions: [Int64: [Double]] = [:]
 
-            // Assignments in the window, each with the agent's first reply
-            // between the assignment and the room's next transition.
-            let assignments = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT e.assignee_id AS agent, e.at AS at,
-                        (SELECT min(m.created_at) FROM messages m
-                          WHERE m.room_id = e.room_id AND m.direction = 'outbound' AND m.sender_user_id = e.assignee_id
-                            AND m.created_at >= e.at
-                            AND m.created_at <= coalesce(
-                                (SELECT n.at FROM room_events n WHERE n.room_id = e.room_id AND n.id > e.id ORDER BY n.id LIMIT 1), 1e300)
-                        ) AS replied_at
-                    FROM room_events e JOIN rooms r ON r.id = e.room_id
-                    WHERE e.at >= ? AND e.at < ? AND e.to_status = 'assigned' AND e.assignee_id IS NOT NULL\(channels)
-                    """,
-                arguments: [from, to] + channelArguments)
-            for row in assignments {
-                let agent: Int64 = row["agent"]
-                assigned[agent, default: 0] += 1
-                if let replied = row["replied_at"] as Double? {
-                    firstResponses[agent, default: []].append(replied - (row["at"] as Double))
-                }
+            for row in try Self.assignments(db, from: from, to: to, channels: channels, arguments: channelArguments) {
+                assigned[row.agent, default: 0] += 1
+                if let replied = row.repliedAt { firstResponses[row.agent, default: []].append(replied - row.at) }
             }
-
-            // Resolves in the window of rooms the agent had, each with its
-            // session's first assignment (the session starts at the last
-            // opening or reopening before the resolve).
-            let resolves = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT e.assignee_id AS agent, e.at AS at,
-                        (SELECT min(a.at) FROM room_events a
-                          WHERE a.room_id = e.room_id AND a.to_status = 'assigned' AND a.id < e.id
-                            AND a.id > coalesce(
-                                (SELECT max(s.id) FROM room_events s
-                                  WHERE s.room_id = e.room_id AND s.id < e.id AND (s.from_status IS NULL OR s.from_status = 'resolved')), 0)
-                        ) AS first_assigned_at
-                    FROM room_events e JOIN rooms r ON r.id = e.room_id
-                    WHERE e.at >= ? AND e.at < ? AND e.to_status = 'resolved' AND e.assignee_id IS NOT NULL\(channels)
-                    """,
-                arguments: [from, to] + channelArguments)
-            for row in resolves {
-                let agent: Int64 = row["agent"]
-                resolved[agent, default: 0] += 1
-                if let start = row["first_assigned_at"] as Double? {
-                    resolutions[agent, default: []].append((row["at"] as Double) - start)
-                }
+            for row in try Self.resolves(db, from: from, to: to, channels: channels, arguments: channelArguments) {
+                resolved[row.agent, default: 0] += 1
+                if let start = row.firstAssignedAt { resolutions[row.agent, default: []].append(row.at - start) }
             }
 
             let messageJoin = channels.isEmpty ? "" : " JOIN rooms r ON r.id = m.room_id"

@@ -317,6 +317,22 @@ extension EngineStore {
                     lastDeliveryError: row["last_delivery_error"],
                     lastDeliveryErrorAt: (row["last_delivery_error_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
             }
+            // The outbox per channel: what waits, and what failed for good in the last day.
+            let dayAgo = Date().timeIntervalSince1970 - 86_400
+            for row in try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT channel_id, sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS pending,
+                               sum(CASE WHEN status = 'failed' AND created_at > ? THEN 1 ELSE 0 END) AS failed
+                        FROM outbox WHERE status = 'pending' OR (status = 'failed' AND created_at > ?) GROUP BY channel_id
+                        """), arguments: [dayAgo, dayAgo])
+            {
+                let channel: String = row["channel_id"]
+                var activity = out[channel] ?? ChannelActivity()
+                activity.pendingDeliveries = (row["pending"] as Int?) ?? 0
+                activity.failedDeliveries = (row["failed"] as Int?) ?? 0
+                out[channel] = activity
+            }
             return out
         }
     }
