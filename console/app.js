@@ -21,7 +21,8 @@ const PAGES = {
   settings: { module: './views/settings.js', roles: ['admin'] },
   // Settings › Channels: under Settings in the navigation (supervisors reach it from there too).
   channels: { module: './views/channels.js', roles: ['supervisor', 'admin'], under: 'settings' },
-  reports: { module: './views/reports.js', roles: ['supervisor', 'admin'] },
+  // Agents see their own figures there.
+  reports: { module: './views/reports.js', roles: ['agent', 'supervisor', 'admin'] },
 };
 
 api.onSessionExpired(() => {

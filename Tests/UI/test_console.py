@@ -748,7 +748,26 @@ def main():
     wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#agents-report th[aria-sort='descending'] [data-sort='messages_sent']"),
              "the table to sort by messages sent")
     ok("reports: agent table sorts, the SVG chart is drawn")
+    # Day-by-day charts in the browser's time zone; at 1366 px nothing is clipped.
+    el("#times-chart[data-loaded] svg.chart")
+    el("#conversations-chart svg.chart polyline")
+    zone = driver.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone")
+    check(zone in el("#report-zone").text, f"the reports say their days are in the page's time zone ({zone})")
+    driver.set_window_size(1366, 768)
+    time.sleep(0.3)
+    fits = driver.execute_script("const w = document.getElementById('agents-report-wrap'); return [w.scrollWidth, w.clientWidth];")
+    check(fits[0] <= fits[1], f"the agents table fits at 1366 px (content {fits[0]} px in {fits[1]} px)")
+    inside = driver.execute_script("""
+        return [...document.querySelectorAll('svg.chart')].every((s) => {
+          const labels = [...s.querySelectorAll('.day-label')];
+          const last = labels[labels.length - 1];
+          if (!last) return true;
+          const b = last.getBBox();
+          return b.x >= 0 && b.x + b.width <= s.viewBox.baseVal.width + 0.5;
+        });""")
+    check(inside, "every chart's last day label lies inside the chart")
     shot("07-reports")
+    driver.set_window_size(1280, 900)
     # CSV: the button fetches the report with the token and hands the browser a blob: link to save.
     # The page's CSP (connect-src 'self') forbids fetching blob: URLs, so the test keeps the Blob objects themselves.
     driver.execute_script("""
@@ -1029,6 +1048,22 @@ def main():
     check(driver.find_element(By.ID, "sign-out").text == "Sign out", "back in English")
     check(api("GET", "/api/v1/me", token=session_token())[1]["user"].get("language") == "en", "English is kept on the account too (API)")
     ok("Indonesian: complete, chosen in the top bar, kept on the account and followed wherever the user signs in")
+    sign_out()
+
+    # 8c. An agent's own page: their figures and days (the same numbers as the API).
+    sign_in("alice@example.com", "alice-pass-123")
+    driver.get(args.base + "/#/reports")
+    el("#volume-chart[data-loaded]")
+    figures = {e.find_element(By.TAG_NAME, "dt").text: e.find_element(By.TAG_NAME, "dd").text
+               for e in driver.find_elements(By.CSS_SELECTOR, "#my-figures .figure")}
+    alice_token2, _ = login_api("alice@example.com", "alice-pass-123")
+    today = time.strftime("%Y-%m-%d")
+    week = time.strftime("%Y-%m-%d", time.localtime(time.time() - 6 * 86400))
+    mine = api("GET", f"/api/v1/reports/me?from={week}&to={today}&tz={urllib.parse.quote(zone)}", token=alice_token2)[1]
+    check(figures.get("Messages sent") == str(mine["agent"]["messages_sent"]) and figures.get("Assigned") == str(mine["agent"]["rooms_assigned"]),
+          f"an agent's Reports page shows their own figures ({figures.get('Messages sent')} sent, as the API counts)")
+    check(not driver.find_elements(By.CSS_SELECTOR, "#agents-report"), "an agent sees no one else's row")
+    shot("07b-my-figures")
     sign_out()
 
     # 9. No console errors.
