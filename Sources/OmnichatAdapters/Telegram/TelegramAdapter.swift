@@ -84,8 +84,8 @@ public struct TelegramAdapter: ChannelAdapter {
                     followUp: AdapterAction(name: Self.answerCallbackAction, parameters: ["callback_query_id": query.id]))
             ]
         }
-        if let member = update.myChatMember, let status = member.newChatMember?.status {
-            return [memberEvent(eventID, member, status: status, raw: raw)]
+        if let member = update.myChatMember, let chat = member.chat, let status = member.newChatMember?.status {
+            return [memberEvent(eventID, member, chat: chat, status: status, raw: raw)]
         }
         // An update kind we do not handle: kept as unsupported, acknowledged.
         let conversation = Self.anyConversation(in: request.body)
@@ -124,21 +124,21 @@ public struct TelegramAdapter: ChannelAdapter {
 
     /// The bot's membership changed: in a private chat the user blocked
     /// (`kicked`) or unblocked (`member`) it; in a group it was added or removed.
-    private func memberEvent(_ eventID: String, _ update: TelegramMemberUpdate, status: String, raw: String) -> InboundEvent {
+    private func memberEvent(_ eventID: String, _ update: TelegramMemberUpdate, chat: TelegramChat, status: String, raw: String) -> InboundEvent {
         let present = ["member", "administrator", "creator", "restricted"].contains(status)
-        let isPrivate = update.chat.type == nil || update.chat.type == "private"
+        let isPrivate = chat.type == nil || chat.type == "private"
         let name: String
         let who: String?
         if isPrivate {
             name = present ? "unblocked" : "blocked"
-            who = update.from?.displayName ?? update.chat.displayName
+            who = update.from?.displayName ?? chat.displayName
         } else {
             name = present ? "joined" : "left"
             who = update.newChatMember?.user?.displayName
         }
         return InboundEvent(
-            eventID: eventID, conversationID: String(update.chat.id),
-            contact: contact(update.from, chat: update.chat), content: MessageContent(type: .unsupported, text: who),
+            eventID: eventID, conversationID: String(chat.id),
+            contact: contact(update.from, chat: chat), content: MessageContent(type: .unsupported, text: who),
             occurredAt: update.date.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date(), raw: raw, kind: .system(name))
     }
 

@@ -20,17 +20,30 @@ struct TelegramUpdate: Decodable {
         case callbackQuery = "callback_query"
         case myChatMember = "my_chat_member"
     }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        updateID = try c.decode(Int64.self, forKey: .updateID)
+        message = try c.decodeIfPresent(TelegramMessage.self, forKey: .message)
+        editedMessage = try c.decodeIfPresent(TelegramMessage.self, forKey: .editedMessage)
+        channelPost = try c.decodeIfPresent(TelegramMessage.self, forKey: .channelPost)
+        editedChannelPost = try c.decodeIfPresent(TelegramMessage.self, forKey: .editedChannelPost)
+        callbackQuery = try c.decodeIfPresent(TelegramCallbackQuery.self, forKey: .callbackQuery)
+        // A membership change we cannot read is kept as an update kind we do not model, as before it was read at all.
+        myChatMember = try? c.decodeIfPresent(TelegramMemberUpdate.self, forKey: .myChatMember)
+    }
 }
 
 /// `my_chat_member`: the bot's own membership changed. In a private chat,
 /// `kicked` means the user blocked the bot and `member` that they unblocked it.
 struct TelegramMemberUpdate: Decodable {
     struct Member: Decodable {
-        var status: String
+        var status: String?
         var user: TelegramUser?
     }
 
-    var chat: TelegramChat
+    // Optional, as for update kinds we do not model: an incomplete one is kept as unsupported.
+    var chat: TelegramChat?
     var from: TelegramUser?
     var date: Int64?
     var newChatMember: Member?
@@ -187,7 +200,9 @@ extension TelegramUpdate {
     /// know are ignored, as `JSONDecoder` ignores them.
     init(fast json: FastJSON) throws {
         let root = json.root
-        try json.requireAbsent(root, ["callback_query", "my_chat_member"])
+        try json.requireAbsent(root, ["callback_query"])
+        // The bot's membership (blocked, unblocked, added to a group) is decoded the general way.
+        if let member = try json.optionalObject(root, "my_chat_member") { try json.requireAbsent(member, ["new_chat_member"]) }
         updateID = try json.requiredInt64(root, "update_id")
         message = try json.optionalObject(root, "message").map { try TelegramMessage(fast: json, $0) }
         editedMessage = try json.optionalObject(root, "edited_message").map { try TelegramMessage(fast: json, $0) }
