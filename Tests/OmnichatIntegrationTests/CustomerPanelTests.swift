@@ -168,6 +168,38 @@ struct CustomerPanelTests {
         }
     }
 
+    @Test("LINE: unfollowing the account and following it again are blocked and unblocked notices of the customer's room")
+    func lineFollow() async throws {
+        try await inbox.withDaemon { daemon, _ in
+            let (_, sueToken) = try await daemon.signIn(email: "sue@example.com", role: .supervisor)
+            func post(_ event: [String: Any]) async throws -> Int {
+                let body = jsonData(["destination": "Ubot", "events": [event]])
+                return try await call(
+                    "POST", "\(daemon.base)/webhooks/ln", body: body,
+                    headers: [("X-Line-Signature", hmacBase64("line-secret", body)), ("Content-Type", "application/json")]
+                ).status
+            }
+            let source: [String: Any] = ["type": "user", "userId": "Uline1"]
+            #expect(try await post([
+                "type": "message", "webhookEventId": "01LINE1", "timestamp": 1_700_000_000_000, "source": source, "replyToken": "r1",
+                "message": ["id": "m1", "type": "text", "text": "hello"],
+            ]) == 200)
+            var room: Int64?
+            try await eventually("the LINE room") {
+                room = try await inbox.rooms(daemon, sueToken).first { $0["channel"] as? String == "ln" }?["id"].asID
+                return room != nil
+            }
+            let id = try #require(room)
+            #expect(try await post(["type": "unfollow", "webhookEventId": "01LINE2", "timestamp": 1_700_000_100_000, "source": source]) == 200)
+            #expect(try await post(["type": "follow", "webhookEventId": "01LINE3", "timestamp": 1_700_000_200_000, "source": source, "replyToken": "r2"]) == 200)
+            try await eventually("the notices") {
+                let history = try await call("GET", "\(daemon.base)/api/v1/rooms/\(id)/history", token: sueToken)
+                let kinds = (history["events"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
+                return kinds.suffix(2) == ["blocked", "unblocked"]
+            }
+        }
+    }
+
     @Test("the console language is kept per user: en, id or null; anything else is 422")
     func language() async throws {
         try await inbox.withDaemon { daemon, _ in

@@ -79,7 +79,8 @@ enum IngestWriter {
         else { return nil }
         let notice = RoomNotice(
             roomID: room["id"], kind: kind, name: event.content.text ?? event.contact.displayName,
-            at: Date(timeIntervalSince1970: min(event.occurredAt.timeIntervalSince1970, now)))
+            // When we heard of it: notices sit among the room's events in the order they reached us, as messages do.
+            at: Date(timeIntervalSince1970: now))
         try db.cachedStatement(sql: "INSERT INTO room_notices (room_id, kind, name, at) VALUES (?, ?, ?, ?)")
             .execute(arguments: [notice.roomID, notice.kind, notice.name, notice.at.timeIntervalSince1970])
         return notice
