@@ -50,13 +50,13 @@ extension ReportRoutes {
         return (from, to)
     }
 
-    /// The days of the window in `zone`, every one, as `yyyy-MM-dd`.
-    static func days(from: Date, to: Date, zone: TimeZone) -> [String] {
+    /// The days of the window in `zone`, every one, as `yyyy-MM-dd` (one past `limit` at most).
+    static func days(from: Date, to: Date, zone: TimeZone, limit: Int = maxDailyDays) -> [String] {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = zone
         var out: [String] = []
         var day = calendar.startOfDay(for: from)
-        while day < to && out.count <= maxDailyDays {
+        while day < to && out.count <= limit {
             let c = calendar.dateComponents([.year, .month, .day], from: day)
             out.append(String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0))
             day = calendar.date(byAdding: .day, value: 1, to: day) ?? day.addingTimeInterval(86_400)
@@ -114,14 +114,7 @@ extension ReportRoutes {
         let (from, to) = try Self.window(query, now: now, zone: try Self.timeZone(query))
         let row = try await store.agentReport(ReportFilter(from: from, to: to, now: now)).first { $0.agent.id == user.id }
             ?? AgentPerformance(agent: user)
-        body["agent"] = [
-            "agent": ["id": user.id, "name": user.name, "email": user.email],
-            "rooms_assigned": row.roomsAssigned, "rooms_resolved": row.roomsResolved, "messages_sent": row.messagesSent,
-            "first_response_avg_seconds": Self.json(row.firstResponseAverage),
-            "first_response_median_seconds": Self.json(row.firstResponseMedian),
-            "resolution_avg_seconds": Self.json(row.resolutionAverage),
-            "open_rooms": row.openRooms, "online_seconds": Self.wholeSeconds(row.onlineSeconds),
-        ] as [String: Any]
+        body["agent"] = Self.agentRow(row)
         return JSONBody.response(body)
     }
 }

@@ -64,17 +64,20 @@ struct ReportRoutes: Sendable {
         }
         return JSONBody.response([
             "from": from.iso8601, "to": to.iso8601,
-            "agents": rows.map { r -> [String: Any] in
-                [
-                    "agent": ["id": r.agent.id, "name": r.agent.name, "email": r.agent.email],
-                    "rooms_assigned": r.roomsAssigned, "rooms_resolved": r.roomsResolved, "messages_sent": r.messagesSent,
-                    "first_response_avg_seconds": Self.json(r.firstResponseAverage),
-                    "first_response_median_seconds": Self.json(r.firstResponseMedian),
-                    "resolution_avg_seconds": Self.json(r.resolutionAverage),
-                    "open_rooms": r.openRooms, "online_seconds": Self.wholeSeconds(r.onlineSeconds),
-                ]
-            },
+            "agents": rows.map(Self.agentRow),
         ])
+    }
+
+    /// One row of the agents report (also the agent's own page).
+    static func agentRow(_ r: AgentPerformance) -> [String: Any] {
+        [
+            "agent": ["id": r.agent.id, "name": r.agent.name, "email": r.agent.email],
+            "rooms_assigned": r.roomsAssigned, "rooms_resolved": r.roomsResolved, "messages_sent": r.messagesSent,
+            "first_response_avg_seconds": json(r.firstResponseAverage),
+            "first_response_median_seconds": json(r.firstResponseMedian),
+            "resolution_avg_seconds": json(r.resolutionAverage),
+            "open_rooms": r.openRooms, "online_seconds": wholeSeconds(r.onlineSeconds),
+        ]
     }
 
     /// `?from=&to=&channel=` → `{"from","to","days":[…]}`: a row for every UTC
@@ -176,14 +179,7 @@ struct ReportRoutes: Sendable {
 
     /// The UTC days (`yyyy-MM-dd`) the window [from, to) touches.
     static func days(from: Date, to: Date) -> [String] {
-        var out: [String] = []
-        var day = utc.startOfDay(for: from)
-        while day < to && out.count <= maxChannelReportDays {
-            let c = utc.dateComponents([.year, .month, .day], from: day)
-            out.append(String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0))
-            day = utc.date(byAdding: .day, value: 1, to: day) ?? day.addingTimeInterval(86_400)
-        }
-        return out
+        days(from: from, to: to, zone: utc.timeZone, limit: maxChannelReportDays)
     }
 
     // MARK: Output

@@ -6,15 +6,20 @@ import OmnichatCore
 
 // The reports' raw samples, and the daily series (both engines).
 extension EngineStore {
+    /// `[from, to] + channel arguments (+ agent)`, and the agent's clause for `e`.
+    private static func windowArguments(from: Double, to: Double, _ arguments: StatementArguments, agent: Int64?) -> (String, StatementArguments) {
+        var all: StatementArguments = [from, to]
+        all += arguments
+        if let agent { all += [agent] }
+        return (agent == nil ? "" : " AND e.assignee_id = ?", all)
+    }
+
     /// Assignments in the window, each with the agent's first reply between
     /// the assignment and the room's next transition.
     static func assignments(
         _ db: Database, from: Double, to: Double, channels: String, arguments: StatementArguments, agent: Int64? = nil
     ) throws -> [(agent: Int64, at: Double, repliedAt: Double?)] {
-        let agentClause = agent == nil ? "" : " AND e.assignee_id = ?"
-        var all: StatementArguments = [from, to]
-        all += arguments
-        if let agent { all += [agent] }
+        let (agentClause, all) = windowArguments(from: from, to: to, arguments, agent: agent)
         return try Row.fetchAll(
             db,
             sql: """
@@ -38,10 +43,7 @@ extension EngineStore {
     static func resolves(
         _ db: Database, from: Double, to: Double, channels: String, arguments: StatementArguments, agent: Int64? = nil
     ) throws -> [(agent: Int64, at: Double, firstAssignedAt: Double?)] {
-        let agentClause = agent == nil ? "" : " AND e.assignee_id = ?"
-        var all: StatementArguments = [from, to]
-        all += arguments
-        if let agent { all += [agent] }
+        let (agentClause, all) = windowArguments(from: from, to: to, arguments, agent: agent)
         return try Row.fetchAll(
             db,
             sql: """
