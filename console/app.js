@@ -123,10 +123,12 @@ function buildShell() {
 
 // The language is kept on the account (wherever the user signs in) and in this browser.
 async function chooseLanguage(code) {
+  let language = code;
   try {
     const r = await api.patch('/api/v1/me', { language: code });
-    api.updateUser({ ...user, language: r.user.language });
+    language = r.user.language;
   } catch (e) { /* kept in this browser only */ }
+  api.updateUser({ ...user, language });
   if (live) live.stop();
   setLanguage(code);
 }

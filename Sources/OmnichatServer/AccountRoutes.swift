@@ -116,15 +116,14 @@ struct AccountRoutes: Sendable {
     func patchMe(_ request: Request) async throws -> Response {
         var user = try await auth.user(of: request)
         let body = try await JSONBody.object(request)
-        if let value = body["language"] {
-            guard value is NSNull || (value as? String).map(Self.languages.contains) == true else {
-                throw APIError.unprocessable("'language' must be one of: \(Self.languages.joined(separator: ", ")), or null")
-            }
-            try await store.setLanguage(userID: user.id, language: value as? String)
+        // Every field is checked before anything is written: a 422 changes nothing.
+        let language = body["language"]
+        if let language, !(language is NSNull || (language as? String).map(Self.languages.contains) == true) {
+            throw APIError.unprocessable("'language' must be one of: \(Self.languages.joined(separator: ", ")), or null")
         }
-        if body["name"] != nil {
-            user = try await store.setName(userID: user.id, name: try TeamRoutes.name(body))
-        }
+        let name = body["name"] != nil ? try TeamRoutes.name(body) : nil
+        if let language { try await store.setLanguage(userID: user.id, language: language as? String) }
+        if let name { user = try await store.setName(userID: user.id, name: name) }
         var json = TeamRoutes.member(user)
         json["language"] = JSONBody.null(try await store.language(userID: user.id))
         return JSONBody.response(["user": json])

@@ -10,11 +10,16 @@ extension ContactRoutes {
     func details(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let user = try await api.auth.user(of: request)
         let id = try await contactID(context)
-        guard let details = try await store.contactDetails(id: id, roomLimit: Self.roomLimit) else {
+        guard var details = try await store.contactDetails(id: id, roomLimit: Self.roomLimit) else {
             throw APIError.notFound("no contact '\(id)'")
         }
-        if user.role == .agent && !details.rooms.contains(where: { $0.assignee?.id == user.id }) {
-            throw APIError.forbidden("contact '\(id)' has no room assigned to you")
+        if user.role == .agent {
+            guard try await store.contactHasRoom(id, assignedTo: user.id) else {
+                throw APIError.forbidden("contact '\(id)' has no room assigned to you")
+            }
+            // An agent sees the customer on the channels they serve, and colleagues by name only.
+            details.linked = details.linked.filter { user.serves(channel: $0.channelID) }
+            details.rooms = details.rooms.filter { user.serves(channel: $0.channelID) }
         }
         let contact = details.contact
         let extras = contact.extras.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } ?? [String: Any]()
@@ -27,7 +32,11 @@ extension ContactRoutes {
         return JSONBody.response([
             "contact": body,
             "linked": details.linked.map(Self.summary),
-            "rooms": details.rooms.map(APIRoutes.room),
+            "rooms": details.rooms.map { room -> [String: Any] in
+                var json = APIRoutes.room(room)
+                if user.role == .agent, let assignee = room.assignee { json["assignee"] = ["id": assignee.id, "name": assignee.name] }
+                return json
+            },
         ])
     }
 

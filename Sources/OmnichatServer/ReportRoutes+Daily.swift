@@ -45,7 +45,7 @@ extension ReportRoutes {
         }
         let to = try query["to"].map { try local($0, field: "to", endOfDay: true) } ?? now
         let from = try query["from"].map { try local($0, field: "from", endOfDay: false) }
-            ?? calendar.startOfDay(for: to.addingTimeInterval(-Double(defaultDays - 1) * 86_400))
+            ?? calendar.startOfDay(for: to.addingTimeInterval(-1 - Double(defaultDays - 1) * 86_400))
         guard from < to else { throw APIError.unprocessable("'from' must be before 'to'") }
         return (from, to)
     }
@@ -112,7 +112,7 @@ extension ReportRoutes {
         let now = Date()
         var body = try await series(query, agentID: user.id, now: now)
         let (from, to) = try Self.window(query, now: now, zone: try Self.timeZone(query))
-        let row = try await store.agentReport(ReportFilter(from: from, to: to, now: now)).first { $0.agent.id == user.id }
+        let row = try await store.agentReport(ReportFilter(from: from, to: to, channelIDs: query.list("channel"), now: now)).first { $0.agent.id == user.id }
             ?? AgentPerformance(agent: user)
         body["agent"] = Self.agentRow(row)
         return JSONBody.response(body)

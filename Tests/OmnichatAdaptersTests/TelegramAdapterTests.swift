@@ -120,7 +120,7 @@ struct TelegramInboundTests {
         #expect(event.conversationID == "77")
     }
 
-    @Test("the bot blocked or unblocked in a private chat, and members joining or leaving a group, are system events")
+    @Test("the bot blocked or unblocked in a private chat, members joining or leaving a group, and the bot added to a group are system events")
     func membership() throws {
         func member(_ status: String, chat: String) -> Data {
             Data(#"{"update_id":12,"my_chat_member":{"chat":\#(chat),"from":{"id":78,"first_name":"Fay"},"date":5,"new_chat_member":{"status":"\#(status)","user":{"id":9,"first_name":"Bot"}}}}"#.utf8)
@@ -132,8 +132,8 @@ struct TelegramInboundTests {
         #expect(blocked.conversationID == "78")
         #expect(try telegram().parse(request(member("member", chat: privateChat))).first?.kind == .system("unblocked"))
         let group = #"{"id":-5,"type":"group","title":"Ops"}"#
-        #expect(try telegram().parse(request(member("left", chat: group))).first?.kind == .system("left"))
-        #expect(try telegram().parse(request(member("administrator", chat: group))).first?.kind == .system("joined"))
+        #expect(try telegram().parse(request(member("left", chat: group))).first?.kind == .system("bot_removed"), "recorded, not a notice")
+        #expect(try telegram().parse(request(member("administrator", chat: group))).first?.kind == .system("bot_added"))
         let joined = Data(
             #"{"update_id":13,"message":{"message_id":4,"chat":{"id":-5,"type":"group","title":"Ops"},"from":{"id":78,"first_name":"Fay"},"date":6,"new_chat_members":[{"id":79,"first_name":"Gil"},{"id":80,"first_name":"Hal"}]}}"#.utf8)
         let event = try #require(try telegram().parse(request(joined)).first)

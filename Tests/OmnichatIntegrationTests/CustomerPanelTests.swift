@@ -200,6 +200,39 @@ struct CustomerPanelTests {
         }
     }
 
+    @Test("erasing a merged contact leaves the others merged (or alone) and an erased contact cannot be merged; agents see colleagues by name only")
+    func eraseMerged() async throws {
+        try await inbox.withDaemon { daemon, _ in
+            let (ann, annToken) = try await daemon.signIn(email: "ann@example.com")
+            let (_, adminToken) = try await daemon.signIn(email: "root@example.com", role: .admin, online: false)
+            let roomA = try await inbox.customerWrites(daemon, update: 1, chat: 801, text: "a", name: "Ida", as: adminToken)
+            try await inbox.waitForStatus(daemon, adminToken, roomA, "assigned", assignee: ann.id)
+            let roomB = try await inbox.customerWrites(daemon, update: 2, chat: 802, text: "b", name: "Ida B", as: adminToken)
+            let roomC = try await inbox.customerWrites(daemon, update: 3, chat: 803, text: "c", name: "Ida C", as: adminToken)
+            let a = try await contactOf(daemon, room: roomA, token: adminToken)
+            let b = try await contactOf(daemon, room: roomB, token: adminToken)
+            let c = try await contactOf(daemon, room: roomC, token: adminToken)
+            #expect(try await call("POST", "\(daemon.base)/api/v1/contacts/\(a)/merge", json: ["contact_id": b], token: adminToken)["contacts"].asIDs == [a, b])
+            #expect(try await call("POST", "\(daemon.base)/api/v1/contacts/\(c)/merge", json: ["contact_id": a], token: adminToken)["contacts"].asIDs == [a, b, c])
+            // Ann's view of the customer: her colleagues' rooms name who has them, without their email.
+            let seen = try await call("GET", "\(daemon.base)/api/v1/contacts/\(a)", token: annToken)
+            let assignees = (seen["rooms"] as? [[String: Any]] ?? []).compactMap { $0["assignee"] as? [String: Any] }
+            #expect(!assignees.isEmpty && assignees.allSatisfy { $0["email"] == nil && $0["name"] is String }, "\(seen.text)")
+            // Erase the first contact (the person's anchor): b and c stay one person.
+            for room in [roomA] { #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(room)/resolve", token: adminToken).status == 200) }
+            #expect(try await call("DELETE", "\(daemon.base)/api/v1/contacts/\(a)", token: adminToken).status == 200)
+            var details = try await call("GET", "\(daemon.base)/api/v1/contacts/\(b)", token: adminToken)
+            #expect((details["linked"] as? [[String: Any]])?.compactMap { $0["id"].asID } == [c])
+            #expect(try await call("POST", "\(daemon.base)/api/v1/contacts/\(b)/merge", json: ["contact_id": a], token: adminToken).status == 422, "an erased contact")
+            // Erase b too: c is left alone, no longer merged.
+            #expect(try await call("POST", "\(daemon.base)/api/v1/rooms/\(roomB)/resolve", token: adminToken).status == 200)
+            #expect(try await call("DELETE", "\(daemon.base)/api/v1/contacts/\(b)", token: adminToken).status == 200)
+            details = try await call("GET", "\(daemon.base)/api/v1/contacts/\(c)", token: adminToken)
+            #expect((details["linked"] as? [Any])?.isEmpty == true)
+            #expect(try await call("POST", "\(daemon.base)/api/v1/contacts/\(c)/unmerge", token: adminToken).status == 409)
+        }
+    }
+
     @Test("the console language is kept per user: en, id or null; anything else is 422")
     func language() async throws {
         try await inbox.withDaemon { daemon, _ in
@@ -212,6 +245,9 @@ struct CustomerPanelTests {
             let wrong = try await call("PATCH", "\(daemon.base)/api/v1/me", json: ["language": "fr"], token: token)
             #expect(wrong.status == 422)
             #expect(inbox.errorMessage(wrong).contains("'language'"))
+            #expect((try await call("GET", "\(daemon.base)/api/v1/me", token: token)["user"] as? [String: Any])?["language"] as? String == "id")
+            // A bad field refuses the whole change: the language stays.
+            #expect(try await call("PATCH", "\(daemon.base)/api/v1/me", json: ["language": "en", "name": ""], token: token).status == 422)
             #expect((try await call("GET", "\(daemon.base)/api/v1/me", token: token)["user"] as? [String: Any])?["language"] as? String == "id")
             #expect(
                 (try await call("PATCH", "\(daemon.base)/api/v1/me", json: ["language": NSNull()], token: token)["user"] as? [String: Any])?["language"]

@@ -122,6 +122,16 @@ struct PrivacyTests {
         let reply = try await call("POST", "\(daemon.base)/api/v1/rooms/\(roomID)/messages", json: ["text": "agent reply"], token: admin)
         #expect(reply.status == 201 || reply.status == 200, "\(reply.text)")
         try await eventually("the reply delivered") { fake.calls(to: "sendMessage").count == 1 }
+        // The customer blocks the bot: a notice that names her.
+        let blocked = jsonData([
+            "update_id": 90,
+            "my_chat_member": [
+                "chat": ["id": 7001, "type": "private", "first_name": "Secret Sue"], "from": ["id": 7001, "first_name": "Secret Sue"], "date": 1,
+                "new_chat_member": ["status": "kicked", "user": ["id": 1, "is_bot": true, "first_name": "Bot"]],
+            ] as [String: Any],
+        ])
+        #expect(try await daemon.postUpdate(blocked).status == 200)
+        #expect(try await daemon.store.roomNotices(roomID: try #require(roomID as? Int64 ?? Int64("\(roomID)"))).count == 1)
         let reportBefore = try await Self.channelReport(daemon, token: admin)
         let count = try await daemon.store.countMessages()
 
@@ -144,6 +154,7 @@ struct PrivacyTests {
         let scrubbed = try await call("GET", "\(daemon.base)/api/v1/rooms/\(roomID)/messages", token: admin)
         #expect(!scrubbed.text.contains("old secret") && !scrubbed.text.contains("agent reply"), "\(scrubbed.text.prefix(300))")
         #expect(try await daemon.store.countMessages() == count)
+        #expect(try await daemon.store.roomNotices(roomID: try #require(roomID as? Int64 ?? Int64("\(roomID)"))).isEmpty, "the notice naming her went too")
         #expect(try await Self.channelReport(daemon, token: admin) == reportBefore)
         // A second sweep has nothing left to do.
         let again = await job.sweep(RetentionPolicy(messagesDays: 30, deliveryLogsDays: 30, auditLogDays: 30), now: later)

@@ -390,7 +390,7 @@ export function mountConversation(pane, ctx) {
     roomTimer = setTimeout(async () => {
       try {
         const r = await api.get(`/api/v1/rooms/${rid}`);
-        if (!disposed) { room = r.room; renderHeader(); renderComposer(); if (panelOpen) panel.refresh(room).catch(() => {}); }
+        if (!disposed) { room = r.room; renderHeader(); renderComposer(); if (panelOpen) panel.refresh(room, { force: false }).catch(() => {}); }
       } catch (e) { /* gone */ }
     }, 80);
   }

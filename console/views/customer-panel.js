@@ -216,7 +216,11 @@ export function mountCustomerPanel(aside, ctx) {
     } catch (e) { fail(e); }
   }
 
-  async function refresh(next) {
+  let generation = 0;
+  async function refresh(next, { force = true } = {}) {
+    // A live update does not throw away what the user is typing in the panel.
+    if (!force && aside.contains(document.activeElement) && document.activeElement.matches('input, textarea, select')) return;
+    const mine = ++generation;
     room = next;
     const contactId = (room.customer && room.customer.id) || (room.contact && room.contact.id);
     const [d, props, notes, history] = await Promise.all([
@@ -225,7 +229,7 @@ export function mountCustomerPanel(aside, ctx) {
       api.get(`/api/v1/rooms/${rid}/notes`, { limit: 200 }).then((r) => r.notes).catch(() => []),
       api.get(`/api/v1/rooms/${rid}/history`).then((r) => r.events).catch(() => []),
     ]);
-    if (disposed) return;
+    if (disposed || mine !== generation) return;
     details = d;
     clear(aside).append(
       h('div', { class: 'panel-head' },

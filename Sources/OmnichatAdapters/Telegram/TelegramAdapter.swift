@@ -133,7 +133,9 @@ public struct TelegramAdapter: ChannelAdapter {
             name = present ? "unblocked" : "blocked"
             who = update.from?.displayName ?? chat.displayName
         } else {
-            name = present ? "joined" : "left"
+            // The bot added to or removed from a group: recorded only; the group's own
+            // service message (new_chat_members, left_chat_member) is the notice.
+            name = present ? "bot_added" : "bot_removed"
             who = update.newChatMember?.user?.displayName
         }
         return InboundEvent(

@@ -51,6 +51,8 @@ public protocol ContactPort: Sendable {
     /// Takes the contact out of its person; the others stay together.
     /// `conflict` when it is not merged with anyone.
     func unmergeContact(_ id: Int64) async throws
+    /// Whether one of the contact's rooms is the user's (assigned to them, or resolved by them): an agent may then read the customer, as they read those rooms.
+    func contactHasRoom(_ contactID: Int64, assignedTo userID: Int64) async throws -> Bool
     /// The room's notices, oldest first.
     func roomNotices(roomID: Int64) async throws -> [RoomNotice]
     /// The user's chosen console language (nil: the browser's).

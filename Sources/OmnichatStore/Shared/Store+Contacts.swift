@@ -43,8 +43,9 @@ extension EngineStore {
         return try await pool.write { db in
             var persons: [Int64] = []
             for contact in [id, other] {
-                guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, person_id FROM contacts WHERE id = ?"), arguments: [contact])
+                guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, person_id, external_id FROM contacts WHERE id = ?"), arguments: [contact])
                 else { throw StoreError(.notFound, "no contact \(contact)") }
+                guard !(row["external_id"] as String).hasPrefix("erased-") else { throw StoreError(.invalid, "contact \(contact) was erased") }
                 persons.append(row["person_id"] ?? contact)
             }
             // A person is named by their first contact; every member carries the name.
@@ -60,14 +61,31 @@ extension EngineStore {
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT person_id FROM contacts WHERE id = ?"), arguments: [id]) else {
                 throw StoreError(.notFound, "no contact \(id)")
             }
-            guard let person = row["person_id"] as Int64? else { throw StoreError(.conflict, "contact \(id) is not merged with another contact") }
-            try db.cachedStatement(sql: "UPDATE contacts SET person_id = NULL WHERE id = ?").execute(arguments: [id])
-            let rest = try Int64.fetchAll(db.cachedStatement(sql: "SELECT id FROM contacts WHERE person_id = ? ORDER BY id"), arguments: [person])
-            if rest.count < 2 {
-                try db.cachedStatement(sql: "UPDATE contacts SET person_id = NULL WHERE person_id = ?").execute(arguments: [person])
-            } else if person == id {
-                try db.cachedStatement(sql: "UPDATE contacts SET person_id = ? WHERE person_id = ?").execute(arguments: [rest[0], person])
-            }
+            guard row["person_id"] as Int64? != nil else { throw StoreError(.conflict, "contact \(id) is not merged with another contact") }
+            try Self.detach(db, contactID: id)
+        }
+    }
+
+    /// Takes a contact out of its person (unmerge, erasure): the others stay
+    /// together under their first contact's id, or alone when one is left.
+    static func detach(_ db: Database, contactID id: Int64) throws {
+        guard let person = try Int64.fetchOne(db.cachedStatement(sql: "SELECT person_id FROM contacts WHERE id = ?"), arguments: [id]) else {
+            return
+        }
+        try db.cachedStatement(sql: "UPDATE contacts SET person_id = NULL WHERE id = ?").execute(arguments: [id])
+        let rest = try Int64.fetchAll(db.cachedStatement(sql: "SELECT id FROM contacts WHERE person_id = ? ORDER BY id"), arguments: [person])
+        if rest.count < 2 {
+            try db.cachedStatement(sql: "UPDATE contacts SET person_id = NULL WHERE person_id = ?").execute(arguments: [person])
+        } else if person == id {
+            try db.cachedStatement(sql: "UPDATE contacts SET person_id = ? WHERE person_id = ?").execute(arguments: [rest[0], person])
+        }
+    }
+
+    public func contactHasRoom(_ contactID: Int64, assignedTo userID: Int64) async throws -> Bool {
+        try await pool.read { db in
+            try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM rooms WHERE contact_id = ? AND assignee_id = ? LIMIT 1"),
+                arguments: [contactID, userID]) != nil
         }
     }
 

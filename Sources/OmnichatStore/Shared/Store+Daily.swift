@@ -65,6 +65,12 @@ extension EngineStore {
     /// multiple of 15 minutes), then summed into the zone's days.
     static let bucketSeconds = 900
 
+    /// The bucket of a time in seconds, rounded down on both engines (a CAST
+    /// truncates on SQLite and rounds on PostgreSQL: the CASE evens them out).
+    static func bucket(_ column: String) -> String {
+        "(CAST(\(column) AS BIGINT) - CASE WHEN CAST(\(column) AS BIGINT) > \(column) THEN 1 ELSE 0 END) / \(bucketSeconds)"
+    }
+
     public func dailyReport(_ filter: ReportFilter, agentID: Int64?, timeZone: TimeZone) async throws -> [ReportDay] {
         let from = filter.from.timeIntervalSince1970
         let to = filter.to.timeIntervalSince1970
@@ -87,7 +93,7 @@ extension EngineStore {
             for row in try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT CAST(m.created_at AS BIGINT) / \(Self.bucketSeconds) AS bucket,
+                    SELECT \(Self.bucket("m.created_at")) AS bucket,
                         sum(CASE WHEN m.direction = 'inbound' THEN 1 ELSE 0 END) AS inbound,
                         sum(CASE WHEN m.direction = 'outbound' THEN 1 ELSE 0 END) AS outbound
                     FROM messages m JOIN rooms r ON r.id = m.room_id
@@ -106,7 +112,7 @@ extension EngineStore {
                 for row in try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT CAST(e.at AS BIGINT) / \(Self.bucketSeconds) AS bucket, count(*) AS n
+                        SELECT \(Self.bucket("e.at")) AS bucket, count(*) AS n
                         FROM room_events e JOIN rooms r ON r.id = e.room_id
                         WHERE e.at >= ? AND e.at < ? AND (e.from_status IS NULL OR e.from_status = 'resolved')\(channels)
                         GROUP BY bucket

@@ -39,6 +39,11 @@ extension EngineStore {
                     sql: "DELETE FROM notes WHERE id IN (SELECT id FROM notes WHERE created_at < ? ORDER BY id LIMIT ?)"
                 ).execute(arguments: [before, limit])
                 let notes = db.changesCount
+                // Notices name people (who blocked the bot, who joined a group): they go with the messages.
+                try db.cachedStatement(
+                    sql: "DELETE FROM room_notices WHERE id IN (SELECT id FROM room_notices WHERE at < ? ORDER BY id LIMIT ?)"
+                ).execute(arguments: [before, limit])
+                let notices = db.changesCount
                 try db.cachedStatement(
                     sql: """
                         UPDATE processed_events SET raw = NULL WHERE (channel_id, event_id) IN
@@ -46,7 +51,7 @@ extension EngineStore {
                         """
                 ).execute(arguments: [before, limit])
                 let raws = db.changesCount
-                if ids.count == limit || notes == limit || raws == limit { pass.done = false }
+                if ids.count == limit || notes == limit || notices == limit || raws == limit { pass.done = false }
             }
             if let days = policy.mediaDays {
                 let before = clock - Double(days) * day
@@ -115,7 +120,7 @@ extension EngineStore {
             try db.cachedStatement(sql: "DELETE FROM notes WHERE room_id IN \(rooms)").execute(arguments: [id])
             let notes = db.changesCount
             try db.cachedStatement(sql: "DELETE FROM room_notices WHERE room_id IN \(rooms)").execute(arguments: [id])
-            try db.cachedStatement(sql: "UPDATE contacts SET person_id = NULL WHERE id = ?").execute(arguments: [id])
+            try Self.detach(db, contactID: id)
             try db.cachedStatement(sql: "DELETE FROM contact_properties WHERE contact_id = ?").execute(arguments: [id])
             let properties = db.changesCount
             // Merchant webhooks about these rooms carry the customer's profile: dropped.

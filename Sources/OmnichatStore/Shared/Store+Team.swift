@@ -317,14 +317,17 @@ extension EngineStore {
                     lastDeliveryError: row["last_delivery_error"],
                     lastDeliveryErrorAt: (row["last_delivery_error_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
             }
-            // The outbox per channel: what waits, and what failed for good in the last day.
+            // The outbox per channel (its own deliveries, not merchant webhooks): what waits, and what
+            // failed for good in the last day (created, or last tried, within it).
             let dayAgo = Date().timeIntervalSince1970 - 86_400
             for row in try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
                         SELECT channel_id, sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS pending,
-                               sum(CASE WHEN status = 'failed' AND created_at > ? THEN 1 ELSE 0 END) AS failed
-                        FROM outbox WHERE status = 'pending' OR (status = 'failed' AND created_at > ?) GROUP BY channel_id
+                               sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed
+                        FROM outbox
+                        WHERE target = 'channel' AND (status = 'pending' OR (status = 'failed' AND (created_at > ? OR next_attempt_at > ?)))
+                        GROUP BY channel_id
                         """), arguments: [dayAgo, dayAgo])
             {
                 let channel: String = row["channel_id"]
