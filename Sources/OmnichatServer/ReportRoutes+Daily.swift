@@ -64,7 +64,7 @@ extension ReportRoutes {
         return out
     }
 
-    func series(_ query: APIRoutes.Query, agentID: Int64?, now: Date) async throws -> [String: Any] {
+    func series(_ query: APIRoutes.Query, agentID: Int64?, now: Date) async throws -> ReportBody.Daily {
         let zone = try Self.timeZone(query)
         let (from, to) = try Self.window(query, now: now, zone: zone)
         let days = Self.days(from: from, to: to, zone: zone)
@@ -73,17 +73,10 @@ extension ReportRoutes {
         }
         let found = try await store.dailyReport(ReportFilter(from: from, to: to, channelIDs: query.list("channel"), now: now), agentID: agentID, timeZone: zone)
         var byDate = Dictionary(found.map { ($0.date, $0) }, uniquingKeysWith: { a, _ in a })
-        let rows: [[String: Any]] = days.map { date in
-            let d = byDate.removeValue(forKey: date) ?? ReportDay(date: date)
-            return [
-                "date": d.date, "inbound": d.inbound, "outbound": d.outbound, "rooms_opened": d.roomsOpened, "rooms_assigned": d.roomsAssigned,
-                "rooms_resolved": d.roomsResolved, "first_response_avg_seconds": Self.json(d.firstResponseAverage),
-                "resolution_avg_seconds": Self.json(d.resolutionAverage),
-            ]
-        }
+        let rows = days.map { date in ReportBody.Day(byDate.removeValue(forKey: date) ?? ReportDay(date: date)) }
         // Foundation names UTC "GMT" on Linux: the answer says what was asked.
         let name = query["tz"]?.trimmingCharacters(in: .whitespaces).nilIfEmpty ?? "UTC"
-        return ["from": from.iso8601, "to": to.iso8601, "tz": name, "days": rows]
+        return ReportBody.Daily(from: from.iso8601, to: to.iso8601, tz: name, days: rows)
     }
 
     func daily(_ request: Request) async throws -> Response {
@@ -103,19 +96,19 @@ extension ReportRoutes {
         } else {
             try await reader(request)
         }
-        return JSONBody.response(try await series(query, agentID: agentID, now: Date()))
+        return try JSONBody.response(encoding: try await series(query, agentID: agentID, now: Date()))
     }
 
     func mine(_ request: Request) async throws -> Response {
         let user = try await api.auth.user(of: request)
         let query = APIRoutes.Query(request)
         let now = Date()
-        var body = try await series(query, agentID: user.id, now: now)
+        let series = try await series(query, agentID: user.id, now: now)
         let (from, to) = try Self.window(query, now: now, zone: try Self.timeZone(query))
         let row = try await store.agentReport(ReportFilter(from: from, to: to, channelIDs: query.list("channel"), now: now)).first { $0.agent.id == user.id }
             ?? AgentPerformance(agent: user)
-        body["agent"] = Self.agentRow(row)
-        return JSONBody.response(body)
+        return try JSONBody.response(
+            encoding: ReportBody.Mine(from: series.from, to: series.to, tz: series.tz, days: series.days, agent: ReportBody.AgentRow(row)))
     }
 }
 

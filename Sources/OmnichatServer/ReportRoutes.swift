@@ -62,22 +62,7 @@ struct ReportRoutes: Sendable {
                     ]
                 })
         }
-        return JSONBody.response([
-            "from": from.iso8601, "to": to.iso8601,
-            "agents": rows.map(Self.agentRow),
-        ])
-    }
-
-    /// One row of the agents report (also the agent's own page).
-    static func agentRow(_ r: AgentPerformance) -> [String: Any] {
-        [
-            "agent": ["id": r.agent.id, "name": r.agent.name, "email": r.agent.email],
-            "rooms_assigned": r.roomsAssigned, "rooms_resolved": r.roomsResolved, "messages_sent": r.messagesSent,
-            "first_response_avg_seconds": json(r.firstResponseAverage),
-            "first_response_median_seconds": json(r.firstResponseMedian),
-            "resolution_avg_seconds": json(r.resolutionAverage),
-            "open_rooms": r.openRooms, "online_seconds": wholeSeconds(r.onlineSeconds),
-        ]
+        return try JSONBody.response(encoding: ReportBody.Agents(from: from.iso8601, to: to.iso8601, agents: rows.map(ReportBody.AgentRow.init)))
     }
 
     /// `?from=&to=&channel=` → `{"from","to","days":[…]}`: a row for every UTC
@@ -111,10 +96,7 @@ struct ReportRoutes: Sendable {
                 name: "channels", header: ["date", "channel", "inbound", "outbound", "rooms_opened"],
                 rows: rows.map { [$0.date, $0.channelID, String($0.inbound), String($0.outbound), String($0.roomsOpened)] })
         }
-        return JSONBody.response([
-            "from": from.iso8601, "to": to.iso8601,
-            "days": rows.map { ["date": $0.date, "channel": $0.channelID, "inbound": $0.inbound, "outbound": $0.outbound, "rooms_opened": $0.roomsOpened] },
-        ])
+        return try JSONBody.response(encoding: ReportBody.Channels(from: from.iso8601, to: to.iso8601, days: rows.map(ReportBody.ChannelDayRow.init)))
     }
 
     // MARK: The window
@@ -186,7 +168,6 @@ struct ReportRoutes: Sendable {
 
     /// Durations to the millisecond.
     static func rounded(_ seconds: Double) -> Double { (seconds * 1000).rounded() / 1000 }
-    static func json(_ seconds: Double?) -> Any { seconds.map { rounded($0) as Any } ?? NSNull() }
     static func wholeSeconds(_ seconds: Double) -> Int { Int(seconds.rounded()) }
 
     static func text(_ seconds: Double?) -> String {
