@@ -43,36 +43,13 @@ struct InboxRoutes: Sendable {
         for id in Set(transitions.compactMap(\.assigneeID) + transitions.compactMap { Int64($0.actor) }) {
             if let user = try await store.user(id: id) { names[id] = user.name }
         }
-        var events: [(at: Date, json: [String: Any])] = transitions.map { t in
-            let kind: String
-            switch (t.from, t.to) {
-            case (nil, _): kind = "opened"
-            case (.resolved?, _): kind = "reopened"
-            case (_, .resolved): kind = "resolved"
-            case (.assigned?, .assigned): kind = "transferred"
-            case (_, .assigned): kind = "assigned"
-            case (.bot?, .waiting): kind = "handover"
-            case (_, .waiting): kind = "queued"
-            case (_, .bot): kind = "bot"
-            }
-            let json: [String: Any] = [
-                "kind": kind, "from_status": JSONBody.null(t.from?.rawValue), "to_status": t.to.rawValue,
-                "assignee": t.assigneeID.map { ["id": $0, "name": JSONBody.null(names[$0])] as [String: Any] } ?? NSNull(),
-                "actor": t.actor, "actor_name": JSONBody.null(Int64(t.actor).flatMap { names[$0] }),
-                "division_id": JSONBody.null(t.divisionID), "at": t.at.iso8601,
-            ]
-            return (t.at, json)
-        }
+        var events: [(at: Date, body: InboxBody.Event)] = transitions.map { ($0.at, InboxBody.Event($0, names: names)) }
         // What the network told us that is not a message (blocked, joined…), among them by time.
         for notice in try await store.roomNotices(roomID: room.id) {
-            let json: [String: Any] = [
-                "kind": notice.kind, "name": JSONBody.null(notice.name), "actor": "customer", "at": notice.at.iso8601,
-                "from_status": NSNull(), "to_status": NSNull(), "assignee": NSNull(), "actor_name": NSNull(), "division_id": NSNull(),
-            ]
             let index = events.firstIndex { $0.at > notice.at } ?? events.endIndex
-            events.insert((notice.at, json), at: index)
+            events.insert((notice.at, InboxBody.Event(notice)), at: index)
         }
-        return JSONBody.response(["events": events.map(\.json)])
+        return try JSONBody.response(encoding: InboxBody.History(events: events.map(\.body)))
     }
 
     // MARK: Tab counts
@@ -100,16 +77,15 @@ struct InboxRoutes: Sendable {
             }
             return filter
         }
-        var counts: [String: Any] = [
-            "mine": try await store.countRooms(filter([.assigned], mine: true), cap: Self.countCap),
-            "unanswered": try await store.countRooms(filter([.assigned], mine: true, unread: true), cap: Self.countCap),
-            "resolved": try await store.countRooms(filter([.resolved]), cap: Self.countCap),
-        ]
+        var counts = InboxBody.Counts.Tabs(
+            mine: try await store.countRooms(filter([.assigned], mine: true), cap: Self.countCap),
+            unanswered: try await store.countRooms(filter([.assigned], mine: true, unread: true), cap: Self.countCap),
+            resolved: try await store.countRooms(filter([.resolved]), cap: Self.countCap))
         if user.role >= .supervisor {
-            counts["waiting"] = try await store.countRooms(filter([.waiting]), cap: Self.countCap)
-            counts["all"] = try await store.countRooms(filter([.bot, .waiting, .assigned]), cap: Self.countCap)
+            counts.waiting = try await store.countRooms(filter([.waiting]), cap: Self.countCap)
+            counts.all = try await store.countRooms(filter([.bot, .waiting, .assigned]), cap: Self.countCap)
         }
-        return JSONBody.response(["counts": counts, "cap": Self.countCap])
+        return try JSONBody.response(encoding: InboxBody.Counts(counts: counts, cap: Self.countCap))
     }
 
     // MARK: Room list filters
@@ -222,13 +198,6 @@ struct InboxRoutes: Sendable {
         ]
     }
 
-    static func note(_ n: RoomNote) -> [String: Any] {
-        [
-            "id": n.id, "room_id": n.roomID, "author": ["id": n.authorID, "name": JSONBody.null(n.authorName)] as [String: Any],
-            "text": n.text, "created_at": n.createdAt.iso8601,
-        ]
-    }
-
     // MARK: Handlers
 
     /// `{"message_id"?}` (the body may be empty): the caller has read the room up to that message (or the newest).
@@ -250,7 +219,7 @@ struct InboxRoutes: Sendable {
         let (_, room) = try await api.accessibleRoom(request, context)
         let query = APIRoutes.Query(request)
         let page = try await store.notes(roomID: room.id, cursor: query["cursor"], limit: try APIRoutes.limit(query))
-        return JSONBody.response(["notes": page.items.map(Self.note), "next_cursor": JSONBody.null(page.nextCursor)])
+        return try JSONBody.response(encoding: InboxBody.Notes(notes: page.items.map(InboxBody.Note.init), nextCursor: page.nextCursor))
     }
 
     /// `{"text"}` → 201. A note is stored apart from the messages and never enters the outbox.
@@ -263,7 +232,7 @@ struct InboxRoutes: Sendable {
         guard text.count <= Self.maxNoteLength else { throw APIError.unprocessable("'text' is longer than \(Self.maxNoteLength) characters") }
         let note = try await store.addNote(roomID: room.id, authorID: user.id, text: text)
         await notifyMentions(note, roomID: room.id, author: user)
-        return JSONBody.response(["note": Self.note(note)], status: .created)
+        return try JSONBody.response(encoding: InboxBody.Created(note: InboxBody.Note(note)), status: .created)
     }
 
     /// `@handle` in a note tells that teammate on their event stream
