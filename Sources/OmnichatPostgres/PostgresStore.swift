@@ -108,6 +108,8 @@ public final class PostgresStore: Store, @unchecked Sendable {
     public var nodeName: String { options.nodeName }
     let logger: Logger
     let listener: NotificationListener
+    /// The native client the outbox runs on (`PostgresOutbox.swift`).
+    let native: AsyncPostgres
     private let ingestGate = NIOLockedValueBox((pending: 0, refused: 0))
     var renewal: Task<Void, Never>?
 
@@ -117,16 +119,20 @@ public final class PostgresStore: Store, @unchecked Sendable {
         self.options = options
         self.logger = logger
         let configuration = try Self.connectionConfiguration(location, options: options)
+        let nativeConfiguration = try AsyncPostgres.configuration(
+            location, options: options, maximumConnections: max(2, options.poolSize / 2))
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .notice)
         pool = PostgresPool(configuration: configuration, size: options.poolSize, logger: quiet)
         listener = NotificationListener(
             pool: pool, channel: "omnichat_events_" + (location.schema ?? "public"), logger: quiet)
         batcher = DirectWriter(pool: pool)
+        native = AsyncPostgres(configuration: nativeConfiguration, logger: quiet)
         do {
             try await migrate()
         } catch {
             pool.shutdown()
+            native.shutdown()
             throw error
         }
         startLeaseRenewal()
@@ -141,13 +147,18 @@ public final class PostgresStore: Store, @unchecked Sendable {
             database: location.database, tls: try Self.tls(location))
         configuration.options.connectTimeout = TimeAmount.nanoseconds(
             Int64(options.connectTimeout.components.seconds) * 1_000_000_000 + options.connectTimeout.components.attoseconds / 1_000_000_000)
+        configuration.options.additionalStartupParameters = startupParameters(location, options: options)
+        return configuration
+    }
+
+    /// What every connection starts with: its name, the statement timeout, the schema.
+    static func startupParameters(_ location: Location, options: Options) -> [(String, String)] {
         var startup: [(String, String)] = [
             ("application_name", "omnichatd " + options.nodeName),
             ("statement_timeout", "\(max(1, Int(options.statementTimeout.seconds * 1000)))ms"),
         ]
         if let schema = location.schema { startup.append(("search_path", "\(schema), public")) }
-        configuration.options.additionalStartupParameters = startup
-        return configuration
+        return startup
     }
 
     /// The migrations this release would apply, applying none (`omnichatd
@@ -178,8 +189,9 @@ public final class PostgresStore: Store, @unchecked Sendable {
         }
     }
 
-    static func tls(_ location: Location) throws -> PostgresConnection.Configuration.TLS {
-        guard location.sslMode != "disable" else { return .disable }
+    /// The TLS settings `sslmode` and `sslrootcert` ask for (`nil`: `disable`).
+    static func tlsConfiguration(_ location: Location) throws -> TLSConfiguration? {
+        guard location.sslMode != "disable" else { return nil }
         var tls = TLSConfiguration.makeClientConfiguration()
         switch location.sslMode {
         case "verify-full": tls.certificateVerification = .fullVerification
@@ -193,6 +205,11 @@ public final class PostgresStore: Store, @unchecked Sendable {
                 throw StorePostgresError.invalidURL("database: cannot read sslrootcert \(path): \(error)")
             }
         }
+        return tls
+    }
+
+    static func tls(_ location: Location) throws -> PostgresConnection.Configuration.TLS {
+        guard let tls = try tlsConfiguration(location) else { return .disable }
         let context: NIOSSLContext
         do {
             context = try NIOSSLContext(configuration: tls)
@@ -205,12 +222,14 @@ public final class PostgresStore: Store, @unchecked Sendable {
     deinit {
         renewal?.cancel()
         pool.shutdown()
+        native.shutdown()
     }
 
     public func close() async {
         renewal?.cancel()
         listener.stop()
         pool.shutdown()
+        native.shutdown()
     }
 
     /// Runs the migrations not applied yet, under an advisory lock: daemons
@@ -290,7 +309,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
     }
 
     /// Transactions run again after a serialization failure or a deadlock.
-    public var conflictRetries: Int { pool.retries }
+    public var conflictRetries: Int { pool.retries + native.retries }
 }
 
 /// What the SQLite engine groups into one commit (an agent's reply and its
