@@ -54,6 +54,7 @@ enum PostgresSchema {
             ALTER TABLE rooms ADD COLUMN title TEXT;
             """
         ),
+        ("v6: webhook ingest as functions, one statement per group of requests", ingestFunctions),
     ]
 
     static let v1 = """

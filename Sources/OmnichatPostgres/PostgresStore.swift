@@ -110,6 +110,8 @@ public final class PostgresStore: Store, @unchecked Sendable {
     let listener: NotificationListener
     /// The native client the outbox runs on (`PostgresOutbox.swift`).
     let native: AsyncPostgres
+    /// Webhook ingest, grouped: one statement and one commit per group (`PostgresIngest.swift`).
+    let ingestGroups: PostgresIngestGroups
     private let ingestGate = NIOLockedValueBox((pending: 0, refused: 0))
     var renewal: Task<Void, Never>?
 
@@ -128,6 +130,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
             pool: pool, channel: "omnichat_events_" + (location.schema ?? "public"), logger: quiet)
         batcher = DirectWriter(pool: pool)
         native = AsyncPostgres(configuration: nativeConfiguration, logger: quiet)
+        ingestGroups = PostgresIngestGroups(native: native, concurrency: 2)
         do {
             try await migrate()
         } catch {
@@ -277,11 +280,10 @@ public final class PostgresStore: Store, @unchecked Sendable {
         ingestGate.withLockedValue { ($0.pending, $0.refused) }
     }
 
-    /// One webhook request, one READ COMMITTED transaction, run at once on a
-    /// pooled connection (PostgreSQL commits concurrent transactions together):
-    /// events are unique by key, contacts are upserts, and each conversation is
-    /// locked (`lockConversation`) before its room is read, so concurrent
-    /// requests for other conversations never wait or conflict. Requests past
+    /// Webhook requests go in groups to one statement each (`PostgresIngestGroups`):
+    /// events are unique by key, contacts are upserts, and a group's
+    /// conversations are locked in one order before their rooms are read, so
+    /// groups on several daemons never deadlock. Requests past
     /// `ingestMaxPending` are refused as busy, storing nothing.
     public func ingest(_ batch: IngestBatch) async throws -> IngestResult {
         let limit = options.ingestMaxPending
@@ -298,13 +300,11 @@ public final class PostgresStore: Store, @unchecked Sendable {
         }
         defer { ingestGate.withLockedValue { $0.pending -= 1 } }
         do {
-            let prepared = IngestWriter.prepare(batch)
-            return try await pool.writeReadCommitted { db in try IngestWriter.write(prepared, db: db) }
+            return try await ingestGroups.submit(batch)
         } catch let error as StoreError {
             throw error
         } catch {
-            // Unreachable or failing database: nothing was stored; the network redelivers.
-            throw StoreError(.busy, "the store could not commit: \(error)")
+            throw StoreError(.invalid, "could not store events: \(error)")
         }
     }
 
