@@ -80,6 +80,37 @@ struct StoreTests {
         }
     }
 
+    @Test("a request that fails in a group commit stores nothing and fails alone; the others of its group are stored")
+    func failingRequestAlone() async throws {
+        try await withStore { store in
+            // Request 17 names a division that does not exist: its new room breaks a foreign key.
+            let outcomes = try await withThrowingTaskGroup(of: (Int, StoreError?).self) { group in
+                for i in 0..<40 {
+                    group.addTask {
+                        let batch = IngestBatch(
+                            channelID: "tg", events: [self.event("g\(i)", chat: "g\(i)"), self.event("h\(i)", chat: "g\(i)")],
+                            divisionID: i == 17 ? 987_654 : nil)
+                        do {
+                            _ = try await store.ingest(batch)
+                            return (i, nil)
+                        } catch let error as StoreError {
+                            return (i, error)
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Int: StoreError?]()) { $0[$1.0] = $1.1 }
+            }
+            #expect(outcomes.count == 40)
+            #expect(outcomes.filter { $0.value != nil }.map(\.key) == [17])
+            #expect(outcomes[17]??.kind == .invalid)
+            #expect(try await store.countMessages() == 78)
+            // Nothing of it was kept, not even its events' keys: sent again correctly, it is stored, not a duplicate.
+            let again = try await store.ingest(IngestBatch(channelID: "tg", events: [event("g17", chat: "g17"), event("h17", chat: "g17")]))
+            #expect(again.stored == 2 && again.duplicates == 0)
+            #expect(try await store.countMessages() == 80)
+        }
+    }
+
     @Test("unsupported events without a conversation are acknowledged and kept, not routed")
     func eventWithoutConversation() async throws {
         try await withStore { store in
