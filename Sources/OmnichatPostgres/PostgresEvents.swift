@@ -8,44 +8,55 @@ extension PostgresStore: DaemonStore {
     public var eventLog: (any LiveEventLog)? { self }
 }
 
+/// The live-event log on the native client: one statement per call.
 extension PostgresStore: LiveEventLog {
     public func append(_ bodies: [String]) async throws -> [Int64] {
         guard !bodies.isEmpty else { return [] }
-        let node = nodeName
-        return try await pool.writeWithoutTransaction { db in
-            var arguments: StatementArguments = []
-            let now = Date().timeIntervalSince1970
-            for body in bodies { arguments += [node, body, now] }
-            return try Int64.fetchAll(
-                db,
-                sql: "INSERT INTO live_events (node, body, at) VALUES " + bodies.map { _ in "(?, ?, ?)" }.joined(separator: ", ")
-                    + " RETURNING id",
-                arguments: arguments)
+        let node = options.nodeName
+        let now = Date().timeIntervalSince1970
+        // One row per body, in order: the ids come back in the order of the bodies.
+        var binds = PostgresBindings(capacity: bodies.count + 2)
+        binds.append(node)
+        binds.append(now)
+        var values: [String] = []
+        for (index, body) in bodies.enumerated() {
+            binds.append(body)
+            values.append("($1, $\(index + 3), $2)")
+        }
+        let query = PostgresQuery(
+            unsafeSQL: "INSERT INTO live_events (node, body, at) VALUES " + values.joined(separator: ", ") + " RETURNING id", binds: binds)
+        return try await native.run("appending live events") { connection in
+            try await connection.statement(query).collect().map { try $0.decode(Int64.self) }
         }
     }
 
     public func events(after id: Int64, limit: Int) async throws -> [LoggedEvent] {
-        try await pool.writeWithoutTransaction { db in
-            try Row.fetchAll(
-                db, sql: "SELECT id, body, at FROM live_events WHERE id > ? ORDER BY id LIMIT ?", arguments: [id, limit]
-            ).map { LoggedEvent(id: $0["id"], body: $0["body"], at: Date(timeIntervalSince1970: $0["at"])) }
-        }
+        try await loggedEvents("SELECT id, body, at FROM live_events WHERE id > \(id) ORDER BY id LIMIT \(limit)")
     }
 
     public func events(ids: [Int64]) async throws -> [LoggedEvent] {
         guard !ids.isEmpty else { return [] }
-        return try await pool.writeWithoutTransaction { db in
-            try Row.fetchAll(
-                db, sql: "SELECT id, body, at FROM live_events WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ","))) ORDER BY id",
-                arguments: StatementArguments(ids)
-            ).map { LoggedEvent(id: $0["id"], body: $0["body"], at: Date(timeIntervalSince1970: $0["at"])) }
+        return try await loggedEvents("SELECT id, body, at FROM live_events WHERE id = ANY(\(ids)) ORDER BY id")
+    }
+
+    private func loggedEvents(_ query: PostgresQuery) async throws -> [LoggedEvent] {
+        try await native.run("reading live events") { connection in
+            try await connection.statement(query).collect().map { row in
+                let (id, body, at) = try row.decode((Int64, String, Double).self)
+                return LoggedEvent(id: id, body: body, at: Date(timeIntervalSince1970: at))
+            }
         }
     }
 
     public func horizon(olderThan seconds: Double) async throws -> Int64 {
         let before = Date().timeIntervalSince1970 - seconds
-        return try await pool.writeWithoutTransaction { db in
-            try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM live_events WHERE at < ?", arguments: [before]) ?? 0
+        return try await native.run("reading the live-event horizon") { connection in
+            for try await id in try await connection.statement(
+                "SELECT coalesce(max(id), 0)::bigint FROM live_events WHERE at < \(before)"
+            ).decode(Int64.self) {
+                return id
+            }
+            return 0
         }
     }
 
@@ -53,8 +64,8 @@ extension PostgresStore: LiveEventLog {
 
     public func prune(olderThan seconds: Double) async throws {
         let before = Date().timeIntervalSince1970 - seconds
-        try await pool.writeWithoutTransaction { db in
-            try db.execute(sql: "DELETE FROM live_events WHERE at < ?", arguments: [before])
+        try await native.run("pruning live events") { connection in
+            _ = try await connection.statement("DELETE FROM live_events WHERE at < \(before)")
         }
     }
 }

@@ -124,7 +124,11 @@ struct LiveEventsTests {
     @Test("a client that stops reading is reset once max_stream_buffer_bytes wait for it: its subscription ends, webhooks go on")
     func stalledReader() async throws {
         let daemon = try TestDaemon(channels: ["tg": TestDaemon.telegramChannel(apiBase: "http://127.0.0.1:9")]) {
-            $0.maxStreamBufferBytes = 8192
+            // Many events' worth (an event here is about 4 KB): the reset comes from the
+            // stalled socket, not from the stream's own task being a few events behind
+            // on a busy machine (with 8 KB, two events queued between its turns reset
+            // it before the socket was ever unwritable, and then no write deadline ran).
+            $0.maxStreamBufferBytes = 65536
             $0.writeTimeoutSeconds = 1
         }
         try await daemon.start()

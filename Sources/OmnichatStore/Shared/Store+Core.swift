@@ -81,6 +81,7 @@ extension EngineStore {
         }
     }
 
+#if !OMNICHAT_POSTGRES  // PostgreSQL: native (OmnichatPostgres/PostgresConversation.swift)
     public func user(sessionTokenHash: String, now: Date) async throws -> User? {
         try await pool.read { db in
             try Row.fetchOne(
@@ -93,6 +94,7 @@ extension EngineStore {
             ).map(Rows.user)
         }
     }
+#endif
 
     public func deleteSession(tokenHash: String) async throws {
         try await pool.write { db in
@@ -167,9 +169,11 @@ extension EngineStore {
         return Page(items: items, nextCursor: next)
     }
 
+#if !OMNICHAT_POSTGRES  // PostgreSQL: native (OmnichatPostgres/PostgresConversation.swift)
     public func room(id: Int64) async throws -> Room? {
         try await pool.read { db in try Self.fetchRoom(db, id: id) }
     }
+#endif
 
     static func fetchRoom(_ db: Database, id: Int64) throws -> Room? {
         try Row.fetchOne(db.cachedStatement(sql: roomSelect + " WHERE rooms.id = ?"), arguments: [id]).map(Rows.room)
@@ -193,6 +197,7 @@ extension EngineStore {
         return Page(items: items, nextCursor: rows.count > limit ? items.last.map { String($0.sequence) } : nil)
     }
 
+#if !OMNICHAT_POSTGRES  // PostgreSQL: native (OmnichatPostgres/PostgresConversation.swift)
     public func addOutbound(roomID: Int64, content: MessageContent, senderUserID: Int64?, senderKeyID: Int64?) async throws -> StoredMessage {
         let now = Date()
         return try await batcher.write { db in
@@ -219,6 +224,7 @@ extension EngineStore {
                 senderKeyID: senderKeyID)
         }
     }
+#endif
 
     public func message(id: Int64) async throws -> (StoredMessage, Room)? {
         let found = try await pool.read { db -> MessageInRoom? in
