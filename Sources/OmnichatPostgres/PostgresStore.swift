@@ -337,9 +337,3 @@ extension PostgresStore {
 
 /// The shared logic's name for this engine's store.
 typealias EngineStore = PostgresStore
-
-/// Several daemons ingest at once: a conversation's room is read and changed by
-/// one transaction at a time (the lock ends with the transaction).
-func lockConversation(_ db: Database, channelID: String, conversationID: String) throws {
-    try db.execute(sql: "SELECT pg_advisory_xact_lock(hashtextextended(CAST(? AS text) || '/' || CAST(? AS text), 0))", arguments: [channelID, conversationID])
-}

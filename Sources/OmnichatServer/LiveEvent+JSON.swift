@@ -56,6 +56,10 @@ extension LiveEvent {
     }
 
     init?(logged: LoggedEvent) {
+        if let event = Self.fromLogBody(logged) {
+            self = event
+            return
+        }
         guard let object = try? JSONSerialization.jsonObject(with: Data(logged.body.utf8)) as? [String: Any],
             let type = object["type"] as? String
         else { return nil }

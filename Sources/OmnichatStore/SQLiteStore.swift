@@ -135,9 +135,6 @@ extension SQLiteStore {
     }
 }
 
-/// One writer: a conversation needs no lock of its own.
-func lockConversation(_ db: Database, channelID: String, conversationID: String) throws {}
-
 extension SQLiteStore: DaemonStore {
     /// One daemon per SQLite file: live events stay in its memory.
     public var eventLog: (any LiveEventLog)? { nil }

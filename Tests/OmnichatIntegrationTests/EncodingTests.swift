@@ -59,4 +59,32 @@ import Testing
         #expect(data["text"] as? String == "a \"b\"\nc")
         #expect(data["attempts"] as? Int == 2)
     }
+
+    @Test("a log body is read without JSONSerialization when it has logBody's shape; other shapes take the general reader")
+    func logBodyFastPath() throws {
+        let at = Date(timeIntervalSince1970: 1_765_000_000.25)
+        let bodies = [
+            LiveEvent(id: 0, type: "room.updated", roomID: 7, audience: nil, data: ["status": "assigned", "assignee_id": Int64(3)], at: at),
+            LiveEvent(id: 0, type: "message.created", roomID: nil, audience: 5, data: ["text": "{not} [a] \"brace\" \\ }"], at: at),
+            LiveEvent(id: 0, type: "agent.capacity", roomID: nil, audience: nil, data: [:], at: at),
+        ].map(\.logBody)
+        for body in bodies {
+            let logged = LoggedEvent(id: 42, body: body, at: Date())
+            let fast = try #require(LiveEvent.fromLogBody(logged), "\(body)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+            #expect(fast.id == 42 && fast.type == object["type"] as? String && fast.at == at)
+            #expect(fast.roomID == (object["room_id"] as? NSNumber)?.int64Value && fast.audience == (object["audience"] as? NSNumber)?.int64Value)
+            let data = try #require(try JSONSerialization.jsonObject(with: Data((fast.dataJSON ?? "").utf8)) as? NSDictionary)
+            #expect(data == (object["data"] as? NSDictionary))
+        }
+        // Keys in another order, or an escaped type: not logBody's shape, still read.
+        let reordered = #"{"at":1765000000.25,"type":"room.updated","data":{"a":1},"room_id":3}"#
+        #expect(LiveEvent.fromLogBody(LoggedEvent(id: 1, body: reordered, at: Date())) == nil)
+        #expect(LiveEvent(logged: LoggedEvent(id: 1, body: reordered, at: Date()))?.roomID == 3)
+        let escaped = #"{"type":"room.\u0075pdated","at":1,"data":{}}"#
+        #expect(LiveEvent.fromLogBody(LoggedEvent(id: 1, body: escaped, at: Date())) == nil)
+        #expect(LiveEvent(logged: LoggedEvent(id: 1, body: escaped, at: Date()))?.type == "room.updated")
+        // Cut short: nothing.
+        #expect(LiveEvent.fromLogBody(LoggedEvent(id: 1, body: String(bodies[0].dropLast(3)), at: Date())) == nil)
+    }
 }

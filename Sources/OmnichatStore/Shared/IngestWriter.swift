@@ -21,6 +21,7 @@ enum IngestWriter {
         }
     }
 
+#if !OMNICHAT_POSTGRES  // PostgreSQL: the same statements in omnichat_ingest (PostgresSchema+Ingest.swift)
     /// A batch with its JSON already encoded (`prepare` runs on the caller's thread).
     struct Prepared: Sendable {
         var batch: IngestBatch
@@ -53,8 +54,6 @@ enum IngestWriter {
             }
             stored += 1
             guard !event.conversationID.isEmpty else { continue }  // nothing to route: kept in processed_events
-            // Several writers (PostgreSQL): one conversation's events are stored one transaction at a time.
-            try lockConversation(db, channelID: batch.channelID, conversationID: event.conversationID)
 
             switch event.kind {
             case .message:
@@ -301,4 +300,5 @@ enum IngestWriter {
                     attempts: row["attempts"], error: row["delivery_error"]))
         }
     }
+#endif
 }
