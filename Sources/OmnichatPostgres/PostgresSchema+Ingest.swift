@@ -203,6 +203,28 @@ extension PostgresSchema {
                 'transitions', v_transitions, 'messages', v_messages, 'deliveries', v_deliveries, 'notices', v_notices);
         END $$;
 
+        -- A group holds what it wrote until its commit; a channel's activity row, written
+        -- at most every 5 s, would otherwise be waited for in any order by groups of
+        -- several daemons (each group has several channels): a deadlock, found after a
+        -- second. A row another transaction is writing now is left to it instead (its
+        -- time is as recent).
+        CREATE OR REPLACE FUNCTION channel_activity_webhook() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM channel_activity
+                       WHERE channel_id = NEW.channel_id AND last_webhook_at > NEW.received_at - 5) THEN
+                RETURN NULL;
+            END IF;
+            PERFORM 1 FROM channel_activity WHERE channel_id = NEW.channel_id FOR UPDATE SKIP LOCKED;
+            IF FOUND THEN
+                UPDATE channel_activity SET last_webhook_at = greatest(coalesce(last_webhook_at, 0), NEW.received_at)
+                WHERE channel_id = NEW.channel_id;
+            ELSIF NOT EXISTS (SELECT 1 FROM channel_activity WHERE channel_id = NEW.channel_id) THEN
+                INSERT INTO channel_activity (channel_id, last_webhook_at) VALUES (NEW.channel_id, NEW.received_at)
+                ON CONFLICT (channel_id) DO NOTHING;
+            END IF;
+            RETURN NULL;
+        END $$;
+
         -- A group of webhook requests, each {channel, bot, division, events}: their
         -- conversations locked in one order, then each request in a subtransaction.
         -- A request that fails answers {"error": …} and stored nothing; a deadlock
