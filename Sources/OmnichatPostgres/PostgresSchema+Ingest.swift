@@ -204,10 +204,10 @@ extension PostgresSchema {
         END $$;
 
         -- A group holds what it wrote until its commit; a channel's activity row, written
-        -- at most every 5 s, would otherwise be waited for in any order by groups of
-        -- several daemons (each group has several channels): a deadlock, found after a
-        -- second. A row another transaction is writing now is left to it instead (its
-        -- time is as recent).
+        -- at most every 5 s, would otherwise be waited for in any order by concurrent
+        -- groups (each has several channels): a deadlock, found after a second. A row
+        -- another transaction is writing now is left to it instead (its time is as
+        -- recent); rows are created by omnichat_ingest_group, in order, beforehand.
         CREATE OR REPLACE FUNCTION channel_activity_webhook() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF EXISTS (SELECT 1 FROM channel_activity
@@ -244,6 +244,11 @@ extension PostgresSchema {
             LOOP
                 PERFORM pg_advisory_xact_lock(v_key);
             END LOOP;
+            -- Each channel's activity row exists before any webhook of the group writes it,
+            -- created in one order: concurrent groups never wait on each other's new rows.
+            INSERT INTO channel_activity (channel_id)
+            SELECT DISTINCT request.value->>'channel' FROM jsonb_array_elements(p_requests) AS request ORDER BY 1
+            ON CONFLICT (channel_id) DO NOTHING;
             FOR r IN SELECT value FROM jsonb_array_elements(p_requests) LOOP
                 BEGIN
                     v_results := v_results || jsonb_build_array(omnichat_ingest(

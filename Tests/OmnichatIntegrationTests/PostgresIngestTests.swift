@@ -32,7 +32,8 @@ struct PostgresIngestTests {
             for i in 0..<300 {
                 let first = conversations[i % 8]
                 let second = conversations[(i + 3) % 8]
-                let batch = IngestBatch(channelID: "tg", events: [event("x\(i)", chat: first), event("y\(i)", chat: second)])
+                // Three channels: each group writes several channels' activity rows.
+                let batch = IngestBatch(channelID: ["tg", "wa", "line"][i % 3], events: [event("x\(i)", chat: first), event("y\(i)", chat: second)])
                 var reversed = batch
                 reversed.events.reverse()
                 group.addTask { try await a.ingest(batch) }
@@ -45,9 +46,9 @@ struct PostgresIngestTests {
         #expect(results.flatMap(\.messages).count == 600)
         #expect(Set(results.flatMap(\.messages).map(\.id)).count == 600)
         #expect(try await a.countMessages() == 600)
-        // One room per conversation, opened once whichever daemon came first.
+        // One room per conversation and channel, opened once whichever daemon came first.
         let opened = results.flatMap(\.transitions).filter { $0.from == nil }
-        #expect(opened.count == 8 && Set(opened.map(\.roomID)).count == 8)
+        #expect(opened.count == 24 && Set(opened.map(\.roomID)).count == 24)
         // Locked in one order, the groups never deadlocked (a deadlock would have been run again, and counted).
         #expect(a.conflictRetries == 0 && b.conflictRetries == 0)
         await a.close()
