@@ -24,7 +24,12 @@ actor PostgresIngestGroups {
     private let concurrency: Int
     private var pending: [Waiting] = []
     private var running = 0
-    static let maxRequestsPerGroup = 256
+    /// Each request is a subtransaction: past 64 in one transaction PostgreSQL's
+    /// per-backend cache of them overflows and every session slows down.
+    static let maxRequestsPerGroup = 64
+    /// Each conversation is an advisory lock held to the commit: the lock table
+    /// is shared (`max_locks_per_transaction` × `max_connections`).
+    static let maxEventsPerGroup = 1000
     static let maxBytesPerGroup = 8 << 20
 
     init(native: AsyncPostgres, concurrency: Int) {
@@ -56,9 +61,16 @@ actor PostgresIngestGroups {
     private func drain() async {
         while !pending.isEmpty {
             var bytes = 0
+            var events = 0
             var take = 0
-            while take < pending.count && take < Self.maxRequestsPerGroup && (take == 0 || bytes + pending[take].request.count <= Self.maxBytesPerGroup) {
+            // At least one request, however large; then as many as fit.
+            while take < pending.count && take < Self.maxRequestsPerGroup
+                && (take == 0
+                    || (bytes + pending[take].request.count <= Self.maxBytesPerGroup
+                        && events + pending[take].batch.events.count <= Self.maxEventsPerGroup))
+            {
                 bytes += pending[take].request.count
+                events += pending[take].batch.events.count
                 take += 1
             }
             let group = Array(pending.prefix(take))

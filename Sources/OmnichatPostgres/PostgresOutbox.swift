@@ -111,6 +111,9 @@ extension PostgresStore {
     public func markDelivered(outboxID: Int64, attempts: Int, networkMessageID: String?) async throws {
         let now = Date().timeIntervalSince1970
         let node = options.nodeName
+        // Text from the network: a NUL in it would fail the statement and leave the row
+        // to be claimed, and sent, again.
+        let networkMessageID = PostgresIngestRequest.clean(networkMessageID)
         try await execute(
             "recording a delivery",
             """
@@ -127,6 +130,7 @@ extension PostgresStore {
 
     public func scheduleRetry(outboxID: Int64, attempts: Int, at: Date, error: String) async throws {
         let next = at.timeIntervalSince1970
+        let error = PostgresIngestRequest.clean(error)
         try await execute(
             "scheduling a retry",
             """
@@ -141,6 +145,7 @@ extension PostgresStore {
     }
 
     public func markFailed(outboxID: Int64, attempts: Int, error: String) async throws {
+        let error = PostgresIngestRequest.clean(error)
         try await execute(
             "recording a failed delivery",
             """

@@ -122,7 +122,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
         self.logger = logger
         let configuration = try Self.connectionConfiguration(location, options: options)
         let nativeConfiguration = try AsyncPostgres.configuration(
-            location, options: options, maximumConnections: max(2, options.poolSize / 2))
+            location, options: options, maximumConnections: max(4, options.poolSize / 2))
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .notice)
         pool = PostgresPool(configuration: configuration, size: options.poolSize, logger: quiet)

@@ -223,6 +223,30 @@ struct StoreTests {
         }
     }
 
+    @Test("a network's error or message id with a NUL in it is recorded (PostgreSQL: as U+FFFD), so the reply is not claimed and sent again")
+    func nulInDeliveryRecords() async throws {
+        try await withStore { store in
+            let ann = try await agent(store, "ann@x")
+            let room = try #require(try await store.ingest(IngestBatch(channelID: "tg", events: [event("1")])).roomIDs.first)
+            _ = try await store.addOutbound(roomID: room, content: .text("one"), senderUserID: ann.id, senderKeyID: nil)
+            _ = try await store.addOutbound(roomID: room, content: .text("two"), senderUserID: ann.id, senderKeyID: nil)
+            let first = try #require(try await store.dueOutbox(now: Date(), limit: 10, excluding: []).first)
+            try await store.scheduleRetry(outboxID: first.id, attempts: 1, at: Date(), error: "bad\u{0}gateway")
+            try await store.markDelivered(outboxID: first.id, attempts: 2, networkMessageID: "m\u{0}1")
+            let second = try #require(try await store.dueOutbox(now: Date(), limit: 10, excluding: []).first)
+            #expect(second.id != first.id, "the first reply was recorded as delivered")
+            try await store.markFailed(outboxID: second.id, attempts: 1, error: "refused\u{0}here")
+            #expect(try await store.dueOutbox(now: Date(), limit: 10, excluding: []).isEmpty)
+            let messages = try await store.messages(roomID: room, cursor: nil, limit: 10).items
+            #expect(messages[1].deliveryStatus == .delivered && messages[2].deliveryStatus == .failed)
+            if TestEngine.usesPostgres {
+                // PostgreSQL text cannot hold U+0000: the replacement character stands in for it.
+                #expect(messages[1].networkMessageID == "m\u{FFFD}1")
+                #expect(messages[2].deliveryError == "refused\u{FFFD}here")
+            }
+        }
+    }
+
     @Test("the outbox serves each room in order: one item per room at a time")
     func outboxOrder() async throws {
         try await withStore { store in
